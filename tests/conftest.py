@@ -1,0 +1,90 @@
+"""Factory fixtures shared by every test package.
+
+The same suite runs on SQLite (default) and on PostgreSQL when
+``TOUCHFLOW_DATABASE_URL`` points at one (``make test`` runs both).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from touchflow.core.actor import Actor
+from touchflow.stores.models import Category, Role, Staff, Store
+
+_seq = itertools.count(1)
+
+
+@pytest.fixture
+def make_store(db: None) -> Callable[..., Store]:
+    def make(**fields: Any) -> Store:
+        n = next(_seq)
+        defaults: dict[str, Any] = {
+            "name": f"Store {n}",
+            "slug": f"store-{n}",
+            "country": "PL",
+            "time_zone": "Europe/Warsaw",
+            "language": "pl",
+            "currency": "PLN",
+            "telegram_bot": "touchflow_demo_bot",
+        }
+        defaults.update(fields)
+        return Store.objects.create(**defaults)
+
+    return make
+
+
+@pytest.fixture
+def store(make_store: Callable[..., Store]) -> Store:
+    return make_store(name="Warsaw Centre", slug="warsaw")
+
+
+@pytest.fixture
+def make_staff(db: None) -> Callable[..., Staff]:
+    def make(role: str = Role.SALESPERSON, stores: list[Store] | None = None,
+             password: str = "counter-pass-1", **fields: Any) -> Staff:
+        n = next(_seq)
+        staff = Staff.objects.create_user(
+            username=fields.pop("username", f"staff{n}"),
+            password=password,
+            role=role,
+            is_staff=role in (Role.ADMIN, Role.MANAGER),
+            is_superuser=role == Role.ADMIN,
+            **fields,
+        )
+        if stores:
+            staff.stores.set(stores)
+        return staff
+
+    return make
+
+
+@pytest.fixture
+def salesperson(make_staff: Callable[..., Staff], store: Store) -> Staff:
+    return make_staff(Role.SALESPERSON, [store], username="sam")
+
+
+@pytest.fixture
+def manager(make_staff: Callable[..., Staff], store: Store) -> Staff:
+    return make_staff(Role.MANAGER, [store], username="maria")
+
+
+@pytest.fixture
+def admin_staff(make_staff: Callable[..., Staff]) -> Staff:
+    return make_staff(Role.ADMIN, [], username="ada")
+
+
+@pytest.fixture
+def counter_actor(salesperson: Staff) -> Actor:
+    return Actor(source="counter", staff=salesperson)
+
+
+@pytest.fixture
+def categories(db: None) -> list[Category]:
+    return [
+        Category.objects.create(slug="sofas", name_en="Sofas", name_ru="Диваны", name_pl="Sofy"),
+        Category.objects.create(slug="tables", name_en="Tables", name_ru="Столы", name_pl="Stoły"),
+    ]

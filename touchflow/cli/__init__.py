@@ -1,0 +1,33 @@
+"""The ``touchflow`` command: run, seed, import and administer Touchflow."""
+
+from __future__ import annotations
+
+import os
+
+import django
+import typer
+
+app = typer.Typer(
+    help=(
+        "Touchflow: customer care and multiple-touch follow-up for stores.\n\n"
+        "Configuration comes from the environment: TOUCHFLOW_DATABASE_URL selects the "
+        "database (an SQLite file under var/ by default, or postgresql://user@host/db)."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+
+
+def setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "touchflow.settings")
+    django.setup()
+
+
+def main() -> None:
+    setup_django()
+    from touchflow.cli import importing, run, tokens
+
+    app.add_typer(importing.app, name="import")
+    app.add_typer(tokens.app, name="token")
+    run.register(app)
+    app()

@@ -1,0 +1,317 @@
+"""Every write to customers, contact points and consent goes through here.
+
+``check_*`` functions validate and normalise; the others write, and write the
+timeline row of what they did in the same transaction.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, models, transaction
+
+from touchflow.core import clock
+from touchflow.core.actor import Actor
+from touchflow.core.contacts import (
+    normalize_email,
+    normalize_handle,
+    normalize_phone,
+    normalize_telegram,
+)
+from touchflow.core.errors import InvalidInput
+from touchflow.customers.models import (
+    ConsentEvent,
+    ConsentPurpose,
+    ContactKind,
+    ContactPoint,
+    Customer,
+    CustomerStore,
+    OptInToken,
+)
+from touchflow.stores.models import LANGUAGE_CHOICES, Store, validate_time_zone
+from touchflow.timeline import events
+
+LANGUAGES = {code for code, _ in LANGUAGE_CHOICES}
+
+
+@dataclass(frozen=True)
+class ContactInput:
+    """A contact point after normalisation."""
+
+    kind: str
+    value: str
+    network: str = ""
+
+
+@dataclass(frozen=True)
+class ConsentGrant:
+    """What the customer agreed to when giving their contacts."""
+
+    contact: bool = True
+    marketing: bool = False
+
+
+def check_contact(kind: str, value: str, *, region: str | None, network: str = "",
+                  field: str | None = None) -> ContactInput:
+    """Validate and normalise one contact point; raise InvalidInput naming ``field``."""
+    name = field or kind
+    if kind in (ContactKind.PHONE, ContactKind.VIBER, ContactKind.WHATSAPP):
+        return ContactInput(kind, normalize_phone(value, region, field=name))
+    if kind == ContactKind.EMAIL:
+        return ContactInput(kind, normalize_email(value, field=name))
+    if kind == ContactKind.TELEGRAM:
+        return ContactInput(kind, normalize_telegram(value, field=name))
+    if kind == ContactKind.OTHER:
+        if not network.strip():
+            raise InvalidInput(f"{name}.network", "Say which social network this is.", "required")
+        return ContactInput(kind, normalize_handle(value, field=name), network.strip().casefold())
+    raise InvalidInput(f"{name}.kind", f"Unknown contact kind {kind!r}.", "invalid_choice")
+
+
+def check_profile(language: str | None, time_zone: str | None) -> None:
+    if language is not None and language not in LANGUAGES:
+        raise InvalidInput("language", f"Language must be one of {sorted(LANGUAGES)}.", "invalid_choice")
+    if time_zone is not None:
+        try:
+            validate_time_zone(time_zone)
+        except Exception as exc:
+            raise InvalidInput("time_zone", f"Unknown time zone {time_zone!r}.", "invalid_choice") from exc
+
+
+def resolve(customer: Customer) -> Customer:
+    """Follow merge tombstones to the customer that lives on."""
+    seen = 0
+    while customer.merged_into_id is not None and seen < 50:
+        customer = Customer.objects.get(pk=customer.merged_into_id)
+        seen += 1
+    return customer
+
+
+def find_customer(contacts: Iterable[ContactInput] = (), external_id: str | None = None) -> list[Customer]:
+    """Every live customer that owns one of these contacts or this external id, oldest first."""
+    found: dict[int, Customer] = {}
+    if external_id:
+        for c in Customer.objects.filter(external_id=external_id):
+            live = resolve(c)
+            found[live.pk] = live
+    query = models.Q()
+    for contact in contacts:
+        query |= models.Q(kind=contact.kind, network=contact.network, value=contact.value)
+    if query:
+        ids = ContactPoint.objects.filter(query).values_list("customer_id", flat=True)
+        for c in Customer.objects.filter(pk__in=list(ids)):
+            live = resolve(c)
+            found[live.pk] = live
+    return [found[pk] for pk in sorted(found)]
+
+
+def link_store(customer: Customer, store: Store, at: datetime) -> None:
+    """Record that the customer dealt with this store at ``at``."""
+    link, created = CustomerStore.objects.get_or_create(
+        customer=customer, store=store, defaults={"first_seen_at": at, "last_seen_at": at}
+    )
+    if not created and (at > link.last_seen_at or at < link.first_seen_at):
+        link.first_seen_at = min(link.first_seen_at, at)
+        link.last_seen_at = max(link.last_seen_at, at)
+        link.save(update_fields=["first_seen_at", "last_seen_at"])
+
+
+def record_consent(contact: ContactPoint, purpose: str, granted: bool, actor: Actor,
+                   at: datetime | None = None, note: str = "") -> ConsentEvent | None:
+    """Grant or withdraw one purpose on one contact point. A no-op if nothing changes."""
+    field = "contact_consent" if purpose == ConsentPurpose.CONTACT else "marketing_consent"
+    if getattr(contact, field) is granted:
+        return None
+    at = at or clock.now()
+    event = ConsentEvent.objects.create(
+        contact_point=contact,
+        customer_id=contact.customer_id,
+        purpose=purpose,
+        granted=granted,
+        source=actor.source,
+        staff=actor.staff,
+        integration=actor.integration,
+        at=at,
+        note=note[:500],
+    )
+    setattr(contact, field, granted)
+    contact.consent_updated_at = at
+    contact.save(update_fields=[field, "consent_updated_at"])
+    events.consent_changed(event)
+    return event
+
+
+def _add_contact(customer: Customer, contact: ContactInput, actor: Actor, at: datetime) -> ContactPoint:
+    point = ContactPoint.objects.create(
+        customer=customer, kind=contact.kind, network=contact.network, value=contact.value, created_at=at
+    )
+    events.contact_added(point, actor)
+    return point
+
+
+def _apply_consent(points: Sequence[ContactPoint], consent: ConsentGrant | None, actor: Actor,
+                   at: datetime) -> None:
+    if consent is None:
+        return
+    for point in points:
+        record_consent(point, ConsentPurpose.CONTACT, consent.contact, actor, at)
+        if consent.marketing or point.marketing_consent is not None:
+            record_consent(point, ConsentPurpose.MARKETING, consent.marketing, actor, at)
+
+
+def resolve_customer(
+    *,
+    store: Store,
+    actor: Actor,
+    contacts: Sequence[ContactInput] = (),
+    external_id: str | None = None,
+    name: str = "",
+    language: str | None = None,
+    time_zone: str | None = None,
+    country: str = "",
+    tags: Sequence[str] = (),
+    consent: ConsentGrant | None = None,
+    at: datetime | None = None,
+) -> tuple[Customer, bool]:
+    """Find the customer these contacts belong to, or create them.
+
+    Contacts that match two different customers prove they are one person: they are
+    merged. Missing contacts are added, consent is recorded, the store is linked.
+    Returns ``(customer, created)``.
+    """
+    if not contacts and not external_id:
+        raise InvalidInput("contacts", "Give at least one contact or an external id.", "required")
+    check_profile(language, time_zone)
+    at = at or clock.now()
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                return _resolve_once(store, actor, contacts, external_id, name, language,
+                                     time_zone, country, tags, consent, at)
+        except IntegrityError:
+            # A concurrent request created the same contact or external id first;
+            # the next round finds it.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _resolve_once(store: Store, actor: Actor, contacts: Sequence[ContactInput],
+                  external_id: str | None, name: str, language: str | None, time_zone: str | None,
+                  country: str, tags: Sequence[str], consent: ConsentGrant | None,
+                  at: datetime) -> tuple[Customer, bool]:
+    matches = find_customer(contacts, external_id)
+    created = not matches
+    if created:
+        customer = Customer.objects.create(
+            name=name.strip()[:200],
+            language=language or store.language,
+            time_zone=time_zone or store.time_zone,
+            country=country,
+            tags=sorted(set(tags)),
+            external_id=external_id or None,
+            home_store=store,
+            created_at=at,
+        )
+        events.customer_created(customer, actor)
+    else:
+        customer = matches[0]
+        for other in matches[1:]:
+            customer = merge_customers(customer, other, actor, at)
+        _update_profile(customer, name, language, time_zone, country, tags, external_id)
+    points = []
+    existing = {(p.kind, p.network, p.value): p for p in customer.contacts.all()}
+    for contact in contacts:
+        point = existing.get((contact.kind, contact.network, contact.value))
+        if point is None:
+            point = _add_contact(customer, contact, actor, at)
+            existing[(contact.kind, contact.network, contact.value)] = point
+        points.append(point)
+    _apply_consent(points, consent, actor, at)
+    link_store(customer, store, at)
+    return customer, created
+
+
+def _update_profile(customer: Customer, name: str, language: str | None, time_zone: str | None,
+                    country: str, tags: Sequence[str], external_id: str | None) -> None:
+    """Fill in what the customer record lacks; never overwrite with blanks."""
+    changed = []
+    if name.strip() and name.strip() != customer.name:
+        customer.name = name.strip()[:200]
+        changed.append("name")
+    if language and language != customer.language:
+        customer.language = language
+        changed.append("language")
+    if time_zone and time_zone != customer.time_zone:
+        customer.time_zone = time_zone
+        changed.append("time_zone")
+    if country and not customer.country:
+        customer.country = country
+        changed.append("country")
+    if tags and not set(tags) <= set(customer.tags):
+        customer.tags = sorted(set(customer.tags) | set(tags))
+        changed.append("tags")
+    if external_id and not customer.external_id:
+        customer.external_id = external_id
+        changed.append("external_id")
+    if changed:
+        customer.save(update_fields=[*changed, "updated_at"])
+
+
+def merge_customers(survivor: Customer, other: Customer, actor: Actor,
+                    at: datetime | None = None) -> Customer:
+    """Fold ``other`` into ``survivor``: every visit, purchase, contact and consent moves.
+
+    ``other`` stays as a tombstone pointing at the survivor, so its id and external id
+    keep resolving.
+    """
+    if survivor.pk == other.pk:
+        return survivor
+    at = at or clock.now()
+    with transaction.atomic():
+        for link in CustomerStore.objects.filter(customer=other):
+            link_store(survivor, link.store, link.first_seen_at)
+            link_store(survivor, link.store, link.last_seen_at)
+        CustomerStore.objects.filter(customer=other).delete()
+        for relation in Customer._meta.related_objects:
+            if not relation.one_to_many or relation.related_model in (CustomerStore, Customer):
+                continue
+            relation.related_model._default_manager.filter(
+                **{relation.field.name: other}
+            ).update(**{relation.field.name: survivor})
+        Customer.objects.filter(merged_into=other).update(merged_into=survivor)
+        _update_profile(survivor, other.name if not survivor.name else "", None, None,
+                        other.country, other.tags, None)
+        other.merged_into = survivor
+        other.save(update_fields=["merged_into", "updated_at"])
+        events.customers_merged(survivor, other, at, actor)
+    return survivor
+
+
+def visible_customers(staff: models.Model) -> models.QuerySet[Customer]:
+    """The customers a staff member may see: all for admins, their stores' for others."""
+    qs = Customer.active.all()
+    if getattr(staff, "is_admin", False):
+        return qs
+    store_ids = list(staff.stores.values_list("pk", flat=True))  # type: ignore[attr-defined]
+    return qs.filter(
+        pk__in=CustomerStore.objects.filter(store_id__in=store_ids).values("customer_id")
+    )
+
+
+def create_optin_token(store: Store, staff: models.Model | None, channel: str = ContactKind.TELEGRAM,
+                       at: datetime | None = None) -> OptInToken:
+    """A fresh single-use token for the counter screen's QR code."""
+    at = at or clock.now()
+    return OptInToken.objects.create(
+        token=secrets.token_urlsafe(16),
+        channel=channel,
+        store=store,
+        staff=staff,
+        created_at=at,
+        expires_at=at + timedelta(hours=settings.TOUCHFLOW_OPTIN_TOKEN_TTL_HOURS),
+    )

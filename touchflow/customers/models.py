@@ -1,0 +1,183 @@
+"""Customers, their contact points, and the consent record of each contact point."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from touchflow.stores.models import LANGUAGE_CHOICES, Store, validate_time_zone
+
+
+class ActiveCustomerManager(models.Manager["Customer"]):
+    def get_queryset(self) -> models.QuerySet[Customer]:
+        return super().get_queryset().filter(merged_into__isnull=True)
+
+
+class Customer(models.Model):
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    language = models.CharField(_("language"), max_length=2, choices=LANGUAGE_CHOICES, default="en")
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, default="UTC", validators=[validate_time_zone]
+    )
+    country = models.CharField(_("country"), max_length=64, blank=True)
+    tags = models.JSONField(_("tags"), default=list, blank=True)
+    external_id = models.CharField(
+        _("external id"),
+        max_length=100,
+        null=True,
+        blank=True,
+        unique=True,
+        help_text=_("The customer's id in the POS or the imported system."),
+    )
+    home_store = models.ForeignKey(
+        Store, on_delete=models.PROTECT, related_name="home_customers", verbose_name=_("home store")
+    )
+    stores = models.ManyToManyField(
+        Store, through="CustomerStore", related_name="customers", verbose_name=_("stores")
+    )
+    # A merged customer stays as a tombstone pointing at the survivor, so that ids
+    # integrators stored keep resolving.
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="merged_from"
+    )
+    created_at = models.DateTimeField(_("created"))
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = models.Manager()
+    active = ActiveCustomerManager()
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+
+    def __str__(self) -> str:
+        return self.name or f"#{self.pk}"
+
+
+class CustomerStore(models.Model):
+    """A customer's relationship with one store: what makes them visible to its staff."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="store_links")
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="customer_links")
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "store"], name="customer_store_unique"),
+        ]
+        indexes = [models.Index(fields=["store", "customer"])]
+
+
+class ContactKind(models.TextChoices):
+    PHONE = "phone", _("Phone")
+    EMAIL = "email", _("E-mail")
+    TELEGRAM = "telegram", _("Telegram")
+    VIBER = "viber", _("Viber")
+    WHATSAPP = "whatsapp", _("WhatsApp")
+    OTHER = "other", _("Other social network")
+
+
+class ContactPoint(models.Model):
+    """One way to reach a customer. A normalised (kind, network, value) belongs to one customer."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="contacts")
+    kind = models.CharField(_("kind"), max_length=16, choices=ContactKind.choices)
+    network = models.CharField(
+        _("network"), max_length=32, blank=True, help_text=_("For other social networks: which one.")
+    )
+    value = models.CharField(_("value"), max_length=254)
+    # Current consent, denormalised from the latest ConsentEvent of each purpose:
+    # None = never asked, True = granted, False = withdrawn.
+    contact_consent = models.BooleanField(_("may contact"), null=True)
+    marketing_consent = models.BooleanField(_("may send offers"), null=True)
+    consent_updated_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "network", "value"], name="contact_point_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["customer", "kind"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.value}"
+
+
+class ConsentPurpose(models.TextChoices):
+    CONTACT = "contact", _("Service messages")
+    MARKETING = "marketing", _("Offers and promotions")
+
+
+class ConsentSource(models.TextChoices):
+    COUNTER = "counter", _("Typed at the counter")
+    QR = "qr", _("QR opt-in")
+    IMPORT = "import", _("Import")
+    API = "api", _("API")
+    ADMIN = "admin", _("Staff edit")
+    CUSTOMER = "customer", _("Customer's own request")
+
+
+class ConsentEvent(models.Model):
+    """The audit log of consent: who granted or withdrew what, when, and how."""
+
+    contact_point = models.ForeignKey(
+        ContactPoint, on_delete=models.CASCADE, related_name="consent_events"
+    )
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="consent_events")
+    purpose = models.CharField(max_length=16, choices=ConsentPurpose.choices)
+    granted = models.BooleanField()
+    source = models.CharField(max_length=16, choices=ConsentSource.choices)
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    integration = models.ForeignKey(
+        "integrations.ApiToken", on_delete=models.SET_NULL, null=True, blank=True
+    )
+    at = models.DateTimeField()
+    note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["customer", "at"])]
+
+
+class OptInToken(models.Model):
+    """A single-use token behind the counter screen's QR code.
+
+    The customer scans the code, the messenger opens the store's bot with the token,
+    and the bot (a later issue) links that chat to the visit's customer.
+    """
+
+    token = models.CharField(max_length=64, unique=True)
+    channel = models.CharField(max_length=16, default=ContactKind.TELEGRAM)
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="optin_tokens")
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    visit = models.ForeignKey(
+        "visits.Visit", on_delete=models.SET_NULL, null=True, blank=True, related_name="optin_tokens"
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="optin_tokens"
+    )
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    redeemed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=models.F("created_at")), name="optin_token_expires_later"
+            )
+        ]
+
+    @property
+    def link(self) -> str:
+        """The deep link the QR code encodes (Telegram's ``?start=`` parameter)."""
+        return f"https://t.me/{self.store.telegram_bot}?start={self.token}"

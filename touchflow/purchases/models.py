@@ -1,0 +1,45 @@
+"""Purchases, whether typed, sent by a POS through the API, or imported."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from touchflow.customers.models import Customer
+from touchflow.stores.models import Store
+
+
+class PurchaseSource(models.TextChoices):
+    COUNTER = "counter", _("Counter screen")
+    API = "api", _("API")
+    IMPORT = "import", _("Import")
+    DEMO = "demo", _("Demo data")
+
+
+class Purchase(models.Model):
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="purchases")
+    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="purchases")
+    visit = models.ForeignKey(
+        "visits.Visit", on_delete=models.SET_NULL, null=True, blank=True, related_name="purchases"
+    )
+    occurred_at = models.DateTimeField(_("time"))
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3)
+    categories = models.JSONField(_("categories"), default=list, blank=True)
+    # [{"sku": str, "name": str, "quantity": int, "unit_price": "1.25"}]
+    items = models.JSONField(_("items"), default=list, blank=True)
+    source = models.CharField(max_length=16, choices=PurchaseSource.choices)
+    external_id = models.CharField(_("external id"), max_length=100, null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["store", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="purchase_external_id_unique",
+            ),
+        ]
+        indexes = [models.Index(fields=["customer", "occurred_at"])]

@@ -1,0 +1,136 @@
+"""Django settings, driven by environment variables.
+
+Everything a deployment changes comes from ``TOUCHFLOW_*`` variables; per-store
+policy (quiet hours, caps, languages) lives in the database, not here.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent
+VAR_DIR = Path(os.environ.get("TOUCHFLOW_VAR_DIR", BASE_DIR.parent / "var"))
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+DEBUG = _env_bool("TOUCHFLOW_DEBUG", False)
+# The embedded default is a trial on one machine; a real deployment sets its own key.
+SECRET_KEY = os.environ.get("TOUCHFLOW_SECRET_KEY", "touchflow-insecure-embedded-default-key")
+ALLOWED_HOSTS = [
+    h.strip() for h in os.environ.get("TOUCHFLOW_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")
+]
+CSRF_TRUSTED_ORIGINS = [
+    o.strip() for o in os.environ.get("TOUCHFLOW_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
+]
+
+DATABASE_URL = os.environ.get(
+    "TOUCHFLOW_DATABASE_URL", f"sqlite:///{VAR_DIR / 'touchflow.sqlite3'}"
+)
+_db = dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the web processes read while the worker writes; IMMEDIATE avoids the
+    # "database is locked" upgrade deadlock between two writers.
+    _db["CONN_MAX_AGE"] = 0
+    _db["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+        ),
+    }
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "touchflow.stores",
+    "touchflow.customers",
+    "touchflow.visits",
+    "touchflow.purchases",
+    "touchflow.timeline",
+    "touchflow.integrations",
+    "touchflow.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "touchflow.web.middleware.StaffLanguageMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "touchflow.urls"
+WSGI_APPLICATION = "touchflow.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+AUTH_USER_MODEL = "stores.Staff"
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:home"
+LOGOUT_REDIRECT_URL = "web:login"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("ru", "Русский"), ("pl", "Polski")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+USE_TZ = True
+TIME_ZONE = os.environ.get("TOUCHFLOW_TIME_ZONE", "UTC")
+
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(os.environ.get("TOUCHFLOW_STATIC_ROOT", VAR_DIR / "static"))
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("TOUCHFLOW_LOG_LEVEL", "WARNING")},
+}
+
+# Default region for phone numbers typed without a country code, when the store
+# has none of its own.
+TOUCHFLOW_DEFAULT_REGION = os.environ.get("TOUCHFLOW_DEFAULT_REGION", "GB")
+# How long a counter-screen opt-in QR token stays redeemable.
+TOUCHFLOW_OPTIN_TOKEN_TTL_HOURS = int(os.environ.get("TOUCHFLOW_OPTIN_TOKEN_TTL_HOURS", "72"))

@@ -1,0 +1,102 @@
+"""Stores, the staff who work in them, and the business's product categories."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+LANGUAGE_CHOICES = [("en", "English"), ("ru", "Русский"), ("pl", "Polski")]
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(_("Unknown time zone: %(tz)s"), params={"tz": value})
+
+
+class Store(models.Model):
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=64, unique=True)
+    country = models.CharField(
+        _("country"),
+        max_length=2,
+        default="GB",
+        help_text=_("ISO 3166 code; phone numbers without a country code are read as local."),
+    )
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, default="UTC", validators=[validate_time_zone]
+    )
+    language = models.CharField(
+        _("default language"), max_length=2, choices=LANGUAGE_CHOICES, default="en"
+    )
+    currency = models.CharField(_("currency"), max_length=3, default="GBP")
+    telegram_bot = models.CharField(
+        _("Telegram bot username"),
+        max_length=64,
+        blank=True,
+        help_text=_("Without the @; the counter QR code opens a chat with this bot."),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("store")
+        verbose_name_plural = _("stores")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    SALESPERSON = "salesperson", _("Salesperson")
+    MANAGER = "manager", _("Manager")
+    ADMIN = "admin", _("Admin")
+
+
+class Staff(AbstractUser):
+    """A person who logs in: a salesperson, a manager or an admin."""
+
+    role = models.CharField(
+        _("role"), max_length=16, choices=Role.choices, default=Role.SALESPERSON
+    )
+    stores = models.ManyToManyField(Store, related_name="staff", blank=True, verbose_name=_("stores"))
+    language = models.CharField(
+        _("language"), max_length=2, choices=LANGUAGE_CHOICES, default="en"
+    )
+
+    class Meta:
+        verbose_name = _("staff member")
+        verbose_name_plural = _("staff")
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN or self.is_superuser
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role == Role.MANAGER or self.is_admin
+
+
+class Category(models.Model):
+    """A product category (or service line) that visits and purchases refer to."""
+
+    slug = models.SlugField(_("code"), max_length=64, unique=True)
+    name_en = models.CharField(_("name (English)"), max_length=120)
+    name_ru = models.CharField(_("name (Russian)"), max_length=120, blank=True)
+    name_pl = models.CharField(_("name (Polish)"), max_length=120, blank=True)
+    active = models.BooleanField(_("active"), default=True)
+    position = models.PositiveIntegerField(_("position"), default=100)
+
+    class Meta:
+        ordering = ["position", "slug"]
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
+
+    def __str__(self) -> str:
+        return self.name_en
+
+    def label(self, language: str) -> str:
+        return getattr(self, f"name_{language}", "") or self.name_en

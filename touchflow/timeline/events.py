@@ -1,0 +1,120 @@
+"""One function per event type, each writing one timeline row.
+
+Called by the domain actions inside their transaction, so a state change and its
+timeline row commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from touchflow.timeline.models import EventKind, TimelineEvent
+
+if TYPE_CHECKING:
+    from touchflow.core.actor import Actor
+    from touchflow.customers.models import ConsentEvent, ContactPoint, Customer
+    from touchflow.purchases.models import Purchase
+    from touchflow.visits.models import Visit
+
+
+def _write(customer_id: int, kind: str, at: datetime, **fields: Any) -> TimelineEvent:
+    return TimelineEvent.objects.create(customer_id=customer_id, kind=kind, at=at, **fields)
+
+
+def customer_created(customer: Customer, actor: Actor) -> TimelineEvent:
+    return _write(
+        customer.pk,
+        EventKind.CUSTOMER_CREATED,
+        customer.created_at,
+        store_id=customer.home_store_id,
+        staff=actor.staff,
+        data={"source": actor.source, "name": customer.name},
+    )
+
+
+def contact_added(contact: ContactPoint, actor: Actor) -> TimelineEvent:
+    return _write(
+        contact.customer_id,
+        EventKind.CONTACT_ADDED,
+        contact.created_at,
+        staff=actor.staff,
+        data={"kind": contact.kind, "value": contact.value, "source": actor.source},
+    )
+
+
+def consent_changed(event: ConsentEvent) -> TimelineEvent:
+    return _write(
+        event.customer_id,
+        EventKind.CONSENT,
+        event.at,
+        staff_id=event.staff_id,
+        data={
+            "contact": event.contact_point.value,
+            "kind": event.contact_point.kind,
+            "purpose": event.purpose,
+            "granted": event.granted,
+            "source": event.source,
+        },
+    )
+
+
+def visit_data(visit: Visit) -> dict[str, Any]:
+    return {
+        "class": visit.visit_class,
+        "bought": visit.bought,
+        "contacts": visit.contact_capture,
+        "reason": visit.reason.code if visit.reason_id and visit.reason else None,
+        "categories": visit.categories,
+    }
+
+
+def visit_logged(visit: Visit) -> TimelineEvent:
+    assert visit.customer_id is not None
+    return _write(
+        visit.customer_id,
+        EventKind.VISIT,
+        visit.occurred_at,
+        store_id=visit.store_id,
+        staff_id=visit.staff_id,
+        visit=visit,
+        data=visit_data(visit),
+    )
+
+
+def purchase_data(purchase: Purchase) -> dict[str, Any]:
+    return {
+        "amount": str(purchase.amount),
+        "currency": purchase.currency,
+        "categories": purchase.categories,
+        "items": len(purchase.items),
+        "external_id": purchase.external_id,
+    }
+
+
+def purchase_row(purchase: Purchase) -> TimelineEvent:
+    """An unsaved timeline row for a purchase, for bulk writers (the importer)."""
+    return TimelineEvent(
+        customer_id=purchase.customer_id,
+        kind=EventKind.PURCHASE,
+        at=purchase.occurred_at,
+        store_id=purchase.store_id,
+        purchase=purchase,
+        data=purchase_data(purchase),
+    )
+
+
+def purchase_recorded(purchase: Purchase) -> TimelineEvent:
+    row = purchase_row(purchase)
+    row.save()
+    return row
+
+
+def customers_merged(survivor: Customer, merged: Customer, at: datetime, actor: Actor) -> TimelineEvent:
+    return _write(
+        survivor.pk,
+        EventKind.MERGED,
+        at,
+        staff=actor.staff,
+        data={"merged_customer": merged.pk, "merged_name": merged.name, "source": actor.source},
+    )
