@@ -44,8 +44,12 @@ def store(make_store: Callable[..., Store]) -> Store:
 
 @pytest.fixture
 def make_staff(db: None) -> Callable[..., Staff]:
-    def make(role: str = Role.SALESPERSON, stores: list[Store] | None = None,
-             password: str = "counter-pass-1", **fields: Any) -> Staff:
+    def make(
+        role: str = Role.SALESPERSON,
+        stores: list[Store] | None = None,
+        password: str = "counter-pass-1",
+        **fields: Any,
+    ) -> Staff:
         n = next(_seq)
         staff = Staff.objects.create_user(
             username=fields.pop("username", f"staff{n}"),

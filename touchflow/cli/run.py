@@ -22,11 +22,16 @@ def migrate(verbosity: int = 0) -> None:
 def _gunicorn_argv(host: str, port: int, workers: int) -> list[str]:
     exe = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"
     return [
-        exe, "touchflow.wsgi:application",
-        "--bind", f"{host}:{port}",
-        "--workers", str(workers),
-        "--access-logfile", "-" if os.environ.get("TOUCHFLOW_ACCESS_LOG") else "/dev/null",
-        "--timeout", "60",
+        exe,
+        "touchflow.wsgi:application",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+        "--access-logfile",
+        "-" if os.environ.get("TOUCHFLOW_ACCESS_LOG") else "/dev/null",
+        "--timeout",
+        "60",
     ]
 
 
@@ -74,8 +79,10 @@ def register(app: typer.Typer) -> None:
 
         migrate()
         logins = demo_data.load(seed=seed, console=console)
-        console.print("\n[bold]Log in with any of these (password for all: "
-                      f"[green]{demo_data.PASSWORD}[/green]):[/bold]")
+        console.print(
+            "\n[bold]Log in with any of these (password for all: "
+            f"[green]{demo_data.PASSWORD}[/green]):[/bold]"
+        )
         for username, role, stores in logins:
             console.print(f"  {username:<10} {role:<12} {stores}")
         if load_only:

@@ -44,10 +44,14 @@ def list_tokens() -> None:
 
     table = Table("name", "prefix", "store", "created", "last used", "revoked")
     for t in ApiToken.objects.select_related("store").order_by("name"):
-        table.add_row(t.name, t.prefix, t.store.slug if t.store else "all",
-                      f"{t.created_at:%Y-%m-%d %H:%M}",
-                      f"{t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "",
-                      f"{t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "")
+        table.add_row(
+            t.name,
+            t.prefix,
+            t.store.slug if t.store else "all",
+            f"{t.created_at:%Y-%m-%d %H:%M}",
+            f"{t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "",
+            f"{t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "",
+        )
     console.print(table)
 
 

@@ -55,8 +55,9 @@ class ConsentGrant:
     marketing: bool = False
 
 
-def check_contact(kind: str, value: str, *, region: str | None, network: str = "",
-                  field: str | None = None) -> ContactInput:
+def check_contact(
+    kind: str, value: str, *, region: str | None, network: str = "", field: str | None = None
+) -> ContactInput:
     """Validate and normalise one contact point; raise InvalidInput naming ``field``."""
     name = field or kind
     if kind in (ContactKind.PHONE, ContactKind.VIBER, ContactKind.WHATSAPP):
@@ -74,12 +75,16 @@ def check_contact(kind: str, value: str, *, region: str | None, network: str = "
 
 def check_profile(language: str | None, time_zone: str | None) -> None:
     if language is not None and language not in LANGUAGES:
-        raise InvalidInput("language", f"Language must be one of {sorted(LANGUAGES)}.", "invalid_choice")
+        raise InvalidInput(
+            "language", f"Language must be one of {sorted(LANGUAGES)}.", "invalid_choice"
+        )
     if time_zone is not None:
         try:
             validate_time_zone(time_zone)
         except Exception as exc:
-            raise InvalidInput("time_zone", f"Unknown time zone {time_zone!r}.", "invalid_choice") from exc
+            raise InvalidInput(
+                "time_zone", f"Unknown time zone {time_zone!r}.", "invalid_choice"
+            ) from exc
 
 
 def resolve(customer: Customer) -> Customer:
@@ -91,7 +96,9 @@ def resolve(customer: Customer) -> Customer:
     return customer
 
 
-def find_customer(contacts: Iterable[ContactInput] = (), external_id: str | None = None) -> list[Customer]:
+def find_customer(
+    contacts: Iterable[ContactInput] = (), external_id: str | None = None
+) -> list[Customer]:
     """Every live customer that owns one of these contacts or this external id, oldest first."""
     found: dict[int, Customer] = {}
     if external_id:
@@ -120,8 +127,14 @@ def link_store(customer: Customer, store: Store, at: datetime) -> None:
         link.save(update_fields=["first_seen_at", "last_seen_at"])
 
 
-def record_consent(contact: ContactPoint, purpose: str, granted: bool, actor: Actor,
-                   at: datetime | None = None, note: str = "") -> ConsentEvent | None:
+def record_consent(
+    contact: ContactPoint,
+    purpose: str,
+    granted: bool,
+    actor: Actor,
+    at: datetime | None = None,
+    note: str = "",
+) -> ConsentEvent | None:
     """Grant or withdraw one purpose on one contact point. A no-op if nothing changes."""
     field = "contact_consent" if purpose == ConsentPurpose.CONTACT else "marketing_consent"
     if getattr(contact, field) is granted:
@@ -145,16 +158,23 @@ def record_consent(contact: ContactPoint, purpose: str, granted: bool, actor: Ac
     return event
 
 
-def _add_contact(customer: Customer, contact: ContactInput, actor: Actor, at: datetime) -> ContactPoint:
+def _add_contact(
+    customer: Customer, contact: ContactInput, actor: Actor, at: datetime
+) -> ContactPoint:
     point = ContactPoint.objects.create(
-        customer=customer, kind=contact.kind, network=contact.network, value=contact.value, created_at=at
+        customer=customer,
+        kind=contact.kind,
+        network=contact.network,
+        value=contact.value,
+        created_at=at,
     )
     events.contact_added(point, actor)
     return point
 
 
-def _apply_consent(points: Sequence[ContactPoint], consent: ConsentGrant | None, actor: Actor,
-                   at: datetime) -> None:
+def _apply_consent(
+    points: Sequence[ContactPoint], consent: ConsentGrant | None, actor: Actor, at: datetime
+) -> None:
     if consent is None:
         return
     for point in points:
@@ -190,8 +210,19 @@ def resolve_customer(
     for attempt in range(3):
         try:
             with transaction.atomic():
-                return _resolve_once(store, actor, contacts, external_id, name, language,
-                                     time_zone, country, tags, consent, at)
+                return _resolve_once(
+                    store,
+                    actor,
+                    contacts,
+                    external_id,
+                    name,
+                    language,
+                    time_zone,
+                    country,
+                    tags,
+                    consent,
+                    at,
+                )
         except IntegrityError:
             # A concurrent request created the same contact or external id first;
             # the next round finds it.
@@ -200,10 +231,19 @@ def resolve_customer(
     raise AssertionError("unreachable")
 
 
-def _resolve_once(store: Store, actor: Actor, contacts: Sequence[ContactInput],
-                  external_id: str | None, name: str, language: str | None, time_zone: str | None,
-                  country: str, tags: Sequence[str], consent: ConsentGrant | None,
-                  at: datetime) -> tuple[Customer, bool]:
+def _resolve_once(
+    store: Store,
+    actor: Actor,
+    contacts: Sequence[ContactInput],
+    external_id: str | None,
+    name: str,
+    language: str | None,
+    time_zone: str | None,
+    country: str,
+    tags: Sequence[str],
+    consent: ConsentGrant | None,
+    at: datetime,
+) -> tuple[Customer, bool]:
     matches = find_customer(contacts, external_id)
     created = not matches
     if created:
@@ -236,8 +276,15 @@ def _resolve_once(store: Store, actor: Actor, contacts: Sequence[ContactInput],
     return customer, created
 
 
-def _update_profile(customer: Customer, name: str, language: str | None, time_zone: str | None,
-                    country: str, tags: Sequence[str], external_id: str | None) -> None:
+def _update_profile(
+    customer: Customer,
+    name: str,
+    language: str | None,
+    time_zone: str | None,
+    country: str,
+    tags: Sequence[str],
+    external_id: str | None,
+) -> None:
     """Fill in what the customer record lacks; never overwrite with blanks."""
     changed = []
     if name.strip() and name.strip() != customer.name:
@@ -262,8 +309,9 @@ def _update_profile(customer: Customer, name: str, language: str | None, time_zo
         customer.save(update_fields=[*changed, "updated_at"])
 
 
-def merge_customers(survivor: Customer, other: Customer, actor: Actor,
-                    at: datetime | None = None) -> Customer:
+def merge_customers(
+    survivor: Customer, other: Customer, actor: Actor, at: datetime | None = None
+) -> Customer:
     """Fold ``other`` into ``survivor``: every visit, purchase, contact and consent moves.
 
     ``other`` stays as a tombstone pointing at the survivor, so its id and external id
@@ -280,12 +328,19 @@ def merge_customers(survivor: Customer, other: Customer, actor: Actor,
         for relation in Customer._meta.related_objects:
             if not relation.one_to_many or relation.related_model in (CustomerStore, Customer):
                 continue
-            relation.related_model._default_manager.filter(
-                **{relation.field.name: other}
-            ).update(**{relation.field.name: survivor})
+            relation.related_model._default_manager.filter(**{relation.field.name: other}).update(
+                **{relation.field.name: survivor}
+            )
         Customer.objects.filter(merged_into=other).update(merged_into=survivor)
-        _update_profile(survivor, other.name if not survivor.name else "", None, None,
-                        other.country, other.tags, None)
+        _update_profile(
+            survivor,
+            other.name if not survivor.name else "",
+            None,
+            None,
+            other.country,
+            other.tags,
+            None,
+        )
         other.merged_into = survivor
         other.save(update_fields=["merged_into", "updated_at"])
         events.customers_merged(survivor, other, at, actor)
@@ -303,8 +358,12 @@ def visible_customers(staff: models.Model) -> models.QuerySet[Customer]:
     )
 
 
-def create_optin_token(store: Store, staff: models.Model | None, channel: str = ContactKind.TELEGRAM,
-                       at: datetime | None = None) -> OptInToken:
+def create_optin_token(
+    store: Store,
+    staff: models.Model | None,
+    channel: str = ContactKind.TELEGRAM,
+    at: datetime | None = None,
+) -> OptInToken:
     """A fresh single-use token for the counter screen's QR code."""
     at = at or clock.now()
     return OptInToken.objects.create(

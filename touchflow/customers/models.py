@@ -71,6 +71,9 @@ class CustomerStore(models.Model):
         ]
         indexes = [models.Index(fields=["store", "customer"])]
 
+    def __str__(self) -> str:
+        return f"{self.customer_id}@{self.store_id}"
+
 
 class ContactKind(models.TextChoices):
     PHONE = "phone", _("Phone")
@@ -87,7 +90,10 @@ class ContactPoint(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="contacts")
     kind = models.CharField(_("kind"), max_length=16, choices=ContactKind.choices)
     network = models.CharField(
-        _("network"), max_length=32, blank=True, help_text=_("For other social networks: which one.")
+        _("network"),
+        max_length=32,
+        blank=True,
+        help_text=_("For other social networks: which one."),
     )
     value = models.CharField(_("value"), max_length=254)
     # Current consent, denormalised from the latest ConsentEvent of each purpose:
@@ -146,6 +152,9 @@ class ConsentEvent(models.Model):
         ordering = ["at", "id"]
         indexes = [models.Index(fields=["customer", "at"])]
 
+    def __str__(self) -> str:
+        return f"{self.purpose} {'granted' if self.granted else 'withdrawn'} ({self.source})"
+
 
 class OptInToken(models.Model):
     """A single-use token behind the counter screen's QR code.
@@ -161,7 +170,11 @@ class OptInToken(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
     )
     visit = models.ForeignKey(
-        "visits.Visit", on_delete=models.SET_NULL, null=True, blank=True, related_name="optin_tokens"
+        "visits.Visit",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="optin_tokens",
     )
     customer = models.ForeignKey(
         Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="optin_tokens"
@@ -176,6 +189,9 @@ class OptInToken(models.Model):
                 condition=Q(expires_at__gt=models.F("created_at")), name="optin_token_expires_later"
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} opt-in {self.token[:6]}…"
 
     @property
     def link(self) -> str:

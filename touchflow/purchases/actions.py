@@ -39,7 +39,9 @@ def check_amount(raw: Any) -> Decimal:
 def check_currency(code: str) -> str:
     code = (code or "").strip().upper()
     if len(code) != 3 or not code.isalpha():
-        raise InvalidInput("currency", "Use a three-letter ISO 4217 code such as GBP.", "invalid_currency")
+        raise InvalidInput(
+            "currency", "Use a three-letter ISO 4217 code such as GBP.", "invalid_currency"
+        )
     return code
 
 

@@ -30,7 +30,10 @@ class Purchase(models.Model):
     # [{"sku": str, "name": str, "quantity": int, "unit_price": "1.25"}]
     items = models.JSONField(_("items"), default=list, blank=True)
     source = models.CharField(max_length=16, choices=PurchaseSource.choices)
-    external_id = models.CharField(_("external id"), max_length=100, null=True, blank=True)
+    # NULL (not "") keeps the unique constraint on external ids partial.
+    external_id = models.CharField(  # noqa: DJ001
+        _("external id"), max_length=100, null=True, blank=True
+    )
     created_at = models.DateTimeField()
 
     class Meta:
@@ -43,3 +46,6 @@ class Purchase(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["customer", "occurred_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency} ({self.external_id or self.pk})"

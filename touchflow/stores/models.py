@@ -62,14 +62,22 @@ class Staff(AbstractUser):
     role = models.CharField(
         _("role"), max_length=16, choices=Role.choices, default=Role.SALESPERSON
     )
-    stores = models.ManyToManyField(Store, related_name="staff", blank=True, verbose_name=_("stores"))
-    language = models.CharField(
-        _("language"), max_length=2, choices=LANGUAGE_CHOICES, default="en"
+    stores = models.ManyToManyField(
+        Store, related_name="staff", blank=True, verbose_name=_("stores")
     )
+    language = models.CharField(_("language"), max_length=2, choices=LANGUAGE_CHOICES, default="en")
 
     class Meta:
         verbose_name = _("staff member")
         verbose_name_plural = _("staff")
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        # Django admin access follows the role: managers edit the reason list there,
+        # admins everything. Keeping the flags derived means they cannot drift.
+        self.is_staff = self.role in (Role.MANAGER, Role.ADMIN) or self.is_superuser
+        if self.role == Role.ADMIN:
+            self.is_superuser = True
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
 
     @property
     def is_admin(self) -> bool:

@@ -110,7 +110,9 @@ def purchase_recorded(purchase: Purchase) -> TimelineEvent:
     return row
 
 
-def customers_merged(survivor: Customer, merged: Customer, at: datetime, actor: Actor) -> TimelineEvent:
+def customers_merged(
+    survivor: Customer, merged: Customer, at: datetime, actor: Actor
+) -> TimelineEvent:
     return _write(
         survivor.pk,
         EventKind.MERGED,

@@ -25,8 +25,9 @@ FUTURE_SKEW = timedelta(minutes=10)
 def check_reason(bought: bool, code: str | None) -> Reason | None:
     if bought:
         if code:
-            raise InvalidInput("reason", "A reason is given only when the customer did not buy.",
-                               "not_allowed")
+            raise InvalidInput(
+                "reason", "A reason is given only when the customer did not buy.", "not_allowed"
+            )
         return None
     if not code:
         raise InvalidInput("reason", "Say why the customer did not buy.", "required")
@@ -40,10 +41,14 @@ def check_categories(codes: Sequence[str]) -> list[str]:
     wanted = list(dict.fromkeys(c.strip() for c in codes if c and c.strip()))
     if not wanted:
         return []
-    known = set(Category.objects.filter(slug__in=wanted, active=True).values_list("slug", flat=True))
+    known = set(
+        Category.objects.filter(slug__in=wanted, active=True).values_list("slug", flat=True)
+    )
     unknown = [c for c in wanted if c not in known]
     if unknown:
-        raise InvalidInput("categories", f"Unknown categories: {', '.join(unknown)}.", "invalid_choice")
+        raise InvalidInput(
+            "categories", f"Unknown categories: {', '.join(unknown)}.", "invalid_choice"
+        )
     return wanted
 
 
@@ -52,12 +57,16 @@ def check_capture(capture: str) -> ContactCapture:
         return ContactCapture(capture)
     except ValueError as exc:
         choices = ", ".join(ContactCapture.values)
-        raise InvalidInput("contact_capture", f"Must be one of: {choices}.", "invalid_choice") from exc
+        raise InvalidInput(
+            "contact_capture", f"Must be one of: {choices}.", "invalid_choice"
+        ) from exc
 
 
 def check_staff(staff: Staff | None, store: Store) -> None:
     if staff is not None and not staff.is_admin and not staff.stores.filter(pk=store.pk).exists():
-        raise InvalidInput("staff", f"{staff.username} does not work in {store.name}.", "not_allowed")
+        raise InvalidInput(
+            "staff", f"{staff.username} does not work in {store.name}.", "not_allowed"
+        )
 
 
 def log_visit(
@@ -101,13 +110,21 @@ def log_visit(
     if capture == ContactCapture.TAKEN and customer is None and not contacts:
         raise InvalidInput("contacts", "Contacts were taken: give at least one.", "required")
     if capture != ContactCapture.TAKEN and contacts:
-        raise InvalidInput("contacts", "Contacts were not taken, so none can be given.", "not_allowed")
+        raise InvalidInput(
+            "contacts", "Contacts were not taken, so none can be given.", "not_allowed"
+        )
     try:
         with transaction.atomic():
             if contacts:
                 found, _created = customer_actions.resolve_customer(
-                    store=store, actor=actor, contacts=contacts, name=name, language=language,
-                    time_zone=time_zone, consent=consent or ConsentGrant(), at=occurred_at,
+                    store=store,
+                    actor=actor,
+                    contacts=contacts,
+                    name=name,
+                    language=language,
+                    time_zone=time_zone,
+                    consent=consent or ConsentGrant(),
+                    at=occurred_at,
                 )
                 if customer is not None and customer.pk != found.pk:
                     found = customer_actions.merge_customers(customer, found, actor, now)

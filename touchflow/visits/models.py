@@ -62,9 +62,7 @@ class Visit(models.Model):
     )
     occurred_at = models.DateTimeField(_("time"))
     bought = models.BooleanField(_("bought"))
-    contact_capture = models.CharField(
-        _("contacts"), max_length=16, choices=ContactCapture.choices
-    )
+    contact_capture = models.CharField(_("contacts"), max_length=16, choices=ContactCapture.choices)
     reason = models.ForeignKey(
         Reason, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("reason")
     )
@@ -72,7 +70,10 @@ class Visit(models.Model):
     categories = models.JSONField(_("categories of interest"), default=list, blank=True)
     note = models.TextField(_("note"), blank=True)
     source = models.CharField(max_length=16, choices=VisitSource.choices)
-    external_id = models.CharField(max_length=100, null=True, blank=True)
+    # NULL (not "") keeps the unique constraint on external ids partial.
+    external_id = models.CharField(  # noqa: DJ001
+        max_length=100, null=True, blank=True
+    )
     created_at = models.DateTimeField()
 
     class Meta:
@@ -84,7 +85,8 @@ class Visit(models.Model):
                 name="visit_external_id_unique",
             ),
             models.CheckConstraint(
-                condition=Q(bought=False) | Q(reason__isnull=True), name="visit_reason_only_if_not_bought"
+                condition=Q(bought=False) | Q(reason__isnull=True),
+                name="visit_reason_only_if_not_bought",
             ),
             models.CheckConstraint(
                 condition=~Q(contact_capture=ContactCapture.TAKEN) | Q(customer__isnull=False),
@@ -93,10 +95,26 @@ class Visit(models.Model):
             models.CheckConstraint(
                 condition=(
                     Q(contact_capture=ContactCapture.NOT_ATTEMPTED, visit_class=VisitClass.GREY)
-                    | Q(bought=True, contact_capture=ContactCapture.TAKEN, visit_class=VisitClass.TYPE_1)
-                    | Q(bought=True, contact_capture=ContactCapture.REFUSED, visit_class=VisitClass.TYPE_2)
-                    | Q(bought=False, contact_capture=ContactCapture.TAKEN, visit_class=VisitClass.TYPE_3)
-                    | Q(bought=False, contact_capture=ContactCapture.REFUSED, visit_class=VisitClass.TYPE_4)
+                    | Q(
+                        bought=True,
+                        contact_capture=ContactCapture.TAKEN,
+                        visit_class=VisitClass.TYPE_1,
+                    )
+                    | Q(
+                        bought=True,
+                        contact_capture=ContactCapture.REFUSED,
+                        visit_class=VisitClass.TYPE_2,
+                    )
+                    | Q(
+                        bought=False,
+                        contact_capture=ContactCapture.TAKEN,
+                        visit_class=VisitClass.TYPE_3,
+                    )
+                    | Q(
+                        bought=False,
+                        contact_capture=ContactCapture.REFUSED,
+                        visit_class=VisitClass.TYPE_4,
+                    )
                 ),
                 name="visit_class_matches_result",
             ),
@@ -105,3 +123,6 @@ class Visit(models.Model):
             models.Index(fields=["store", "occurred_at"]),
             models.Index(fields=["customer", "occurred_at"]),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.visit_class} visit {self.pk}"
