@@ -7,6 +7,7 @@ The same suite runs on SQLite (default) and on PostgreSQL when
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,17 @@ from touchflow.core.actor import Actor
 from touchflow.stores.models import Category, Role, Staff, Store
 
 _seq = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    """Give each PostgreSQL test run its own database, so runs side by side don't collide."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("postgresql"):
+        db.setdefault("TEST", {})
+        db["TEST"]["NAME"] = f"test_{db['NAME']}_{os.getpid()}"
 
 
 @pytest.fixture
