@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Q
 
 from touchflow.core import clock
 from touchflow.core.errors import InvalidInput
@@ -13,6 +15,9 @@ from touchflow.integrations.models import ApiToken
 from touchflow.stores.models import Store
 
 TOKEN_PREFIX = "tf_"
+# How stale ``last_used_at`` may get: writing it on every request would add a write
+# to the hottest path of the API for information nobody needs to the second.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def _digest(secret: str) -> str:
@@ -48,6 +53,21 @@ def authenticate(secret: str) -> ApiToken | None:
         .first()
     )
     return token
+
+
+def mark_used(token: ApiToken, at: datetime | None = None) -> bool:
+    """Record that ``token`` was used at ``at``; returns whether a row was written.
+
+    Writes at most once per ``LAST_USED_RESOLUTION`` per token, even across
+    processes: the conditional UPDATE lets only one of several racing requests win.
+    """
+    at = at or clock.now()
+    if token.last_used_at is not None and at - token.last_used_at < LAST_USED_RESOLUTION:
+        return False
+    stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=at - LAST_USED_RESOLUTION)
+    written = ApiToken.objects.filter(stale, pk=token.pk).update(last_used_at=at)
+    token.last_used_at = at
+    return written == 1
 
 
 def revoke_token(name: str) -> ApiToken:
