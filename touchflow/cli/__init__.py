@@ -23,11 +23,23 @@ def setup_django() -> None:
     django.setup()
 
 
+_built = False
+
+
+def build_app() -> typer.Typer:
+    """Attach the sub-commands. Their modules may import Django models, so Django
+    must be set up first (``main`` does it; pytest-django does it in tests)."""
+    global _built
+    if not _built:
+        from touchflow.cli import importing, run, tokens
+
+        app.add_typer(importing.app, name="import")
+        app.add_typer(tokens.app, name="token")
+        run.register(app)
+        _built = True
+    return app
+
+
 def main() -> None:
     setup_django()
-    from touchflow.cli import importing, run, tokens
-
-    app.add_typer(importing.app, name="import")
-    app.add_typer(tokens.app, name="token")
-    run.register(app)
-    app()
+    build_app()()
