@@ -6,6 +6,7 @@ policy (quiet hours, caps, languages) lives in the database, not here.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -115,6 +116,9 @@ TIME_ZONE = os.environ.get("TOUCHFLOW_TIME_ZONE", "UTC")
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("TOUCHFLOW_STATIC_ROOT", VAR_DIR / "static"))
 WHITENOISE_USE_FINDERS = True
+# whitenoise serves from the finders in the embedded default; an empty root keeps it quiet.
+with contextlib.suppress(OSError):
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_AUTOREFRESH = DEBUG
 
 SESSION_COOKIE_HTTPONLY = True

@@ -6,7 +6,7 @@ Every piece of code asks this module for the time, so tests move the clock
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.utils import timezone
 
@@ -19,5 +19,5 @@ def now() -> datetime:
 def ensure_aware(value: datetime) -> datetime:
     """Treat a naive datetime as UTC; leave an aware one alone."""
     if timezone.is_naive(value):
-        return timezone.make_aware(value, timezone.UTC)
+        return timezone.make_aware(value, UTC)
     return value

@@ -32,7 +32,7 @@ from touchflow.customers.models import (
     CustomerStore,
     OptInToken,
 )
-from touchflow.stores.models import LANGUAGE_CHOICES, Store, validate_time_zone
+from touchflow.stores.models import LANGUAGE_CHOICES, Staff, Store, validate_time_zone
 from touchflow.timeline import events
 
 LANGUAGES = {code for code, _ in LANGUAGE_CHOICES}
@@ -347,20 +347,17 @@ def merge_customers(
     return survivor
 
 
-def visible_customers(staff: models.Model) -> models.QuerySet[Customer]:
+def visible_customers(staff: Staff) -> models.QuerySet[Customer]:
     """The customers a staff member may see: all for admins, their stores' for others."""
     qs = Customer.active.all()
-    if getattr(staff, "is_admin", False):
+    if staff.is_admin:
         return qs
-    store_ids = list(staff.stores.values_list("pk", flat=True))  # type: ignore[attr-defined]
-    return qs.filter(
-        pk__in=CustomerStore.objects.filter(store_id__in=store_ids).values("customer_id")
-    )
+    return qs.filter(pk__in=CustomerStore.objects.filter(store__staff=staff).values("customer_id"))
 
 
 def create_optin_token(
     store: Store,
-    staff: models.Model | None,
+    staff: Staff | None,
     channel: str = ContactKind.TELEGRAM,
     at: datetime | None = None,
 ) -> OptInToken:

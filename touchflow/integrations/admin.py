@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
 from django.http import HttpRequest
 
@@ -17,5 +15,5 @@ class ApiTokenAdmin(AdminOnly):
     readonly_fields = ("name", "prefix", "store", "created_at", "last_used_at")
     fields = ("name", "prefix", "store", "created_at", "last_used_at", "revoked_at")
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -21,7 +21,8 @@ class AdminOnly(admin.ModelAdmin):  # type: ignore[type-arg]
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self.has_module_permission(request)
 
-    has_add_permission = has_module_permission  # type: ignore[assignment]
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self.has_module_permission(request)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self.has_module_permission(request)
