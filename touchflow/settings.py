@@ -58,6 +58,9 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # Only for its templates and static files: the API docs page then loads Swagger UI
+    # from here instead of a CDN (nothing may reach the internet).
+    "ninja",
     "touchflow.stores",
     "touchflow.customers",
     "touchflow.visits",
