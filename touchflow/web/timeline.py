@@ -1,0 +1,133 @@
+"""A customer's timeline rows, put into words in the staff member's language."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from django.db.models import QuerySet
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+
+from touchflow.customers.models import ConsentPurpose, ConsentSource, ContactKind, Customer
+from touchflow.stores.models import Category
+from touchflow.timeline.models import EventKind, TimelineEvent
+from touchflow.visits.classification import VisitClass
+from touchflow.visits.models import Reason, VisitSource
+
+
+@dataclass(frozen=True)
+class Row:
+    at: datetime
+    kind: str
+    title: str
+    detail: str
+    store: str
+    staff: str
+    tone: str = ""  # a CSS hint: the visit class, or granted/withdrawn
+
+
+def _choice(choices: type, value: object) -> str:
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return str(value or "")
+
+
+def _source(value: object) -> str:
+    """Sources are spelled the same in consent and visit records; either list names them."""
+    for choices in (ConsentSource, VisitSource):
+        if value in choices.values:
+            return str(choices(value).label)
+    return str(value or "")
+
+
+def _money(amount: str, currency: str) -> str:
+    try:
+        return f"{number_format(Decimal(amount), 2, use_l10n=True)} {currency}"
+    except (InvalidOperation, TypeError):
+        return f"{amount} {currency}"
+
+
+class _Labels:
+    """Reason and category labels, loaded once per page rather than once per row."""
+
+    def __init__(self, language: str) -> None:
+        self.reasons = {r.code: r.label(language) for r in Reason.objects.all()}
+        self.categories = {c.slug: c.label(language) for c in Category.objects.all()}
+
+    def categories_of(self, codes: list[str] | None) -> str:
+        return ", ".join(self.categories.get(c, c) for c in codes or [])
+
+
+def _visit(data: dict, labels: _Labels) -> tuple[str, str, str]:
+    parts = [_("Bought") if data.get("bought") else _("Did not buy")]
+    if data.get("reason"):
+        parts.append(labels.reasons.get(data["reason"], data["reason"]))
+    if data.get("categories"):
+        interests = labels.categories_of(data["categories"])
+        parts.append(_("interested in: %(list)s") % {"list": interests})
+    return _choice(VisitClass, data.get("class")), " · ".join(parts), str(data.get("class", ""))
+
+
+def _purchase(data: dict, labels: _Labels) -> tuple[str, str, str]:
+    detail = _money(str(data.get("amount", "")), str(data.get("currency", "")))
+    if data.get("categories"):
+        detail += " · " + labels.categories_of(data["categories"])
+    return _("Purchase"), detail, "purchase"
+
+
+def _consent(data: dict, labels: _Labels) -> tuple[str, str, str]:
+    title = _("Consent granted") if data.get("granted") else _("Consent withdrawn")
+    detail = _("%(purpose)s for %(contact)s (%(source)s)") % {
+        "purpose": _choice(ConsentPurpose, data.get("purpose")),
+        "contact": data.get("contact", ""),
+        "source": _source(data.get("source")),
+    }
+    return title, detail, "granted" if data.get("granted") else "withdrawn"
+
+
+def _contact(data: dict, labels: _Labels) -> tuple[str, str, str]:
+    detail = f"{_choice(ContactKind, data.get('kind'))}: {data.get('value', '')}"
+    return _("Contact added"), detail, ""
+
+
+def _merged(data: dict, labels: _Labels) -> tuple[str, str, str]:
+    detail = _("Merged with duplicate %(name)s (#%(id)s)") % {
+        "name": data.get("merged_name") or "—", "id": data.get("merged_customer", "?"),
+    }
+    return _("Duplicate merged"), detail, ""
+
+
+def _created(data: dict, labels: _Labels) -> tuple[str, str, str]:
+    detail = _("Source: %(source)s") % {"source": _source(data.get("source"))}
+    return _("Customer created"), detail, ""
+
+
+_RENDER = {
+    EventKind.VISIT: _visit,
+    EventKind.PURCHASE: _purchase,
+    EventKind.CONSENT: _consent,
+    EventKind.CONTACT_ADDED: _contact,
+    EventKind.MERGED: _merged,
+    EventKind.CUSTOMER_CREATED: _created,
+}
+
+
+def rows(customer: Customer, language: str) -> list[Row]:
+    """The customer's timeline, oldest first, each row in words."""
+    labels = _Labels(language)
+    events: QuerySet[TimelineEvent] = customer.timeline.select_related("store", "staff").order_by(
+        "at", "id"
+    )
+    out = []
+    for event in events:
+        render = _RENDER.get(event.kind)  # type: ignore[call-overload]
+        title, detail, tone = render(event.data, labels) if render else (event.kind, "", "")
+        out.append(Row(
+            at=event.at, kind=event.kind, title=title, detail=detail, tone=tone,
+            store=event.store.name if event.store else "",
+            staff=(event.staff.get_full_name() or event.staff.username) if event.staff else "",
+        ))
+    return out

@@ -1,0 +1,1 @@
+"""Web views: thin — parse the request, call an action, render a template."""

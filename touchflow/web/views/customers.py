@@ -1,0 +1,71 @@
+"""The customer list and a customer's page, limited to the customers the staff member may see."""
+
+from __future__ import annotations
+
+import re
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Prefetch, Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import get_language
+from django.views.decorators.http import require_GET
+
+from touchflow.customers.actions import resolve, visible_customers
+from touchflow.customers.models import ContactPoint, Customer
+from touchflow.web.timeline import rows
+
+PAGE_SIZE = 25
+_PHONE_NOISE = re.compile(r"[\s().\-/]")
+
+
+def search(customers: QuerySet[Customer], query: str) -> QuerySet[Customer]:
+    """Customers whose name or any contact contains ``query``.
+
+    Phone numbers are stored in E.164, so the typed digits are also matched without
+    spaces, dashes and brackets ("501 234-567" finds +48501234567).
+    """
+    query = query.strip()
+    if not query:
+        return customers
+    match = Q(name__icontains=query) | Q(contacts__value__icontains=query)
+    digits = _PHONE_NOISE.sub("", query)
+    if digits and digits != query and digits.lstrip("+").isdigit():
+        match |= Q(contacts__value__contains=digits)
+    ids = customers.filter(match).values("pk")
+    return customers.filter(pk__in=ids)
+
+
+@login_required
+@require_GET
+def customer_list(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "")
+    customers = search(visible_customers(request.user), query).select_related("home_store")
+    customers = customers.order_by("-id").prefetch_related(
+        Prefetch("contacts", queryset=ContactPoint.objects.order_by("kind", "id"))
+    )
+    page = Paginator(customers, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "web/customers.html", {"page": page, "query": query})
+
+
+@login_required
+@require_GET
+def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """404 for a customer the staff member may not see; a merged id leads to the survivor."""
+    visible = visible_customers(request.user)
+    customer = visible.filter(pk=pk).select_related("home_store").first()
+    if customer is None:
+        tombstone = Customer.objects.filter(pk=pk, merged_into__isnull=False).first()
+        if tombstone is not None:
+            survivor = resolve(tombstone)
+            if visible.filter(pk=survivor.pk).exists():
+                return redirect("web:customer", pk=survivor.pk)
+        raise Http404
+    context = {
+        "customer": customer,
+        "contacts": customer.contacts.order_by("kind", "id"),
+        "stores": customer.stores.order_by("name"),
+        "rows": rows(customer, get_language() or "en"),
+    }
+    return render(request, "web/customer.html", context)
