@@ -6,6 +6,7 @@ timeline row commit together or not at all.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -22,25 +23,44 @@ def _write(customer_id: int, kind: str, at: datetime, **fields: Any) -> Timeline
     return TimelineEvent.objects.create(customer_id=customer_id, kind=kind, at=at, **fields)
 
 
-def customer_created(customer: Customer, actor: Actor) -> TimelineEvent:
-    return _write(
-        customer.pk,
-        EventKind.CUSTOMER_CREATED,
-        customer.created_at,
+def customer_created_row(customer: Customer, actor: Actor) -> TimelineEvent:
+    """An unsaved ``customer_created`` row, for bulk writers (the importer)."""
+    return TimelineEvent(
+        customer_id=customer.pk,
+        kind=EventKind.CUSTOMER_CREATED,
+        at=customer.created_at,
         store_id=customer.home_store_id,
         staff=actor.staff,
         data={"source": actor.source, "name": customer.name},
     )
 
 
-def contact_added(contact: ContactPoint, actor: Actor) -> TimelineEvent:
-    return _write(
-        contact.customer_id,
-        EventKind.CONTACT_ADDED,
-        contact.created_at,
+def customer_created(customer: Customer, actor: Actor) -> TimelineEvent:
+    row = customer_created_row(customer, actor)
+    row.save()
+    return row
+
+
+def contact_added_row(contact: ContactPoint, actor: Actor) -> TimelineEvent:
+    """An unsaved ``contact_added`` row, for bulk writers (the importer)."""
+    return TimelineEvent(
+        customer_id=contact.customer_id,
+        kind=EventKind.CONTACT_ADDED,
+        at=contact.created_at,
         staff=actor.staff,
         data={"kind": contact.kind, "value": contact.value, "source": actor.source},
     )
+
+
+def contact_added(contact: ContactPoint, actor: Actor) -> TimelineEvent:
+    row = contact_added_row(contact, actor)
+    row.save()
+    return row
+
+
+def write_rows(rows: Sequence[TimelineEvent], batch_size: int = 1000) -> None:
+    """Insert unsaved rows from the ``*_row`` builders in bulk (same transaction as the caller)."""
+    TimelineEvent.objects.bulk_create(rows, batch_size=batch_size)
 
 
 def consent_changed(event: ConsentEvent) -> TimelineEvent:

@@ -1,0 +1,372 @@
+"""Reading purchase lines from CSV rows: one pass, invoices grouped, bad rows kept aside.
+
+Nothing here touches the database. The result says, for every invoice, either the
+lines to import or why it is held back, so the writer never sees half an invoice.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, tzinfo
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from touchflow.core.errors import InvalidInput
+from touchflow.customers.actions import ContactInput, check_contact
+from touchflow.purchases.import_report import (
+    CANCELLED,
+    NO_CUSTOMER,
+    BadRow,
+    HeldBack,
+    ImportReport,
+)
+
+MAX_ID = 100  # Purchase.external_id and Customer.external_id are CharField(100)
+MAX_AMOUNT = Decimal("1e12")  # Purchase.amount is DecimalField(14, 2)
+CENT = Decimal("0.01")
+# Tills drift; the same tolerance the purchase actions allow.
+FUTURE_SKEW = timedelta(minutes=10)
+# CustomerID is often written by spreadsheets as a float: "17850.0" is customer 17850.
+_FLOAT_INT = re.compile(r"^(\d+)\.0*$")
+PROGRESS_EVERY = 5000
+
+
+class LineError(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ParseSettings:
+    time_zone: tzinfo
+    date_format: str | None
+    region: str
+    now: datetime
+    cancel_prefix: str = "C"
+
+
+@dataclass(frozen=True)
+class Line:
+    number: int
+    occurred_at: datetime
+    amount: Decimal
+    item: dict[str, Any] | None
+    category: str
+    customer_key: str
+    external_id: str | None
+    contacts: tuple[ContactInput, ...]
+    name: str
+    country: str
+
+
+@dataclass
+class InvoiceDraft:
+    """One purchase to import: its lines agree on the customer and add up."""
+
+    invoice: str
+    customer_key: str
+    occurred_at: datetime
+    amount: Decimal
+    items: list[dict[str, Any]]
+    categories: list[str]
+    lines: int
+
+
+@dataclass
+class CustomerDraft:
+    """A customer as the file describes them (from the first line that says so)."""
+
+    key: str
+    external_id: str | None
+    contacts: tuple[ContactInput, ...]
+    name: str
+    country: str
+
+
+@dataclass
+class ParseResult:
+    invoices: list[InvoiceDraft] = field(default_factory=list)
+    customers: dict[str, CustomerDraft] = field(default_factory=dict)
+
+
+class _Reader:
+    """Turns one CSV row into a Line, with caches for the values that repeat."""
+
+    def __init__(self, columns: dict[str, int], header: Sequence[str], settings: ParseSettings):
+        self.columns = columns
+        self.header = header
+        self.settings = settings
+        self._dates: dict[str, datetime | LineError] = {}
+        self._contacts: dict[tuple[str, str], ContactInput | LineError] = {}
+
+    def cell(self, row: Sequence[str], target: str) -> str:
+        index = self.columns.get(target)
+        return row[index].strip() if index is not None else ""
+
+    def column(self, target: str) -> str:
+        return self.header[self.columns[target]] if target in self.columns else target
+
+    def fail(self, target: str, message: str) -> LineError:
+        return LineError(self.column(target), message)
+
+    def customer_id(self, row: Sequence[str]) -> str:
+        raw = self.cell(row, "customer_id")
+        match = _FLOAT_INT.match(raw)
+        value = match.group(1) if match else raw
+        if len(value) > MAX_ID:
+            raise self.fail("customer_id", f"The customer id is longer than {MAX_ID} characters.")
+        return value
+
+    def number(self, row: Sequence[str], target: str) -> Decimal:
+        raw = self.cell(row, target)
+        try:
+            value = Decimal(raw)
+        except InvalidOperation:
+            raise self.fail(target, f"Not a number: {raw!r}.") from None
+        if not value.is_finite():
+            raise self.fail(target, f"Not a number: {raw!r}.")
+        return value
+
+    def when(self, row: Sequence[str]) -> datetime:
+        raw = self.cell(row, "occurred_at")
+        cached = self._dates.get(raw)
+        if cached is None:
+            cached = self._dates[raw] = self._parse_date(raw)
+        if isinstance(cached, LineError):
+            raise cached
+        return cached
+
+    def _parse_date(self, raw: str) -> datetime | LineError:
+        fmt = self.settings.date_format
+        try:
+            value = datetime.strptime(raw, fmt) if fmt else datetime.fromisoformat(raw)
+        except ValueError:
+            expected = fmt or "YYYY-MM-DD HH:MM:SS"
+            return self.fail("occurred_at", f"Not a date ({expected}): {raw!r}.")
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=self.settings.time_zone)
+        if value > self.settings.now + FUTURE_SKEW:
+            return self.fail("occurred_at", f"The date {raw!r} is in the future.")
+        return value
+
+    def contacts(self, row: Sequence[str]) -> tuple[ContactInput, ...]:
+        found = []
+        for kind in ("phone", "email"):
+            raw = self.cell(row, kind)
+            if not raw:
+                continue
+            cached = self._contacts.get((kind, raw))
+            if cached is None:
+                try:
+                    cached = check_contact(kind, raw, region=self.settings.region)
+                except InvalidInput as exc:
+                    cached = self.fail(kind, exc.message)
+                self._contacts[(kind, raw)] = cached
+            if isinstance(cached, LineError):
+                raise cached
+            found.append(cached)
+        return tuple(found)
+
+    def amount_and_item(self, row: Sequence[str]) -> tuple[Decimal, dict[str, Any] | None]:
+        quantity = self.number(row, "quantity") if "quantity" in self.columns else None
+        if "amount" in self.columns:
+            amount = self.number(row, "amount")
+            price = None
+        else:
+            assert quantity is not None
+            price = self.number(row, "unit_price")
+            amount = quantity * price
+        sku, name = self.cell(row, "sku"), self.cell(row, "description")
+        if not (sku or name):
+            return amount, None
+        item: dict[str, Any] = {"sku": sku, "name": name, "quantity": _json_number(quantity or 1)}
+        item["unit_price"] = str(price if price is not None else amount)
+        if price is None and quantity not in (None, 1):
+            item.pop("unit_price")
+            item["amount"] = str(amount)
+        return amount, item
+
+
+def _json_number(value: Decimal | int) -> int | str:
+    """Quantities are whole numbers almost always; keep a fraction as exact text."""
+    return int(value) if value == int(value) else str(value)
+
+
+@dataclass
+class _Collector:
+    """Everything the single pass over the file gathers."""
+
+    groups: dict[str, list[Line]] = field(default_factory=lambda: defaultdict(list))
+    bad: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    cancelled: set[str] = field(default_factory=set)
+    no_customer: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+def read_rows(
+    reader: Any,
+    columns: dict[str, int],
+    header: Sequence[str],
+    settings: ParseSettings,
+    report: ImportReport,
+    tick: Callable[[], None] | None = None,
+) -> ParseResult:
+    """Read every row of ``reader`` (a csv.reader positioned after the header)."""
+    line_reader = _Reader(columns, header, settings)
+    seen = _Collector()
+    end = reader.line_num
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            start, end = end + 1, reader.line_num
+            report.rows_read += 1
+            report.bad_rows.append(BadRow(start, f"Unreadable CSV: {exc}."))
+            continue
+        start, end = end + 1, reader.line_num
+        if not row:
+            continue  # a blank line is no row at all
+        report.rows_read += 1
+        _take_row(row, start, line_reader, seen, report, settings)
+        if tick is not None and report.rows_read % PROGRESS_EVERY == 0:
+            tick()
+    return _decide(seen, report)
+
+
+def _take_row(row: list[str], number: int, reader: _Reader, seen: _Collector,
+              report: ImportReport, settings: ParseSettings) -> None:
+    invoice = reader.cell(row, "invoice") if reader.columns["invoice"] < len(row) else ""
+    if len(row) != len(reader.header):
+        # A cancellation stays a cancellation; any other invoice must not import partly.
+        held = "" if invoice.startswith(settings.cancel_prefix) else invoice
+        _bad(report, seen, number, held, "",
+             f"Expected {len(reader.header)} columns, found {len(row)}.")
+        return
+    if not invoice:
+        _bad(report, seen, number, "", reader.column("invoice"), "The invoice number is missing.")
+        return
+    if invoice.startswith(settings.cancel_prefix):
+        seen.cancelled.add(invoice)
+        report.skip(CANCELLED).lines += 1
+        return
+    try:
+        line = _line(row, number, reader)
+    except LineError as exc:
+        _bad(report, seen, number, invoice, exc.field, exc.message)
+        return
+    if line is None:
+        seen.no_customer[invoice] += 1
+        report.skip(NO_CUSTOMER).lines += 1
+        return
+    if len(invoice) > MAX_ID:
+        _bad(report, seen, number, invoice, reader.column("invoice"),
+             f"The invoice number is longer than {MAX_ID} characters.")
+        return
+    seen.groups[invoice].append(line)
+
+
+def _line(row: list[str], number: int, reader: _Reader) -> Line | None:
+    """The parsed line, or None when it names no customer at all."""
+    external_id = reader.customer_id(row) or None
+    has_contact = bool(reader.cell(row, "phone") or reader.cell(row, "email"))
+    if external_id is None and not has_contact:
+        return None
+    occurred_at = reader.when(row)
+    amount, item = reader.amount_and_item(row)
+    contacts = reader.contacts(row)
+    key = external_id if external_id is not None else f"{contacts[0].kind}:{contacts[0].value}"
+    return Line(number, occurred_at, amount, item, reader.cell(row, "category"), key,
+                external_id, contacts, reader.cell(row, "name"), reader.cell(row, "country")[:64])
+
+
+def _bad(report: ImportReport, seen: _Collector, number: int, invoice: str, column: str,
+         message: str) -> None:
+    report.bad_rows.append(BadRow(number, message, column, invoice))
+    if invoice:
+        seen.bad[invoice].append(number)
+
+
+def _decide(seen: _Collector, report: ImportReport) -> ParseResult:
+    """Every invoice either becomes a draft or is held back with its reason."""
+    report.skip(CANCELLED).invoices = len(seen.cancelled)
+    report.skip(NO_CUSTOMER).invoices = len(seen.no_customer.keys() - seen.groups.keys())
+    result = ParseResult()
+    for invoice in sorted(seen.bad.keys() - seen.groups.keys(), key=lambda i: seen.bad[i][0]):
+        report.held_back.append(HeldBack(invoice, _bad_reason(seen.bad[invoice]),
+                                         tuple(seen.bad[invoice])))
+    for invoice, lines in seen.groups.items():
+        reason = _hold_reason(invoice, lines, seen)
+        if reason:
+            numbers = sorted([ln.number for ln in lines] + seen.bad.get(invoice, []))
+            report.held_back.append(HeldBack(invoice, reason, tuple(numbers)))
+            continue
+        draft = _draft(invoice, lines)
+        result.invoices.append(draft)
+        known = result.customers.get(draft.customer_key)
+        described = _customer(lines)
+        result.customers[draft.customer_key] = _merged(known, described) if known else described
+    report.held_back.sort(key=lambda h: h.lines[0])
+    return result
+
+
+def _bad_reason(numbers: list[int]) -> str:
+    shown = ", ".join(str(n) for n in numbers[:5]) + (", …" if len(numbers) > 5 else "")
+    return f"line{'s' if len(numbers) > 1 else ''} {shown} could not be read"
+
+
+def _hold_reason(invoice: str, lines: list[Line], seen: _Collector) -> str:
+    if invoice in seen.bad:
+        return _bad_reason(seen.bad[invoice])
+    if invoice in seen.no_customer:
+        return f"{seen.no_customer[invoice]} of its lines have no customer id"
+    if len({ln.customer_key for ln in lines}) > 1:
+        return "its lines name different customers"
+    total = sum((ln.amount for ln in lines), Decimal(0))
+    if total < 0:
+        return f"its total {total} is negative"
+    if total >= MAX_AMOUNT:
+        return f"its total {total} is too large"
+    return ""
+
+
+def _draft(invoice: str, lines: list[Line]) -> InvoiceDraft:
+    total = sum((ln.amount for ln in lines), Decimal(0))
+    return InvoiceDraft(
+        invoice=invoice,
+        customer_key=lines[0].customer_key,
+        occurred_at=min(ln.occurred_at for ln in lines),
+        amount=total.quantize(CENT, rounding=ROUND_HALF_UP),
+        items=[ln.item for ln in lines if ln.item is not None],
+        categories=list(dict.fromkeys(ln.category for ln in lines if ln.category)),
+        lines=len(lines),
+    )
+
+
+def _merged(first: CustomerDraft, later: CustomerDraft) -> CustomerDraft:
+    """What the first invoice said, with blanks filled from a later one."""
+    return CustomerDraft(
+        key=first.key,
+        external_id=first.external_id,
+        contacts=tuple(dict.fromkeys(first.contacts + later.contacts)),
+        name=first.name or later.name,
+        country=first.country or later.country,
+    )
+
+
+def _customer(lines: Iterable[Line]) -> CustomerDraft:
+    lines = list(lines)
+    contacts = list(dict.fromkeys(c for ln in lines for c in ln.contacts))
+    return CustomerDraft(
+        key=lines[0].customer_key,
+        external_id=lines[0].external_id,
+        contacts=tuple(contacts),
+        name=next((ln.name for ln in lines if ln.name), "")[:200],
+        country=next((ln.country for ln in lines if ln.country), ""),
+    )
