@@ -1,0 +1,111 @@
+"""``/customers``: create-or-find by contacts, look up, read one with their timeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Prefetch, Q, QuerySet
+from django.http import HttpRequest
+from ninja import Path, Query, Router, Status
+
+from touchflow.api import scope, serializers
+from touchflow.api.auth import actor_for, token_of
+from touchflow.api.contacts import consent_of, contacts_of
+from touchflow.api.schemas import (
+    MAX_ID,
+    CustomerDetailOut,
+    CustomerIn,
+    CustomerListOut,
+    CustomerOut,
+    CustomerQuery,
+    ErrorOut,
+)
+from touchflow.core.errors import InvalidInput
+from touchflow.customers import actions as customer_actions
+from touchflow.customers.models import ContactPoint, Customer, CustomerStore
+from touchflow.stores.models import Store
+from touchflow.timeline.models import TimelineEvent
+
+router = Router(tags=["customers"])
+
+
+def _with_contacts(qs: QuerySet[Customer]) -> QuerySet[Customer]:
+    return qs.select_related("home_store").prefetch_related(
+        Prefetch("contacts", queryset=ContactPoint.objects.order_by("id"))
+    )
+
+
+@router.post("/customers", response={200: CustomerOut, 201: CustomerOut, 401: ErrorOut,
+                                     403: ErrorOut, 422: ErrorOut})
+def create_customer(request: HttpRequest, payload: CustomerIn) -> Status[dict[str, Any]]:
+    """Create a customer, or find the one these contacts (or external id) already
+    belong to: 201 when created, 200 when found. Contacts are normalised first, so
+    `+48 501 234 567` and `501234567` (in a Polish store) are the same phone. Contacts
+    that belonged to two customers prove they are one person: the two are merged."""
+    token = token_of(request)
+    store = scope.store_for_write(token, payload.store)
+    contacts = contacts_of(payload, store, "")
+    if not contacts and not payload.external_id:
+        raise InvalidInput("phone", "Give at least one contact (phone, email, telegram, viber, "
+                           "whatsapp) or an external_id.", "required")
+    customer, created = customer_actions.resolve_customer(
+        store=store,
+        actor=actor_for(request),
+        contacts=contacts,
+        external_id=payload.external_id,
+        name=payload.name or "",
+        language=payload.language,
+        time_zone=payload.time_zone,
+        tags=payload.tags or (),
+        consent=consent_of(payload.consent),
+    )
+    fresh = _with_contacts(Customer.objects.filter(pk=customer.pk)).get()
+    return Status(201 if created else 200, serializers.customer(fresh))
+
+
+@router.get("/customers", response={200: CustomerListOut, 401: ErrorOut, 403: ErrorOut,
+                                    422: ErrorOut})
+def find_customers(request: HttpRequest, query: Query[CustomerQuery]) -> dict[str, Any]:
+    """Find customers by phone, e-mail, Telegram or external id, normalised as on
+    create (a phone without a country code is read in the store's country). A
+    store-bound token finds only its store's customers. Merged ids never appear:
+    the survivor does."""
+    token = token_of(request)
+    store = scope.store_for_read(token, query.store)
+    # Without a store, a phone must carry its country code or be in the default region.
+    region_of = store or Store(country=settings.TOUCHFLOW_DEFAULT_REGION)
+    contacts = contacts_of(query, region_of, "")
+    if not contacts and not query.external_id:
+        raise InvalidInput("phone", "Give phone, email, telegram or external_id.", "required")
+    matches = customer_actions.find_customer(contacts, query.external_id)
+    qs = Customer.active.filter(pk__in=[c.pk for c in matches])
+    if token.store_id is not None:
+        qs = qs.filter(pk__in=CustomerStore.objects.filter(store_id=token.store_id)
+                       .values("customer_id"))
+    found = list(_with_contacts(qs).order_by("id"))
+    return {"count": len(found), "results": [serializers.customer(c) for c in found]}
+
+
+@router.get("/customers/{customer_id}", response={200: CustomerDetailOut, 401: ErrorOut,
+                                                  404: ErrorOut, 422: ErrorOut})
+def read_customer(request: HttpRequest,
+                  customer_id: int = Path(..., ge=1, le=MAX_ID)) -> dict[str, Any]:
+    """One customer with every contact point (and its consent) and their timeline,
+    oldest first. An id that was merged into another customer answers with the
+    survivor: `id` is the survivor's, `merged_into` says so. A store-bound token sees
+    the events of its own store and those of no store (contacts, consent)."""
+    token = token_of(request)
+    customer = scope.customer_by_id(token, customer_id, "customer_id")
+    customer = _with_contacts(Customer.objects.filter(pk=customer.pk)).get()
+    body = serializers.customer(customer, requested_id=customer_id)
+    body["timeline"] = [serializers.timeline_event(e) for e in _timeline(customer, token.store_id)]
+    return body
+
+
+def _timeline(customer: Customer, store_id: int | None) -> QuerySet[TimelineEvent]:
+    events = TimelineEvent.objects.filter(customer=customer)
+    if store_id is not None:
+        events = events.filter(Q(store_id=store_id) | Q(store__isnull=True))
+    return events.select_related("store", "staff").order_by("at", "id")
+

@@ -1,0 +1,86 @@
+"""``POST /purchases``: a POS reports a sale."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.http import HttpRequest
+from ninja import Router, Status
+
+from touchflow.api import scope, serializers
+from touchflow.api.auth import actor_for, token_of
+from touchflow.api.contacts import consent_of, contacts_of
+from touchflow.api.errors import ApiError, fields
+from touchflow.api.schemas import ErrorOut, PurchaseIn, PurchaseOut
+from touchflow.core.actor import Actor
+from touchflow.core.errors import InvalidInput
+from touchflow.customers import actions as customer_actions
+from touchflow.customers.models import Customer
+from touchflow.integrations.models import ApiToken
+from touchflow.purchases import actions as purchase_actions
+from touchflow.purchases.models import Purchase
+from touchflow.stores.models import Store
+
+router = Router(tags=["purchases"])
+
+_FIELDS = {"contacts": "customer", "language": "customer.language",
+           "time_zone": "customer.time_zone"}
+
+
+@router.post("/purchases", response={200: PurchaseOut, 201: PurchaseOut, 401: ErrorOut,
+                                     403: ErrorOut, 404: ErrorOut, 422: ErrorOut})
+def create_purchase(request: HttpRequest, payload: PurchaseIn) -> Status[dict[str, Any]]:
+    """Record a purchase for `customer_id`, or for the customer found (or created) from
+    `customer`'s contacts and external id. Idempotent by `external_id` within the
+    store: a repeat answers 200 with the first purchase and changes nothing."""
+    token = token_of(request)
+    store = scope.store_for_write(token, payload.store)
+    if payload.external_id:
+        # Before resolving the customer: a replay must not create one.
+        existing = Purchase.objects.filter(store=store, external_id=payload.external_id).first()
+        if existing is not None:
+            return Status(200, serializers.purchase(existing, store))
+    actor = actor_for(request)
+    # One transaction: a purchase refused below leaves no customer behind.
+    with transaction.atomic(), fields(_FIELDS):
+        customer = _customer(token, store, payload, actor)
+        purchase, created = purchase_actions.record_purchase(
+            store=store,
+            actor=actor,
+            customer=customer,
+            amount=payload.amount,
+            currency=payload.currency,
+            occurred_at=scope.local_time(payload.occurred_at, store),
+            categories=payload.categories or (),
+            items=[_item(i) for i in payload.items or ()],
+            visit=scope.visit_in_store(store, payload.visit_id),
+            external_id=payload.external_id,
+        )
+    return Status(201 if created else 200, serializers.purchase(purchase, store))
+
+
+def _customer(token: ApiToken, store: Store, payload: PurchaseIn, actor: Actor) -> Customer:
+    if payload.customer_id is not None and payload.customer is not None:
+        raise ApiError(422, "customer", "Give customer_id or customer, not both.", "conflict")
+    if payload.customer_id is not None:
+        return scope.customer_by_id(token, payload.customer_id, "customer_id")
+    person = payload.customer
+    if person is None:
+        raise InvalidInput("customer_id", "Give customer_id or a customer object.", "required")
+    customer, _created = customer_actions.resolve_customer(
+        store=store,
+        actor=actor,
+        contacts=contacts_of(person, store, "customer"),
+        external_id=person.external_id,
+        name=person.name or "",
+        language=person.language,
+        time_zone=person.time_zone,
+        consent=consent_of(person.consent),
+    )
+    return customer
+
+
+def _item(raw: Any) -> dict[str, Any]:
+    return {"sku": raw.sku, "name": raw.name, "quantity": raw.quantity,
+            "unit_price": serializers.money(raw.unit_price)}
