@@ -1,0 +1,159 @@
+"""The customer list and page: search, pages, the timeline, and per-store visibility."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
+
+from django.test import Client
+
+from touchflow.core import clock
+from touchflow.core.actor import Actor
+from touchflow.customers.actions import (
+    ContactInput,
+    merge_customers,
+    record_consent,
+    resolve_customer,
+)
+from touchflow.customers.models import ContactPoint, Customer
+from touchflow.purchases.actions import record_purchase
+from touchflow.stores.models import Role, Staff, Store
+from touchflow.visits.actions import log_visit
+
+
+def _customer(store: Store, name: str, phone: str = "", email: str = "") -> Customer:
+    contacts = [ContactInput("phone", phone)] if phone else []
+    contacts += [ContactInput("email", email)] if email else []
+    customer, _ = resolve_customer(store=store, actor=Actor(source="api"), name=name,
+                                   contacts=contacts)
+    return customer
+
+
+def test_salesperson_sees_only_their_stores_customers(
+    login_client: Callable[[Staff], Client], salesperson: Staff, store: Store,
+    make_store: Callable[..., Store],
+) -> None:
+    other = make_store(name="Kraków", slug="krakow")
+    mine = _customer(store, "Anna Mine", phone="+48501234567")
+    theirs = _customer(other, "Boris Theirs", phone="+48601234567")
+    client = login_client(salesperson)
+    html = client.get("/customers/").content.decode()
+    assert "Anna Mine" in html
+    assert "Boris Theirs" not in html
+    assert client.get(f"/customers/{mine.pk}/").status_code == 200
+    assert client.get(f"/customers/{theirs.pk}/").status_code == 404
+    assert client.get("/customers/999999/").status_code == 404
+    assert "Boris Theirs" not in client.get("/customers/?q=Boris").content.decode()
+
+
+def test_admin_sees_every_customer_and_the_admin_link(
+    login_client: Callable[[Staff], Client], admin_staff: Staff, store: Store,
+    make_store: Callable[..., Store],
+) -> None:
+    _customer(store, "Anna Mine", phone="+48501234567")
+    _customer(make_store(), "Boris Theirs", phone="+48601234567")
+    html = login_client(admin_staff).get("/customers/").content.decode()
+    assert "Anna Mine" in html and "Boris Theirs" in html
+    assert 'href="/admin/"' in html
+
+
+def test_navigation_by_role(
+    login_client: Callable[[Staff], Client], salesperson: Staff, manager: Staff
+) -> None:
+    sales_html = login_client(salesperson).get("/").content.decode()
+    assert 'href="/customers/"' in sales_html
+    assert 'href="/profile/"' in sales_html
+    assert 'href="/admin/"' not in sales_html
+    assert 'href="/admin/"' in login_client(manager).get("/").content.decode()
+
+
+def test_search_by_name_phone_and_email(
+    login_client: Callable[[Staff], Client], manager: Staff, store: Store
+) -> None:
+    _customer(store, "Anna Nowak", phone="+48501234567")
+    _customer(store, "Jan Kowalski", email="jan@example.pl")
+    client = login_client(manager)
+
+    def names(query: str) -> list[str]:
+        html = client.get("/customers/", {"q": query}).content.decode()
+        return [n for n in ("Anna Nowak", "Jan Kowalski") if n in html]
+
+    assert names("nowak") == ["Anna Nowak"]
+    assert names("501 234-567") == ["Anna Nowak"]
+    assert names("JAN@example") == ["Jan Kowalski"]
+    assert names("") == ["Anna Nowak", "Jan Kowalski"]
+    assert "No customer matches this search." in client.get(
+        "/customers/", {"q": "zzz"}).content.decode()
+
+
+def test_list_is_paginated(
+    login_client: Callable[[Staff], Client], manager: Staff, store: Store
+) -> None:
+    for n in range(30):
+        _customer(store, f"Person {n:02d}", email=f"p{n}@example.com")
+    client = login_client(manager)
+    first = client.get("/customers/").content.decode()
+    assert first.count('class="customer-row"') == 25
+    assert "Page 1 of 2" in first
+    second = client.get("/customers/", {"page": 2}).content.decode()
+    assert second.count('class="customer-row"') == 5
+    assert "Person 00" in second  # newest first, so the oldest are on the last page
+
+
+def test_customer_page_shows_contacts_consent_and_timeline_in_order(
+    login_client: Callable[[Staff], Client], manager: Staff, salesperson: Staff, store: Store
+) -> None:
+    actor = Actor(source="counter", staff=salesperson)
+    start = clock.now() - timedelta(days=3)
+    visit, _ = log_visit(store=store, actor=actor, bought=False, contact_capture="taken",
+                         reason="price_difference", occurred_at=start, name="Anna Nowak",
+                         contacts=[ContactInput("phone", "+48501234567")])
+    customer = visit.customer
+    assert customer is not None
+    record_purchase(store=store, actor=Actor(source="api"), customer=customer,
+                    amount=Decimal("1299.50"), currency="PLN",
+                    occurred_at=start + timedelta(days=1))
+    point = ContactPoint.objects.get(customer=customer)
+    record_consent(point, "marketing", False, Actor(source="customer"),
+                   at=start + timedelta(days=2))
+    dup = _customer(store, "", email="anna@example.pl")
+    merge_customers(customer, dup, Actor(source="admin", staff=manager))
+
+    html = login_client(manager).get(f"/customers/{customer.pk}/").content.decode()
+    assert "<h1>Anna Nowak</h1>" in html
+    assert "+48501234567" in html and "anna@example.pl" in html
+    timeline = html[html.index('class="timeline"'):]
+    titles = [
+        "Customer created", "Contact added", "Consent granted",
+        "Type 3: did not buy, contacts taken", "Purchase", "Consent withdrawn",
+        "Duplicate merged",
+    ]
+    positions = [timeline.index(f"<strong>{t}</strong>") for t in titles]
+    assert positions == sorted(positions)
+    assert "Did not buy · Price difference" in timeline
+    assert "1,299.50 PLN" in timeline or "1299.50 PLN" in timeline
+    assert "Offers and promotions for +48501234567 (Customer&#x27;s own request)" in timeline
+    assert "Merged with duplicate — (#%d)" % dup.pk in timeline
+
+
+def test_merged_customer_id_leads_to_the_survivor(
+    login_client: Callable[[Staff], Client], manager: Staff, store: Store
+) -> None:
+    survivor = _customer(store, "Anna", phone="+48501234567")
+    dup = _customer(store, "Anna N.", email="anna@example.pl")
+    merge_customers(survivor, dup, Actor(source="admin", staff=manager))
+    response = login_client(manager).get(f"/customers/{dup.pk}/")
+    assert response.status_code == 302
+    assert response["Location"] == f"/customers/{survivor.pk}/"
+
+
+def test_salesperson_of_another_store_cannot_follow_a_merged_id(
+    login_client: Callable[[Staff], Client], make_staff: Callable[..., Staff], store: Store,
+    make_store: Callable[..., Store],
+) -> None:
+    survivor = _customer(store, "Anna", phone="+48501234567")
+    dup = _customer(store, "Anna N.", email="anna@example.pl")
+    merge_customers(survivor, dup, Actor(source="api"))
+    outsider = make_staff(Role.SALESPERSON, [make_store()])
+    assert login_client(outsider).get(f"/customers/{dup.pk}/").status_code == 404
