@@ -69,7 +69,7 @@ def test_bought_contacts_taken_with_a_phone_is_type_1(
     assert OptInToken.objects.get(token=token).visit == visit
     # The confirmation names the class, and the next form has a fresh token.
     page = client.get("/").content.decode()
-    assert "Saved: Type 1: bought, contacts taken — #%d." % customer.pk in page
+    assert "Saved — Type 1: bought, contacts taken. Customer: customer #%d." % customer.pk in page
     assert _token(page) != token
 
 
@@ -86,7 +86,7 @@ def test_bought_refused_and_not_asked_save_without_a_customer(
     assert visits == [(True, "refused", "type2", None), (True, "not_attempted", "grey", None)]
     assert Customer.objects.count() == 0
     assert ConsentEvent.objects.count() == 0
-    assert "Saved: Grey: contacts not asked." in client.get("/").content.decode()
+    assert "Saved — Grey: contacts not asked." in client.get("/").content.decode()
 
 
 def test_didnt_buy_just_looking_refused_is_type_4(

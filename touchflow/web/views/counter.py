@@ -58,9 +58,11 @@ def counter_page(request: HttpRequest) -> HttpResponse:
         return render(request, "web/counter.html", _context(request, entry, errors), status=422)
     label = VisitClass(visit.visit_class).label
     if visit.customer is not None:
-        text = _("Saved: %(class)s — %(customer)s.") % {"class": label, "customer": visit.customer}
+        customer = visit.customer.name or _("customer #%(id)s") % {"id": visit.customer.pk}
+        text = _("Saved — %(class)s. Customer: %(customer)s.") % {"class": label,
+                                                                 "customer": customer}
     else:
-        text = _("Saved: %(class)s.") % {"class": label}
+        text = _("Saved — %(class)s.") % {"class": label}
     messages.success(request, text)
     # Post/redirect/get: a reload never logs the visit twice, and the next form is empty.
     return redirect("web:home")
