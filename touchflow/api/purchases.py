@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -24,6 +25,7 @@ from touchflow.stores.models import Store
 
 router = Router(tags=["purchases"])
 
+_LIMIT = Decimal("1e12")
 _FIELDS = {"contacts": "customer", "language": "customer.language",
            "time_zone": "customer.time_zone"}
 
@@ -49,7 +51,7 @@ def create_purchase(request: HttpRequest, payload: PurchaseIn) -> Status[dict[st
             store=store,
             actor=actor,
             customer=customer,
-            amount=payload.amount,
+            amount=_amount(payload.amount),
             currency=payload.currency,
             occurred_at=scope.local_time(payload.occurred_at, store),
             categories=payload.categories or (),
@@ -79,6 +81,15 @@ def _customer(token: ApiToken, store: Store, payload: PurchaseIn, actor: Actor) 
         consent=consent_of(person.consent),
     )
     return customer
+
+
+def _amount(value: Decimal) -> Decimal:
+    """Two decimals, as the database keeps it, so the timeline row written now says
+    ``10.00`` like every reloaded purchase. A value the domain will refuse (too many
+    decimals, too large) passes through untouched for it to say why."""
+    if value.is_finite() and value.as_tuple().exponent >= -2 and abs(value) < _LIMIT:  # type: ignore[operator]
+        return value.quantize(serializers.CENT)
+    return value
 
 
 def _item(raw: Any) -> dict[str, Any]:
