@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import DataError, IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from ninja import NinjaAPI
@@ -138,6 +140,12 @@ def _http404(request: HttpRequest, exc: Http404, api: NinjaAPI) -> HttpResponse:
     return respond(api, request, 404, [problem(None, "Not found.", "not_found")])
 
 
+def _too_big(request: HttpRequest, exc: RequestDataTooBig, api: NinjaAPI) -> HttpResponse:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    message = f"The body is larger than {limit} bytes; send fewer items per request."
+    return respond(api, request, 413, [problem("body", message, "too_large")])
+
+
 def _integrity_error(request: HttpRequest, exc: IntegrityError, api: NinjaAPI) -> HttpResponse:
     # The actions retry their own races; reaching here means a concurrent request
     # kept winning. Nothing was written, so the client can safely send it again.
@@ -178,6 +186,7 @@ def install(api: NinjaAPI) -> None:
         (AuthenticationError, _authentication_error),
         (HttpError, _http_error),
         (Http404, _http404),
+        (RequestDataTooBig, _too_big),
         (IntegrityError, _integrity_error),
         (DataError, _data_error),
     ]
