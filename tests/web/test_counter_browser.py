@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.db import connections
 from playwright.sync_api import Page, sync_playwright
 
 from touchflow.customers.models import ContactPoint, Customer, OptInToken
@@ -41,6 +42,10 @@ def page() -> Iterator[Page]:
         yield context.new_page()
         context.close()
         browser.close()
+        # While Playwright's loop is set, Django keeps this test's database connections
+        # apart from the thread's own (asgiref's Local), so nobody else would close them
+        # and PostgreSQL could not drop the test database at the end.
+        connections.close_all()
 
 
 class Taps:
@@ -130,3 +135,4 @@ def test_bad_phone_is_flagged_while_typing_and_on_save(
     page.wait_for_selector("#contact-error")
     assert page.input_value("#contact") == "12"
     assert Visit.objects.count() == 0
+
