@@ -67,6 +67,8 @@ INSTALLED_APPS = [
     "touchflow.purchases",
     "touchflow.timeline",
     "touchflow.integrations",
+    "touchflow.flows",
+    "touchflow.delivery",
     "touchflow.web",
 ]
 
@@ -141,3 +143,10 @@ LOGGING = {
 TOUCHFLOW_DEFAULT_REGION = os.environ.get("TOUCHFLOW_DEFAULT_REGION", "GB")
 # How long a counter-screen opt-in QR token stays redeemable.
 TOUCHFLOW_OPTIN_TOKEN_TTL_HOURS = int(os.environ.get("TOUCHFLOW_OPTIN_TOKEN_TTL_HOURS", "72"))
+
+# Where touches go: NAME=URL pairs (see touchflow/delivery/channels/registry.py).
+# The embedded default has no real provider: nothing leaves the machine until set.
+TOUCHFLOW_CHANNELS = os.environ.get("TOUCHFLOW_CHANNELS", "")
+TOUCHFLOW_EMAIL_FROM = os.environ.get("TOUCHFLOW_EMAIL_FROM", "Touchflow <touchflow@localhost>")
+# The address customers reach this deployment at: unsubscribe links point here.
+TOUCHFLOW_PUBLIC_URL = os.environ.get("TOUCHFLOW_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")

@@ -14,6 +14,7 @@ from touchflow.core.actor import Actor
 from touchflow.core.errors import InvalidInput
 from touchflow.customers import actions as customer_actions
 from touchflow.customers.models import Customer
+from touchflow.flows import enrollment as flow_enrollment
 from touchflow.purchases.models import Purchase
 from touchflow.stores.models import Store
 from touchflow.timeline import events
@@ -89,6 +90,7 @@ def record_purchase(
             )
             customer_actions.link_store(customer, store, occurred_at)
             events.purchase_recorded(purchase)
+            flow_enrollment.on_purchase_recorded(purchase)
     except IntegrityError:
         if external_id:
             existing = Purchase.objects.filter(store=store, external_id=external_id).first()

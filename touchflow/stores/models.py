@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
+from datetime import time
 
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
@@ -39,6 +40,16 @@ class Store(models.Model):
         blank=True,
         help_text=_("Without the @; the counter QR code opens a chat with this bot."),
     )
+    # Contact policy (SPEC §1 "anti-sales"): never at night, never too often.
+    quiet_hours_start = models.TimeField(
+        _("quiet hours start"), default=time(21, 0), help_text=_("In the customer's time zone.")
+    )
+    quiet_hours_end = models.TimeField(_("quiet hours end"), default=time(9, 0))
+    cap_messages = models.PositiveSmallIntegerField(
+        _("messages per period"), default=2, help_text=_("Across all chains, per customer.")
+    )
+    cap_commercial = models.PositiveSmallIntegerField(_("offers per period"), default=1)
+    cap_period_days = models.PositiveSmallIntegerField(_("period (days)"), default=7)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

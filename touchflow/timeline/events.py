@@ -15,6 +15,8 @@ from touchflow.timeline.models import EventKind, TimelineEvent
 if TYPE_CHECKING:
     from touchflow.core.actor import Actor
     from touchflow.customers.models import ConsentEvent, ContactPoint, Customer
+    from touchflow.delivery.models import Touch
+    from touchflow.flows.models import Enrollment
     from touchflow.purchases.models import Purchase
     from touchflow.visits.models import Visit
 
@@ -139,4 +141,53 @@ def customers_merged(
         at,
         staff=actor.staff,
         data={"merged_customer": merged.pk, "merged_name": merged.name, "source": actor.source},
+    )
+
+
+def enrolled(enrollment: Enrollment) -> TimelineEvent:
+    return _write(
+        enrollment.customer_id,
+        EventKind.ENROLLED,
+        enrollment.entered_at,
+        store_id=enrollment.store_id,
+        staff_id=enrollment.staff_id,
+        data={"flow": enrollment.flow.slug, "flow_name": enrollment.flow.name},
+    )
+
+
+def left_flow(enrollment: Enrollment) -> TimelineEvent:
+    assert enrollment.ended_at is not None
+    return _write(
+        enrollment.customer_id,
+        EventKind.LEFT_FLOW,
+        enrollment.ended_at,
+        store_id=enrollment.store_id,
+        data={
+            "flow": enrollment.flow.slug,
+            "flow_name": enrollment.flow.name,
+            "state": enrollment.state,
+            "reason": enrollment.end_reason,
+        },
+    )
+
+
+def touch_row(
+    touch: Touch, at: datetime, outcome: str, flow_slug: str, step_key: str, error: str = ""
+) -> TimelineEvent:
+    """An unsaved timeline row for one attempt or final outcome of a touch (bulk writers)."""
+    return TimelineEvent(
+        customer_id=touch.customer_id,
+        kind=EventKind.TOUCH,
+        at=at,
+        store_id=touch.store_id,
+        data={
+            "touch": touch.pk,
+            "flow": flow_slug,
+            "step": step_key,
+            "channel": touch.channel,
+            "outcome": outcome,
+            "attempt": touch.attempts,
+            "reason": touch.reason,
+            "error": error[:300],
+        },
     )

@@ -14,6 +14,9 @@ class EventKind(models.TextChoices):
     VISIT = "visit", _("Visit")
     PURCHASE = "purchase", _("Purchase")
     MERGED = "merged", _("Duplicate merged")
+    ENROLLED = "enrolled", _("Entered a chain")
+    LEFT_FLOW = "left_flow", _("Left a chain")
+    TOUCH = "touch", _("Message or call")
 
 
 class TimelineEvent(models.Model):

@@ -13,6 +13,7 @@ from touchflow.core.errors import InvalidInput
 from touchflow.customers import actions as customer_actions
 from touchflow.customers.actions import ConsentGrant, ContactInput
 from touchflow.customers.models import Customer, OptInToken
+from touchflow.flows import enrollment as flow_enrollment
 from touchflow.stores.models import Category, Staff, Store
 from touchflow.timeline import events
 from touchflow.visits.classification import ContactCapture, classify
@@ -149,6 +150,7 @@ def log_visit(
             )
             if customer is not None:
                 events.visit_logged(visit)
+                flow_enrollment.on_visit_logged(visit)
             if optin_token:
                 _attach_token(optin_token, visit)
     except IntegrityError:

@@ -1,0 +1,113 @@
+"""``touchflow flows``: chain files in, out and checked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="Load, check, list and export chains (YAML files).", no_args_is_help=True)
+console = Console()
+err = Console(stderr=True)
+
+
+def _print_error(exc: Exception) -> None:
+    for line in str(exc).splitlines():
+        err.print(f"[red]{line}[/red]", highlight=False)
+
+
+@app.command("validate")
+def validate(files: list[Path] = typer.Argument(..., help="Chain files to check.")) -> None:
+    """Check chain files without loading them; print every wrong line."""
+    from touchflow.flows.actions import read_flow_file
+    from touchflow.flows.spec import FlowFileError
+
+    bad = 0
+    for path in files:
+        try:
+            spec, _text = read_flow_file(path)
+        except FlowFileError as exc:
+            bad += 1
+            _print_error(exc)
+        except OSError as exc:
+            bad += 1
+            err.print(f"[red]{path}: {exc.strerror}[/red]")
+        else:
+            console.print(f"{path}: ok — {spec.slug}, {len(spec.steps)} steps")
+    raise typer.Exit(1 if bad else 0)
+
+
+@app.command("load")
+def load(
+    directory: Path = typer.Argument(..., help="A folder of *.yaml chain files."),
+    activate: bool = typer.Option(False, help="Activate every chain loaded."),
+) -> None:
+    """Create or update chains from a folder; a bad file is reported, the others load."""
+    from touchflow.flows.actions import load_flow_dir, set_status
+
+    if not directory.is_dir():
+        err.print(f"[red]{directory}: not a folder[/red]")
+        raise typer.Exit(2)
+    results, errors = load_flow_dir(directory)
+    for result in results:
+        if activate:
+            set_status(result.flow, "active")
+        what = "created" if result.created else "updated" if result.changed else "unchanged"
+        console.print(
+            f"{result.flow.slug}: {what} (version {result.flow.version}, {result.flow.status})"
+        )
+    for exc in errors:
+        _print_error(exc)
+    raise typer.Exit(1 if errors else 0)
+
+
+@app.command("list")
+def list_flows() -> None:
+    """List chains with their status and step count."""
+    from touchflow.flows.models import Flow
+
+    table = Table("slug", "name", "status", "steps", "version", "source")
+    for flow in Flow.objects.order_by("slug"):
+        table.add_row(
+            flow.slug,
+            flow.name,
+            flow.status,
+            str(flow.steps.filter(retired=False).count()),
+            str(flow.version),
+            flow.source_path,
+        )
+    console.print(table)
+
+
+@app.command("export")
+def export(
+    directory: Path = typer.Argument(..., help="Folder to write *.yaml files into."),
+) -> None:
+    """Write every chain back out as the file it was loaded from."""
+    from touchflow.flows.actions import export_flow
+    from touchflow.flows.models import Flow
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for flow in Flow.objects.order_by("slug"):
+        console.print(str(export_flow(flow, directory)))
+
+
+@app.command("status")
+def status(slug: str, new_status: str = typer.Argument(..., metavar="active|paused|draft")) -> None:
+    """Activate or pause a chain."""
+    from touchflow.core.errors import InvalidInput
+    from touchflow.flows.actions import set_status
+    from touchflow.flows.models import Flow
+
+    flow = Flow.objects.filter(slug=slug).first()
+    if flow is None:
+        err.print(f"[red]no chain {slug!r}[/red]")
+        raise typer.Exit(2)
+    try:
+        set_status(flow, new_status)
+    except InvalidInput as exc:
+        err.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(2) from exc
+    console.print(f"{slug}: {flow.status}")

@@ -1,0 +1,94 @@
+"""E-mail over SMTP, on one pooled connection per worker."""
+
+from __future__ import annotations
+
+import contextlib
+import smtplib
+from collections.abc import Sequence
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from urllib.parse import unquote, urlsplit
+
+from touchflow.delivery.channels.base import OutgoingMessage, SendResult
+
+
+class SmtpChannel:
+    """``smtp://user:password@host:port?from=shop@example.com`` (``smtps://`` for TLS
+    from the start; ``?starttls=1`` to upgrade)."""
+
+    def __init__(self, name: str, url: str, sender: str, timeout: float = 15.0) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ValueError(f"{name}: not an smtp:// URL: {url!r}")
+        self.name = name
+        self._tls = parts.scheme == "smtps"
+        self._starttls = "starttls=1" in (parts.query or "")
+        self._host = parts.hostname
+        self._port = parts.port or (465 if self._tls else 25)
+        self._user = unquote(parts.username) if parts.username else None
+        self._password = unquote(parts.password) if parts.password else None
+        self._sender = sender
+        self._timeout = timeout
+        self._conn: smtplib.SMTP | None = None
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._conn is None:
+            cls = smtplib.SMTP_SSL if self._tls else smtplib.SMTP
+            conn = cls(self._host, self._port, timeout=self._timeout)
+            if self._starttls:
+                conn.starttls()
+            if self._user:
+                conn.login(self._user, self._password or "")
+            self._conn = conn
+        return self._conn
+
+    def _email(self, message: OutgoingMessage) -> EmailMessage:
+        mail = EmailMessage()
+        mail["From"] = self._sender
+        mail["To"] = message.address
+        mail["Subject"] = message.subject
+        mail["Date"] = formatdate(localtime=False)
+        domain = self._sender.rsplit("@", 1)[-1].strip(">") or "touchflow.local"
+        # The idempotency key in the Message-ID lets a receiving system drop a retry.
+        mail["Message-ID"] = make_msgid(idstring=message.idempotency_key, domain=domain)
+        mail["X-Touchflow-Key"] = message.idempotency_key
+        if message.unsubscribe_url:
+            mail["List-Unsubscribe"] = f"<{message.unsubscribe_url}>"
+            mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        mail.set_content(message.text)
+        return mail
+
+    def _send_one(self, message: OutgoingMessage) -> SendResult:
+        mail = self._email(message)
+        try:
+            refused = self._connection().send_message(mail)
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, text = next(iter(exc.recipients.values()))
+            return self._for_code(code, text)
+        except smtplib.SMTPResponseException as exc:
+            if exc.smtp_code >= 500:
+                self.close()
+            return self._for_code(exc.smtp_code, exc.smtp_error)
+        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
+            self.close()
+            return SendResult.retry(f"{type(exc).__name__}: {exc}")
+        if refused:
+            code, text = next(iter(refused.values()))
+            return self._for_code(code, text)
+        return SendResult.sent(mail["Message-ID"])
+
+    @staticmethod
+    def _for_code(code: int, text: bytes | str) -> SendResult:
+        detail = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+        error = f"SMTP {code}: {detail}"
+        # 4xx is "try again later" in SMTP; 5xx is final.
+        return SendResult.retry(error) if 400 <= code < 500 else SendResult.failed(error)
+
+    def send(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
+        return [self._send_one(m) for m in messages]
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                self._conn.quit()
+            self._conn = None

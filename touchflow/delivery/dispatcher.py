@@ -1,0 +1,507 @@
+"""The dispatcher: claim due touches, apply the policies, render, send, record, schedule.
+
+One round handles one batch: a claim statement, a handful of set-shaped reads for
+the batch's context, the sends, and one transaction that records every outcome and
+schedules what comes next. The cost of a round follows the number of due touches,
+never the size of the customer base.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time as walltime
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Max, Q
+
+from touchflow.core import clock
+from touchflow.customers.models import ContactPoint
+from touchflow.delivery import queries
+from touchflow.delivery.channels.base import Channel, OutgoingMessage, SendResult
+from touchflow.delivery.models import Attempt, AttemptOutcome, CallTask, Touch, TouchState
+from touchflow.delivery.policies import Contact, Defer, Drop, MakeTask, Recent, Send, judge
+from touchflow.delivery.render import Renderer, first_name, unsubscribe_url
+from touchflow.delivery.retry import RetryPolicy
+from touchflow.flows import enrollment as flow_enrollment
+from touchflow.flows.models import Enrollment, EnrollmentState, FlowStatus, FlowStep
+from touchflow.flows.schedule import Policy, next_step
+from touchflow.purchases.models import Purchase
+from touchflow.stores.models import Role, Staff
+from touchflow.timeline.events import touch_row
+from touchflow.timeline.models import TimelineEvent
+
+log = logging.getLogger(__name__)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class RoundStats:
+    claimed: int = 0
+    outcomes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def add(self, other: RoundStats) -> None:
+        self.claimed += other.claimed
+        for key, value in other.outcomes.items():
+            self.outcomes[key] += value
+
+
+@dataclass
+class _Batch:
+    """Everything one round needs, read once."""
+
+    touches: list[Touch]
+    contacts: dict[int, list[Contact]]
+    recent: dict[int, Recent]
+    last_purchase: dict[int, datetime]
+    steps_by_flow: dict[int, list[FlowStep]]
+    policies: dict[int, Policy]
+    managers: dict[int, int]
+
+
+@dataclass
+class _Outcome:
+    touch: Touch
+    update: queries.TouchUpdate
+    attempt: Attempt | None = None
+    timeline: TimelineEvent | None = None
+    task: CallTask | None = None
+    advance: bool = False
+    exit_reason: str = ""
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        channels: Mapping[str, Channel],
+        *,
+        owner: str | None = None,
+        batch_size: int = 500,
+        lease: timedelta = timedelta(minutes=2),
+        retry: RetryPolicy | None = None,
+        now: Callable[[], datetime] = clock.now,
+    ) -> None:
+        self.channels = dict(channels)
+        self.owner = owner or worker_name()
+        self.batch_size = batch_size
+        self.lease = lease
+        self.retry = retry or RetryPolicy()
+        self.now = now
+        self.renderer = Renderer()
+
+    # -- the round ---------------------------------------------------------------
+
+    def run_round(self) -> RoundStats:
+        now = self.now()
+        with transaction.atomic():
+            queries.requeue_expired_leases(now)
+            ids = queries.claim(now, self.owner, now + self.lease, self.batch_size)
+        stats = RoundStats(claimed=len(ids))
+        if not ids:
+            return stats
+        batch = self._load(ids, now)
+        outcomes = self._decide_and_send(batch, now)
+        self._record(outcomes, batch, now, stats)
+        return stats
+
+    def drain(self, max_rounds: int | None = None) -> RoundStats:
+        """Rounds until nothing is due (``worker --once``)."""
+        total = RoundStats()
+        rounds = 0
+        while max_rounds is None or rounds < max_rounds:
+            stats = self.run_round()
+            rounds += 1
+            total.add(stats)
+            if stats.claimed == 0:
+                break
+        return total
+
+    def run_forever(
+        self, idle_sleep: float = 1.0, stop: Callable[[], bool] = lambda: False
+    ) -> None:
+        while not stop():
+            try:
+                stats = self.run_round()
+            except Exception:  # noqa: BLE001 - a worker survives a bad round and retries
+                log.exception("dispatch round failed")
+                walltime.sleep(idle_sleep)
+                continue
+            if stats.claimed < self.batch_size:
+                walltime.sleep(idle_sleep)
+
+    def close(self) -> None:
+        for channel in self.channels.values():
+            channel.close()
+
+    # -- reading the batch's context ------------------------------------------------
+
+    def _load(self, ids: list[int], now: datetime) -> _Batch:
+        touches = list(
+            Touch.objects.filter(id__in=ids)
+            .select_related("step", "enrollment__flow", "enrollment__staff", "customer", "store")
+            .order_by("due_at", "id")
+        )
+        customer_ids = {t.customer_id for t in touches}
+        contacts: dict[int, list[Contact]] = defaultdict(list)
+        for row in ContactPoint.objects.filter(customer_id__in=customer_ids).values_list(
+            "customer_id", "kind", "value", "contact_consent", "marketing_consent"
+        ):
+            contacts[row[0]].append(Contact(*row[1:]))
+        stores = {t.store_id: t.store for t in touches}
+        policies = {sid: flow_enrollment.store_policy(s) for sid, s in stores.items()}
+        longest = max(p.cap_period for p in policies.values())
+        sent: dict[int, list[tuple[datetime, bool]]] = defaultdict(list)
+        for customer_id, finished_at, commercial in Touch.objects.filter(
+            customer_id__in=customer_ids, state=TouchState.SENT, finished_at__gt=now - longest
+        ).values_list("customer_id", "finished_at", "commercial"):
+            if finished_at is not None:
+                sent[customer_id].append((finished_at, commercial))
+        recent = {
+            cid: Recent(
+                sent=tuple(at for at, _c in rows),
+                commercial=tuple(at for at, c in rows if c),
+            )
+            for cid, rows in sent.items()
+        }
+        purchase_exit = {t.customer_id for t in touches if "purchase" in t.enrollment.flow.exit_on}
+        last_purchase = dict(
+            Purchase.objects.filter(customer_id__in=purchase_exit)
+            .values("customer_id")
+            .annotate(last=Max("occurred_at"))
+            .values_list("customer_id", "last")
+        )
+        flow_ids = {t.enrollment.flow_id for t in touches}
+        steps_by_flow: dict[int, list[FlowStep]] = defaultdict(list)
+        for step in FlowStep.objects.filter(flow_id__in=flow_ids).order_by("position"):
+            steps_by_flow[step.flow_id].append(step)
+        managers: dict[int, int] = {}
+        if any(t.step.kind == "call" for t in touches):
+            for staff in Staff.objects.filter(
+                Q(role=Role.MANAGER) & Q(stores__in=stores.keys()), is_active=True
+            ).values_list("id", "stores"):
+                managers.setdefault(staff[1], staff[0])
+        return _Batch(touches, contacts, recent, last_purchase, steps_by_flow, policies, managers)
+
+    # -- deciding and sending ---------------------------------------------------------
+
+    def _decide_and_send(self, batch: _Batch, now: datetime) -> list[_Outcome]:
+        outcomes: list[_Outcome] = []
+        to_send: dict[str, list[tuple[Touch, OutgoingMessage]]] = defaultdict(list)
+        available = list(self.channels)
+        recent = dict(batch.recent)
+        for touch in batch.touches:
+            enrollment = touch.enrollment
+            if enrollment.state != EnrollmentState.ACTIVE:
+                outcomes.append(
+                    self._drop(touch, now, "cancelled", enrollment.end_reason or "ended")
+                )
+                continue
+            if enrollment.flow.status != FlowStatus.ACTIVE:
+                outcomes.append(self._park(touch))
+                continue
+            purchased = batch.last_purchase.get(touch.customer_id)
+            if purchased is not None and purchased > enrollment.entered_at:
+                outcome = self._drop(touch, now, "cancelled", "purchase")
+                outcome.exit_reason = "purchase"
+                outcomes.append(outcome)
+                continue
+            step = touch.step
+            verdict = judge(
+                now=now,
+                kind=step.kind,
+                expires_at=touch.expires_at,
+                tz_name=touch.customer.time_zone,
+                policy=batch.policies[touch.store_id],
+                window_start=step.window_start,
+                window_end=step.window_end,
+                preferences=step.channels,
+                contacts=batch.contacts.get(touch.customer_id, ()),
+                available=available,
+                commercial=touch.commercial,
+                when_capped=step.when_capped,
+                recent=recent.get(touch.customer_id, Recent()),
+            )
+            if isinstance(verdict, Send):
+                touch.channel = verdict.channel
+                message = self._message(touch, verdict)
+                if message is None:
+                    outcomes.append(self._fail(touch, now, "template error", final=True))
+                    continue
+                to_send[verdict.channel].append((touch, message))
+                r = recent.get(touch.customer_id, Recent())
+                recent[touch.customer_id] = Recent(
+                    sent=(*r.sent, now),
+                    commercial=(*r.commercial, now) if touch.commercial else r.commercial,
+                )
+            elif isinstance(verdict, Defer):
+                outcomes.append(self._defer(touch, verdict))
+            elif isinstance(verdict, Drop):
+                outcomes.append(self._drop(touch, now, verdict.state, verdict.reason))
+            elif isinstance(verdict, MakeTask):
+                outcomes.append(self._task(touch, now, batch))
+        for channel_name, items in to_send.items():
+            results = self._send(channel_name, [m for _t, m in items])
+            for (touch, _message), result in zip(items, results, strict=True):
+                outcomes.append(self._result(touch, now, result))
+        return outcomes
+
+    def _send(self, channel_name: str, messages: list[OutgoingMessage]) -> list[SendResult]:
+        try:
+            results = self.channels[channel_name].send(messages)
+        except Exception as exc:  # noqa: BLE001 - a broken adapter must not lose the batch
+            log.exception("channel %s failed", channel_name)
+            return [SendResult.retry(f"{type(exc).__name__}: {exc}") for _m in messages]
+        if len(results) != len(messages):
+            return [SendResult.retry("channel returned a wrong number of results")] * len(messages)
+        return results
+
+    def _context(self, touch: Touch, channel: str) -> dict[str, object]:
+        customer = touch.customer
+        seller = touch.enrollment.staff
+        seller_name = (seller.get_full_name() or seller.username) if seller else ""
+        return {
+            "customer": {"name": customer.name, "first_name": first_name(customer.name)},
+            "store": {"name": touch.store.name},
+            "seller": {"name": seller_name, "first_name": first_name(seller_name)},
+            "unsubscribe_url": unsubscribe_url(customer.pk, channel),
+        }
+
+    def _message(self, touch: Touch, route: Send) -> OutgoingMessage | None:
+        context = self._context(touch, route.channel)
+        try:
+            rendered = self.renderer.render(
+                touch.step.messages,
+                touch.customer.language,
+                touch.store.language,
+                context,
+                route.channel,
+            )
+        except Exception as exc:  # noqa: BLE001 - reported on the touch, never a crash
+            touch.last_error = f"template: {exc}"
+            return None
+        return OutgoingMessage(
+            touch_id=touch.pk,
+            idempotency_key=touch.idempotency_key,
+            channel=route.channel,
+            address=route.address,
+            text=rendered.text,
+            subject=rendered.subject,
+            language=rendered.language,
+            store_id=touch.store_id,
+            unsubscribe_url=str(context["unsubscribe_url"]),
+        )
+
+    # -- outcomes ---------------------------------------------------------------------
+
+    def _update(self, touch: Touch, **changes: object) -> queries.TouchUpdate:
+        fields = {
+            "id": touch.pk,
+            "state": touch.state,
+            "due_at": touch.due_at,
+            "channel": touch.channel,
+            "attempts": touch.attempts,
+            "last_error": touch.last_error,
+            "reason": touch.reason,
+            "finished_at": touch.finished_at,
+            "provider_message_id": touch.provider_message_id,
+        }
+        fields.update(changes)
+        for name, value in changes.items():
+            setattr(touch, name, value)
+        return queries.TouchUpdate(**fields)  # type: ignore[arg-type]
+
+    def _timeline(self, touch: Touch, at: datetime, outcome: str, error: str = "") -> TimelineEvent:
+        return touch_row(touch, at, outcome, touch.enrollment.flow.slug, touch.step.key, error)
+
+    def _park(self, touch: Touch) -> _Outcome:
+        return _Outcome(touch, self._update(touch, state=TouchState.PAUSED, reason="flow_paused"))
+
+    def _defer(self, touch: Touch, verdict: Defer) -> _Outcome:
+        update = self._update(
+            touch, state=TouchState.QUEUED, due_at=verdict.until, reason=verdict.reason
+        )
+        return _Outcome(touch, update)
+
+    def _drop(self, touch: Touch, now: datetime, state: str, reason: str) -> _Outcome:
+        update = self._update(touch, state=state, reason=reason, finished_at=now)
+        return _Outcome(
+            touch,
+            update,
+            timeline=self._timeline(touch, now, state),
+            advance=state != TouchState.CANCELLED,
+        )
+
+    def _task(self, touch: Touch, now: datetime, batch: _Batch) -> _Outcome:
+        enrollment = touch.enrollment
+        assignee = enrollment.staff_id if touch.step.assignee == "seller" else None
+        assignee = assignee or batch.managers.get(touch.store_id)
+        phone = next(
+            (c.value for c in batch.contacts.get(touch.customer_id, ()) if c.kind == "phone"), ""
+        )
+        context = self._context(touch, "call")
+        try:
+            script = self.renderer.render(
+                touch.step.messages,
+                touch.customer.language,
+                touch.store.language,
+                {**context, "unsubscribe_url": ""},
+                "call",
+            ).text
+        except Exception as exc:  # noqa: BLE001
+            script = f"(script could not be rendered: {exc})"
+        task = CallTask(
+            touch=touch,
+            customer_id=touch.customer_id,
+            store_id=touch.store_id,
+            assignee_id=assignee,
+            phone=phone,
+            script=script,
+            due_at=now,
+        )
+        update = self._update(
+            touch, state=TouchState.TASK, channel="call", finished_at=now, reason=""
+        )
+        return _Outcome(
+            touch, update, task=task, timeline=self._timeline(touch, now, "task"), advance=True
+        )
+
+    def _fail(self, touch: Touch, now: datetime, error: str, final: bool) -> _Outcome:
+        return self._result(touch, now, SendResult(ok=False, error=error, transient=not final))
+
+    def _result(self, touch: Touch, now: datetime, result: SendResult) -> _Outcome:
+        attempts = touch.attempts + 1
+        if result.ok:
+            update = self._update(
+                touch,
+                state=TouchState.SENT,
+                attempts=attempts,
+                finished_at=now,
+                last_error="",
+                reason="",
+                provider_message_id=result.provider_id,
+            )
+            attempt = Attempt(
+                touch_id=touch.pk,
+                number=attempts,
+                at=now,
+                channel=touch.channel,
+                outcome=AttemptOutcome.SENT,
+            )
+            return _Outcome(
+                touch,
+                update,
+                attempt=attempt,
+                timeline=self._timeline(touch, now, "sent"),
+                advance=True,
+            )
+        error = result.error or "unknown error"
+        if result.transient and not self.retry.gives_up_after(attempts):
+            retry_at = now + self.retry.delay(attempts, result.retry_after)
+            if retry_at > touch.expires_at:
+                update = self._update(
+                    touch,
+                    state=TouchState.EXPIRED,
+                    attempts=attempts,
+                    finished_at=now,
+                    last_error=error,
+                    reason="expired_retrying",
+                )
+                outcome = AttemptOutcome.FAILED
+                advance, label = True, "expired"
+            else:
+                update = self._update(
+                    touch,
+                    state=TouchState.QUEUED,
+                    attempts=attempts,
+                    due_at=retry_at,
+                    last_error=error,
+                    reason="retry",
+                )
+                outcome, advance, label = AttemptOutcome.RETRY, False, "retry"
+        else:
+            update = self._update(
+                touch,
+                state=TouchState.DEAD,
+                attempts=attempts,
+                finished_at=now,
+                last_error=error,
+                reason="gave_up" if result.transient else "rejected",
+            )
+            outcome, advance, label = AttemptOutcome.FAILED, True, "dead"
+        attempt = Attempt(
+            touch_id=touch.pk,
+            number=attempts,
+            at=now,
+            channel=touch.channel,
+            outcome=outcome,
+            error=error,
+        )
+        return _Outcome(
+            touch,
+            update,
+            attempt=attempt,
+            timeline=self._timeline(touch, now, label, error),
+            advance=advance,
+        )
+
+    # -- recording ----------------------------------------------------------------------
+
+    def _record(
+        self, outcomes: list[_Outcome], batch: _Batch, now: datetime, stats: RoundStats
+    ) -> None:
+        with transaction.atomic():
+            written = queries.record([o.update for o in outcomes], self.owner)
+            mine = [o for o in outcomes if o.touch.pk in written]
+            Attempt.objects.bulk_create([o.attempt for o in mine if o.attempt])
+            CallTask.objects.bulk_create([o.task for o in mine if o.task])
+            TimelineEvent.objects.bulk_create([o.timeline for o in mine if o.timeline])
+            self._advance([o for o in mine if o.advance], batch, now)
+        for o in mine:
+            stats.outcomes[o.update.state] += 1
+            if o.exit_reason:
+                flow_enrollment.leave(
+                    o.touch.customer_id, o.exit_reason, now, only_rule=o.exit_reason
+                )
+        lost = len(outcomes) - len(mine)
+        if lost:
+            stats.outcomes["lease_lost"] += lost
+
+    def _advance(self, finished: Iterable[_Outcome], batch: _Batch, now: datetime) -> None:
+        """Schedule each enrollment's next step, or complete it."""
+        new_touches: list[Touch] = []
+        completed: list[int] = []
+        for outcome in finished:
+            touch = outcome.touch
+            enrollment: Enrollment = touch.enrollment
+            steps = batch.steps_by_flow[enrollment.flow_id]
+            step = next_step(steps, touch.step)
+            if step is None:
+                completed.append(enrollment.pk)
+                continue
+            base = enrollment.entered_at if step.anchor == "entry" else now
+            new_touches.append(
+                flow_enrollment.build_touch(
+                    enrollment,
+                    step,
+                    base,
+                    touch.customer.time_zone,
+                    batch.policies[touch.store_id],
+                    now,
+                )
+            )
+        # A touch redone after a lost lease may schedule the same next step twice;
+        # the unique (enrollment, step, round) key keeps one.
+        Touch.objects.bulk_create(new_touches, ignore_conflicts=True)
+        if completed:
+            Enrollment.objects.filter(pk__in=completed, state=EnrollmentState.ACTIVE).update(
+                state=EnrollmentState.COMPLETED, ended_at=now, end_reason="completed"
+            )

@@ -1,0 +1,155 @@
+"""Touches (one due message of one step for one enrollment), their attempts, and call tasks.
+
+Delivery state is data: the dispatcher claims touch rows, and every outcome is a
+state with a reason, so nothing is lost silently.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class TouchState(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    CLAIMED = "claimed", _("Being sent")
+    PAUSED = "paused", _("Waiting: chain paused")
+    SENT = "sent", _("Sent")
+    TASK = "task", _("Call task created")
+    SKIPPED = "skipped", _("Skipped")
+    EXPIRED = "expired", _("Expired")
+    DEAD = "dead", _("Failed (dead letter)")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+FINAL_STATES = (
+    TouchState.SENT,
+    TouchState.TASK,
+    TouchState.SKIPPED,
+    TouchState.EXPIRED,
+    TouchState.DEAD,
+    TouchState.CANCELLED,
+)
+
+
+class Touch(models.Model):
+    enrollment = models.ForeignKey(
+        "flows.Enrollment", on_delete=models.CASCADE, related_name="touches"
+    )
+    step = models.ForeignKey("flows.FlowStep", on_delete=models.PROTECT, related_name="touches")
+    # A step is scheduled once per enrollment; "round" leaves room for steps that repeat.
+    round = models.PositiveSmallIntegerField(default=0)
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="touches"
+    )
+    store = models.ForeignKey("stores.Store", on_delete=models.CASCADE, related_name="+")
+    commercial = models.BooleanField(default=False)
+    due_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    state = models.CharField(max_length=10, choices=TouchState.choices, default=TouchState.QUEUED)
+    channel = models.CharField(max_length=16, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    # What the provider sees; the same key on a retry lets it drop the duplicate.
+    idempotency_key = models.CharField(max_length=64, unique=True)
+    lease_owner = models.CharField(max_length=64, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=64, blank=True)
+    provider_message_id = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["enrollment", "step", "round"], name="touch_once_per_step_round"
+            ),
+        ]
+        indexes = [
+            # The dispatcher's claim reads only due work: cost follows the queue, not the base.
+            models.Index(fields=["due_at"], name="touch_queued_due", condition=Q(state="queued")),
+            models.Index(
+                fields=["lease_until"], name="touch_claimed_lease", condition=Q(state="claimed")
+            ),
+            # Frequency caps count what a customer received recently.
+            models.Index(
+                fields=["customer", "finished_at"],
+                name="touch_sent_by_customer",
+                condition=Q(state="sent"),
+            ),
+            models.Index(fields=["enrollment", "state"]),
+            models.Index(fields=["state", "finished_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"touch {self.pk} ({self.state})"
+
+
+class AttemptOutcome(models.TextChoices):
+    SENT = "sent", _("Sent")
+    RETRY = "retry", _("Failed, will retry")
+    FAILED = "failed", _("Failed")
+
+
+class Attempt(models.Model):
+    touch = models.ForeignKey(Touch, on_delete=models.CASCADE, related_name="attempt_rows")
+    number = models.PositiveSmallIntegerField()
+    at = models.DateTimeField()
+    channel = models.CharField(max_length=16)
+    outcome = models.CharField(max_length=8, choices=AttemptOutcome.choices)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["touch", "number"]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of touch {self.touch_id}: {self.outcome}"
+
+
+class TaskState(models.TextChoices):
+    OPEN = "open", _("To do")
+    DONE = "done", _("Done")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class CallResult(models.TextChoices):
+    REACHED = "reached", _("Talked to the customer")
+    NO_ANSWER = "no_answer", _("No answer")
+    CALL_BACK = "call_back", _("Asked to call back later")
+    DECLINED = "declined", _("Does not want calls")
+
+
+class CallTask(models.Model):
+    """A phone call a person makes: a chain's call step becomes one of these."""
+
+    touch = models.OneToOneField(Touch, on_delete=models.CASCADE, related_name="task")
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="call_tasks"
+    )
+    store = models.ForeignKey("stores.Store", on_delete=models.CASCADE, related_name="+")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="call_tasks",
+    )
+    phone = models.CharField(max_length=32, blank=True)
+    script = models.TextField()
+    due_at = models.DateTimeField()
+    state = models.CharField(max_length=10, choices=TaskState.choices, default=TaskState.OPEN)
+    result = models.CharField(max_length=10, choices=CallResult.choices, blank=True)
+    note = models.TextField(blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        indexes = [models.Index(fields=["assignee", "state", "due_at"])]
+
+    def __str__(self) -> str:
+        return f"call {self.customer_id} ({self.state})"

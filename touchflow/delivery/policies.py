@@ -1,0 +1,153 @@
+"""What to do with one due touch right now: the rules of SPEC §4, applied at send time.
+
+Pure functions over data loaded once per batch; the dispatcher carries out the verdict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
+
+from touchflow.core.localtime import next_allowed
+from touchflow.flows.schedule import Policy
+
+NEVER = datetime.max.replace(tzinfo=UTC)
+
+# Which contact point a channel delivers to.
+CHANNEL_CONTACT = {
+    "telegram": "telegram",
+    "viber": "viber",
+    "whatsapp": "whatsapp",
+    "sms": "phone",
+    "email": "email",
+}
+
+
+@dataclass(frozen=True)
+class Contact:
+    kind: str
+    value: str
+    contact_consent: bool | None
+    marketing_consent: bool | None
+
+
+@dataclass(frozen=True)
+class Send:
+    channel: str
+    address: str
+
+
+@dataclass(frozen=True)
+class Defer:
+    until: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
+class Drop:
+    """The touch ends without a message: skipped, expired or cancelled, with a reason."""
+
+    state: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class MakeTask:
+    pass
+
+
+Verdict = Send | Defer | Drop | MakeTask
+
+
+@dataclass(frozen=True)
+class Recent:
+    """What a customer received in the cap period (finished_at of each sent touch)."""
+
+    sent: tuple[datetime, ...] = ()
+    commercial: tuple[datetime, ...] = ()
+
+
+def choose_channel(
+    preferences: Sequence[str],
+    contacts: Sequence[Contact],
+    available: Sequence[str],
+    commercial: bool,
+) -> Send | Drop:
+    """The first preferred channel that is configured and where the customer has a
+    contact with consent (marketing consent too for commercial steps)."""
+    reason = "no_channel"
+    for channel in preferences:
+        if channel not in available:
+            continue
+        if reason == "no_channel":
+            reason = "no_contact"
+        kind = CHANNEL_CONTACT[channel]
+        for contact in contacts:
+            if contact.kind != kind:
+                continue
+            if contact.contact_consent is not True:
+                reason = "no_consent"
+                continue
+            if commercial and contact.marketing_consent is not True:
+                reason = "no_marketing_consent"
+                continue
+            return Send(channel, contact.value)
+    return Drop("skipped", reason)
+
+
+def cap_release(recent: Recent, commercial: bool, policy: Policy) -> datetime | None:
+    """None when under the caps; otherwise the instant the oldest counted message leaves
+    the period, which is when the touch may go (``NEVER`` when the cap is zero)."""
+    limits = [(recent.sent, policy.cap_messages)]
+    if commercial:
+        limits.append((recent.commercial, policy.cap_commercial))
+    release: datetime | None = None
+    for times, cap in limits:
+        if len(times) < cap:
+            continue
+        if cap == 0:
+            return NEVER
+        candidate = sorted(times)[-cap] + policy.cap_period
+        release = candidate if release is None else max(release, candidate)
+    return release
+
+
+def judge(
+    *,
+    now: datetime,
+    kind: str,
+    expires_at: datetime,
+    tz_name: str,
+    policy: Policy,
+    window_start: time | None,
+    window_end: time | None,
+    preferences: Sequence[str],
+    contacts: Sequence[Contact],
+    available: Sequence[str],
+    commercial: bool,
+    when_capped: str,
+    recent: Recent,
+) -> Verdict:
+    """The verdict for one touch whose enrollment is still active."""
+    if now > expires_at:
+        return Drop("expired", "expired")
+    if kind == "call":
+        return MakeTask()
+    window = (window_start, window_end) if window_start and window_end else None
+    allowed_at = next_allowed(now, tz_name, policy.quiet, window)
+    if allowed_at > now:
+        if allowed_at > expires_at:
+            return Drop("expired", "quiet_hours")
+        return Defer(allowed_at, "quiet_hours")
+    route = choose_channel(preferences, contacts, available, commercial)
+    if isinstance(route, Drop):
+        return route
+    release = cap_release(recent, commercial, policy)
+    if release is not None and release > now:
+        if when_capped == "skip":
+            return Drop("skipped", "capped")
+        if release > expires_at:
+            return Drop("expired", "capped")
+        return Defer(release, "capped")
+    return route

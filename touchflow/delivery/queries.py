@@ -1,0 +1,114 @@
+"""The dispatcher's hot-path SQL, one named query per step, per database vendor.
+
+Claiming and recording are set-shaped: one statement for a whole batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import connection
+
+TABLE = "delivery_touch"
+
+
+def _dt(value: datetime | None) -> Any:
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def requeue_expired_leases(now: datetime) -> int:
+    """Touches whose worker died (its lease ran out) go back to the queue."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {TABLE} SET state = 'queued', lease_owner = '', lease_until = NULL "
+            "WHERE state = 'claimed' AND lease_until < %s",
+            [_dt(now)],
+        )
+        return cursor.rowcount
+
+
+def claim(now: datetime, owner: str, lease_until: datetime, limit: int) -> list[int]:
+    """Take up to ``limit`` due touches for ``owner``; on PostgreSQL rows another worker
+    holds are skipped, so any number of workers share the queue."""
+    lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {TABLE} SET state = 'claimed', lease_owner = %s, lease_until = %s "
+            f"WHERE id IN (SELECT id FROM {TABLE} WHERE state = 'queued' AND due_at <= %s "
+            f"ORDER BY due_at LIMIT %s{lock}) RETURNING id",
+            [owner, _dt(lease_until), _dt(now), limit],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+@dataclass(frozen=True)
+class TouchUpdate:
+    id: int
+    state: str
+    due_at: datetime
+    channel: str
+    attempts: int
+    last_error: str
+    reason: str
+    finished_at: datetime | None
+    provider_message_id: str
+
+
+_COLUMNS = (
+    "id",
+    "state",
+    "due_at",
+    "channel",
+    "attempts",
+    "last_error",
+    "reason",
+    "finished_at",
+    "provider_message_id",
+)
+_PG_CASTS = ("::bigint", "", "::timestamptz", "", "::int", "", "", "::timestamptz", "")
+
+
+def record(updates: Sequence[TouchUpdate], owner: str) -> set[int]:
+    """Write outcomes for touches ``owner`` still holds; returns the ids written.
+
+    A touch whose lease another worker took over is left alone: that worker owns it now.
+    """
+    if not updates:
+        return set()
+    params: list[Any] = []
+    for u in updates:
+        params.extend(
+            (
+                u.id,
+                u.state,
+                _dt(u.due_at),
+                u.channel,
+                u.attempts,
+                u.last_error[:2000],
+                u.reason,
+                _dt(u.finished_at),
+                u.provider_message_id[:200],
+            )
+        )
+    sets = ", ".join(f"{c} = v.{c}" for c in _COLUMNS[1:])
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            row = "(" + ", ".join(f"%s{cast}" for cast in _PG_CASTS) + ")"
+            cursor.execute(
+                f"UPDATE {TABLE} AS t SET {sets}, lease_owner = '', lease_until = NULL "
+                f"FROM (VALUES {', '.join([row] * len(updates))}) AS v({', '.join(_COLUMNS)}) "
+                "WHERE t.id = v.id AND t.lease_owner = %s RETURNING t.id",
+                [*params, owner],
+            )
+        else:
+            row = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
+            cursor.execute(
+                f"WITH v({', '.join(_COLUMNS)}) AS (VALUES {', '.join([row] * len(updates))}) "
+                f"UPDATE {TABLE} SET {sets}, lease_owner = '', lease_until = NULL FROM v "
+                f"WHERE {TABLE}.id = v.id AND {TABLE}.lease_owner = %s RETURNING {TABLE}.id",
+                [*params, owner],
+            )
+        return {row[0] for row in cursor.fetchall()}

@@ -1,0 +1,89 @@
+"""Turning a step's template into the text one customer receives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from jinja2 import Template
+
+from touchflow.flows.templates import environment
+
+UNSUBSCRIBE_SALT = "touchflow.unsubscribe"
+
+# Appended when a template does not place the link itself. SMS carries the STOP word
+# instead of a link: a link costs a segment, and STOP works on every phone.
+FOOTERS = {
+    "en": ("Unsubscribe: {url}", "Reply STOP to opt out."),
+    "ru": ("Отписаться: {url}", "Чтобы отписаться, ответьте СТОП."),
+    "pl": ("Wypisz się: {url}", "Aby zrezygnować, odpisz STOP."),
+}
+
+
+def unsubscribe_token(customer_id: int, channel: str) -> str:
+    return signing.dumps({"c": customer_id, "ch": channel}, salt=UNSUBSCRIBE_SALT, compress=True)
+
+
+def read_unsubscribe_token(token: str) -> tuple[int, str]:
+    """(customer id, channel) of a valid token; raises signing.BadSignature otherwise."""
+    data = signing.loads(token, salt=UNSUBSCRIBE_SALT)
+    return int(data["c"]), str(data["ch"])
+
+
+def unsubscribe_url(customer_id: int, channel: str) -> str:
+    return f"{settings.TOUCHFLOW_PUBLIC_URL}/u/{unsubscribe_token(customer_id, channel)}"
+
+
+def first_name(name: str) -> str:
+    return name.split()[0] if name.strip() else ""
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    language: str
+
+
+class Renderer:
+    """Compiles each template source once and reuses it for every customer."""
+
+    def __init__(self) -> None:
+        self._compiled: dict[str, Template] = {}
+
+    def _template(self, source: str) -> Template:
+        template = self._compiled.get(source)
+        if template is None:
+            template = environment().from_string(source)
+            self._compiled[source] = template
+        return template
+
+    @staticmethod
+    def pick_language(messages: dict[str, Any], *preferred: str) -> str:
+        for language in (*preferred, "en"):
+            if language in messages:
+                return language
+        return next(iter(messages))
+
+    def render(
+        self,
+        messages: dict[str, dict[str, str]],
+        language: str,
+        store_language: str,
+        context: dict[str, Any],
+        channel: str,
+    ) -> Rendered:
+        """Render in the customer's language (else the store's, else English), with an
+        unsubscribe footer where the template has none."""
+        lang = self.pick_language(messages, language, store_language)
+        source = messages[lang]
+        text = self._template(source["text"]).render(context)
+        subject = self._template(source["subject"]).render(context) if source.get("subject") else ""
+        url = context.get("unsubscribe_url", "")
+        if url and url not in text:
+            link_footer, sms_footer = FOOTERS.get(lang, FOOTERS["en"])
+            footer = sms_footer if channel == "sms" else link_footer.format(url=url)
+            text = f"{text}\n\n{footer}"
+        return Rendered(subject=subject, text=text, language=lang)

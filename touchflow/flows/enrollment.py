@@ -1,0 +1,198 @@
+"""Who enters which chain, who leaves it, and what each enrollment does next.
+
+Called by the visit and purchase actions as they happen (counter, API, import),
+and by the dispatcher when a touch is finished.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from django.db import IntegrityError, transaction
+
+from touchflow.core import clock
+from touchflow.delivery.models import Touch, TouchState
+from touchflow.flows.models import Enrollment, EnrollmentState, Flow, FlowStatus, FlowStep
+from touchflow.flows.schedule import Policy, due_time, new_idempotency_key, next_step
+from touchflow.stores.models import Store
+from touchflow.timeline import events
+
+if TYPE_CHECKING:
+    from touchflow.customers.models import Customer
+    from touchflow.purchases.models import Purchase
+    from touchflow.visits.models import Visit
+
+OPEN_TOUCH_STATES = (TouchState.QUEUED, TouchState.CLAIMED)
+
+
+def store_policy(store: Store) -> Policy:
+    return Policy(
+        quiet=(store.quiet_hours_start, store.quiet_hours_end),
+        cap_messages=store.cap_messages,
+        cap_commercial=store.cap_commercial,
+        cap_period=timedelta(days=store.cap_period_days),
+    )
+
+
+def live_steps(flow: Flow) -> list[FlowStep]:
+    return [s for s in flow.steps.order_by("position") if not s.retired]
+
+
+def _matches_categories(flow: Flow, categories: Sequence[str]) -> bool:
+    return not flow.categories or bool(set(flow.categories) & set(categories))
+
+
+def flows_for_visit(visit: Visit) -> list[Flow]:
+    return [
+        f
+        for f in Flow.objects.filter(status=FlowStatus.ACTIVE)
+        if "visit" in f.triggers
+        and visit.visit_class in f.visit_classes
+        and _matches_categories(f, visit.categories)
+    ]
+
+
+def flows_for_purchase(purchase: Purchase) -> list[Flow]:
+    return [
+        f
+        for f in Flow.objects.filter(status=FlowStatus.ACTIVE)
+        if "purchase" in f.triggers and _matches_categories(f, purchase.categories)
+    ]
+
+
+def build_touch(
+    enrollment: Enrollment,
+    step: FlowStep,
+    base: datetime,
+    tz_name: str,
+    policy: Policy,
+    now: datetime,
+) -> Touch:
+    """An unsaved touch for ``step``, due ``base`` + the step's delay under the policy."""
+    due = due_time(step, base, tz_name, policy)
+    return Touch(
+        enrollment=enrollment,
+        step=step,
+        round=0,
+        customer_id=enrollment.customer_id,
+        store_id=enrollment.store_id,
+        commercial=step.commercial,
+        due_at=due,
+        expires_at=due + timedelta(seconds=step.expires_seconds),
+        idempotency_key=new_idempotency_key(),
+        created_at=now,
+    )
+
+
+def enroll(
+    flow: Flow,
+    customer: Customer,
+    *,
+    store: Store,
+    at: datetime,
+    staff_id: int | None = None,
+    visit: Visit | None = None,
+    purchase: Purchase | None = None,
+) -> Enrollment | None:
+    """Put the customer into the chain and schedule its first step.
+
+    Returns None when they are already in it: a customer is never in the same chain
+    twice at the same time (a partial unique index guarantees it under races).
+    """
+    steps = live_steps(flow)
+    first = next_step(steps, None)
+    if first is None:
+        return None
+    now = clock.now()
+    try:
+        with transaction.atomic():
+            enrollment = Enrollment.objects.create(
+                flow=flow,
+                customer=customer,
+                store=store,
+                staff_id=staff_id,
+                visit=visit,
+                purchase=purchase,
+                entered_at=at,
+            )
+            build_touch(enrollment, first, at, customer.time_zone, store_policy(store), now).save()
+            events.enrolled(enrollment)
+    except IntegrityError:
+        return None
+    return enrollment
+
+
+def on_visit_logged(visit: Visit) -> list[Enrollment]:
+    """Enter the chains whose audience this visit matches."""
+    if visit.customer is None:
+        return []
+    entered = []
+    for flow in flows_for_visit(visit):
+        enrollment = enroll(
+            flow,
+            visit.customer,
+            store=visit.store,
+            at=visit.occurred_at,
+            staff_id=visit.staff_id,
+            visit=visit,
+        )
+        if enrollment is not None:
+            entered.append(enrollment)
+    return entered
+
+
+def on_purchase_recorded(purchase: Purchase) -> list[Enrollment]:
+    """A purchase ends the chains that exit on purchase, then starts the purchase chains."""
+    leave(purchase.customer_id, "purchase", purchase.occurred_at, only_rule="purchase")
+    entered = []
+    staff_id = purchase.visit.staff_id if purchase.visit_id and purchase.visit else None
+    for flow in flows_for_purchase(purchase):
+        enrollment = enroll(
+            flow,
+            purchase.customer,
+            store=purchase.store,
+            at=purchase.occurred_at,
+            staff_id=staff_id,
+            purchase=purchase,
+        )
+        if enrollment is not None:
+            entered.append(enrollment)
+    return entered
+
+
+def leave(
+    customer_id: int,
+    reason: str,
+    at: datetime,
+    *,
+    only_rule: str | None = None,
+    flow_ids: Iterable[int] | None = None,
+) -> int:
+    """End the customer's active enrollments (those whose exit rules include
+    ``only_rule``, when given) and cancel their open touches. Returns how many ended.
+
+    A touch already claimed by a worker is cancelled too; the worker re-reads the
+    enrollment right before sending and drops it.
+    """
+    qs = Enrollment.objects.select_related("flow").filter(
+        customer_id=customer_id, state=EnrollmentState.ACTIVE, entered_at__lte=at
+    )
+    if flow_ids is not None:
+        qs = qs.filter(flow_id__in=list(flow_ids))
+    ended = [e for e in qs if only_rule is None or only_rule in e.flow.exit_on]
+    if not ended:
+        return 0
+    now = clock.now()
+    with transaction.atomic():
+        for enrollment in ended:
+            enrollment.state = EnrollmentState.EXITED
+            enrollment.ended_at = now
+            enrollment.end_reason = reason
+            enrollment.save(update_fields=["state", "ended_at", "end_reason"])
+            events.left_flow(enrollment)
+        Touch.objects.filter(enrollment__in=ended, state__in=OPEN_TOUCH_STATES).update(
+            state=TouchState.CANCELLED, reason=reason, finished_at=now, lease_owner=""
+        )
+    return len(ended)

@@ -1,0 +1,116 @@
+"""Chains (flows), their steps, and the customers enrolled in them."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class FlowStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    ACTIVE = "active", _("Active")
+    PAUSED = "paused", _("Paused")
+
+
+class Flow(models.Model):
+    """A chain of touches. Its source of truth is a YAML file; this row mirrors it."""
+
+    slug = models.SlugField(_("code"), max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    status = models.CharField(
+        _("status"), max_length=8, choices=FlowStatus.choices, default=FlowStatus.DRAFT
+    )
+    triggers = models.JSONField(default=list)
+    visit_classes = models.JSONField(default=list)
+    categories = models.JSONField(default=list)
+    exit_on = models.JSONField(default=list)
+    source_path = models.CharField(max_length=500, blank=True)
+    source_text = models.TextField(blank=True)
+    source_sha256 = models.CharField(max_length=64, blank=True)
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["slug"]
+        verbose_name = _("chain")
+        verbose_name_plural = _("chains")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FlowStep(models.Model):
+    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveIntegerField()
+    key = models.SlugField(max_length=64)
+    kind = models.CharField(max_length=24)
+    commercial = models.BooleanField(default=False)
+    delay_seconds = models.PositiveIntegerField()
+    anchor = models.CharField(max_length=8, default="previous")
+    send_at = models.TimeField(null=True, blank=True)
+    window_start = models.TimeField(null=True, blank=True)
+    window_end = models.TimeField(null=True, blank=True)
+    channels = models.JSONField(default=list)
+    # {"en": {"subject": "...", "text": "..."}, ...}; for call steps the call script.
+    messages = models.JSONField(default=dict)
+    expires_seconds = models.PositiveIntegerField()
+    when_capped = models.CharField(max_length=8, default="defer")
+    assignee = models.CharField(max_length=8, default="seller")
+    # A step removed from the file stays (touches refer to it) but is never scheduled.
+    retired = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["flow", "position"]
+        constraints = [models.UniqueConstraint(fields=["flow", "key"], name="flow_step_key_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.flow_id}/{self.key}"
+
+
+class EnrollmentState(models.TextChoices):
+    ACTIVE = "active", _("In the chain")
+    COMPLETED = "completed", _("Completed")
+    EXITED = "exited", _("Left the chain")
+
+
+class Enrollment(models.Model):
+    """One customer's passage through one chain."""
+
+    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="enrollments")
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="enrollments"
+    )
+    store = models.ForeignKey("stores.Store", on_delete=models.CASCADE, related_name="+")
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    visit = models.ForeignKey(
+        "visits.Visit", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    purchase = models.ForeignKey(
+        "purchases.Purchase", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    state = models.CharField(
+        max_length=10, choices=EnrollmentState.choices, default=EnrollmentState.ACTIVE
+    )
+    entered_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        constraints = [
+            # Never in the same chain twice at the same time.
+            models.UniqueConstraint(
+                fields=["flow", "customer"],
+                condition=Q(state="active"),
+                name="enrollment_one_active_per_flow",
+            ),
+        ]
+        indexes = [models.Index(fields=["customer", "state"])]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} in {self.flow_id} ({self.state})"
