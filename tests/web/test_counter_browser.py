@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.apps import apps as django_apps
 from django.db import connections
 from playwright.sync_api import Page, sync_playwright
 
@@ -27,10 +29,17 @@ PHONE = {"width": 390, "height": 844}
 
 pytestmark = [
     pytest.mark.browser,
-    # The live server reads what the test writes, so the test commits; the reasons the
-    # migrations created are restored afterwards for the tests that follow.
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    # The live server reads what the test writes, so the test commits (and the database
+    # is emptied afterwards, as for every transactional test).
+    pytest.mark.django_db(transaction=True),
 ]
+
+
+@pytest.fixture(autouse=True)
+def builtin_reasons(transactional_db: None) -> None:
+    """The reason list the migrations load; an earlier transactional test may have emptied it."""
+    migration = importlib.import_module("touchflow.visits.migrations.0002_builtin_reasons")
+    migration.add(django_apps, None)
 
 
 @pytest.fixture
