@@ -175,8 +175,9 @@ def test_bad_queries_and_paths_name_the_parameter(api: ApiClient) -> None:
 
 
 def test_unknown_paths_and_methods_answer_json(api: ApiClient) -> None:
-    response = api.get("/nothing/here")
-    assert (response.status_code, problems(response)) == (404, [(None, "not_found")])
+    for path in ["/nothing/here", "/", "/visits/"]:
+        response = api.get(path)
+        assert (response.status_code, problems(response)) == (404, [(None, "not_found")]), path
     response = api.send("DELETE", "/visits")
     assert (response.status_code, problems(response)) == (405, [(None, "method_not_allowed")])
     assert response["Allow"] == "POST"

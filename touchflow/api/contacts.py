@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from touchflow.api.schemas import ConsentIn, ContactsIn
+from touchflow.api.schemas import ConsentIn, ContactsIn, CustomerQuery
 from touchflow.customers.actions import ConsentGrant, ContactInput, check_contact
 from touchflow.customers.models import ContactKind
 from touchflow.stores.models import Store
@@ -17,7 +17,8 @@ CONTACT_FIELDS = (
 )
 
 
-def contacts_of(body: ContactsIn | None, store: Store, prefix: str) -> list[ContactInput]:
+def contacts_of(body: ContactsIn | CustomerQuery | None, store: Store,
+                prefix: str) -> list[ContactInput]:
     """Normalise every contact given in ``body`` (empty ones are absent).
 
     ``prefix`` is the body's path (``customer``); an error names e.g. ``customer.phone``.

@@ -55,13 +55,12 @@ def _not_too_early(value: datetime) -> datetime:
     return value
 
 
-def Text(max_length: int) -> type[str]:  # noqa: N802 - reads as a type in the schemas
-    """A string of at most ``max_length`` characters, without control characters."""
-    return Annotated[  # type: ignore[return-value]
-        str, StringConstraints(max_length=max_length), AfterValidator(_printable)
-    ]
-
-
+# Strings of at most N characters, without control characters.
+Text64 = Annotated[str, StringConstraints(max_length=64), AfterValidator(_printable)]
+Text150 = Annotated[str, StringConstraints(max_length=150), AfterValidator(_printable)]
+Text200 = Annotated[str, StringConstraints(max_length=200), AfterValidator(_printable)]
+Text254 = Annotated[str, StringConstraints(max_length=254), AfterValidator(_printable)]
+Text2000 = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_printable)]
 Code = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True),
                  AfterValidator(_printable)]
 ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=100,
@@ -83,13 +82,13 @@ class ConsentIn(Input):
 class ContactsIn(Input):
     """A person's name, contact points and preferences. Empty strings count as absent."""
 
-    name: Text(200) | None = None  # type: ignore[valid-type]
-    phone: Text(64) | None = Field(None, description="Any format; read as local to the store "
+    name: Text200 | None = None
+    phone: Text64 | None = Field(None, description="Any format; read as local to the store "
                                    "when it has no country code. Stored in E.164.")
-    email: Text(254) | None = None  # type: ignore[valid-type]
-    telegram: Text(64) | None = Field(None, description="@username or numeric chat id.")
-    viber: Text(64) | None = Field(None, description="The phone number Viber uses.")
-    whatsapp: Text(64) | None = Field(None, description="The phone number WhatsApp uses.")
+    email: Text254 | None = None
+    telegram: Text64 | None = Field(None, description="@username or numeric chat id.")
+    viber: Text64 | None = Field(None, description="The phone number Viber uses.")
+    whatsapp: Text64 | None = Field(None, description="The phone number WhatsApp uses.")
     language: Language | None = None
     time_zone: TimeZone | None = None
     consent: ConsentIn | None = None
@@ -105,7 +104,7 @@ class PurchaseCustomerIn(ContactsIn):
 
 class VisitIn(Input):
     store: Code | None = Field(None, description="Store slug; optional for a store-bound token.")
-    staff: Text(150) | None = Field(None, description="Username of the seller.")  # type: ignore[valid-type]
+    staff: Text150 | None = Field(None, description="Username of the seller.")
     occurred_at: Moment | None = Field(None, description="ISO 8601; without an offset it is "
                                        "the store's local time. Default: now.")
     bought: bool
@@ -113,13 +112,13 @@ class VisitIn(Input):
     reason: Code | None = Field(None, description="Reason code; required iff bought is false.")
     customer: VisitCustomerIn | None = None
     categories: list[Code] | None = Field(None, max_length=50)
-    note: Text(2000) | None = None  # type: ignore[valid-type]
+    note: Text2000 | None = None
     external_id: ExternalId | None = Field(None, description="Idempotency key from the POS.")
 
 
 class ItemIn(Input):
-    sku: Text(64) = ""  # type: ignore[valid-type]
-    name: Text(200) = ""  # type: ignore[valid-type]
+    sku: Text64 = ""
+    name: Text200 = ""
     quantity: int = Field(1, ge=1, le=1_000_000)
     unit_price: Decimal = Field(ge=0, lt=Decimal("1e12"), decimal_places=2)
 
@@ -147,9 +146,9 @@ class CustomerIn(ContactsIn):
 
 class CustomerQuery(Input):
     store: Code | None = None
-    phone: Text(64) | None = None  # type: ignore[valid-type]
-    email: Text(254) | None = None  # type: ignore[valid-type]
-    telegram: Text(64) | None = None  # type: ignore[valid-type]
+    phone: Text64 | None = None
+    email: Text254 | None = None
+    telegram: Text64 | None = None
     external_id: ExternalId | None = None
 
 

@@ -55,4 +55,10 @@ def unknown_path(request: HttpRequest, rest: str) -> None:
     raise ApiError(404, None, f"No API endpoint at /api/v1/{rest}.", "not_found")
 
 
+@_fallback.api_operation(["GET", "POST", "PUT", "PATCH", "DELETE"], "/",
+                         include_in_schema=False)
+def root(request: HttpRequest) -> None:
+    raise ApiError(404, None, "See /api/v1/docs for the endpoints.", "not_found")
+
+
 api.add_router("", _fallback)
