@@ -30,6 +30,12 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
         db["TEST"]["NAME"] = f"test_{db['NAME']}_{os.getpid()}"
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """PBKDF2 is slow on purpose; tests hash dozens of passwords and need no such defence."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def make_store(db: None) -> Callable[..., Store]:
     def make(**fields: Any) -> Store:
