@@ -11,16 +11,18 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 
 from touchflow.core import clock
+from touchflow.customers.models import Customer
 from touchflow.delivery.models import Touch, TouchState
+from touchflow.flows import queries
 from touchflow.flows.models import Enrollment, EnrollmentState, Flow, FlowStatus, FlowStep
 from touchflow.flows.schedule import Policy, due_time, new_idempotency_key, next_step
 from touchflow.stores.models import Store
 from touchflow.timeline import events
 
 if TYPE_CHECKING:
-    from touchflow.customers.models import Customer
     from touchflow.purchases.models import Purchase
     from touchflow.visits.models import Visit
 
@@ -196,3 +198,41 @@ def leave(
             state=TouchState.CANCELLED, reason=reason, finished_at=now, lease_owner=""
         )
     return len(ended)
+
+
+def enroll_many(
+    flow: Flow, customers: QuerySet[Customer], *, store: Store, at: datetime | None = None
+) -> int:
+    """Enrol a whole segment (e.g. every imported customer) in one pass per time zone.
+
+    Customers already in the chain are left as they are. Returns how many entered.
+    """
+    steps = live_steps(flow)
+    first = next_step(steps, None)
+    if first is None:
+        return 0
+    at = at or clock.now()
+    now = clock.now()
+    policy = store_policy(store)
+    ids = customers.values("id")
+    sql, params = ids.query.sql_with_params()
+    entered = 0
+    with transaction.atomic():
+        for tz_name in customers.order_by().values_list("time_zone", flat=True).distinct():
+            due = due_time(first, at, tz_name, policy)
+            entered += queries.enroll_segment(
+                flow_id=flow.pk,
+                flow_slug=flow.slug,
+                flow_name=flow.name,
+                customer_sql=sql,
+                customer_params=list(params),
+                time_zone=tz_name,
+                store_id=store.pk,
+                entered_at=at,
+                step_id=first.pk,
+                commercial=first.commercial,
+                due_at=due,
+                expires_at=due + timedelta(seconds=first.expires_seconds),
+                now=now,
+            )
+    return entered
