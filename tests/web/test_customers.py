@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.test import Client
@@ -157,3 +157,16 @@ def test_salesperson_of_another_store_cannot_follow_a_merged_id(
     merge_customers(survivor, dup, Actor(source="api"))
     outsider = make_staff(Role.SALESPERSON, [make_store()])
     assert login_client(outsider).get(f"/customers/{dup.pk}/").status_code == 404
+
+
+def test_times_are_shown_in_the_stores_time_zone(
+    login_client: Callable[[Staff], Client], manager: Staff, store: Store
+) -> None:
+    at = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+    visit, _ = log_visit(store=store, actor=Actor(source="counter", staff=manager), bought=True,
+                         contact_capture="taken", occurred_at=at,
+                         contacts=[ContactInput("phone", "+48501234567")])
+    html = login_client(manager).get(f"/customers/{visit.customer_id}/").content.decode()
+    assert store.time_zone == "Europe/Warsaw"
+    assert "15 Jan 2026, 13:00" in html
+    assert "15 Jan 2026, 12:00" not in html

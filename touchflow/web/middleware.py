@@ -1,11 +1,15 @@
-"""Each staff member sees the UI in the language they picked."""
+"""Each staff member sees the UI in the language they picked, and times in their store's zone."""
 
 from __future__ import annotations
 
+import contextlib
+import zoneinfo
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
-from django.utils import translation
+from django.utils import timezone, translation
+
+from touchflow.web.current_store import current_store
 
 
 class StaffLanguageMiddleware:
@@ -17,5 +21,19 @@ class StaffLanguageMiddleware:
         if user is not None and user.is_authenticated and getattr(user, "language", None):
             translation.activate(user.language)
             request.LANGUAGE_CODE = user.language  # type: ignore[attr-defined]
-        response = self.get_response(request)
-        return response
+            _activate_store_time_zone(request)
+        try:
+            return self.get_response(request)
+        finally:
+            # Threads are reused between requests; the next one must not inherit this zone.
+            timezone.deactivate()
+
+
+def _activate_store_time_zone(request: HttpRequest) -> None:
+    """Show times as the clock on the shop wall shows them: in the current store's zone."""
+    store = current_store(request)
+    if store is None:
+        return
+    # A bad zone in the database is the admin's to fix; UTC is still correct meanwhile.
+    with contextlib.suppress(zoneinfo.ZoneInfoNotFoundError, ValueError):
+        timezone.activate(zoneinfo.ZoneInfo(store.time_zone))
