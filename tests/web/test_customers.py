@@ -19,6 +19,7 @@ from touchflow.customers.actions import (
 from touchflow.customers.models import ContactPoint, Customer
 from touchflow.purchases.actions import record_purchase
 from touchflow.stores.models import Role, Staff, Store
+from touchflow.timeline.models import TimelineEvent
 from touchflow.visits.actions import log_visit
 
 
@@ -170,3 +171,23 @@ def test_times_are_shown_in_the_stores_time_zone(
     assert store.time_zone == "Europe/Warsaw"
     assert "15 Jan 2026, 13:00" in html
     assert "15 Jan 2026, 12:00" not in html
+
+
+def test_chain_and_message_rows_are_put_into_words(
+    login_client: Callable[[Staff], Client], manager: Staff, store: Store
+) -> None:
+    customer = _customer(store, "Anna", phone="+48501234567")
+    at = clock.now()
+    # Rows as the flows and delivery apps write them (their own tests cover the writing).
+    TimelineEvent.objects.create(customer=customer, kind="enrolled", at=at, store=store,
+                                 data={"flow": "warming", "flow_name": "Warming for lookers"})
+    TimelineEvent.objects.create(customer=customer, kind="touch", at=at, store=store,
+                                 data={"channel": "phone", "outcome": "retry",
+                                       "error": "gateway timeout"})
+    TimelineEvent.objects.create(customer=customer, kind="left_flow", at=at, store=store,
+                                 data={"flow": "warming", "flow_name": "Warming for lookers"})
+    html = login_client(manager).get(f"/customers/{customer.pk}/").content.decode()
+    assert "<strong>Entered a chain</strong>" in html
+    assert "Phone · Failed, will retry · gateway timeout" in html
+    assert "<strong>Left a chain</strong>" in html
+    assert html.count("Warming for lookers") == 2

@@ -19,7 +19,10 @@ def stores_for(staff: Staff) -> QuerySet[Store]:
 
 def current_store(request: HttpRequest) -> Store | None:
     """The store picked in this session, else the staff member's first store."""
-    stores = stores_for(request.user)  # type: ignore[arg-type]
+    user = request.user
+    if not isinstance(user, Staff):
+        return None
+    stores = stores_for(user)
     picked = request.session.get(SESSION_KEY)
     if picked is not None:
         store = stores.filter(pk=picked).first()
@@ -34,7 +37,10 @@ def pick_store(request: HttpRequest, store_id: str | int | None) -> Store | None
         pk = int(store_id or "")
     except ValueError:
         return None
-    store = stores_for(request.user).filter(pk=pk).first()  # type: ignore[arg-type]
+    user = request.user
+    if not isinstance(user, Staff):
+        return None
+    store = stores_for(user).filter(pk=pk).first()
     if store is not None:
         request.session[SESSION_KEY] = store.pk
     return store

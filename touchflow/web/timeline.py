@@ -11,6 +11,7 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from touchflow.customers.models import ConsentPurpose, ConsentSource, ContactKind, Customer
+from touchflow.delivery.models import AttemptOutcome, TouchState
 from touchflow.stores.models import Category
 from touchflow.timeline.models import EventKind, TimelineEvent
 from touchflow.visits.classification import VisitClass
@@ -105,6 +106,24 @@ def _created(data: dict, labels: _Labels) -> tuple[str, str, str]:
     return _("Customer created"), detail, ""
 
 
+def _enrolled(data: dict, labels: _Labels) -> tuple[str, str, str]:
+    return _("Entered a chain"), str(data.get("flow_name") or data.get("flow", "")), ""
+
+
+def _left_flow(data: dict, labels: _Labels) -> tuple[str, str, str]:
+    return _("Left a chain"), str(data.get("flow_name") or data.get("flow", "")), ""
+
+
+def _touch(data: dict, labels: _Labels) -> tuple[str, str, str]:
+    outcome = data.get("outcome")
+    said = next((str(c(outcome).label) for c in (TouchState, AttemptOutcome)
+                 if outcome in c.values), str(outcome or ""))
+    parts = [_choice(ContactKind, data.get("channel")), said]
+    if data.get("error"):
+        parts.append(str(data["error"]))
+    return _("Message or call"), " · ".join(p for p in parts if p), str(outcome or "")
+
+
 _RENDER = {
     EventKind.VISIT: _visit,
     EventKind.PURCHASE: _purchase,
@@ -112,6 +131,9 @@ _RENDER = {
     EventKind.CONTACT_ADDED: _contact,
     EventKind.MERGED: _merged,
     EventKind.CUSTOMER_CREATED: _created,
+    EventKind.ENROLLED: _enrolled,
+    EventKind.LEFT_FLOW: _left_flow,
+    EventKind.TOUCH: _touch,
 }
 
 
@@ -123,8 +145,12 @@ def rows(customer: Customer, language: str) -> list[Row]:
     )
     out = []
     for event in events:
-        render = _RENDER.get(event.kind)  # type: ignore[call-overload]
-        title, detail, tone = render(event.data, labels) if render else (event.kind, "", "")
+        render = _RENDER.get(EventKind(event.kind)) if event.kind in EventKind.values else None
+        if render is not None:
+            title, detail, tone = render(event.data, labels)
+        else:
+            # A kind added later and not yet put into words here: its name, at least.
+            title, detail, tone = _choice(EventKind, event.kind), "", ""
         out.append(Row(
             at=event.at, kind=event.kind, title=title, detail=detail, tone=tone,
             store=event.store.name if event.store else "",

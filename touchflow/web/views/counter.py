@@ -18,6 +18,7 @@ from touchflow.web import counter
 from touchflow.web.current_store import current_store, pick_store, stores_for
 from touchflow.web.errors import form_field, message
 from touchflow.web.qr import optin_svg
+from touchflow.web.staff import staff_of
 
 
 def _context(request: HttpRequest, entry: counter.CounterEntry,
@@ -27,7 +28,7 @@ def _context(request: HttpRequest, entry: counter.CounterEntry,
     language = get_language() or "en"
     context: dict[str, Any] = {
         "store": store,
-        "stores": list(stores_for(request.user).order_by("name")),  # type: ignore[arg-type]
+        "stores": list(stores_for(staff_of(request)).order_by("name")),
         "entry": entry,
         "errors": errors or {},
         "check": check or counter.ContactCheck(),
@@ -35,7 +36,7 @@ def _context(request: HttpRequest, entry: counter.CounterEntry,
         "categories": counter.category_choices(language),
     }
     if store is not None:
-        token = counter.fresh_token(store, request.user, keep=entry.token)  # type: ignore[arg-type]
+        token = counter.fresh_token(store, staff_of(request), keep=entry.token)
         context["token"] = token
         context["qr"] = optin_svg(token) if token else None
     return context
@@ -52,7 +53,7 @@ def counter_page(request: HttpRequest) -> HttpResponse:
         errors = {"store": _("You do not work in this store.")}
         return render(request, "web/counter.html", _context(request, entry, errors), status=422)
     try:
-        visit = counter.save(entry, store, request.user)  # type: ignore[arg-type]
+        visit = counter.save(entry, store, staff_of(request))
     except InvalidInput as exc:
         errors = {form_field(exc): message(exc)}
         return render(request, "web/counter.html", _context(request, entry, errors), status=422)
@@ -76,7 +77,7 @@ def contact_check(request: HttpRequest) -> HttpResponse:
     check = counter.ContactCheck()
     if store is not None:
         check = counter.check_typed_contact(request.POST.get("contact", ""), store,
-                                            request.user)  # type: ignore[arg-type]
+                                            staff_of(request))
     return render(request, "web/_contact_check.html", {"check": check})
 
 

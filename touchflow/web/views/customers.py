@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET
 
 from touchflow.customers.actions import resolve, visible_customers
 from touchflow.customers.models import ContactPoint, Customer
+from touchflow.web.staff import staff_of
 from touchflow.web.timeline import rows
 
 PAGE_SIZE = 25
@@ -41,7 +42,7 @@ def search(customers: QuerySet[Customer], query: str) -> QuerySet[Customer]:
 @require_GET
 def customer_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")
-    customers = search(visible_customers(request.user), query).select_related("home_store")
+    customers = search(visible_customers(staff_of(request)), query).select_related("home_store")
     customers = customers.order_by("-id").prefetch_related(
         Prefetch("contacts", queryset=ContactPoint.objects.order_by("kind", "id"))
     )
@@ -53,7 +54,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """404 for a customer the staff member may not see; a merged id leads to the survivor."""
-    visible = visible_customers(request.user)
+    visible = visible_customers(staff_of(request))
     customer = visible.filter(pk=pk).select_related("home_store").first()
     if customer is None:
         tombstone = Customer.objects.filter(pk=pk, merged_into__isnull=False).first()

@@ -13,19 +13,21 @@ from touchflow.core.errors import InvalidInput
 from touchflow.stores.actions import set_staff_language
 from touchflow.stores.models import LANGUAGE_CHOICES
 from touchflow.web.errors import message
+from touchflow.web.staff import staff_of
 
 
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
     error = ""
+    staff = staff_of(request)
     if request.method == "POST":
         try:
-            set_staff_language(request.user, request.POST.get("language", ""))  # type: ignore[arg-type]
+            set_staff_language(staff, request.POST.get("language", ""))
         except InvalidInput as exc:
             error = message(exc)
         else:
             # The confirmation is said in the language just picked.
-            translation.activate(request.user.language)  # type: ignore[union-attr]
+            translation.activate(staff.language)
             messages.success(request, _("Language saved."))
             return redirect("web:profile")
     context = {"languages": LANGUAGE_CHOICES, "error": error}
