@@ -6,6 +6,7 @@ The same suite runs on SQLite (default) and on PostgreSQL when
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import os
 from collections.abc import Callable
@@ -28,6 +29,30 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
     if db["ENGINE"].endswith("postgresql"):
         db.setdefault("TEST", {})
         db["TEST"]["NAME"] = f"test_{db['NAME']}_{os.getpid()}"
+
+
+@pytest.fixture(autouse=True)
+def _builtin_reasons(request: pytest.FixtureRequest) -> None:
+    """Transactional tests empty every table when they end, the rows data migrations
+    loaded included; put the built-in reasons back for the tests that run after them."""
+    names = set(request.fixturenames)
+    marker = request.node.get_closest_marker("django_db")
+    if (
+        "transactional_db" in names
+        or "live_server" in names
+        or (marker is not None and marker.kwargs.get("transaction"))
+    ):
+        request.getfixturevalue("transactional_db")
+    elif "db" in names or marker is not None:
+        request.getfixturevalue("db")
+    else:
+        return
+    from django.apps import apps
+
+    from touchflow.visits.models import Reason
+
+    if not Reason.objects.filter(builtin=True).exists():
+        importlib.import_module("touchflow.visits.migrations.0002_builtin_reasons").add(apps, None)
 
 
 @pytest.fixture(autouse=True)

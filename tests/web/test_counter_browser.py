@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from django.apps import apps as django_apps
 from django.db import connections
 from playwright.sync_api import Page, sync_playwright
 
@@ -33,13 +31,6 @@ pytestmark = [
     # is emptied afterwards, as for every transactional test).
     pytest.mark.django_db(transaction=True),
 ]
-
-
-@pytest.fixture(autouse=True)
-def builtin_reasons(transactional_db: None) -> None:
-    """The reason list the migrations load; an earlier transactional test may have emptied it."""
-    migration = importlib.import_module("touchflow.visits.migrations.0002_builtin_reasons")
-    migration.add(django_apps, None)
 
 
 @pytest.fixture

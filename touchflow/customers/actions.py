@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
+from django.db.models import Value
+from django.db.models.functions import Greatest, Least
 
 from touchflow.core import clock
 from touchflow.core.actor import Actor
@@ -34,6 +36,7 @@ from touchflow.customers.models import (
 )
 from touchflow.stores.models import LANGUAGE_CHOICES, Staff, Store, validate_time_zone
 from touchflow.timeline import events
+from touchflow.timeline.models import TimelineEvent
 
 LANGUAGES = {code for code, _ in LANGUAGE_CHOICES}
 
@@ -116,15 +119,19 @@ def find_customer(
     return [found[pk] for pk in sorted(found)]
 
 
-def link_store(customer: Customer, store: Store, at: datetime) -> None:
-    """Record that the customer dealt with this store at ``at``."""
-    link, created = CustomerStore.objects.get_or_create(
-        customer=customer, store=store, defaults={"first_seen_at": at, "last_seen_at": at}
-    )
-    if not created and (at > link.last_seen_at or at < link.first_seen_at):
-        link.first_seen_at = min(link.first_seen_at, at)
-        link.last_seen_at = max(link.last_seen_at, at)
-        link.save(update_fields=["first_seen_at", "last_seen_at"])
+def link_store(customer: Customer, store: Store, at: datetime, *, new: bool = False) -> None:
+    """Record that the customer dealt with this store at ``at``.
+
+    ``new`` says the customer was created in this transaction, so no link can exist yet.
+    """
+    if not new:
+        updated = CustomerStore.objects.filter(customer=customer, store=store).update(
+            first_seen_at=Least("first_seen_at", Value(at)),
+            last_seen_at=Greatest("last_seen_at", Value(at)),
+        )
+        if updated:
+            return
+    CustomerStore.objects.create(customer=customer, store=store, first_seen_at=at, last_seen_at=at)
 
 
 def record_consent(
@@ -134,13 +141,33 @@ def record_consent(
     actor: Actor,
     at: datetime | None = None,
     note: str = "",
+    timeline: list[TimelineEvent] | None = None,
 ) -> ConsentEvent | None:
-    """Grant or withdraw one purpose on one contact point. A no-op if nothing changes."""
+    """Grant or withdraw one purpose on one contact point. A no-op if nothing changes.
+
+    With ``timeline``, the timeline row is appended there for the caller to write.
+    """
     field = "contact_consent" if purpose == ConsentPurpose.CONTACT else "marketing_consent"
     if getattr(contact, field) is granted:
         return None
     at = at or clock.now()
-    event = ConsentEvent.objects.create(
+    event = _consent_event(contact, purpose, granted, actor, at, note)
+    event.save()
+    setattr(contact, field, granted)
+    contact.consent_updated_at = at
+    contact.save(update_fields=[field, "consent_updated_at"])
+    row = events.consent_changed_row(event)
+    if timeline is None:
+        row.save()
+    else:
+        timeline.append(row)
+    return event
+
+
+def _consent_event(
+    contact: ContactPoint, purpose: str, granted: bool, actor: Actor, at: datetime, note: str = ""
+) -> ConsentEvent:
+    return ConsentEvent(
         contact_point=contact,
         customer_id=contact.customer_id,
         purpose=purpose,
@@ -151,36 +178,62 @@ def record_consent(
         at=at,
         note=note[:500],
     )
-    setattr(contact, field, granted)
-    contact.consent_updated_at = at
-    contact.save(update_fields=[field, "consent_updated_at"])
-    events.consent_changed(event)
-    return event
 
 
-def _add_contact(
-    customer: Customer, contact: ContactInput, actor: Actor, at: datetime
-) -> ContactPoint:
-    point = ContactPoint.objects.create(
-        customer=customer,
-        kind=contact.kind,
-        network=contact.network,
-        value=contact.value,
-        created_at=at,
-    )
-    events.contact_added(point, actor)
-    return point
+def _add_contacts(
+    customer: Customer,
+    contacts: Sequence[ContactInput],
+    consent: ConsentGrant | None,
+    actor: Actor,
+    at: datetime,
+    timeline: list[TimelineEvent],
+) -> list[ContactPoint]:
+    """Create new contact points with their consent already in place: one insert for
+    the points and one for their consent events, however many there are."""
+    points = [
+        ContactPoint(
+            customer=customer,
+            kind=c.kind,
+            network=c.network,
+            value=c.value,
+            created_at=at,
+            contact_consent=consent.contact if consent else None,
+            marketing_consent=(True if consent and consent.marketing else None),
+            consent_updated_at=at if consent else None,
+        )
+        for c in contacts
+    ]
+    ContactPoint.objects.bulk_create(points)
+    granted = []
+    for point in points:
+        timeline.append(events.contact_added_row(point, actor))
+        if consent is not None:
+            granted.append(
+                _consent_event(point, ConsentPurpose.CONTACT, consent.contact, actor, at)
+            )
+            if consent.marketing:
+                granted.append(_consent_event(point, ConsentPurpose.MARKETING, True, actor, at))
+    ConsentEvent.objects.bulk_create(granted)
+    timeline.extend(events.consent_changed_row(event) for event in granted)
+    return points
 
 
 def _apply_consent(
-    points: Sequence[ContactPoint], consent: ConsentGrant | None, actor: Actor, at: datetime
+    points: Sequence[ContactPoint],
+    consent: ConsentGrant | None,
+    actor: Actor,
+    at: datetime,
+    timeline: list[TimelineEvent],
 ) -> None:
+    """Consent given again for contacts already on file: record what changed."""
     if consent is None:
         return
     for point in points:
-        record_consent(point, ConsentPurpose.CONTACT, consent.contact, actor, at)
+        record_consent(point, ConsentPurpose.CONTACT, consent.contact, actor, at, timeline=timeline)
         if consent.marketing or point.marketing_consent is not None:
-            record_consent(point, ConsentPurpose.MARKETING, consent.marketing, actor, at)
+            record_consent(
+                point, ConsentPurpose.MARKETING, consent.marketing, actor, at, timeline=timeline
+            )
 
 
 def resolve_customer(
@@ -196,33 +249,44 @@ def resolve_customer(
     tags: Sequence[str] = (),
     consent: ConsentGrant | None = None,
     at: datetime | None = None,
+    timeline: list[TimelineEvent] | None = None,
 ) -> tuple[Customer, bool]:
     """Find the customer these contacts belong to, or create them.
 
     Contacts that match two different customers prove they are one person: they are
     merged. Missing contacts are added, consent is recorded, the store is linked.
     Returns ``(customer, created)``.
+
+    Inside the caller's transaction (``timeline`` given: the caller writes the rows),
+    a concurrent insert of the same contact surfaces as IntegrityError for the caller
+    to retry its whole unit; called on its own, it retries by itself.
     """
     if not contacts and not external_id:
         raise InvalidInput("contacts", "Give at least one contact or an external id.", "required")
     check_profile(language, time_zone)
     at = at or clock.now()
+    args = (
+        store,
+        actor,
+        contacts,
+        external_id,
+        name,
+        language,
+        time_zone,
+        country,
+        tags,
+        consent,
+        at,
+    )
+    if timeline is not None:
+        return _resolve_once(*args, timeline)
     for attempt in range(3):
         try:
             with transaction.atomic():
-                return _resolve_once(
-                    store,
-                    actor,
-                    contacts,
-                    external_id,
-                    name,
-                    language,
-                    time_zone,
-                    country,
-                    tags,
-                    consent,
-                    at,
-                )
+                rows: list[TimelineEvent] = []
+                result = _resolve_once(*args, rows)
+                events.write_rows(rows)
+                return result
         except IntegrityError:
             # A concurrent request created the same contact or external id first;
             # the next round finds it.
@@ -243,6 +307,7 @@ def _resolve_once(
     tags: Sequence[str],
     consent: ConsentGrant | None,
     at: datetime,
+    timeline: list[TimelineEvent],
 ) -> tuple[Customer, bool]:
     matches = find_customer(contacts, external_id)
     created = not matches
@@ -257,23 +322,28 @@ def _resolve_once(
             home_store=store,
             created_at=at,
         )
-        events.customer_created(customer, actor)
+        timeline.append(events.customer_created_row(customer, actor))
+        _add_contacts(customer, _unique(contacts), consent, actor, at, timeline)
     else:
         customer = matches[0]
         for other in matches[1:]:
             customer = merge_customers(customer, other, actor, at)
         _update_profile(customer, name, language, time_zone, country, tags, external_id)
-    points = []
-    existing = {(p.kind, p.network, p.value): p for p in customer.contacts.all()}
-    for contact in contacts:
-        point = existing.get((contact.kind, contact.network, contact.value))
-        if point is None:
-            point = _add_contact(customer, contact, actor, at)
-            existing[(contact.kind, contact.network, contact.value)] = point
-        points.append(point)
-    _apply_consent(points, consent, actor, at)
-    link_store(customer, store, at)
+        existing = {(p.kind, p.network, p.value): p for p in customer.contacts.all()}
+        missing = [c for c in _unique(contacts) if (c.kind, c.network, c.value) not in existing]
+        _add_contacts(customer, missing, consent, actor, at, timeline)
+        known = [
+            existing[k]
+            for k in dict.fromkeys((c.kind, c.network, c.value) for c in contacts)
+            if k in existing
+        ]
+        _apply_consent(known, consent, actor, at, timeline)
+    link_store(customer, store, at, new=created)
     return customer, created
+
+
+def _unique(contacts: Sequence[ContactInput]) -> list[ContactInput]:
+    return list(dict.fromkeys(contacts))
 
 
 def _update_profile(

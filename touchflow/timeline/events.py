@@ -65,11 +65,11 @@ def write_rows(rows: Sequence[TimelineEvent], batch_size: int = 1000) -> None:
     TimelineEvent.objects.bulk_create(rows, batch_size=batch_size)
 
 
-def consent_changed(event: ConsentEvent) -> TimelineEvent:
-    return _write(
-        event.customer_id,
-        EventKind.CONSENT,
-        event.at,
+def consent_changed_row(event: ConsentEvent) -> TimelineEvent:
+    return TimelineEvent(
+        customer_id=event.customer_id,
+        kind=EventKind.CONSENT,
+        at=event.at,
         staff_id=event.staff_id,
         data={
             "contact": event.contact_point.value,
@@ -79,6 +79,12 @@ def consent_changed(event: ConsentEvent) -> TimelineEvent:
             "source": event.source,
         },
     )
+
+
+def consent_changed(event: ConsentEvent) -> TimelineEvent:
+    row = consent_changed_row(event)
+    row.save()
+    return row
 
 
 def visit_data(visit: Visit) -> dict[str, Any]:
@@ -91,17 +97,23 @@ def visit_data(visit: Visit) -> dict[str, Any]:
     }
 
 
-def visit_logged(visit: Visit) -> TimelineEvent:
+def visit_row(visit: Visit) -> TimelineEvent:
     assert visit.customer_id is not None
-    return _write(
-        visit.customer_id,
-        EventKind.VISIT,
-        visit.occurred_at,
+    return TimelineEvent(
+        customer_id=visit.customer_id,
+        kind=EventKind.VISIT,
+        at=visit.occurred_at,
         store_id=visit.store_id,
         staff_id=visit.staff_id,
         visit=visit,
         data=visit_data(visit),
     )
+
+
+def visit_logged(visit: Visit) -> TimelineEvent:
+    row = visit_row(visit)
+    row.save()
+    return row
 
 
 def purchase_data(purchase: Purchase) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
@@ -16,6 +17,7 @@ from touchflow.customers.models import Customer, OptInToken
 from touchflow.flows import enrollment as flow_enrollment
 from touchflow.stores.models import Category, Staff, Store
 from touchflow.timeline import events
+from touchflow.timeline.models import TimelineEvent
 from touchflow.visits.classification import ContactCapture, classify
 from touchflow.visits.models import Reason, Visit
 
@@ -114,53 +116,109 @@ def log_visit(
         raise InvalidInput(
             "contacts", "Contacts were not taken, so none can be given.", "not_allowed"
         )
-    try:
-        with transaction.atomic():
-            if contacts:
-                found, _created = customer_actions.resolve_customer(
-                    store=store,
-                    actor=actor,
-                    contacts=contacts,
-                    name=name,
-                    language=language,
-                    time_zone=time_zone,
-                    consent=consent or ConsentGrant(),
-                    at=occurred_at,
-                )
-                if customer is not None and customer.pk != found.pk:
-                    found = customer_actions.merge_customers(customer, found, actor, now)
-                customer = found
-            elif customer is not None:
-                customer = customer_actions.resolve(customer)
-                customer_actions.link_store(customer, store, occurred_at)
-            visit = Visit.objects.create(
-                store=store,
-                staff=staff,
-                customer=customer,
-                occurred_at=occurred_at,
-                bought=bought,
-                contact_capture=capture,
-                reason=reason_row,
-                visit_class=classify(bought, capture),
-                categories=category_codes,
-                note=note.strip(),
-                source=actor.source,
-                external_id=external_id or None,
-                created_at=now,
+    write = _VisitWrite(
+        store=store,
+        actor=actor,
+        staff=staff,
+        customer=customer,
+        contacts=contacts,
+        name=name,
+        language=language,
+        time_zone=time_zone,
+        consent=consent,
+        occurred_at=occurred_at,
+        now=now,
+        bought=bought,
+        capture=capture,
+        reason=reason_row,
+        categories=category_codes,
+        note=note,
+        external_id=external_id,
+        optin_token=optin_token,
+    )
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                return write.run(), True
+        except IntegrityError:
+            # Another request won a race: the same external id (return its visit) or
+            # the same new contact (the next round finds that customer).
+            if external_id:
+                existing = Visit.objects.filter(store=store, external_id=external_id).first()
+                if existing is not None:
+                    return existing, False
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+@dataclass
+class _VisitWrite:
+    """The writes of one visit, in one transaction; every timeline row in one insert."""
+
+    store: Store
+    actor: Actor
+    staff: Staff | None
+    customer: Customer | None
+    contacts: Sequence[ContactInput]
+    name: str
+    language: str | None
+    time_zone: str | None
+    consent: ConsentGrant | None
+    occurred_at: datetime
+    now: datetime
+    bought: bool
+    capture: ContactCapture
+    reason: Reason | None
+    categories: list[str]
+    note: str
+    external_id: str | None
+    optin_token: str | None
+
+    def run(self) -> Visit:
+        timeline: list[TimelineEvent] = []
+        customer = self.customer
+        if self.contacts:
+            found, _created = customer_actions.resolve_customer(
+                store=self.store,
+                actor=self.actor,
+                contacts=self.contacts,
+                name=self.name,
+                language=self.language,
+                time_zone=self.time_zone,
+                consent=self.consent or ConsentGrant(),
+                at=self.occurred_at,
+                timeline=timeline,
             )
-            if customer is not None:
-                events.visit_logged(visit)
-                flow_enrollment.on_visit_logged(visit)
-            if optin_token:
-                _attach_token(optin_token, visit)
-    except IntegrityError:
-        # Two requests with the same external id raced; the other one won.
-        if external_id:
-            existing = Visit.objects.filter(store=store, external_id=external_id).first()
-            if existing is not None:
-                return existing, False
-        raise
-    return visit, True
+            if customer is not None and customer.pk != found.pk:
+                found = customer_actions.merge_customers(customer, found, self.actor, self.now)
+            customer = found
+        elif customer is not None:
+            customer = customer_actions.resolve(customer)
+            customer_actions.link_store(customer, self.store, self.occurred_at)
+        visit = Visit.objects.create(
+            store=self.store,
+            staff=self.staff,
+            customer=customer,
+            occurred_at=self.occurred_at,
+            bought=self.bought,
+            contact_capture=self.capture,
+            reason=self.reason,
+            visit_class=classify(self.bought, self.capture),
+            categories=self.categories,
+            note=self.note.strip(),
+            source=self.actor.source,
+            external_id=self.external_id or None,
+            created_at=self.now,
+        )
+        if customer is not None:
+            timeline.append(events.visit_row(visit))
+        events.write_rows(timeline)
+        if customer is not None:
+            flow_enrollment.on_visit_logged(visit)
+        if self.optin_token:
+            _attach_token(self.optin_token, visit)
+        return visit
 
 
 def _attach_token(token: str, visit: Visit) -> None:
