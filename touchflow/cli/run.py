@@ -21,6 +21,9 @@ def migrate(verbosity: int = 0) -> None:
 
 def _gunicorn_argv(host: str, port: int, workers: int) -> list[str]:
     exe = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"
+    # Threaded workers keep client connections alive between requests (sync workers
+    # close each one), which saves a TCP handshake per call from a POS.
+    threads = int(os.environ.get("TOUCHFLOW_WEB_THREADS", "1"))
     return [
         exe,
         "touchflow.wsgi:application",
@@ -28,6 +31,10 @@ def _gunicorn_argv(host: str, port: int, workers: int) -> list[str]:
         f"{host}:{port}",
         "--workers",
         str(workers),
+        "--worker-class",
+        "gthread" if threads > 1 else "sync",
+        "--threads",
+        str(threads),
         "--access-logfile",
         "-" if os.environ.get("TOUCHFLOW_ACCESS_LOG") else "/dev/null",
         "--timeout",

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from touchflow.core.fields import JSONField
 from touchflow.stores.models import LANGUAGE_CHOICES, Store, validate_time_zone
 
 
@@ -22,7 +23,7 @@ class Customer(models.Model):
         _("time zone"), max_length=64, default="UTC", validators=[validate_time_zone]
     )
     country = models.CharField(_("country"), max_length=64, blank=True)
-    tags = models.JSONField(_("tags"), default=list, blank=True)
+    tags = JSONField(_("tags"), default=list, blank=True)
     external_id = models.CharField(
         _("external id"),
         max_length=100,

@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from touchflow.core.fields import JSONField
 from touchflow.customers.models import Customer
 from touchflow.stores.models import Store
 
@@ -26,9 +27,9 @@ class Purchase(models.Model):
     occurred_at = models.DateTimeField(_("time"))
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
     currency = models.CharField(_("currency"), max_length=3)
-    categories = models.JSONField(_("categories"), default=list, blank=True)
+    categories = JSONField(_("categories"), default=list, blank=True)
     # [{"sku": str, "name": str, "quantity": int, "unit_price": "1.25"}]
-    items = models.JSONField(_("items"), default=list, blank=True)
+    items = JSONField(_("items"), default=list, blank=True)
     source = models.CharField(max_length=16, choices=PurchaseSource.choices)
     # NULL (not "") keeps the unique constraint on external ids partial.
     external_id = models.CharField(  # noqa: DJ001

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from touchflow.core.fields import JSONField
+
 
 class EventKind(models.TextChoices):
     CUSTOMER_CREATED = "customer_created", _("Customer created")
@@ -34,7 +36,7 @@ class TimelineEvent(models.Model):
         "purchases.Purchase", on_delete=models.CASCADE, null=True, blank=True
     )
     # What a reader of the timeline needs without joining: the summary of the event.
-    data = models.JSONField(default=dict, blank=True)
+    data = JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["at", "id"]
