@@ -23,6 +23,17 @@ def register(app: typer.Typer) -> None:
         lease: float = typer.Option(
             120.0, help="Seconds a claim lasts before another worker may take it over."
         ),
+        retry_base: float = typer.Option(
+            30.0,
+            envvar="TOUCHFLOW_RETRY_BASE",
+            help="Seconds before the first retry of a failed send; doubles each time.",
+        ),
+        retry_cap: float = typer.Option(
+            7200.0, envvar="TOUCHFLOW_RETRY_CAP", help="Longest wait between two retries."
+        ),
+        retry_attempts: int = typer.Option(
+            6, envvar="TOUCHFLOW_RETRY_ATTEMPTS", help="Attempts before a dead letter."
+        ),
     ) -> None:
         """Send due touches: claim, apply the policies, render, send, record, schedule.
 
@@ -33,6 +44,7 @@ def register(app: typer.Typer) -> None:
         from touchflow.core import clock
         from touchflow.delivery.channels.registry import from_settings
         from touchflow.delivery.dispatcher import Dispatcher
+        from touchflow.delivery.retry import RetryPolicy
 
         fixed: datetime | None = None
         if now:
@@ -53,6 +65,11 @@ def register(app: typer.Typer) -> None:
             channels,
             batch_size=batch,
             lease=timedelta(seconds=lease),
+            retry=RetryPolicy(
+                max_attempts=retry_attempts,
+                base=timedelta(seconds=retry_base),
+                cap=timedelta(seconds=retry_cap),
+            ),
             now=(lambda: fixed) if fixed else clock.now,  # type: ignore[return-value]
         )
         try:

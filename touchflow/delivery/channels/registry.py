@@ -2,10 +2,13 @@
 
 ``TOUCHFLOW_CHANNELS`` lists them, e.g.
 ``email=smtp://127.0.0.1:1025;sms=http://127.0.0.1:9000/sms;telegram=null:``.
-A channel that is not listed is not usable, and steps fall back past it.
+A channel that is not listed is not usable, and steps fall back past it. An http(s)
+URL may end in ``?timeout=SECONDS`` (how long one request may take; default 10).
 """
 
 from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
 
@@ -38,8 +41,26 @@ def build(name: str, url: str) -> Channel:
     if url.startswith(("smtp://", "smtps://")):
         return SmtpChannel(name, url, sender=settings.TOUCHFLOW_EMAIL_FROM)
     if url.startswith(("http://", "https://")):
-        return WebhookChannel(name, url)
+        url, timeout = _pop_timeout(url)
+        return WebhookChannel(name, url) if timeout is None else WebhookChannel(name, url, timeout)
     raise ValueError(f"TOUCHFLOW_CHANNELS: {name}: unsupported URL {url!r}")
+
+
+def _pop_timeout(url: str) -> tuple[str, float | None]:
+    """``http://host/path?timeout=0.5`` → the URL without it, and 0.5 (seconds)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    rest = [(k, v) for k, v in query if k != "timeout"]
+    values = [v for k, v in query if k == "timeout"]
+    if not values:
+        return url, None
+    try:
+        timeout = float(values[-1])
+    except ValueError as exc:
+        raise ValueError(f"TOUCHFLOW_CHANNELS: timeout={values[-1]!r} is not seconds") from exc
+    if timeout <= 0:
+        raise ValueError("TOUCHFLOW_CHANNELS: timeout must be more than zero seconds")
+    return urlunsplit(parts._replace(query=urlencode(rest))), timeout
 
 
 def from_settings(spec: str | None = None) -> dict[str, Channel]:
