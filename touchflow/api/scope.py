@@ -22,7 +22,7 @@ from touchflow.core.errors import InvalidInput
 from touchflow.customers import actions as customer_actions
 from touchflow.customers.models import Customer, CustomerStore
 from touchflow.integrations.models import ApiToken
-from touchflow.stores.models import Staff, Store
+from touchflow.stores.models import Staff, Store, remember_store
 from touchflow.visits.models import Visit
 
 
@@ -32,12 +32,14 @@ def store_for_write(token: ApiToken, slug: str | None, field: str = "store") -> 
         store = token.store
         assert store is not None
         if slug and slug != store.slug:
-            raise ApiError(403, field, f"This token acts only for the store {store.slug!r}.",
-                           "forbidden")
+            raise ApiError(
+                403, field, f"This token acts only for the store {store.slug!r}.", "forbidden"
+            )
         return store
     if not slug:
-        raise InvalidInput(field, "Name the store (its slug): this token is not bound to one.",
-                           "required")
+        raise InvalidInput(
+            field, "Name the store (its slug): this token is not bound to one.", "required"
+        )
     return _store(slug, field)
 
 
@@ -55,15 +57,26 @@ def _store(slug: str, field: str) -> Store:
     return store
 
 
-def staff_named(username: str | None, field: str = "staff") -> Staff | None:
-    """The active staff member with this username (whether they work in the store is
-    the visit action's rule)."""
+def staff_named(username: str | None, store: Store, field: str = "staff") -> Staff | None:
+    """The active staff member with this username, read together with whether they work
+    in ``store`` (one query on the usual path; the visit action applies the rule)."""
     if not username:
         return None
-    staff = Staff.objects.filter(username=username, is_active=True).first()
-    if staff is None:
+    link = (
+        Staff.stores.through.objects.filter(
+            staff__username=username, staff__is_active=True, store=store
+        )
+        .select_related("staff")
+        .first()
+    )
+    if link is not None:
+        staff: Staff = link.staff
+        remember_store(staff, store)
+        return staff
+    found = Staff.objects.filter(username=username, is_active=True).first()
+    if found is None:
         raise InvalidInput(field, f"No active staff member {username!r}.", "not_found")
-    return staff
+    return found
 
 
 def may_see(token: ApiToken, customer: Customer) -> bool:

@@ -29,7 +29,7 @@ def create_visit(request: HttpRequest, payload: VisitIn) -> Status[dict[str, Any
     the repeat says)."""
     token = token_of(request)
     store = scope.store_for_write(token, payload.store)
-    staff = scope.staff_named(payload.staff)
+    staff = scope.staff_named(payload.staff, store)
     person = payload.customer
     customer = None
     if person is not None and person.id is not None:

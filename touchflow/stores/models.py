@@ -98,6 +98,18 @@ class Staff(AbstractUser):
     def is_manager(self) -> bool:
         return self.role == Role.MANAGER or self.is_admin
 
+    def works_in(self, store: Store) -> bool:
+        """Admins work everywhere; others in their stores (known ones are remembered)."""
+        if self.is_admin:
+            return True
+        known: set[int] = self.__dict__.setdefault("_known_stores", set())
+        if store.pk in known:
+            return True
+        if self.stores.filter(pk=store.pk).exists():
+            known.add(store.pk)
+            return True
+        return False
+
 
 class Category(models.Model):
     """A product category (or service line) that visits and purchases refer to."""
@@ -119,3 +131,8 @@ class Category(models.Model):
 
     def label(self, language: str) -> str:
         return getattr(self, f"name_{language}", "") or self.name_en
+
+
+def remember_store(staff: Staff, store: Store) -> None:
+    """Record that a query already proved ``staff`` works in ``store``."""
+    staff.__dict__.setdefault("_known_stores", set()).add(store.pk)

@@ -66,7 +66,7 @@ def check_capture(capture: str) -> ContactCapture:
 
 
 def check_staff(staff: Staff | None, store: Store) -> None:
-    if staff is not None and not staff.is_admin and not staff.stores.filter(pk=store.pk).exists():
+    if staff is not None and not staff.works_in(store):
         raise InvalidInput(
             "staff", f"{staff.username} does not work in {store.name}.", "not_allowed"
         )
