@@ -11,6 +11,7 @@ import random
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import phonenumbers
 from django.db import transaction
@@ -20,6 +21,8 @@ from rich.progress import Progress
 from touchflow.core import clock
 from touchflow.core.actor import Actor
 from touchflow.customers.actions import ConsentGrant, ContactInput
+from touchflow.flows.actions import load_flow_dir, set_status
+from touchflow.flows.models import FlowStatus
 from touchflow.purchases.actions import record_purchase
 from touchflow.stores.models import Category, Role, Staff, Store
 from touchflow.visits.actions import log_visit
@@ -27,6 +30,7 @@ from touchflow.visits.classification import ContactCapture
 from touchflow.visits.models import Reason
 
 PASSWORD = "touchflow-demo"
+EXAMPLE_FLOWS = Path(__file__).resolve().parent / "flows" / "examples"
 DAYS = 150
 
 
@@ -79,7 +83,7 @@ STORES = (
     ),
     DemoStore(
         "london",
-        "London Sofa Co.",
+        "London Sofa Company",
         "GB",
         "Europe/London",
         "en",
@@ -181,6 +185,11 @@ def _make_setup() -> dict[str, Store]:
         staff.stores.set([stores[s] for s in slugs])
     for position, (slug, en, ru, pl, _price) in enumerate(CATEGORIES):
         Category.objects.create(slug=slug, name_en=en, name_ru=ru, name_pl=pl, position=position)
+    # The shipped chains, active, so the demo's visits and purchases enter them.
+    results, errors = load_flow_dir(EXAMPLE_FLOWS)
+    assert not errors, errors
+    for result in results:
+        set_status(result.flow, FlowStatus.ACTIVE)
     return stores
 
 

@@ -14,6 +14,7 @@ from django.conf import settings
 
 from touchflow.delivery.channels.base import Channel
 from touchflow.delivery.channels.null import NullChannel
+from touchflow.delivery.channels.outbox import OutboxChannel
 from touchflow.delivery.channels.smtp import SmtpChannel
 from touchflow.delivery.channels.webhook import WebhookChannel
 
@@ -28,8 +29,7 @@ def parse_spec(spec: str) -> dict[str, str]:
         name = name.strip()
         if not sep or name not in KNOWN:
             raise ValueError(
-                f"TOUCHFLOW_CHANNELS: {entry!r} must be NAME=URL, "
-                f"NAME one of {', '.join(KNOWN)}"
+                f"TOUCHFLOW_CHANNELS: {entry!r} must be NAME=URL, NAME one of {', '.join(KNOWN)}"
             )
         result[name] = url.strip()
     return result
@@ -38,6 +38,8 @@ def parse_spec(spec: str) -> dict[str, str]:
 def build(name: str, url: str) -> Channel:
     if url.startswith("null:"):
         return NullChannel(name)
+    if url.startswith("outbox:"):
+        return OutboxChannel(name, url.removeprefix("outbox:") or "var/outbox")
     if url.startswith(("smtp://", "smtps://")):
         return SmtpChannel(name, url, sender=settings.TOUCHFLOW_EMAIL_FROM)
     if url.startswith(("http://", "https://")):
