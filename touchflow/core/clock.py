@@ -6,9 +6,11 @@ Every piece of code asks this module for the time, so tests move the clock
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
+
+from touchflow.core.errors import InvalidInput
 
 
 def now() -> datetime:
@@ -16,8 +18,23 @@ def now() -> datetime:
     return timezone.now()
 
 
+# Clocks of tills and tablets drift; a time a few minutes "in the future" is not an error.
+FUTURE_SKEW = timedelta(minutes=10)
+
+
 def ensure_aware(value: datetime) -> datetime:
     """Treat a naive datetime as UTC; leave an aware one alone."""
     if timezone.is_naive(value):
         return timezone.make_aware(value, UTC)
     return value
+
+
+def occurred(
+    at: datetime | None, what: str, field: str = "occurred_at"
+) -> tuple[datetime, datetime]:
+    """``(now, when it happened)``: now when not given; refuses a time in the future."""
+    current = now()
+    when = ensure_aware(at) if at else current
+    if when > current + FUTURE_SKEW:
+        raise InvalidInput(field, f"{what} cannot be in the future.", "in_future")
+    return current, when

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -19,8 +19,6 @@ from touchflow.purchases.models import Purchase
 from touchflow.stores.models import Store
 from touchflow.timeline import events
 from touchflow.visits.models import Visit
-
-FUTURE_SKEW = timedelta(minutes=10)
 
 
 def check_amount(raw: Any) -> Decimal:
@@ -64,10 +62,7 @@ def record_purchase(
         existing = Purchase.objects.filter(store=store, external_id=external_id).first()
         if existing is not None:
             return existing, False
-    now = clock.now()
-    occurred_at = clock.ensure_aware(occurred_at) if occurred_at else now
-    if occurred_at > now + FUTURE_SKEW:
-        raise InvalidInput("occurred_at", "A purchase cannot be in the future.", "in_future")
+    now, occurred_at = clock.occurred(occurred_at, "A purchase")
     value = check_amount(amount)
     code = check_currency(currency or store.currency)
     if visit is not None and visit.store_id != store.pk:

@@ -7,15 +7,11 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from touchflow.core.fields import JSONField
+from touchflow.core.sources import Source
 from touchflow.customers.models import Customer
 from touchflow.stores.models import Store
 
-
-class PurchaseSource(models.TextChoices):
-    COUNTER = "counter", _("Counter screen")
-    API = "api", _("API")
-    IMPORT = "import", _("Import")
-    DEMO = "demo", _("Demo data")
+PurchaseSource = Source
 
 
 class Purchase(models.Model):

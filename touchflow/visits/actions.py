@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import IntegrityError, transaction
 
@@ -20,9 +20,6 @@ from touchflow.timeline import events
 from touchflow.timeline.models import TimelineEvent
 from touchflow.visits.classification import ContactCapture, classify
 from touchflow.visits.models import Reason, Visit
-
-# Clocks of tills and tablets drift; a visit a few minutes "in the future" is not an error.
-FUTURE_SKEW = timedelta(minutes=10)
 
 
 def check_reason(bought: bool, code: str | None) -> Reason | None:
@@ -101,10 +98,7 @@ def log_visit(
         existing = Visit.objects.filter(store=store, external_id=external_id).first()
         if existing is not None:
             return existing, False
-    now = clock.now()
-    occurred_at = clock.ensure_aware(occurred_at) if occurred_at else now
-    if occurred_at > now + FUTURE_SKEW:
-        raise InvalidInput("occurred_at", "A visit cannot be in the future.", "in_future")
+    now, occurred_at = clock.occurred(occurred_at, "A visit")
     capture = check_capture(contact_capture)
     reason_row = check_reason(bought, reason)
     category_codes = check_categories(categories)

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from touchflow.core.sources import Source
 from touchflow.customers.models import Customer
 from touchflow.stores.models import Store
 from touchflow.visits.classification import ContactCapture, VisitClass
@@ -41,11 +42,7 @@ class Reason(models.Model):
         return getattr(self, f"label_{language}", "") or self.label_en
 
 
-class VisitSource(models.TextChoices):
-    COUNTER = "counter", _("Counter screen")
-    API = "api", _("API")
-    IMPORT = "import", _("Import")
-    DEMO = "demo", _("Demo data")
+VisitSource = Source
 
 
 class Visit(models.Model):
