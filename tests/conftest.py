@@ -59,6 +59,9 @@ def _builtin_reasons(request: pytest.FixtureRequest) -> None:
 def _fast_password_hashing(settings: Any) -> None:
     """PBKDF2 is slow on purpose; tests hash dozens of passwords and need no such defence."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Per-process caches would outlive each test's rolled-back rows; the cache's own
+    # tests turn it back on.
+    settings.TOUCHFLOW_CACHE_SECONDS = 0
 
 
 @pytest.fixture

@@ -150,3 +150,6 @@ TOUCHFLOW_CHANNELS = os.environ.get("TOUCHFLOW_CHANNELS", "")
 TOUCHFLOW_EMAIL_FROM = os.environ.get("TOUCHFLOW_EMAIL_FROM", "Touchflow <touchflow@localhost>")
 # The address customers reach this deployment at: unsubscribe links point here.
 TOUCHFLOW_PUBLIC_URL = os.environ.get("TOUCHFLOW_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+# Tokens and the list of active chains are re-read by each process at most this often;
+# a revoked token or a paused chain takes effect in other processes within this time.
+TOUCHFLOW_CACHE_SECONDS = float(os.environ.get("TOUCHFLOW_CACHE_SECONDS", "10"))

@@ -11,6 +11,7 @@ from django.db import transaction
 from touchflow.core import clock
 from touchflow.core.errors import InvalidInput
 from touchflow.delivery.models import Touch, TouchState
+from touchflow.flows.enrollment import forget_active_flows
 from touchflow.flows.models import Flow, FlowStatus, FlowStep
 from touchflow.flows.spec import FlowFileError, FlowSpec, Problem, parse_flow
 
@@ -67,6 +68,7 @@ def sync_flow(spec: FlowSpec, text: str, source: str) -> LoadResult:
             flow.status = spec.status
         flow.save()
         _sync_steps(flow, spec)
+        transaction.on_commit(forget_active_flows)
     return LoadResult(flow, created=created, changed=True)
 
 
@@ -122,6 +124,7 @@ def set_status(flow: Flow, status: str) -> Flow:
         flow.status = status
         flow.updated_at = clock.now()
         flow.save(update_fields=["status", "updated_at"])
+        transaction.on_commit(forget_active_flows)
         if status == FlowStatus.ACTIVE:
             # Touches the dispatcher parked while the chain was paused wait no more; one
             # whose time ran out meanwhile will expire rather than go out late.

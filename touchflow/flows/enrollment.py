@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
 from touchflow.core import clock
+from touchflow.core.ttlcache import TTLCache
 from touchflow.customers.models import Customer
 from touchflow.delivery.models import Touch, TouchState
 from touchflow.flows import queries
@@ -46,10 +47,22 @@ def _matches_categories(flow: Flow, categories: Sequence[str]) -> bool:
     return not flow.categories or bool(set(flow.categories) & set(categories))
 
 
+_active: TTLCache[str, list[Flow]] = TTLCache()
+
+
+def active_flows() -> list[Flow]:
+    """The active chains, re-read once per ``TOUCHFLOW_CACHE_SECONDS`` per process."""
+    return _active.get("active", lambda: list(Flow.objects.filter(status=FlowStatus.ACTIVE)))
+
+
+def forget_active_flows() -> None:
+    _active.clear()
+
+
 def flows_for_visit(visit: Visit) -> list[Flow]:
     return [
         f
-        for f in Flow.objects.filter(status=FlowStatus.ACTIVE)
+        for f in active_flows()
         if "visit" in f.triggers
         and visit.visit_class in f.visit_classes
         and _matches_categories(f, visit.categories)
@@ -59,7 +72,7 @@ def flows_for_visit(visit: Visit) -> list[Flow]:
 def flows_for_purchase(purchase: Purchase) -> list[Flow]:
     return [
         f
-        for f in Flow.objects.filter(status=FlowStatus.ACTIVE)
+        for f in active_flows()
         if "purchase" in f.triggers and _matches_categories(f, purchase.categories)
     ]
 

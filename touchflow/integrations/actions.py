@@ -11,6 +11,7 @@ from django.db.models import Q
 
 from touchflow.core import clock
 from touchflow.core.errors import InvalidInput
+from touchflow.core.ttlcache import TTLCache
 from touchflow.integrations.models import ApiToken
 from touchflow.stores.models import Store
 
@@ -43,16 +44,26 @@ def create_token(name: str, store: Store | None = None) -> tuple[ApiToken, str]:
     return token, secret
 
 
+_live_tokens: TTLCache[str, ApiToken | None] = TTLCache()
+
+
 def authenticate(secret: str) -> ApiToken | None:
-    """The live token this secret belongs to, or None."""
+    """The live token this secret belongs to, or None.
+
+    Read once per ``TOUCHFLOW_CACHE_SECONDS`` per process: a revocation reaches other
+    processes within that time (at once in the process that revoked).
+    """
     if not secret or not secret.startswith(TOKEN_PREFIX):
         return None
-    token = (
-        ApiToken.objects.select_related("store")
-        .filter(secret_hash=_digest(secret), revoked_at__isnull=True)
-        .first()
+    digest = _digest(secret)
+    return _live_tokens.get(
+        digest,
+        lambda: (
+            ApiToken.objects.select_related("store")
+            .filter(secret_hash=digest, revoked_at__isnull=True)
+            .first()
+        ),
     )
-    return token
 
 
 def mark_used(token: ApiToken, at: datetime | None = None) -> bool:
@@ -76,4 +87,5 @@ def revoke_token(name: str) -> ApiToken:
         raise InvalidInput("name", f"No live token named {name!r}.", "not_found")
     token.revoked_at = clock.now()
     token.save(update_fields=["revoked_at"])
+    _live_tokens.clear()
     return token
