@@ -177,6 +177,58 @@ def on_purchase_recorded(purchase: Purchase) -> list[Enrollment]:
     return entered
 
 
+def on_purchases_imported(purchases: Sequence[Purchase]) -> int:
+    """The import's bulk form of ``on_purchase_recorded``.
+
+    Purchases end the chains that exit on purchase, in one query for the batch. Only a
+    purchase recent enough for a chain's first step still to go out in time enters that
+    chain: purchase history from years ago enters nothing (its touches would only
+    expire). Returns how many enrollments began.
+    """
+    if not purchases:
+        return 0
+    latest: dict[int, datetime] = {}
+    for p in purchases:
+        latest[p.customer_id] = max(latest.get(p.customer_id, p.occurred_at), p.occurred_at)
+    ending = [
+        e
+        for e in Enrollment.objects.select_related("flow").filter(
+            customer_id__in=latest, state=EnrollmentState.ACTIVE
+        )
+        if "purchase" in e.flow.exit_on and e.entered_at < latest[e.customer_id]
+    ]
+    for enrollment in ending:
+        leave(
+            enrollment.customer_id,
+            "purchase",
+            latest[enrollment.customer_id],
+            only_rule="purchase",
+            flow_ids=[enrollment.flow_id],
+        )
+    now = clock.now()
+    entered = 0
+    for flow in [f for f in active_flows() if "purchase" in f.triggers]:
+        first = next_step(live_steps(flow), None)
+        if first is None:
+            continue
+        horizon = timedelta(seconds=first.delay_seconds + first.expires_seconds)
+        for purchase in purchases:
+            if purchase.occurred_at + horizon > now and _matches_categories(
+                flow, purchase.categories
+            ):
+                entered += (
+                    enroll(
+                        flow,
+                        purchase.customer,
+                        store=purchase.store,
+                        at=purchase.occurred_at,
+                        purchase=purchase,
+                    )
+                    is not None
+                )
+    return entered
+
+
 def leave(
     customer_id: int,
     reason: str,

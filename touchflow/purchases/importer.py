@@ -26,6 +26,7 @@ from touchflow.core.actor import Actor
 from touchflow.core.errors import InvalidInput
 from touchflow.customers import actions as customer_actions
 from touchflow.customers.models import ContactPoint, Customer, CustomerStore
+from touchflow.flows import enrollment as flow_enrollment
 from touchflow.purchases.actions import check_currency
 from touchflow.purchases.import_mapping import ColumnMapping, MappingError
 from touchflow.purchases.import_parse import (
@@ -119,22 +120,33 @@ def _zone(name: str) -> zoneinfo.ZoneInfo:
         raise UnusableInput(f"--time-zone: unknown time zone {name!r}.") from None
 
 
-def _read(source: Path | str | Iterable[str], mapping: ColumnMapping, settings: ParseSettings,
-          report: ImportReport, tell: Progress) -> ParseResult:
+def _read(
+    source: Path | str | Iterable[str],
+    mapping: ColumnMapping,
+    settings: ParseSettings,
+    report: ImportReport,
+    tell: Progress,
+) -> ParseResult:
     if not isinstance(source, (str, Path)):
         return _read_lines(source, mapping, settings, report, lambda: None)
     path = Path(source)
     if not path.is_file():
         raise UnusableInput(f"No such file: {path}.")
     with open_source(path) as src:
-        result = _read_lines(src.text, mapping, settings, report,
-                             lambda: tell("read", src.position(), src.size))
+        result = _read_lines(
+            src.text, mapping, settings, report, lambda: tell("read", src.position(), src.size)
+        )
         tell("read", src.size, src.size)
         return result
 
 
-def _read_lines(lines: Iterable[str], mapping: ColumnMapping, settings: ParseSettings,
-                report: ImportReport, tick: Callable[[], None]) -> ParseResult:
+def _read_lines(
+    lines: Iterable[str],
+    mapping: ColumnMapping,
+    settings: ParseSettings,
+    report: ImportReport,
+    tick: Callable[[], None],
+) -> ParseResult:
     reader = csv.reader(lines)
     try:
         header = next(reader, None)
@@ -155,8 +167,7 @@ def _read_lines(lines: Iterable[str], mapping: ColumnMapping, settings: ParseSet
 # --- write phase ------------------------------------------------------------------
 
 
-def _write(drafts: list[InvoiceDraft], plan: _Plan, report: ImportReport,
-           tell: Progress) -> None:
+def _write(drafts: list[InvoiceDraft], plan: _Plan, report: ImportReport, tell: Progress) -> None:
     store = plan.options.store
     present = _existing_invoices(store, [d.invoice for d in drafts])
     todo = [d for d in drafts if d.invoice not in present]
@@ -175,14 +186,17 @@ def _write(drafts: list[InvoiceDraft], plan: _Plan, report: ImportReport,
 
 def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def _existing_invoices(store: Store, invoices: Sequence[str]) -> set[str]:
     found: set[str] = set()
     for chunk in _chunks(invoices, CHUNK):
-        found.update(Purchase.objects.filter(store=store, external_id__in=chunk)
-                     .values_list("external_id", flat=True))
+        found.update(
+            Purchase.objects.filter(store=store, external_id__in=chunk).values_list(
+                "external_id", flat=True
+            )
+        )
     return found
 
 
@@ -198,7 +212,8 @@ def _find_customers(drafts: Iterable[CustomerDraft]) -> dict[str, int]:
     by_external = {d.external_id: d.key for d in drafts if d.external_id}
     for chunk in _chunks(list(by_external), CHUNK):
         rows = Customer.objects.filter(external_id__in=chunk).values_list(
-            "external_id", "pk", "merged_into_id")
+            "external_id", "pk", "merged_into_id"
+        )
         for external_id, pk, merged_into in rows:
             if merged_into is not None:
                 pk = customer_actions.resolve(Customer.objects.get(pk=pk)).pk
@@ -212,8 +227,9 @@ def _find_customers(drafts: Iterable[CustomerDraft]) -> dict[str, int]:
     return known
 
 
-def _contacts_on_file(contacts: Iterable[customer_actions.ContactInput]
-                      ) -> set[customer_actions.ContactInput]:
+def _contacts_on_file(
+    contacts: Iterable[customer_actions.ContactInput],
+) -> set[customer_actions.ContactInput]:
     wanted: dict[tuple[str, str], set[str]] = {}
     for c in contacts:
         wanted.setdefault((c.kind, c.network), set()).add(c.value)
@@ -221,8 +237,10 @@ def _contacts_on_file(contacts: Iterable[customer_actions.ContactInput]
     for (kind, network), values in wanted.items():
         for chunk in _chunks(sorted(values), CHUNK):
             rows = ContactPoint.objects.filter(kind=kind, network=network, value__in=chunk)
-            found.update(customer_actions.ContactInput(kind, v, network)
-                         for v in rows.values_list("value", flat=True))
+            found.update(
+                customer_actions.ContactInput(kind, v, network)
+                for v in rows.values_list("value", flat=True)
+            )
     return found
 
 
@@ -245,12 +263,12 @@ def _fill_blanks(plan: _Plan) -> None:
                 changed.append(customer)
     if changed:
         with transaction.atomic():
-            Customer.objects.bulk_update(changed, ["country", "external_id", "updated_at"],
-                                         batch_size=CHUNK)
+            Customer.objects.bulk_update(
+                changed, ["country", "external_id", "updated_at"], batch_size=CHUNK
+            )
 
 
-def _write_batch_retrying(batch: Sequence[InvoiceDraft], plan: _Plan,
-                          report: ImportReport) -> None:
+def _write_batch_retrying(batch: Sequence[InvoiceDraft], plan: _Plan, report: ImportReport) -> None:
     """Write one batch; if another writer got in first, look again and retry once."""
     try:
         _write_batch(batch, plan, report)
@@ -272,6 +290,7 @@ def _write_batch(batch: Sequence[InvoiceDraft], plan: _Plan, report: ImportRepor
         Purchase.objects.bulk_create(purchases, batch_size=CHUNK)
         rows.extend(events.purchase_row(p) for p in purchases)
         events.write_rows(rows)
+        flow_enrollment.on_purchases_imported(purchases)
     # Only after the commit: a rolled-back batch must leave the plan as it was.
     plan.known.update(created)
     report.customers_created += fresh
@@ -279,8 +298,9 @@ def _write_batch(batch: Sequence[InvoiceDraft], plan: _Plan, report: ImportRepor
     report.lines_imported += sum(d.lines for d in batch)
 
 
-def _create_customers(batch: Sequence[InvoiceDraft], plan: _Plan
-                      ) -> tuple[dict[str, int], list[Any], int]:
+def _create_customers(
+    batch: Sequence[InvoiceDraft], plan: _Plan
+) -> tuple[dict[str, int], list[Any], int]:
     """Create the batch's new customers with their contacts and timeline rows."""
     store = plan.options.store
     new: dict[str, Customer] = {}
@@ -294,15 +314,23 @@ def _create_customers(batch: Sequence[InvoiceDraft], plan: _Plan
             continue
         draft = plan.customers[owner]
         new[owner] = Customer(
-            name=draft.name, language=store.language, time_zone=store.time_zone,
-            country=draft.country, tags=[], external_id=draft.external_id, home_store=store,
-            created_at=plan.now, updated_at=plan.now,
+            name=draft.name,
+            language=store.language,
+            time_zone=store.time_zone,
+            country=draft.country,
+            tags=[],
+            external_id=draft.external_id,
+            home_store=store,
+            created_at=plan.now,
+            updated_at=plan.now,
         )
     Customer.objects.bulk_create(list(new.values()), batch_size=CHUNK)
     points = [
-        ContactPoint(customer=customer, kind=c.kind, network=c.network, value=c.value,
-                     created_at=plan.now)
-        for key, customer in new.items() for c in plan.customers[key].contacts
+        ContactPoint(
+            customer=customer, kind=c.kind, network=c.network, value=c.value, created_at=plan.now
+        )
+        for key, customer in new.items()
+        for c in plan.customers[key].contacts
     ]
     ContactPoint.objects.bulk_create(points, batch_size=CHUNK)
     rows: list[Any] = [events.customer_created_row(c, plan.actor) for c in new.values()]
@@ -349,11 +377,12 @@ def _link_store(batch: Sequence[InvoiceDraft], ids: dict[str, int], store: Store
             link.first_seen_at = min(first, link.first_seen_at)
             link.last_seen_at = max(last, link.last_seen_at)
             widened.append(link)
-    CustomerStore.objects.bulk_update(widened, ["first_seen_at", "last_seen_at"],
-                                      batch_size=CHUNK)
+    CustomerStore.objects.bulk_update(widened, ["first_seen_at", "last_seen_at"], batch_size=CHUNK)
     CustomerStore.objects.bulk_create(
-        [CustomerStore(customer_id=pk, store=store, first_seen_at=first, last_seen_at=last)
-         for pk, (first, last) in span.items()],
+        [
+            CustomerStore(customer_id=pk, store=store, first_seen_at=first, last_seen_at=last)
+            for pk, (first, last) in span.items()
+        ],
         batch_size=CHUNK,
     )
 
