@@ -31,6 +31,7 @@ browser:
 
 lint: setup
 	$(BIN)/ruff check touchflow tests bench
+	$(BIN)/mypy touchflow
 
 test: setup browser lint
 	scripts/run-tests

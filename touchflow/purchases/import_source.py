@@ -40,7 +40,9 @@ def open_source(path: Path) -> Iterator[Source]:
     size = path.stat().st_size
     gz = is_gzip(path)
     with path.open("rb") as raw:
-        binary: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb") if gz else raw
+        binary: IO[bytes] = (
+            gzip.GzipFile(fileobj=raw, mode="rb") if gz else raw  # type: ignore[assignment]
+        )
         # newline="" is what the csv module needs for quoted fields with line breaks.
         text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")  # type: ignore[arg-type]
         try:

@@ -193,9 +193,11 @@ def _existing_invoices(store: Store, invoices: Sequence[str]) -> set[str]:
     found: set[str] = set()
     for chunk in _chunks(invoices, CHUNK):
         found.update(
-            Purchase.objects.filter(store=store, external_id__in=chunk).values_list(
-                "external_id", flat=True
-            )
+            external_id
+            for external_id in Purchase.objects.filter(
+                store=store, external_id__in=chunk
+            ).values_list("external_id", flat=True)
+            if external_id is not None
         )
     return found
 
@@ -215,6 +217,8 @@ def _find_customers(drafts: Iterable[CustomerDraft]) -> dict[str, int]:
             "external_id", "pk", "merged_into_id"
         )
         for external_id, pk, merged_into in rows:
+            if external_id is None:
+                continue
             if merged_into is not None:
                 pk = customer_actions.resolve(Customer.objects.get(pk=pk)).pk
             known[by_external[external_id]] = pk
@@ -233,7 +237,7 @@ def _contacts_on_file(
     wanted: dict[tuple[str, str], set[str]] = {}
     for c in contacts:
         wanted.setdefault((c.kind, c.network), set()).add(c.value)
-    found = set()
+    found: set[customer_actions.ContactInput] = set()
     for (kind, network), values in wanted.items():
         for chunk in _chunks(sorted(values), CHUNK):
             rows = ContactPoint.objects.filter(kind=kind, network=network, value__in=chunk)
