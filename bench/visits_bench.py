@@ -63,7 +63,8 @@ class Server:
     def __init__(self, url: str, workers: int) -> None:
         self.port = free_port()
         self.proc = subprocess.Popen(
-            [str(BIN / "touchflow"), "serve", "--no-migrate", "--no-worker", "--port", str(self.port),
+            [str(BIN / "touchflow"), "serve", "--no-migrate", "--no-worker",
+             "--port", str(self.port),
              "--workers", str(workers)],
             env=env_for(url), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             start_new_session=True,
