@@ -203,3 +203,22 @@ def touch_row(
             "error": error[:300],
         },
     )
+
+
+def call_logged(touch: Touch, staff_id: int | None, at: datetime, result: str,
+                note: str = "") -> TimelineEvent:
+    """A person logged the result of a chain's call task (a ``touch`` row, outcome
+    ``call_logged``), so the call sits beside the chain's other touches."""
+    row = touch_row(touch, at, "call_logged", touch.enrollment.flow.slug, touch.step.key)
+    row.staff_id = staff_id
+    row.data.update({"channel": "call", "result": result, "note": note[:300]})
+    row.save()
+    return row
+
+
+def touch_requeued(touch: Touch, staff_id: int | None, at: datetime) -> TimelineEvent:
+    """A person sent a dead letter back to the queue."""
+    row = touch_row(touch, at, "requeued", touch.enrollment.flow.slug, touch.step.key)
+    row.staff_id = staff_id
+    row.save()
+    return row
