@@ -17,10 +17,23 @@ from touchflow.customers.actions import (
     resolve_customer,
 )
 from touchflow.customers.models import ContactPoint, Customer
+from touchflow.flows.actions import load_flow_text
 from touchflow.purchases.actions import record_purchase
 from touchflow.stores.models import Role, Staff, Store
 from touchflow.timeline.models import TimelineEvent
 from touchflow.visits.actions import log_visit
+
+WARMING = """\
+slug: warming
+name: Warming for lookers
+audience: {trigger: visit, visit_class: [type3]}
+steps:
+  - key: thank-you
+    kind: gratitude
+    channels: [sms]
+    message:
+      en: {text: "Thanks"}
+"""
 
 
 def _customer(store: Store, name: str, phone: str = "", email: str = "") -> Customer:
@@ -178,16 +191,38 @@ def test_chain_and_message_rows_are_put_into_words(
 ) -> None:
     customer = _customer(store, "Anna", phone="+48501234567")
     at = clock.now()
+    # Touch rows name the chain by its code; the page shows the chain's name.
+    load_flow_text(WARMING)
     # Rows as the flows and delivery apps write them (their own tests cover the writing).
     TimelineEvent.objects.create(customer=customer, kind="enrolled", at=at, store=store,
                                  data={"flow": "warming", "flow_name": "Warming for lookers"})
     TimelineEvent.objects.create(customer=customer, kind="touch", at=at, store=store,
-                                 data={"channel": "phone", "outcome": "retry",
+                                 data={"flow": "warming", "step": "thank-you", "channel": "sms",
+                                       "outcome": "retry", "reason": "retry",
                                        "error": "gateway timeout"})
+    TimelineEvent.objects.create(customer=customer, kind="touch", at=at, store=store,
+                                 data={"flow": "warming", "step": "how-to", "channel": "",
+                                       "outcome": "skipped", "reason": "no_consent"})
+    TimelineEvent.objects.create(customer=customer, kind="touch", at=at, store=store,
+                                 data={"flow": "warming", "step": "call", "channel": "call",
+                                       "outcome": "task", "reason": ""})
+    TimelineEvent.objects.create(customer=customer, kind="touch", at=at, store=store,
+                                 data={"flow": "warming", "step": "offer", "channel": "email",
+                                       "outcome": "dead", "reason": "rejected",
+                                       "error": "550 no such mailbox"})
     TimelineEvent.objects.create(customer=customer, kind="left_flow", at=at, store=store,
-                                 data={"flow": "warming", "flow_name": "Warming for lookers"})
+                                 data={"flow": "warming", "flow_name": "Warming for lookers",
+                                       "state": "exited", "reason": "purchase"})
     html = login_client(manager).get(f"/customers/{customer.pk}/").content.decode()
     assert "<strong>Entered a chain</strong>" in html
-    assert "Phone · Failed, will retry · gateway timeout" in html
+    assert "<strong>Sending failed, will retry</strong>" in html
+    assert "SMS · Warming for lookers › thank-you · gateway timeout" in html
+    assert "<strong>Message skipped</strong>" in html
+    assert "Warming for lookers › how-to · no consent" in html
+    assert "<strong>Call task created</strong>" in html
+    assert "Phone call · Warming for lookers › call" in html
+    assert "<strong>Message failed (dead letter)</strong>" in html
+    assert "E-mail · Warming for lookers › offer · refused by the provider · 550 no such mailbox" \
+        in html
     assert "<strong>Left a chain</strong>" in html
-    assert html.count("Warming for lookers") == 2
+    assert "Warming for lookers · bought" in html

@@ -11,11 +11,13 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from touchflow.customers.models import ConsentPurpose, ConsentSource, ContactKind, Customer
-from touchflow.delivery.models import AttemptOutcome, TouchState
+from touchflow.delivery.models import CallResult
+from touchflow.flows.models import Flow
 from touchflow.stores.models import Category
 from touchflow.timeline.models import EventKind, TimelineEvent
 from touchflow.visits.classification import VisitClass
 from touchflow.visits.models import Reason, VisitSource
+from touchflow.web import labels as words
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ class _Labels:
     def __init__(self, language: str) -> None:
         self.reasons = {r.code: r.label(language) for r in Reason.objects.all()}
         self.categories = {c.slug: c.label(language) for c in Category.objects.all()}
+        # Chain rows carry the chain's code; its name may have changed since, show today's.
+        self.flows = dict(Flow.objects.values_list("slug", "name"))
 
     def categories_of(self, codes: list[str] | None) -> str:
         return ", ".join(self.categories.get(c, c) for c in codes or [])
@@ -106,22 +110,55 @@ def _created(data: dict, labels: _Labels) -> tuple[str, str, str]:
     return _("Customer created"), detail, ""
 
 
+def _flow_name(data: dict, labels: _Labels) -> str:
+    slug = str(data.get("flow", ""))
+    return str(labels.flows.get(slug) or data.get("flow_name") or slug)
+
+
 def _enrolled(data: dict, labels: _Labels) -> tuple[str, str, str]:
-    return _("Entered a chain"), str(data.get("flow_name") or data.get("flow", "")), ""
+    return _("Entered a chain"), _flow_name(data, labels), ""
 
 
 def _left_flow(data: dict, labels: _Labels) -> tuple[str, str, str]:
-    return _("Left a chain"), str(data.get("flow_name") or data.get("flow", "")), ""
+    parts = [_flow_name(data, labels)]
+    if data.get("reason"):
+        parts.append(words.reason(str(data["reason"])))
+    return _("Left a chain"), " · ".join(parts), "withdrawn"
+
+
+# What each touch outcome is called on the timeline.
+_TOUCH_TITLES = {
+    "sent": lambda: _("Message sent"),
+    "retry": lambda: _("Sending failed, will retry"),
+    "dead": lambda: _("Message failed (dead letter)"),
+    "expired": lambda: _("Message expired"),
+    "skipped": lambda: _("Message skipped"),
+    "cancelled": lambda: _("Message cancelled"),
+    "task": lambda: _("Call task created"),
+    "call_logged": lambda: _("Call logged"),
+    "requeued": lambda: _("Message queued again"),
+}
+# Outcomes whose stored reason says why (a sent message needs no reason).
+_WITH_REASON = ("expired", "skipped", "cancelled", "dead")
 
 
 def _touch(data: dict, labels: _Labels) -> tuple[str, str, str]:
-    outcome = data.get("outcome")
-    said = next((str(c(outcome).label) for c in (TouchState, AttemptOutcome)
-                 if outcome in c.values), str(outcome or ""))
-    parts = [_choice(ContactKind, data.get("channel")), said]
-    if data.get("error"):
-        parts.append(str(data["error"]))
-    return _("Message or call"), " · ".join(p for p in parts if p), str(outcome or "")
+    outcome = str(data.get("outcome") or "")
+    title = _TOUCH_TITLES.get(outcome, lambda: _("Message or call"))()
+    parts = []
+    if outcome == "call_logged":
+        parts.append(_choice(CallResult, data.get("result")))
+    elif data.get("channel"):
+        parts.append(words.channel(str(data["channel"])))
+    if data.get("flow"):
+        step = f" › {data['step']}" if data.get("step") else ""
+        parts.append(_flow_name(data, labels) + step)
+    if outcome in _WITH_REASON and data.get("reason"):
+        parts.append(words.reason(str(data["reason"])))
+    for extra in ("note", "error"):
+        if data.get(extra):
+            parts.append(str(data[extra]))
+    return title, " · ".join(p for p in parts if p), outcome
 
 
 _RENDER = {

@@ -2,7 +2,16 @@ from __future__ import annotations
 
 from django.urls import path
 
-from touchflow.web.views import auth, counter, customers, profile
+from touchflow.web.views import (
+    auth,
+    chains,
+    counter,
+    customers,
+    dead_letters,
+    profile,
+    tasks,
+    unsubscribe,
+)
 
 app_name = "web"
 
@@ -12,6 +21,15 @@ urlpatterns = [
     path("counter/store/", counter.switch_store, name="switch-store"),
     path("customers/", customers.customer_list, name="customers"),
     path("customers/<int:pk>/", customers.customer_detail, name="customer"),
+    path("chains/", chains.chain_list, name="chains"),
+    path("chains/<slug:slug>/", chains.chain_detail, name="chain"),
+    path("chains/<slug:slug>/status/", chains.chain_status, name="chain-status"),
+    path("tasks/", tasks.task_list, name="tasks"),
+    path("tasks/<int:pk>/done/", tasks.task_done, name="task-done"),
+    path("dead-letters/", dead_letters.dead_letter_list, name="dead-letters"),
+    path("dead-letters/<int:pk>/retry/", dead_letters.dead_letter_retry,
+         name="dead-letter-retry"),
+    path("u/<str:token>", unsubscribe.unsubscribe, name="unsubscribe"),
     path("profile/", profile.profile, name="profile"),
     path("login/", auth.LoginView.as_view(), name="login"),
     path("logout/", auth.LogoutView.as_view(), name="logout"),

@@ -1,0 +1,146 @@
+"""Chains: the list with their numbers, one chain's steps, and switching it on or off.
+
+The chain files are the source of truth; this page shows what was loaded from them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.contrib import messages
+from django.db.models import Count, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from touchflow.core import clock
+from touchflow.core.errors import InvalidInput
+from touchflow.delivery.models import Touch, TouchState
+from touchflow.flows.actions import set_status
+from touchflow.flows.models import Enrollment, EnrollmentState, Flow, FlowStatus, FlowStep
+from touchflow.stores.models import LANGUAGE_CHOICES, Staff
+from touchflow.web import labels
+from touchflow.web.current_store import stores_for
+from touchflow.web.roles import manager_required
+from touchflow.web.staff import staff_of
+
+SENT_PERIOD = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class ChainRow:
+    flow: Flow
+    steps: int
+    active: int
+    sent: int
+
+
+@dataclass(frozen=True)
+class StepView:
+    step: FlowStep
+    position: int
+    kind: str
+    delay: str
+    send_time: str
+    channels: str
+    expires: str
+    texts: list[tuple[str, str, str]]  # (language label, subject, text)
+
+
+def _scoped(qs: QuerySet, staff: Staff) -> QuerySet:
+    """Counts cover the stores the staff member works in (every store for an admin)."""
+    if staff.is_admin:
+        return qs
+    return qs.filter(store__in=stores_for(staff))
+
+
+def _counts(staff: Staff) -> tuple[dict[int, int], dict[int, int], dict[int, int]]:
+    """Live steps, active enrollments and touches sent in the last 7 days, per chain."""
+    steps = dict(FlowStep.objects.filter(retired=False).values("flow_id")
+                 .annotate(n=Count("id")).values_list("flow_id", "n"))
+    active = dict(_scoped(Enrollment.objects.filter(state=EnrollmentState.ACTIVE), staff)
+                  .values("flow_id").annotate(n=Count("id")).values_list("flow_id", "n"))
+    since = clock.now() - SENT_PERIOD
+    sent = dict(_scoped(Touch.objects.filter(state=TouchState.SENT, finished_at__gte=since),
+                        staff)
+                .values("enrollment__flow_id").annotate(n=Count("id"))
+                .values_list("enrollment__flow_id", "n"))
+    return steps, active, sent
+
+
+@manager_required
+@require_GET
+def chain_list(request: HttpRequest) -> HttpResponse:
+    staff = staff_of(request)
+    steps, active, sent = _counts(staff)
+    chains = [
+        ChainRow(flow=f, steps=steps.get(f.pk, 0), active=active.get(f.pk, 0),
+                 sent=sent.get(f.pk, 0))
+        for f in Flow.objects.order_by("name", "slug")
+    ]
+    return render(request, "web/chains.html", {"chains": chains, "all_stores": staff.is_admin})
+
+
+def _step_view(step: FlowStep, position: int) -> StepView:
+    names = dict(LANGUAGE_CHOICES)
+    # English, Russian, Polish as everywhere else; a language we don't know goes last.
+    order = [code for code in names if code in step.messages]
+    order += sorted(code for code in step.messages if code not in names)
+    texts = [
+        (str(names.get(code, code)), str(step.messages[code].get("subject", "")),
+         str(step.messages[code].get("text", "")))
+        for code in order
+    ]
+    return StepView(
+        step=step,
+        position=position,
+        kind=labels.kind(step.kind),
+        delay=labels.delay(step.delay_seconds, step.anchor, first=position == 1),
+        send_time=labels.send_time(step.send_at, step.window_start, step.window_end),
+        channels=labels.channels(step.channels),
+        expires=labels.duration(step.expires_seconds),
+        texts=texts,
+    )
+
+
+def _flow_or_404(slug: str) -> Flow:
+    flow = Flow.objects.filter(slug=slug).first()
+    if flow is None:
+        raise Http404
+    return flow
+
+
+@manager_required
+@require_GET
+def chain_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    flow = _flow_or_404(slug)
+    live = [s for s in flow.steps.order_by("position") if not s.retired]
+    context = {
+        "flow": flow,
+        "steps": [_step_view(s, n) for n, s in enumerate(live, start=1)],
+        "exit_on": ", ".join(labels.reason(r) for r in flow.exit_on),
+    }
+    return render(request, "web/chain.html", context)
+
+
+@manager_required
+@require_POST
+def chain_status(request: HttpRequest, slug: str) -> HttpResponse:
+    """Activate or pause the chain; the page says what happened."""
+    flow = _flow_or_404(slug)
+    status = request.POST.get("status", "")
+    if status not in (FlowStatus.ACTIVE, FlowStatus.PAUSED):
+        messages.error(request, _("Choose Activate or Pause."))
+        return redirect("web:chain", slug=flow.slug)
+    try:
+        set_status(flow, status)
+    except InvalidInput:
+        messages.error(request, _("Choose Activate or Pause."))
+    else:
+        if status == FlowStatus.ACTIVE:
+            messages.success(request, _("The chain is active."))
+        else:
+            messages.success(request, _("The chain is paused: nothing is sent from it."))
+    return redirect("web:chain", slug=flow.slug)

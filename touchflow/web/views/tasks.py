@@ -1,0 +1,54 @@
+"""The call tasks inbox: the calls a chain asks people to make, and logging how they went."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from touchflow.core.errors import InvalidInput
+from touchflow.delivery.actions import complete_call_task, open_tasks_for
+from touchflow.delivery.models import CallResult
+from touchflow.web.staff import staff_of
+
+SHOWN = 200  # an inbox longer than this is worked from the top anyway
+
+
+@login_required
+@require_GET
+def task_list(request: HttpRequest) -> HttpResponse:
+    staff = staff_of(request)
+    tasks = open_tasks_for(staff).select_related(
+        "customer", "assignee", "store", "touch__step", "touch__enrollment__flow"
+    )
+    context = {
+        "tasks": list(tasks[:SHOWN]),
+        "results": CallResult.choices,
+        "show_assignee": staff.is_manager,
+    }
+    return render(request, "web/tasks.html", context)
+
+
+@login_required
+@require_POST
+def task_done(request: HttpRequest, pk: int) -> HttpResponse:
+    """404 for a task that is not in the staff member's inbox (someone else's, or done)."""
+    staff = staff_of(request)
+    task = open_tasks_for(staff).filter(pk=pk).select_related("customer").first()
+    if task is None:
+        raise Http404
+    try:
+        complete_call_task(task, staff, request.POST.get("result", ""),
+                           request.POST.get("note", ""))
+    except InvalidInput as exc:
+        if exc.field == "result":
+            messages.error(request, _("Choose how the call went."))
+        else:
+            messages.error(request, _("This task is already done."))
+        return redirect("web:tasks")
+    name = task.customer.name or _("customer #%(id)s") % {"id": task.customer_id}
+    messages.success(request, _("Call with %(customer)s logged.") % {"customer": name})
+    return redirect("web:tasks")
