@@ -1,0 +1,120 @@
+"""The chain, task, dead-letter and unsubscribe pages in a real Chromium at phone size:
+nothing wider than the screen, and the call can be logged with taps."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+from django.db.models import Min
+from playwright.sync_api import Page, sync_playwright
+
+from tests.servers import Sink
+from tests.web.conftest import FOLLOW_UP
+from tests.web.test_counter_browser import CHROMIUM, CHROMIUM_ARGS, PHONE, _sign_in
+from touchflow.core import clock
+from touchflow.core.actor import Actor
+from touchflow.customers.actions import ConsentGrant, ContactInput
+from touchflow.customers.models import Customer
+from touchflow.delivery.channels.registry import from_settings
+from touchflow.delivery.dispatcher import Dispatcher
+from touchflow.delivery.models import CallTask, Touch
+from touchflow.delivery.render import unsubscribe_token
+from touchflow.flows.actions import load_flow_text, set_status
+from touchflow.stores.models import Role, Staff, Store
+from touchflow.visits.actions import log_visit
+
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def page() -> Iterator[Page]:
+    from django.db import connections
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
+                                      has_touch=True)
+        yield context.new_page()
+        context.close()
+        browser.close()
+        connections.close_all()
+
+
+def _visit(store: Store, staff: Staff, name: str, phone: str) -> Customer:
+    visit, _ = log_visit(store=store, actor=Actor(source="counter", staff=staff), bought=False,
+                         reason="just_looking", contact_capture="taken", name=name,
+                         contacts=[ContactInput("phone", phone)], language="en",
+                         consent=ConsentGrant(contact=True, marketing=True))
+    assert visit.customer is not None
+    return visit.customer
+
+
+def _work_through(sink: Sink, url: str, rounds: int) -> None:
+    """Run the worker at each next due time (the real clock stays where it is)."""
+    at: dict[str, datetime] = {"now": clock.now()}
+    dispatcher = Dispatcher(from_settings(f"sms={url};email=null:"), now=lambda: at["now"])
+    try:
+        for _ in range(rounds):
+            due = Touch.objects.filter(state="queued").aggregate(due=Min("due_at"))["due"]
+            if due is None:
+                break
+            at["now"] = max(at["now"], due)
+            dispatcher.drain()
+    finally:
+        dispatcher.close()
+
+
+def _fits(page: Page) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"]
+
+
+def test_engine_pages_fit_a_phone_and_a_call_is_logged_in_taps(
+    page: Page, live_server: Any, salesperson: Staff, store: Store, make_staff: Any,
+    sink: tuple[Sink, str],
+) -> None:
+    set_status(load_flow_text(FOLLOW_UP, "flows/follow-up.yaml").flow, "active")
+    anna = _visit(store, salesperson, "Anna Nowak", "+48501234567")
+    _visit(store, salesperson, "Aleksandra Konstantynopolitańczykowska-Wielkopolska",
+           "+48601234567")
+    sink[0].script = [(200, {}), (400, {})]  # Anna's SMS goes, the second is refused
+    _work_through(sink[0], sink[1], rounds=2)
+    assert CallTask.objects.filter(customer=anna).exists()
+    make_staff(Role.MANAGER, [store], username="maria")
+    base = live_server.url
+
+    _sign_in(page, base, "sam")
+    page.goto(f"{base}/tasks/")
+    _fits(page)
+    page.screenshot(path="/tmp/tasks.png", full_page=True)
+    task = page.locator(".task").first
+    task.locator("label:has(input[value=reached])").click()
+    task.locator("textarea").fill("Happy with the guide.")
+    task.locator("button[type=submit]").click()
+    page.wait_for_selector(".message-success")
+    assert CallTask.objects.get(customer=anna).result == "reached"
+
+    page.context.clear_cookies()
+    _sign_in(page, base, "maria")
+    for path, name in (("/chains/", "chains"), ("/chains/follow-up/", "chain"),
+                       ("/dead-letters/", "dead-letters"), (f"/customers/{anna.pk}/", "timeline")):
+        page.goto(f"{base}{path}")
+        _fits(page)
+        page.screenshot(path=f"/tmp/{name}.png", full_page=True)
+    page.goto(f"{base}/dead-letters/")
+    assert page.locator(".dead-letter").count() == 1
+
+    page.context.clear_cookies()
+    page.goto(f"{base}/u/{unsubscribe_token(anna.pk, 'sms')}")
+    _fits(page)
+    page.screenshot(path="/tmp/unsubscribe.png", full_page=True)
+    page.click("#unsubscribe-confirm")
+    page.wait_for_selector("#unsubscribe-done")
+    page.screenshot(path="/tmp/unsubscribe-done.png", full_page=True)
+    assert anna.contacts.get().contact_consent is False
