@@ -170,3 +170,30 @@ def test_worker_once_at_a_given_time_processes_what_is_due_then(
     bad = runner.invoke(app, ["worker", "--once", "--now", "yesterday"])
     assert bad.exit_code == 2
     assert "--now" in bad.output
+
+
+def test_the_last_step_completes_the_enrollment_on_the_timeline(
+    db: None,
+    type3_visit: Callable[..., Visit],
+    make_dispatcher: Callable[..., Dispatcher],
+    clock: Clock,
+) -> None:
+    from touchflow.flows.models import Enrollment
+    from touchflow.timeline.models import TimelineEvent
+
+    activate(chain("single", "1h"))
+    type3_visit()
+    clock.move_to(utc(2026, 6, 2, 13, 0))
+    make_dispatcher().drain()
+    enrollment = Enrollment.objects.get()
+    assert (enrollment.state, enrollment.end_reason, enrollment.ended_at) == (
+        "completed",
+        "completed",
+        utc(2026, 6, 2, 13, 0),
+    )
+    row = TimelineEvent.objects.get(kind="left_flow")
+    assert (row.data["flow"], row.data["state"], row.at) == (
+        "single",
+        "completed",
+        utc(2026, 6, 2, 13, 0),
+    )

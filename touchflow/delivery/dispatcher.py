@@ -34,7 +34,7 @@ from touchflow.flows.models import Enrollment, EnrollmentState, FlowStatus, Flow
 from touchflow.flows.schedule import Policy, next_step
 from touchflow.purchases.models import Purchase
 from touchflow.stores.models import Role, Staff
-from touchflow.timeline.events import touch_row
+from touchflow.timeline.events import left_flow_row, touch_row
 from touchflow.timeline.models import TimelineEvent
 
 log = logging.getLogger(__name__)
@@ -478,14 +478,14 @@ class Dispatcher:
     def _advance(self, finished: Iterable[_Outcome], batch: _Batch, now: datetime) -> None:
         """Schedule each enrollment's next step, or complete it."""
         new_touches: list[Touch] = []
-        completed: list[int] = []
+        completed: list[Enrollment] = []
         for outcome in finished:
             touch = outcome.touch
             enrollment: Enrollment = touch.enrollment
             steps = batch.steps_by_flow[enrollment.flow_id]
             step = next_step(steps, touch.step)
             if step is None:
-                completed.append(enrollment.pk)
+                completed.append(enrollment)
                 continue
             base = enrollment.entered_at if step.anchor == "entry" else now
             new_touches.append(
@@ -502,6 +502,11 @@ class Dispatcher:
         # the unique (enrollment, step, round) key keeps one.
         Touch.objects.bulk_create(new_touches, ignore_conflicts=True)
         if completed:
-            Enrollment.objects.filter(pk__in=completed, state=EnrollmentState.ACTIVE).update(
-                state=EnrollmentState.COMPLETED, ended_at=now, end_reason="completed"
-            )
+            Enrollment.objects.filter(
+                pk__in=[e.pk for e in completed], state=EnrollmentState.ACTIVE
+            ).update(state=EnrollmentState.COMPLETED, ended_at=now, end_reason="completed")
+            for enrollment in completed:
+                enrollment.state = EnrollmentState.COMPLETED
+                enrollment.ended_at = now
+                enrollment.end_reason = "completed"
+            TimelineEvent.objects.bulk_create([left_flow_row(e) for e in completed])

@@ -167,12 +167,13 @@ def enrolled(enrollment: Enrollment) -> TimelineEvent:
     )
 
 
-def left_flow(enrollment: Enrollment) -> TimelineEvent:
+def left_flow_row(enrollment: Enrollment) -> TimelineEvent:
+    """An unsaved row for an enrollment that ended: left early, or completed the chain."""
     assert enrollment.ended_at is not None
-    return _write(
-        enrollment.customer_id,
-        EventKind.LEFT_FLOW,
-        enrollment.ended_at,
+    return TimelineEvent(
+        customer_id=enrollment.customer_id,
+        kind=EventKind.LEFT_FLOW,
+        at=enrollment.ended_at,
         store_id=enrollment.store_id,
         data={
             "flow": enrollment.flow.slug,
@@ -181,6 +182,12 @@ def left_flow(enrollment: Enrollment) -> TimelineEvent:
             "reason": enrollment.end_reason,
         },
     )
+
+
+def left_flow(enrollment: Enrollment) -> TimelineEvent:
+    row = left_flow_row(enrollment)
+    row.save()
+    return row
 
 
 def touch_row(
@@ -205,8 +212,9 @@ def touch_row(
     )
 
 
-def call_logged(touch: Touch, staff_id: int | None, at: datetime, result: str,
-                note: str = "") -> TimelineEvent:
+def call_logged(
+    touch: Touch, staff_id: int | None, at: datetime, result: str, note: str = ""
+) -> TimelineEvent:
     """A person logged the result of a chain's call task (a ``touch`` row, outcome
     ``call_logged``), so the call sits beside the chain's other touches."""
     row = touch_row(touch, at, "call_logged", touch.enrollment.flow.slug, touch.step.key)
