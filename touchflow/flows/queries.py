@@ -48,47 +48,41 @@ def enroll_segment(
     """Enrol the customers of ``customer_sql`` (a query returning ids) whose time zone is
     ``time_zone`` and who are not in the chain now; returns how many entered."""
     with connection.cursor() as cursor:
+        # Rows this call writes get ids above today's highest: that, not an anti-join
+        # against the table being filled, tells the new enrollments apart. (An anti-join
+        # planned on a table the statistics call empty — a new chain, or the second
+        # time zone of one call — becomes a sequential scan per row: quadratic.)
+        cursor.execute("SELECT coalesce(max(id), 0) FROM flows_enrollment")
+        (before,) = cursor.fetchone()
         cursor.execute(
             "INSERT INTO flows_enrollment (flow_id, customer_id, store_id, state, entered_at, "
             "end_reason) SELECT %s, c.id, %s, 'active', %s, '' FROM customers_customer c "
             f"WHERE c.time_zone = %s AND c.merged_into_id IS NULL AND c.id IN ({customer_sql}) "
-            "AND NOT EXISTS (SELECT 1 FROM flows_enrollment x WHERE x.flow_id = %s "
-            "AND x.customer_id = c.id AND x.state = 'active')",
-            [flow_id, store_id, _dt(entered_at), time_zone, *customer_params, flow_id],
+            # The partial unique index (one active enrollment per chain and customer)
+            # leaves out whoever is in the chain now, one index probe per row.
+            "ON CONFLICT (flow_id, customer_id) WHERE state = 'active' DO NOTHING",
+            [flow_id, store_id, _dt(entered_at), time_zone, *customer_params],
         )
         entered = cursor.rowcount
         if not entered:
             return 0
-        # The rows just written are this chain's enrollments with this entry instant,
-        # for customers in this zone, that have no touch yet.
         fresh = (
-            "FROM flows_enrollment e JOIN customers_customer c ON c.id = e.customer_id "
-            "WHERE e.flow_id = %s AND e.entered_at = %s AND e.state = 'active' "
-            "AND c.time_zone = %s"
+            "FROM flows_enrollment e WHERE e.id > %s AND e.flow_id = %s AND e.entered_at = %s"
         )
+        fresh_params = [before, flow_id, _dt(entered_at)]
         cursor.execute(
             "INSERT INTO delivery_touch (enrollment_id, step_id, round, customer_id, store_id, "
             "commercial, due_at, expires_at, state, channel, attempts, last_error, "
             "idempotency_key, lease_owner, reason, provider_message_id, created_at) "
             f"SELECT e.id, %s, 0, e.customer_id, e.store_id, %s, %s, %s, 'queued', '', 0, '', "
             f"{_random_key()}, '', '', '', %s {fresh} "
-            "AND NOT EXISTS (SELECT 1 FROM delivery_touch t WHERE t.enrollment_id = e.id)",
-            [
-                step_id,
-                commercial,
-                _dt(due_at),
-                _dt(expires_at),
-                _dt(now),
-                flow_id,
-                _dt(entered_at),
-                time_zone,
-            ],
+            "ON CONFLICT (enrollment_id, step_id, round) DO NOTHING",
+            [step_id, commercial, _dt(due_at), _dt(expires_at), _dt(now), *fresh_params],
         )
         cursor.execute(
             "INSERT INTO timeline_timelineevent (customer_id, kind, at, store_id, data) "
             f"SELECT e.customer_id, 'enrolled', e.entered_at, e.store_id, {_timeline_data()} "
-            f"{fresh} AND NOT EXISTS (SELECT 1 FROM timeline_timelineevent v "
-            "WHERE v.customer_id = e.customer_id AND v.kind = 'enrolled' AND v.at = e.entered_at)",
-            [flow_slug, flow_name, flow_id, _dt(entered_at), time_zone],
+            f"{fresh}",
+            [flow_slug, flow_name, *fresh_params],
         )
     return entered

@@ -1,0 +1,109 @@
+"""Regressions found by the crash test and the engine benchmark."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import time_machine
+from django.db import connection
+
+from touchflow.core.actor import Actor
+from touchflow.customers.actions import resolve_customer
+from touchflow.customers.models import Customer
+from touchflow.delivery.channels.registry import build
+from touchflow.delivery.channels.webhook import WebhookChannel
+from touchflow.delivery.models import Touch
+from touchflow.flows.actions import load_flow_text, set_status
+from touchflow.flows.enrollment import enroll, enroll_many, leave
+from touchflow.flows.models import Enrollment
+from touchflow.stores.models import Store
+from touchflow.timeline.models import TimelineEvent
+
+CHAIN = """\
+slug: winback
+name: Win back
+audience: {trigger: purchase}
+steps:
+  - key: hello
+    kind: info
+    after: 1h
+    channels: [sms]
+    message:
+      en: {text: "Hello {{ customer.first_name }}"}
+"""
+START = datetime(2026, 6, 2, 12, 0, tzinfo=UTC)
+
+
+def test_enroll_many_skips_members_and_writes_one_touch_and_row_per_new_enrollment(
+    store: Store,
+) -> None:
+    """enroll_many tells its new enrollments apart by id, not by an anti-join against the
+    tables it fills (which PostgreSQL planned as a scan per row: 1,000,000 customers took
+    minutes). Members stay as they are; a customer who left re-enters; every new
+    enrollment gets exactly one touch and one timeline row, in each time zone."""
+    flow = set_status(load_flow_text(CHAIN).flow, "active")
+    api = Actor(source="import")
+    zones = ["Europe/Warsaw", "Asia/Tokyo", "Europe/Warsaw", "Asia/Tokyo"]
+    customers = [
+        resolve_customer(store=store, actor=api, external_id=f"c{n}", time_zone=tz)[0]
+        for n, tz in enumerate(zones)
+    ]
+    with time_machine.travel(START, tick=False):
+        member = enroll(flow, customers[0], store=store, at=START)
+        leaver = enroll(flow, customers[1], store=store, at=START)
+        assert member is not None and leaver is not None
+        leave(customers[1].pk, "opt_out", START)
+    later = datetime(2026, 6, 3, 12, 0, tzinfo=UTC)
+    with time_machine.travel(later, tick=False):
+        entered = enroll_many(flow, Customer.active.all(), store=store)
+        again = enroll_many(flow, Customer.active.all(), store=store)
+    assert (entered, again) == (3, 0)
+    active = Enrollment.objects.filter(state="active")
+    assert sorted(active.values_list("customer_id", "entered_at")) == sorted(
+        [(customers[0].pk, START)] + [(c.pk, later) for c in customers[1:]]
+    )
+    assert Enrollment.objects.get(pk=leaver.pk).state == "exited"
+    new = active.filter(entered_at=later)
+    touches = Touch.objects.filter(enrollment__in=new)
+    tokyo_morning = datetime(2026, 6, 4, 0, 0, tzinfo=UTC)  # 22:00 JST is quiet → 09:00
+    assert sorted(touches.values_list("customer_id", "state", "due_at")) == [
+        (customers[1].pk, "queued", tokyo_morning),
+        (customers[2].pk, "queued", datetime(2026, 6, 3, 13, 0, tzinfo=UTC)),  # 15:00 CEST
+        (customers[3].pk, "queued", tokyo_morning),
+    ]
+    # The member's touch is its own, untouched; the leaver's old one stays cancelled.
+    assert list(Touch.objects.filter(enrollment=member).values_list("state", "due_at")) == [
+        ("queued", datetime(2026, 6, 2, 13, 0, tzinfo=UTC))
+    ]
+    assert Touch.objects.get(enrollment=leaver).state == "cancelled"
+    enrolled_rows = TimelineEvent.objects.filter(kind="enrolled", at=later)
+    assert sorted(enrolled_rows.values_list("customer_id", flat=True)) == sorted(
+        c.pk for c in customers[1:]
+    )
+    assert TimelineEvent.objects.filter(kind="enrolled").count() == 5  # 2 earlier + 3 now
+
+
+def test_enroll_many_probes_the_unique_index_instead_of_an_anti_join(store: Store) -> None:
+    """The plan of the enrollment INSERT must not depend on the table's statistics: no
+    anti-join against flows_enrollment, whatever its size."""
+    flow = set_status(load_flow_text(CHAIN).flow, "active")
+    seen: list[str] = []
+
+    def spy(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    resolve_customer(store=store, actor=Actor(source="import"), external_id="c1")
+    with connection.execute_wrapper(spy):
+        assert enroll_many(flow, Customer.active.all(), store=store) == 1
+    inserts = [s for s in seen if s.startswith("INSERT INTO")]
+    assert len(inserts) == 3
+    assert all("NOT EXISTS" not in s for s in inserts)
+    assert "ON CONFLICT (flow_id, customer_id) WHERE state = 'active' DO NOTHING" in inserts[0]
+
+
+def test_webhook_url_may_set_the_request_timeout() -> None:
+    channel = build("sms", "http://127.0.0.1:9/messages?timeout=0.25&x=1")
+    assert isinstance(channel, WebhookChannel)
+    assert (channel._timeout, channel._path) == (0.25, "/messages")
+    assert build("sms", "http://127.0.0.1:9/messages")._timeout == 10.0  # type: ignore[attr-defined]
