@@ -36,3 +36,17 @@ def test_a_token_is_read_once_and_revocation_in_this_process_is_immediate(
         assert authenticate(secret) is not None
     revoke_token("pos")
     assert authenticate(secret) is None
+
+
+def test_the_named_salesperson_is_read_once_per_store(
+    settings: Any, salesperson: Any, store: Any, django_assert_num_queries: Any
+) -> None:
+    from touchflow.api.scope import staff_named
+
+    settings.TOUCHFLOW_CACHE_SECONDS = 60
+    with django_assert_num_queries(1):
+        assert staff_named("sam", store) == salesperson
+        assert staff_named("sam", store) == salesperson
+    # The cached answer still carries the membership the query proved.
+    with django_assert_num_queries(0):
+        assert staff_named("sam", store).works_in(store)

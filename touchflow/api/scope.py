@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from touchflow.api.errors import ApiError
 from touchflow.core.errors import InvalidInput
+from touchflow.core.ttlcache import TTLCache
 from touchflow.customers import actions as customer_actions
 from touchflow.customers.models import Customer, CustomerStore
 from touchflow.integrations.models import ApiToken
@@ -57,11 +58,24 @@ def _store(slug: str, field: str) -> Store:
     return store
 
 
+_staff: TTLCache[tuple[str, int], tuple[Staff | None, bool]] = TTLCache()
+
+
 def staff_named(username: str | None, store: Store, field: str = "staff") -> Staff | None:
     """The active staff member with this username, read together with whether they work
-    in ``store`` (one query on the usual path; the visit action applies the rule)."""
+    in ``store`` (one query, then cached per process for ``TOUCHFLOW_CACHE_SECONDS``;
+    the visit action applies the rule)."""
     if not username:
         return None
+    staff, works_here = _staff.get((username, store.pk), lambda: _load_staff(username, store))
+    if staff is None:
+        raise InvalidInput(field, f"No active staff member {username!r}.", "not_found")
+    if works_here:
+        remember_store(staff, store)
+    return staff
+
+
+def _load_staff(username: str, store: Store) -> tuple[Staff | None, bool]:
     link = (
         Staff.stores.through.objects.filter(
             staff__username=username, staff__is_active=True, store=store
@@ -70,13 +84,8 @@ def staff_named(username: str | None, store: Store, field: str = "staff") -> Sta
         .first()
     )
     if link is not None:
-        staff: Staff = link.staff
-        remember_store(staff, store)
-        return staff
-    found = Staff.objects.filter(username=username, is_active=True).first()
-    if found is None:
-        raise InvalidInput(field, f"No active staff member {username!r}.", "not_found")
-    return found
+        return link.staff, True
+    return Staff.objects.filter(username=username, is_active=True).first(), False
 
 
 def may_see(token: ApiToken, customer: Customer) -> bool:
