@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db import IntegrityError, transaction
 
 from touchflow.core import clock
 from touchflow.core.actor import Actor
 from touchflow.core.errors import InvalidInput
+from touchflow.core.ttlcache import TTLCache
 from touchflow.customers import actions as customer_actions
 from touchflow.customers.actions import ConsentGrant, ContactInput
 from touchflow.customers.models import Customer, OptInToken
@@ -20,6 +22,21 @@ from touchflow.timeline import events
 from touchflow.timeline.models import TimelineEvent
 from touchflow.visits.classification import ContactCapture, classify
 from touchflow.visits.models import Reason, Visit
+
+# The reason and category lists change rarely and are read on every visit; each
+# process re-reads them once per TOUCHFLOW_CACHE_SECONDS (a new reason is usable
+# everywhere within that time).
+_lists: TTLCache[str, dict[str, Any]] = TTLCache()
+
+
+def active_reasons() -> dict[str, Reason]:
+    return _lists.get("reasons", lambda: {r.code: r for r in Reason.objects.filter(active=True)})
+
+
+def active_categories() -> dict[str, Category]:
+    return _lists.get(
+        "categories", lambda: {c.slug: c for c in Category.objects.filter(active=True)}
+    )
 
 
 def check_reason(bought: bool, code: str | None) -> Reason | None:
@@ -31,7 +48,7 @@ def check_reason(bought: bool, code: str | None) -> Reason | None:
         return None
     if not code:
         raise InvalidInput("reason", "Say why the customer did not buy.", "required")
-    reason = Reason.objects.filter(code=code, active=True).first()
+    reason = active_reasons().get(code)
     if reason is None:
         raise InvalidInput("reason", f"Unknown reason {code!r}.", "invalid_choice")
     return reason
@@ -41,9 +58,7 @@ def check_categories(codes: Sequence[str]) -> list[str]:
     wanted = list(dict.fromkeys(c.strip() for c in codes if c and c.strip()))
     if not wanted:
         return []
-    known = set(
-        Category.objects.filter(slug__in=wanted, active=True).values_list("slug", flat=True)
-    )
+    known = active_categories()
     unknown = [c for c in wanted if c not in known]
     if unknown:
         raise InvalidInput(
