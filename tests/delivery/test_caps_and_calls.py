@@ -197,3 +197,50 @@ def test_the_last_step_completes_the_enrollment_on_the_timeline(
         "completed",
         utc(2026, 6, 2, 13, 0),
     )
+
+
+@pytest.mark.usefixtures("flows")
+def test_a_call_needs_consent_on_the_phone_like_a_message(
+    type3_visit: Callable[..., Visit],
+    make_dispatcher: Callable[..., Dispatcher],
+    clock: Clock,
+) -> None:
+    from touchflow.core.actor import Actor
+    from touchflow.customers.actions import record_consent
+
+    visit = type3_visit()
+    dispatcher = make_dispatcher()
+    clock.move_to(utc(2026, 6, 2, 15, 0))
+    dispatcher.drain()
+    record_consent(visit.customer.contacts.get(), "contact", False, Actor(source="customer"))
+    for when in (utc(2026, 6, 6, 9, 0), utc(2026, 6, 11, 9, 0)):
+        clock.move_to(when)
+        dispatcher.drain()
+    call = Touch.objects.get(step__key="seller-call")
+    assert (call.state, call.reason) == ("skipped", "no_consent")
+    assert CallTask.objects.count() == 0
+
+
+@pytest.mark.usefixtures("flows")
+def test_merging_two_customers_in_the_same_chain_keeps_one_passage(
+    type3_visit: Callable[..., Visit],
+    clock: Clock,
+    store,
+    salesperson,
+) -> None:
+    from touchflow.core.actor import Actor
+    from touchflow.customers.actions import merge_customers
+    from touchflow.flows.models import Enrollment
+
+    first = type3_visit(phone="501 234 567", name="Anna")
+    clock.advance(minutes=5)
+    second = type3_visit(phone="502 345 678", name="Anna N.")
+    assert Enrollment.objects.filter(state="active").count() == 2
+    merge_customers(first.customer, second.customer, Actor(source="counter", staff=salesperson))
+    rows = sorted(Enrollment.objects.values_list("customer_id", "state", "end_reason"))
+    assert rows == [
+        (first.customer_id, "active", ""),
+        (first.customer_id, "exited", "merged"),
+    ]
+    states = sorted(Touch.objects.values_list("customer_id", "state"))
+    assert states == [(first.customer_id, "cancelled"), (first.customer_id, "queued")]

@@ -34,6 +34,7 @@ from touchflow.customers.models import (
     CustomerStore,
     OptInToken,
 )
+from touchflow.flows import enrollment as flow_enrollment
 from touchflow.stores.models import LANGUAGE_CHOICES, Staff, Store, validate_time_zone
 from touchflow.timeline import events
 from touchflow.timeline.models import TimelineEvent
@@ -395,6 +396,7 @@ def merge_customers(
             link_store(survivor, link.store, link.first_seen_at)
             link_store(survivor, link.store, link.last_seen_at)
         CustomerStore.objects.filter(customer=other).delete()
+        flow_enrollment.end_overlap(survivor.pk, other.pk, at)
         for relation in Customer._meta.related_objects:
             if not relation.one_to_many or relation.related_model in (CustomerStore, Customer):
                 continue

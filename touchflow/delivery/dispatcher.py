@@ -345,7 +345,12 @@ class Dispatcher:
         assignee = enrollment.staff_id if touch.step.assignee == "seller" else None
         assignee = assignee or batch.managers.get(touch.store_id)
         phone = next(
-            (c.value for c in batch.contacts.get(touch.customer_id, ()) if c.kind == "phone"), ""
+            (
+                c.value
+                for c in batch.contacts.get(touch.customer_id, ())
+                if c.kind == "phone" and c.contact_consent is True
+            ),
+            "",
         )
         context = self._context(touch, "call")
         try:

@@ -133,6 +133,12 @@ def judge(
     if now > expires_at:
         return Drop("expired", "expired")
     if kind == "call":
+        # A person calls the phone: it needs the customer's consent like any message.
+        phones = [c for c in contacts if c.kind == "phone"]
+        if not phones:
+            return Drop("skipped", "no_contact")
+        if not any(c.contact_consent is True for c in phones):
+            return Drop("skipped", "no_consent")
         return MakeTask()
     window = (window_start, window_end) if window_start and window_end else None
     allowed_at = next_allowed(now, tz_name, policy.quiet, window)

@@ -229,6 +229,15 @@ def on_purchases_imported(purchases: Sequence[Purchase]) -> int:
     return entered
 
 
+def end_overlap(survivor_id: int, other_id: int, at: datetime) -> int:
+    """Before two customers merge: where both are in the same chain, the survivor's
+    passage goes on and the other's ends (one active enrollment per chain)."""
+    shared = Enrollment.objects.filter(
+        customer_id=survivor_id, state=EnrollmentState.ACTIVE
+    ).values_list("flow_id", flat=True)
+    return leave(other_id, "merged", at, flow_ids=list(shared))
+
+
 def leave(
     customer_id: int,
     reason: str,
