@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 import time_machine
 from django.db import connection
 
+from touchflow.core import clock
 from touchflow.core.actor import Actor
-from touchflow.customers.actions import resolve_customer
+from touchflow.customers.actions import ConsentGrant, check_contact, resolve_customer
 from touchflow.customers.models import Customer
+from touchflow.delivery import queries
+from touchflow.delivery.channels.base import OutgoingMessage, SendResult
 from touchflow.delivery.channels.registry import build
 from touchflow.delivery.channels.webhook import WebhookChannel
+from touchflow.delivery.dispatcher import Dispatcher
 from touchflow.delivery.models import Touch
 from touchflow.flows.actions import load_flow_text, set_status
 from touchflow.flows.enrollment import enroll, enroll_many, leave
@@ -107,3 +113,78 @@ def test_webhook_url_may_set_the_request_timeout() -> None:
     assert isinstance(channel, WebhookChannel)
     assert (channel._timeout, channel._path) == (0.25, "/messages")
     assert build("sms", "http://127.0.0.1:9/messages")._timeout == 10.0  # type: ignore[attr-defined]
+
+
+class _SlowChannel:
+    """A real in-process channel that takes its time, like a slow provider. On its
+    third message it plays a second worker whose clock is ``ahead`` of the first's: it
+    takes back the claims whose lease ran out by its clock and claims them for itself."""
+
+    name = "sms"
+
+    def __init__(self, seconds: float, ahead: timedelta) -> None:
+        self.seconds = seconds
+        self.ahead = ahead
+        self.keys: list[str] = []
+
+    def send(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
+        results = []
+        for message in messages:
+            time.sleep(self.seconds)
+            self.keys.append(message.idempotency_key)
+            if len(self.keys) == 3:
+                thief_now = clock.now() + self.ahead
+                queries.requeue_expired_leases(thief_now)
+                queries.claim(thief_now, THIEF, thief_now + timedelta(minutes=2), 100)
+            results.append(SendResult.sent())
+        return results
+
+    def close(self) -> None:
+        pass
+
+
+THIEF = "thief:1:x"
+
+
+def _six_due_touches(store: Store) -> None:
+    flow = set_status(load_flow_text(CHAIN).flow, "active")
+    for n in range(6):
+        resolve_customer(
+            store=store,
+            actor=Actor(source="import"),
+            contacts=[check_contact("phone", f"+4850100000{n}", region="PL")],
+            consent=ConsentGrant(contact=True),
+            time_zone="Europe/Warsaw",
+        )
+    enroll_many(flow, Customer.active.all(), store=store, at=START)
+
+
+def _slow_round(ahead: timedelta) -> tuple[_SlowChannel, dict[int, str]]:
+    """One round of six sends, 0.4 s each, under a 1 s lease (renewed every 1/3 s)."""
+    channel = _SlowChannel(seconds=0.4, ahead=ahead)
+    dispatcher = Dispatcher({"sms": channel}, lease=timedelta(seconds=1))
+    with time_machine.travel(datetime(2026, 6, 2, 14, 0, tzinfo=UTC), tick=True):
+        assert dispatcher.run_round().claimed == 6
+    taken = dict(Touch.objects.filter(lease_owner=THIEF).values_list("id", "idempotency_key"))
+    return channel, taken
+
+
+def test_a_slow_batch_renews_its_lease_so_no_other_worker_takes_it_over(store: Store) -> None:
+    """Six sends of 0.4 s outlast a 1 s lease; renewed as it goes, the lease has not run
+    out when another worker looks (1.2 s in), so it takes nothing and nothing is sent
+    twice."""
+    _six_due_touches(store)
+    channel, taken = _slow_round(ahead=timedelta(0))
+    assert taken == {}
+    assert sorted(channel.keys) == sorted(Touch.objects.values_list("idempotency_key", flat=True))
+    assert Touch.objects.filter(state="sent").count() == 6
+
+
+def test_a_touch_whose_lease_was_taken_over_is_not_sent_by_the_old_holder(store: Store) -> None:
+    """A worker whose clock is an hour ahead takes every claim back; the old holder finds
+    out at its next renewal and sends nothing more: the new holder sends those."""
+    _six_due_touches(store)
+    channel, taken = _slow_round(ahead=timedelta(hours=1))
+    assert len(taken) == 6  # three sent but not yet recorded, three not yet sent
+    assert len(channel.keys) == 3
+    assert Touch.objects.filter(state="sent").count() == 0  # the old holder's record is refused

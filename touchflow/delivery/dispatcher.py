@@ -97,6 +97,7 @@ class Dispatcher:
         self.retry = retry or RetryPolicy()
         self.now = now
         self.renderer = Renderer()
+        self._claimed_at = walltime.monotonic()
 
     # -- the round ---------------------------------------------------------------
 
@@ -105,6 +106,7 @@ class Dispatcher:
         with transaction.atomic():
             queries.requeue_expired_leases(now)
             ids = queries.claim(now, self.owner, now + self.lease, self.batch_size)
+        self._claimed_at = walltime.monotonic()  # the lease runs from here
         stats = RoundStats(claimed=len(ids))
         if not ids:
             return stats
@@ -248,10 +250,33 @@ class Dispatcher:
                 outcomes.append(self._drop(touch, now, verdict.state, verdict.reason))
             elif isinstance(verdict, MakeTask):
                 outcomes.append(self._task(touch, now, batch))
-        for channel_name, items in to_send.items():
-            results = self._send(channel_name, [m for _t, m in items])
-            for (touch, _message), result in zip(items, results, strict=True):
-                outcomes.append(self._result(touch, now, result))
+        outcomes.extend(self._send_held(to_send, now))
+        return outcomes
+
+    def _send_held(
+        self, to_send: Mapping[str, list[tuple[Touch, OutgoingMessage]]], now: datetime
+    ) -> list[_Outcome]:
+        """Send one message at a time, renewing the lease on the batch's sends whenever a
+        third of it has passed. A slow provider must not let the lease run out mid-batch:
+        another worker would take the touches over and send them a second time. A touch
+        whose lease was lost anyway is not sent (its new holder sends it)."""
+        queue = [
+            (name, touch, message) for name, items in to_send.items() for touch, message in items
+        ]
+        outcomes: list[_Outcome] = []
+        renew_every = self.lease.total_seconds() / 3
+        renewed = self._claimed_at
+        held: set[int] | None = None  # None: every claimed touch is still ours
+        for channel_name, touch, message in queue:
+            if walltime.monotonic() - renewed > renew_every:
+                # Sent but not yet recorded counts too: the record needs the lease.
+                ids = [t.pk for _n, t, _m in queue]
+                held = queries.renew(ids, self.owner, self.now() + self.lease)
+                renewed = walltime.monotonic()
+            if held is not None and touch.pk not in held:
+                continue
+            result = self._send(channel_name, [message])[0]
+            outcomes.append(self._result(touch, now, result))
         return outcomes
 
     def _send(self, channel_name: str, messages: list[OutgoingMessage]) -> list[SendResult]:

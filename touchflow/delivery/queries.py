@@ -44,6 +44,24 @@ def claim(now: datetime, owner: str, lease_until: datetime, limit: int) -> list[
         return [row[0] for row in cursor.fetchall()]
 
 
+def renew(ids: Sequence[int], owner: str, lease_until: datetime) -> set[int]:
+    """Extend ``owner``'s lease on those of ``ids`` it still holds; returns their ids.
+
+    A touch missing from the answer was taken back (its lease ran out): another worker
+    may be sending it, so this one must not.
+    """
+    if not ids:
+        return set()
+    marks = ", ".join(["%s"] * len(ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {TABLE} SET lease_until = %s WHERE state = 'claimed' AND lease_owner = %s "
+            f"AND id IN ({marks}) RETURNING id",
+            [_dt(lease_until), owner, *ids],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
 @dataclass(frozen=True)
 class TouchUpdate:
     id: int
