@@ -88,8 +88,14 @@ def _withdraw_phone_consent(task: CallTask, staff: Staff, now: datetime) -> None
         phones = phones.filter(value=task.phone)
     actor = Actor(source="admin", staff=staff)
     for point in phones:
-        record_consent(point, ConsentPurpose.CONTACT, False, actor, at=now,
-                       note="Said on a call that they do not want calls.")
+        record_consent(
+            point,
+            ConsentPurpose.CONTACT,
+            False,
+            actor,
+            at=now,
+            note="Said on a call that they do not want calls.",
+        )
 
 
 def retry_dead_letter(touch: Touch, staff: Staff) -> Touch:
@@ -112,14 +118,24 @@ def retry_dead_letter(touch: Touch, staff: Staff) -> Touch:
         _reopen(locked.enrollment)
         locked.state = TouchState.QUEUED
         locked.due_at = now
-        locked.expires_at = max(locked.expires_at,
-                                now + timedelta(seconds=locked.step.expires_seconds))
+        locked.expires_at = max(
+            locked.expires_at, now + timedelta(seconds=locked.step.expires_seconds)
+        )
         locked.reason = f"requeued by {staff.username}"[:REASON_MAX]
         locked.finished_at = None
         locked.lease_owner = ""
         locked.lease_until = None
-        locked.save(update_fields=["state", "due_at", "expires_at", "reason", "finished_at",
-                                   "lease_owner", "lease_until"])
+        locked.save(
+            update_fields=[
+                "state",
+                "due_at",
+                "expires_at",
+                "reason",
+                "finished_at",
+                "lease_owner",
+                "lease_until",
+            ]
+        )
         events.touch_requeued(locked, staff.pk, now)
     return locked
 
@@ -138,5 +154,6 @@ def _reopen(enrollment: Enrollment) -> None:
             enrollment.save(update_fields=["state", "ended_at", "end_reason"])
     except IntegrityError as exc:
         # The customer has entered this chain again since: one active passage at a time.
-        raise InvalidInput("touch", "The customer is in this chain again.",
-                           "enrollment_ended") from exc
+        raise InvalidInput(
+            "touch", "The customer is in this chain again.", "enrollment_ended"
+        ) from exc

@@ -66,9 +66,7 @@ def enroll_segment(
         entered = cursor.rowcount
         if not entered:
             return 0
-        fresh = (
-            "FROM flows_enrollment e WHERE e.id > %s AND e.flow_id = %s AND e.entered_at = %s"
-        )
+        fresh = "FROM flows_enrollment e WHERE e.id > %s AND e.flow_id = %s AND e.entered_at = %s"
         fresh_params = [before, flow_id, _dt(entered_at)]
         cursor.execute(
             "INSERT INTO delivery_touch (enrollment_id, step_id, round, customer_id, store_id, "

@@ -240,14 +240,26 @@ def read_rows(
     return _decide(seen, report)
 
 
-def _take_row(row: list[str], number: int, reader: _Reader, seen: _Collector,
-              report: ImportReport, settings: ParseSettings) -> None:
+def _take_row(
+    row: list[str],
+    number: int,
+    reader: _Reader,
+    seen: _Collector,
+    report: ImportReport,
+    settings: ParseSettings,
+) -> None:
     invoice = reader.cell(row, "invoice") if reader.columns["invoice"] < len(row) else ""
     if len(row) != len(reader.header):
         # A cancellation stays a cancellation; any other invoice must not import partly.
         held = "" if invoice.startswith(settings.cancel_prefix) else invoice
-        _bad(report, seen, number, held, "",
-             f"Expected {len(reader.header)} columns, found {len(row)}.")
+        _bad(
+            report,
+            seen,
+            number,
+            held,
+            "",
+            f"Expected {len(reader.header)} columns, found {len(row)}.",
+        )
         return
     if not invoice:
         _bad(report, seen, number, "", reader.column("invoice"), "The invoice number is missing.")
@@ -266,8 +278,14 @@ def _take_row(row: list[str], number: int, reader: _Reader, seen: _Collector,
         report.skip(NO_CUSTOMER).lines += 1
         return
     if len(invoice) > MAX_ID:
-        _bad(report, seen, number, invoice, reader.column("invoice"),
-             f"The invoice number is longer than {MAX_ID} characters.")
+        _bad(
+            report,
+            seen,
+            number,
+            invoice,
+            reader.column("invoice"),
+            f"The invoice number is longer than {MAX_ID} characters.",
+        )
         return
     seen.groups[invoice].append(line)
 
@@ -282,12 +300,23 @@ def _line(row: list[str], number: int, reader: _Reader) -> Line | None:
     amount, item = reader.amount_and_item(row)
     contacts = reader.contacts(row)
     key = external_id if external_id is not None else f"{contacts[0].kind}:{contacts[0].value}"
-    return Line(number, occurred_at, amount, item, reader.cell(row, "category"), key,
-                external_id, contacts, reader.cell(row, "name"), reader.cell(row, "country")[:64])
+    return Line(
+        number,
+        occurred_at,
+        amount,
+        item,
+        reader.cell(row, "category"),
+        key,
+        external_id,
+        contacts,
+        reader.cell(row, "name"),
+        reader.cell(row, "country")[:64],
+    )
 
 
-def _bad(report: ImportReport, seen: _Collector, number: int, invoice: str, column: str,
-         message: str) -> None:
+def _bad(
+    report: ImportReport, seen: _Collector, number: int, invoice: str, column: str, message: str
+) -> None:
     report.bad_rows.append(BadRow(number, message, column, invoice))
     if invoice:
         seen.bad[invoice].append(number)
@@ -299,8 +328,9 @@ def _decide(seen: _Collector, report: ImportReport) -> ParseResult:
     report.skip(NO_CUSTOMER).invoices = len(seen.no_customer.keys() - seen.groups.keys())
     result = ParseResult()
     for invoice in sorted(seen.bad.keys() - seen.groups.keys(), key=lambda i: seen.bad[i][0]):
-        report.held_back.append(HeldBack(invoice, _bad_reason(seen.bad[invoice]),
-                                         tuple(seen.bad[invoice])))
+        report.held_back.append(
+            HeldBack(invoice, _bad_reason(seen.bad[invoice]), tuple(seen.bad[invoice]))
+        )
     for invoice, lines in seen.groups.items():
         reason = _hold_reason(invoice, lines, seen)
         if reason:
