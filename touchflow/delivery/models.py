@@ -35,16 +35,24 @@ FINAL_STATES = (
 
 
 class Touch(models.Model):
+    # Every index is written on every claim and every outcome (the state changes, so no
+    # update is HOT): only the indexes a query needs exist. (enrollment, step, round)
+    # serves lookups by enrollment; steps are retired, never deleted; stores are
+    # deleted so rarely that a scan then is the cheaper price.
     enrollment = models.ForeignKey(
-        "flows.Enrollment", on_delete=models.CASCADE, related_name="touches"
+        "flows.Enrollment", on_delete=models.CASCADE, related_name="touches", db_index=False
     )
-    step = models.ForeignKey("flows.FlowStep", on_delete=models.PROTECT, related_name="touches")
+    step = models.ForeignKey(
+        "flows.FlowStep", on_delete=models.PROTECT, related_name="touches", db_index=False
+    )
     # A step is scheduled once per enrollment; "round" leaves room for steps that repeat.
     round = models.PositiveSmallIntegerField(default=0)
     customer = models.ForeignKey(
         "customers.Customer", on_delete=models.CASCADE, related_name="touches"
     )
-    store = models.ForeignKey("stores.Store", on_delete=models.CASCADE, related_name="+")
+    store = models.ForeignKey(
+        "stores.Store", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     commercial = models.BooleanField(default=False)
     due_at = models.DateTimeField()
     expires_at = models.DateTimeField()
@@ -53,7 +61,7 @@ class Touch(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
     # What the provider sees; the same key on a retry lets it drop the duplicate.
-    idempotency_key = models.CharField(max_length=64, unique=True)
+    idempotency_key = models.CharField(max_length=64)
     lease_owner = models.CharField(max_length=64, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -66,6 +74,9 @@ class Touch(models.Model):
             models.UniqueConstraint(
                 fields=["enrollment", "step", "round"], name="touch_once_per_step_round"
             ),
+            # A constraint, not unique=True: PostgreSQL then gets no second
+            # (varchar_pattern_ops) index that nothing queries.
+            models.UniqueConstraint(fields=["idempotency_key"], name="touch_key_unique"),
         ]
         indexes = [
             # The dispatcher's claim reads only due work: cost follows the queue, not the base.
