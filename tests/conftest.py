@@ -17,6 +17,9 @@ import pytest
 from touchflow.core.actor import Actor
 from touchflow.stores.models import Category, Role, Staff, Store
 
+# The ``page`` fixture: a real Chromium for the browser tests.
+pytest_plugins = ["tests.web.browser"]
+
 _seq = itertools.count(1)
 
 

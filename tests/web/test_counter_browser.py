@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connections
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
 from touchflow.customers.models import ContactPoint, Customer, OptInToken
 from touchflow.stores.models import Staff
 from touchflow.visits.models import Visit
-
-# Playwright's sync API runs an event loop in this thread; Django refuses ORM calls
-# from a thread with a running loop unless told it is fine (these are plain tests).
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-PHONE = {"width": 390, "height": 844}
 
 pytestmark = [
     pytest.mark.browser,
@@ -31,21 +18,6 @@ pytestmark = [
     # is emptied afterwards, as for every transactional test).
     pytest.mark.django_db(transaction=True),
 ]
-
-
-@pytest.fixture
-def page() -> Iterator[Page]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
-                                      has_touch=True)
-        yield context.new_page()
-        context.close()
-        browser.close()
-        # While Playwright's loop is set, Django keeps this test's database connections
-        # apart from the thread's own (asgiref's Local), so nobody else would close them
-        # and PostgreSQL could not drop the test database at the end.
-        connections.close_all()
 
 
 class Taps:

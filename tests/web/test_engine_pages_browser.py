@@ -3,18 +3,17 @@ nothing wider than the screen, and the call can be logged with taps."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 import pytest
 from django.db.models import Min
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
 from tests.servers import Sink
+from tests.web.browser import PHONE
 from tests.web.conftest import FOLLOW_UP
-from tests.web.test_counter_browser import CHROMIUM, CHROMIUM_ARGS, PHONE, _sign_in
+from tests.web.test_counter_browser import _sign_in
 from touchflow.core import clock
 from touchflow.core.actor import Actor
 from touchflow.customers.actions import ConsentGrant, ContactInput
@@ -27,23 +26,7 @@ from touchflow.flows.actions import load_flow_text, set_status
 from touchflow.stores.models import Role, Staff, Store
 from touchflow.visits.actions import log_visit
 
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def page() -> Iterator[Page]:
-    from django.db import connections
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
-                                      has_touch=True)
-        yield context.new_page()
-        context.close()
-        browser.close()
-        connections.close_all()
 
 
 def _visit(store: Store, staff: Staff, name: str, phone: str) -> Customer:
