@@ -97,15 +97,21 @@ def _handler(sink: Sink) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def http_sink() -> Iterator[tuple[Sink, str]]:
-    sink = Sink()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(sink))
+def serving(server: ThreadingHTTPServer) -> Iterator[str]:
+    """Run ``server`` in a thread until the block ends; yields its ``/messages`` URL."""
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )
     thread.start()
     try:
-        yield sink, f"http://127.0.0.1:{server.server_address[1]}/messages"
+        yield f"http://127.0.0.1:{server.server_address[1]}/messages"
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def http_sink() -> Iterator[tuple[Sink, str]]:
+    sink = Sink()
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), _handler(sink))) as url:
+        yield sink, url

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.servers import serving
+
 FAILURES = ("500", "429", "hang")
 
 
@@ -110,13 +112,5 @@ class _Server(ThreadingHTTPServer):
 @contextmanager
 def crash_sink(fail_share: float = 0.0, hang: float = 0.5) -> Iterator[tuple[CrashSink, str]]:
     sink = CrashSink(fail_share=fail_share, hang=hang)
-    server = _Server(("127.0.0.1", 0), _handler(sink))
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
-        yield sink, f"http://127.0.0.1:{server.server_address[1]}/messages"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_Server(("127.0.0.1", 0), _handler(sink))) as url:
+        yield sink, url
