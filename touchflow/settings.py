@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "touchflow.integrations",
     "touchflow.flows",
     "touchflow.delivery",
+    "touchflow.messaging",
     "touchflow.web",
 ]
 
@@ -153,3 +154,6 @@ TOUCHFLOW_PUBLIC_URL = os.environ.get("TOUCHFLOW_PUBLIC_URL", "http://127.0.0.1:
 # Tokens and the list of active chains are re-read by each process at most this often;
 # a revoked token or a paused chain takes effect in other processes within this time.
 TOUCHFLOW_CACHE_SECONDS = float(os.environ.get("TOUCHFLOW_CACHE_SECONDS", "10"))
+# Encrypts provider credentials at rest (touchflow/messaging/crypto.py). Comma-separated,
+# newest first; empty derives one from SECRET_KEY (trials only).
+TOUCHFLOW_CREDENTIALS_KEY = os.environ.get("TOUCHFLOW_CREDENTIALS_KEY", "")

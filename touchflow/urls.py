@@ -8,5 +8,6 @@ from touchflow.api.urls import api
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    path("", include("touchflow.messaging.urls")),
     path("", include("touchflow.web.urls")),
 ]

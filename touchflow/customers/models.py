@@ -102,6 +102,12 @@ class ContactPoint(models.Model):
     contact_consent = models.BooleanField(_("may contact"), null=True)
     marketing_consent = models.BooleanField(_("may send offers"), null=True)
     consent_updated_at = models.DateTimeField(null=True, blank=True)
+    # When the customer last wrote to us from this contact: WhatsApp lets a business
+    # answer freely only within 24 hours of it.
+    last_inbound_at = models.DateTimeField(null=True, blank=True)
+    # A hard bounce: nothing more is sent to this address until it is corrected.
+    undeliverable_at = models.DateTimeField(null=True, blank=True)
+    undeliverable_reason = models.CharField(max_length=300, blank=True, default="", db_default="")
     created_at = models.DateTimeField()
 
     class Meta:

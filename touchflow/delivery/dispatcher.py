@@ -24,9 +24,18 @@ from django.db.models import Max, Q
 from touchflow.core import clock
 from touchflow.customers.models import ContactPoint
 from touchflow.delivery import queries
-from touchflow.delivery.channels.base import Channel, OutgoingMessage, SendResult
+from touchflow.delivery.channels.base import Channel, OutgoingMessage, SendResult, accepts, serves
 from touchflow.delivery.models import Attempt, AttemptOutcome, CallTask, Touch, TouchState
-from touchflow.delivery.policies import Contact, Defer, Drop, MakeTask, Recent, Send, judge
+from touchflow.delivery.policies import (
+    CHANNEL_CONTACT,
+    Contact,
+    Defer,
+    Drop,
+    MakeTask,
+    Recent,
+    Send,
+    judge,
+)
 from touchflow.delivery.render import Renderer, first_name, unsubscribe_url
 from touchflow.delivery.retry import RetryPolicy
 from touchflow.flows import enrollment as flow_enrollment
@@ -89,6 +98,7 @@ class Dispatcher:
         lease: timedelta = timedelta(minutes=2),
         retry: RetryPolicy | None = None,
         now: Callable[[], datetime] = clock.now,
+        recheck_every: float = 0.2,
     ) -> None:
         self.channels = dict(channels)
         self.owner = owner or worker_name()
@@ -96,6 +106,7 @@ class Dispatcher:
         self.lease = lease
         self.retry = retry or RetryPolicy()
         self.now = now
+        self.recheck_every = recheck_every
         self.renderer = Renderer()
         self._claimed_at = walltime.monotonic()
 
@@ -154,10 +165,15 @@ class Dispatcher:
         )
         customer_ids = {t.customer_id for t in touches}
         contacts: dict[int, list[Contact]] = defaultdict(list)
-        for row in ContactPoint.objects.filter(customer_id__in=customer_ids).values_list(
-            "customer_id", "kind", "value", "contact_consent", "marketing_consent"
+        for cid, kind, value, contact, marketing, network, bounced in (
+            ContactPoint.objects.filter(customer_id__in=customer_ids).values_list(
+                "customer_id", "kind", "value", "contact_consent", "marketing_consent",
+                "network", "undeliverable_at",
+            )
         ):
-            contacts[row[0]].append(Contact(*row[1:]))
+            contacts[cid].append(
+                Contact(kind, value, contact, marketing, network, bounced is not None)
+            )
         stores = {t.store_id: t.store for t in touches}
         policies = {sid: flow_enrollment.store_policy(s) for sid, s in stores.items()}
         longest = max(p.cap_period for p in policies.values())
@@ -198,7 +214,10 @@ class Dispatcher:
     def _decide_and_send(self, batch: _Batch, now: datetime) -> list[_Outcome]:
         outcomes: list[_Outcome] = []
         to_send: dict[str, list[tuple[Touch, OutgoingMessage]]] = defaultdict(list)
-        available = list(self.channels)
+        available = {
+            store_id: [n for n, ch in self.channels.items() if serves(ch, store_id)]
+            for store_id in batch.policies
+        }
         recent = dict(batch.recent)
         for touch in batch.touches:
             enrollment = touch.enrollment
@@ -227,10 +246,12 @@ class Dispatcher:
                 window_end=step.window_end,
                 preferences=step.channels,
                 contacts=batch.contacts.get(touch.customer_id, ()),
-                available=available,
+                available=available[touch.store_id],
                 commercial=touch.commercial,
                 when_capped=step.when_capped,
                 recent=recent.get(touch.customer_id, Recent()),
+                failed=touch.failed_channels.split(",") if touch.failed_channels else (),
+                accepts=self._accepts,
             )
             if isinstance(verdict, Send):
                 touch.channel = verdict.channel
@@ -256,28 +277,67 @@ class Dispatcher:
     def _send_held(
         self, to_send: Mapping[str, list[tuple[Touch, OutgoingMessage]]], now: datetime
     ) -> list[_Outcome]:
-        """Send one message at a time, renewing the lease on the batch's sends whenever a
-        third of it has passed. A slow provider must not let the lease run out mid-batch:
-        another worker would take the touches over and send them a second time. A touch
-        whose lease was lost anyway is not sent (its new holder sends it)."""
+        """Send one message at a time, as long as this worker still holds the touch and
+        the customer still consents.
+
+        Right before the first send, and again whenever ``recheck_every`` has passed,
+        the batch is re-read: a touch cancelled meanwhile (the customer bought, said
+        STOP everywhere) is not sent; one whose contact lost consent (STOP on this
+        channel) goes back to the queue to be judged again, e.g. for another channel.
+        Whenever a third of the lease has passed it is renewed: a slow provider must not
+        let it run out mid-batch, or another worker would send the touches a second time.
+        """
         queue = [
             (name, touch, message) for name, items in to_send.items() for touch, message in items
         ]
+        if not queue:
+            return []
+        ids = [t.pk for _n, t, _m in queue]  # sent but unrecorded count too: record needs them
         outcomes: list[_Outcome] = []
         renew_every = self.lease.total_seconds() / 3
         renewed = self._claimed_at
-        held: set[int] | None = None  # None: every claimed touch is still ours
+        checked = float("-inf")
+        held: set[int] = set()
+        allowed: set[tuple[int, str, str, bool]] = set()
         for channel_name, touch, message in queue:
-            if walltime.monotonic() - renewed > renew_every:
-                # Sent but not yet recorded counts too: the record needs the lease.
-                ids = [t.pk for _n, t, _m in queue]
+            moment = walltime.monotonic()
+            if moment - renewed > renew_every:
                 held = queries.renew(ids, self.owner, self.now() + self.lease)
-                renewed = walltime.monotonic()
-            if held is not None and touch.pk not in held:
+                renewed = checked = moment
+                allowed = self._consenting(queue)
+            elif moment - checked > self.recheck_every:
+                held = queries.held(ids, self.owner)
+                checked = moment
+                allowed = self._consenting(queue)
+            if touch.pk not in held:
+                continue
+            key = (touch.customer_id, CHANNEL_CONTACT[channel_name], message.address)
+            if (*key, touch.commercial) not in allowed:
+                outcomes.append(self._requeue(touch, now, "consent_changed"))
                 continue
             result = self._send(channel_name, [message])[0]
             outcomes.append(self._result(touch, now, result))
         return outcomes
+
+    @staticmethod
+    def _consenting(
+        queue: list[tuple[str, Touch, OutgoingMessage]],
+    ) -> set[tuple[int, str, str, bool]]:
+        """(customer, kind, value, commercial) for each contact of the queue's customers
+        that may receive a message now (for offers, with marketing consent too)."""
+        allowed: set[tuple[int, str, str, bool]] = set()
+        for cid, kind, value, contact, marketing in ContactPoint.objects.filter(
+            customer_id__in={t.customer_id for _n, t, _m in queue},
+            contact_consent=True,
+            undeliverable_at__isnull=True,
+        ).values_list("customer_id", "kind", "value", "contact_consent", "marketing_consent"):
+            allowed.add((cid, kind, value, False))
+            if contact and marketing:
+                allowed.add((cid, kind, value, True))
+        return allowed
+
+    def _accepts(self, channel_name: str, contact: Contact) -> bool:
+        return accepts(self.channels[channel_name], contact)
 
     def _send(self, channel_name: str, messages: list[OutgoingMessage]) -> list[SendResult]:
         try:
@@ -349,6 +409,11 @@ class Dispatcher:
 
     def _park(self, touch: Touch) -> _Outcome:
         return _Outcome(touch, self._update(touch, state=TouchState.PAUSED, reason="flow_paused"))
+
+    def _requeue(self, touch: Touch, now: datetime, reason: str) -> _Outcome:
+        """Back to the queue, due now: the next round judges it afresh."""
+        return _Outcome(touch, self._update(touch, state=TouchState.QUEUED, due_at=now,
+                                            reason=reason))
 
     def _defer(self, touch: Touch, verdict: Defer) -> _Outcome:
         update = self._update(

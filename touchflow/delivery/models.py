@@ -67,6 +67,11 @@ class Touch(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     reason = models.CharField(max_length=64, blank=True)
     provider_message_id = models.CharField(max_length=200, blank=True)
+    # The provider's delivery receipt: "", delivered, read or failed (only moves forward).
+    receipt = models.CharField(max_length=10, blank=True, default="", db_default="")
+    receipt_at = models.DateTimeField(null=True, blank=True)
+    # Channels that failed for good (a failed receipt): the step falls back past them.
+    failed_channels = models.CharField(max_length=100, blank=True, default="", db_default="")
     created_at = models.DateTimeField()
 
     class Meta:
@@ -91,6 +96,12 @@ class Touch(models.Model):
                 condition=Q(state="sent"),
             ),
             models.Index(fields=["enrollment", "state"]),
+            # Receipts find their touch by the provider's message id.
+            models.Index(
+                fields=["provider_message_id"],
+                name="touch_provider_message",
+                condition=~Q(provider_message_id=""),
+            ),
             models.Index(fields=["state", "finished_at"]),
         ]
 

@@ -5,7 +5,7 @@ Pure functions over data loaded once per batch; the dispatcher carries out the v
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 
@@ -30,6 +30,8 @@ class Contact:
     value: str
     contact_consent: bool | None
     marketing_consent: bool | None
+    network: str = ""
+    undeliverable: bool = False  # a hard bounce: nothing goes there until corrected
 
 
 @dataclass(frozen=True)
@@ -68,23 +70,33 @@ class Recent:
     commercial: tuple[datetime, ...] = ()
 
 
+# Whether a channel can deliver to this address (a Telegram bot cannot write to a
+# @username, only to a chat that opened it).
+Accepts = Callable[[str, Contact], bool]
+
+
 def choose_channel(
     preferences: Sequence[str],
     contacts: Sequence[Contact],
     available: Sequence[str],
     commercial: bool,
+    failed: Sequence[str] = (),
+    accepts: Accepts | None = None,
 ) -> Send | Drop:
-    """The first preferred channel that is configured and where the customer has a
-    contact with consent (marketing consent too for commercial steps)."""
+    """The first preferred channel that is configured, has not failed for good on this
+    touch, and where the customer has a usable contact with consent (marketing consent
+    too for commercial steps)."""
     reason = "no_channel"
     for channel in preferences:
-        if channel not in available:
+        if channel not in available or channel in failed:
             continue
         if reason == "no_channel":
             reason = "no_contact"
         kind = CHANNEL_CONTACT[channel]
         for contact in contacts:
-            if contact.kind != kind:
+            if contact.kind != kind or contact.undeliverable:
+                continue
+            if accepts is not None and not accepts(channel, contact):
                 continue
             if contact.contact_consent is not True:
                 reason = "no_consent"
@@ -128,6 +140,8 @@ def judge(
     commercial: bool,
     when_capped: str,
     recent: Recent,
+    failed: Sequence[str] = (),
+    accepts: Accepts | None = None,
 ) -> Verdict:
     """The verdict for one touch whose enrollment is still active."""
     if now > expires_at:
@@ -146,7 +160,7 @@ def judge(
         if allowed_at > expires_at:
             return Drop("expired", "quiet_hours")
         return Defer(allowed_at, "quiet_hours")
-    route = choose_channel(preferences, contacts, available, commercial)
+    route = choose_channel(preferences, contacts, available, commercial, failed, accepts)
     if isinstance(route, Drop):
         return route
     release = cap_release(recent, commercial, policy)

@@ -89,8 +89,9 @@ _COLUMNS = (
 _PG_CASTS = ("::bigint", "", "::timestamptz", "", "::int", "", "", "::timestamptz", "")
 
 
-def held(ids: Sequence[int], owner: str) -> set[int]:
-    """Those of ``ids`` that ``owner`` still holds, locked until the transaction ends.
+def held(ids: Sequence[int], owner: str, *, lock: bool = False) -> set[int]:
+    """Those of ``ids`` that ``owner`` still holds (claimed, lease not taken back, not
+    cancelled); with ``lock``, locked until the transaction ends.
 
     Read by primary key, then filtered: the planner cannot turn it into a scan
     driven by its (stale) guess of how many rows carry ``owner``.
@@ -100,13 +101,15 @@ def held(ids: Sequence[int], owner: str) -> set[int]:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
-                f"SELECT id FROM {TABLE} WHERE id = ANY(%s) AND lease_owner = %s FOR UPDATE",
+                f"SELECT id FROM {TABLE} WHERE id = ANY(%s) AND lease_owner = %s "
+                "AND state = 'claimed'" + (" FOR UPDATE" if lock else ""),
                 [list(ids), owner],
             )
         else:
             marks = ", ".join(["%s"] * len(ids))
             cursor.execute(
-                f"SELECT id FROM {TABLE} WHERE id IN ({marks}) AND lease_owner = %s",
+                f"SELECT id FROM {TABLE} WHERE id IN ({marks}) AND lease_owner = %s "
+                "AND state = 'claimed'",
                 [*ids, owner],
             )
         return {row[0] for row in cursor.fetchall()}
@@ -118,7 +121,7 @@ def record(updates: Sequence[TouchUpdate], owner: str) -> set[int]:
     A touch whose lease another worker took over is left alone: that worker owns it now.
     Call inside a transaction: the ownership read locks the rows it writes.
     """
-    mine = held([u.id for u in updates], owner)
+    mine = held([u.id for u in updates], owner, lock=True)
     updates = [u for u in updates if u.id in mine]
     if not updates:
         return set()

@@ -19,6 +19,9 @@ class EventKind(models.TextChoices):
     ENROLLED = "enrolled", _("Entered a chain")
     LEFT_FLOW = "left_flow", _("Left a chain")
     TOUCH = "touch", _("Message or call")
+    MESSAGE_IN = "message_in", _("Message from the customer")
+    MESSAGE_OUT = "message_out", _("Reply from staff")
+    BOUNCE = "bounce", _("E-mail bounced")
 
 
 class TimelineEvent(models.Model):

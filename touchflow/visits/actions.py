@@ -15,7 +15,8 @@ from touchflow.core.errors import InvalidInput
 from touchflow.core.ttlcache import TTLCache
 from touchflow.customers import actions as customer_actions
 from touchflow.customers.actions import ConsentGrant, ContactInput
-from touchflow.customers.models import Customer, OptInToken
+from touchflow.customers.models import Customer
+from touchflow.customers.optin import attach_to_visit
 from touchflow.flows import enrollment as flow_enrollment
 from touchflow.stores.models import Category, Staff, Store
 from touchflow.timeline import events
@@ -231,7 +232,6 @@ class _VisitWrite:
 
 
 def _attach_token(token: str, visit: Visit) -> None:
-    """Tie the QR token shown during this visit to it, so a later scan finds the customer."""
-    OptInToken.objects.filter(
-        token=token, store=visit.store, visit__isnull=True, redeemed_at__isnull=True
-    ).update(visit=visit, customer=visit.customer)
+    """Tie the QR token shown during this visit to it, so a later scan finds the customer
+    (or, when the customer scanned first, the chat's customer and this one merge)."""
+    attach_to_visit(token, visit.store_id, visit.pk, visit.customer_id)

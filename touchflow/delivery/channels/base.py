@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -46,10 +46,25 @@ class SendResult:
 
 class Channel(Protocol):
     """A way to deliver messages. ``send`` never raises for a delivery problem: each
-    message gets its own result, in order."""
+    message gets its own result, in order.
+
+    A channel may also define ``serves(store_id) -> bool`` (does this store have an
+    account here; default yes) and ``accepts(contact) -> bool`` (can it deliver to this
+    contact point, e.g. a bot only to a chat that opened it; default yes).
+    """
 
     name: str
 
     def send(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]: ...
 
     def close(self) -> None: ...
+
+
+def serves(channel: Channel, store_id: int) -> bool:
+    check = getattr(channel, "serves", None)
+    return True if check is None else bool(check(store_id))
+
+
+def accepts(channel: Channel, contact: Any) -> bool:
+    check = getattr(channel, "accepts", None)
+    return True if check is None else bool(check(contact))

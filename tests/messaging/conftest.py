@@ -1,0 +1,42 @@
+"""Fixtures for provider tests: a store's account pointed at a local fake server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from touchflow.messaging import accounts
+from touchflow.messaging.models import ChannelAccount
+from touchflow.stores.models import Store
+
+
+@pytest.fixture(autouse=True)
+def _fresh_accounts() -> Iterator[None]:
+    accounts.forget()
+    yield
+    accounts.forget()
+
+
+@pytest.fixture
+def make_account(store: Store) -> Callable[..., ChannelAccount]:
+    def make(provider: str, base_url: str = "", credentials: dict[str, Any] | None = None,
+             handle: str = "", for_store: Store | None = None) -> ChannelAccount:
+        account = ChannelAccount(
+            store=for_store or store, provider=provider, handle=handle, base_url=base_url
+        )
+        account.credentials = credentials or {}
+        account.save()
+        accounts.forget()
+        return account
+
+    return make
+
+
+def post_hook(client: Client, account: ChannelAccount, body: bytes | str,
+              content_type: str = "application/json", **headers: str) -> Any:
+    """POST a webhook body to the account's URL with the given headers."""
+    return client.post(account.webhook_path(), data=body, content_type=content_type,
+                       headers=headers)

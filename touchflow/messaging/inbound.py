@@ -1,0 +1,265 @@
+"""What a provider's webhook means, decided once for every provider.
+
+Each item is applied in its own transaction, at most once (``InboundEvent`` remembers
+the provider's event id). Messages we answer with (a welcome, a STOP confirmation)
+are sent after the transaction commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from touchflow.core import clock
+from touchflow.core.contacts import normalize_email, normalize_phone
+from touchflow.core.errors import InvalidInput
+from touchflow.customers import optin
+from touchflow.customers.actions import resolve
+from touchflow.customers.models import ContactPoint
+from touchflow.customers.optout import opt_out
+from touchflow.delivery.models import Touch, TouchState
+from touchflow.delivery.policies import CHANNEL_CONTACT
+from touchflow.messaging import accounts
+from touchflow.messaging.models import InboundEvent
+from touchflow.messaging.providers.base import (
+    QUICK_STOP,
+    AccountConfig,
+    Bounce,
+    Complaint,
+    Inbound,
+    Receipt,
+    Start,
+    Text,
+    Unsubscribed,
+)
+from touchflow.messaging.stopwords import stop_request
+from touchflow.stores.models import Store
+from touchflow.timeline.models import EventKind, TimelineEvent
+
+# Contact points a bot learns (chat ids, Viber user ids) carry this network mark, so
+# they never collide with what staff type (a @username, a phone number).
+BOT_NETWORK = {"telegram": "", "viber": "bot", "whatsapp": "", "sms": "", "email": ""}
+
+RECEIPT_RANK = {"": 0, "failed": 1, "delivered": 2, "read": 3}
+
+
+@dataclass
+class Applied:
+    """What a webhook call did, for the response and for tests."""
+
+    applied: int = 0
+    duplicates: int = 0
+    outcomes: list[str] = field(default_factory=list)
+    replies: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
+
+
+def address_value(channel: str, address: str) -> str:
+    """The stored form of an address a provider reports."""
+    if channel in ("sms", "whatsapp"):
+        digits = address.strip()
+        return normalize_phone(digits if digits.startswith("+") else "+" + digits)
+    if channel == "email":
+        return normalize_email(address)
+    return address.strip()
+
+
+def find_point(channel: str, address: str) -> ContactPoint | None:
+    try:
+        value = address_value(channel, address)
+    except InvalidInput:
+        return None
+    return (
+        ContactPoint.objects.select_related("customer")
+        .filter(kind=CHANNEL_CONTACT[channel], network=BOT_NETWORK[channel], value=value)
+        .first()
+    )
+
+
+def apply(cfg: AccountConfig, items: Sequence[Inbound], now: datetime | None = None) -> Applied:
+    now = now or clock.now()
+    result = Applied()
+    for item in items:
+        with transaction.atomic():
+            if item.event_id and not _first_time(cfg, item, now):
+                result.duplicates += 1
+                continue
+            result.outcomes.append(_apply_one(cfg, item, now, result))
+            result.applied += 1
+    if result.replies:
+        provider = accounts.provider(cfg)
+        for address, text, buttons in result.replies:
+            provider.send_text(address, text, quick_replies=buttons)
+    return result
+
+
+def _first_time(cfg: AccountConfig, item: Inbound, now: datetime) -> bool:
+    try:
+        with transaction.atomic():
+            InboundEvent.objects.create(
+                account_id=cfg.id, event_id=item.event_id[:200],
+                kind=type(item).__name__.lower(), received_at=now,
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def _apply_one(cfg: AccountConfig, item: Inbound, now: datetime, result: Applied) -> str:
+    if isinstance(item, Start):
+        return _start(cfg, item, now, result)
+    if isinstance(item, Text):
+        return _text(cfg, item, now, result)
+    if isinstance(item, Unsubscribed):
+        point = find_point(cfg.channel, item.address)
+        if point is None:
+            return "unknown_sender"
+        stop(point, cfg.channel, all_channels=False, at=now)
+        return "unsubscribed"
+    if isinstance(item, Receipt):
+        return receipt(cfg.channel, item, now)
+    if isinstance(item, Bounce):
+        return _bounce(cfg, item, now)
+    if isinstance(item, Complaint):
+        point = find_point("email", item.address)
+        if point is None:
+            return "unknown_sender"
+        stop(point, "email", all_channels=False, at=now)
+        return "complaint"
+    raise TypeError(f"unknown inbound item {item!r}")
+
+
+def _store(cfg: AccountConfig) -> Store:
+    return Store.objects.get(pk=cfg.store_id)
+
+
+def _say(result: Applied, address: str, text: str) -> None:
+    result.replies.append((address, text, ()))
+
+
+def _start(cfg: AccountConfig, item: Start, now: datetime, result: Applied) -> str:
+    store = _store(cfg)
+    kind = CHANNEL_CONTACT[cfg.channel]
+    try:
+        address = address_value(cfg.channel, item.address)
+    except InvalidInput:
+        return "bad_address"
+    if not item.token:
+        point = find_point(cfg.channel, item.address)
+        language = point.customer.language if point else store.language
+        with translation.override(language):
+            text = (_("Welcome back! Write STOP at any time to stop our messages.") if point
+                    else _("Hello! To get messages from %(store)s, scan the code at the counter.")
+                    % {"store": store.name})
+        _say(result, item.address, text)
+        return "start_without_token"
+    redeemed = optin.redeem(item.token, kind, address, store_id=cfg.store_id, name=item.name,
+                            network=BOT_NETWORK[cfg.channel], at=now)
+    language = redeemed.customer.language if redeemed.customer else store.language
+    with translation.override(language):
+        if redeemed.ok:
+            text = _(
+                "Thank you! You will get messages from %(store)s here. "
+                "Write STOP at any time to stop them."
+            ) % {"store": store.name}
+        else:
+            text = _(
+                "Sorry, this code has expired or was already used. "
+                "Ask at the counter for a new one."
+            )
+    _say(result, item.address, text)
+    return "linked" if redeemed.ok else f"token_{redeemed.reason}"
+
+
+def _text(cfg: AccountConfig, item: Text, now: datetime, result: Applied) -> str:
+    point = find_point(cfg.channel, item.address)
+    is_stop, everywhere = stop_request(item.text)
+    if item.text == QUICK_STOP:
+        is_stop = True
+    if point is None:
+        code = item.text.strip().removeprefix("START").removeprefix("start").strip()
+        if cfg.channel in ("whatsapp", "viber", "sms") and code and " " not in code and not is_stop:
+            return _start(cfg, Start(item.event_id, item.address, code, item.name), now, result)
+        if is_stop:
+            with translation.override(_store(cfg).language):
+                _say(result, item.address, _("You will not get messages from us."))
+        return "unknown_sender"
+    customer = resolve(point.customer)
+    if is_stop:
+        stop(point, cfg.channel, all_channels=everywhere, at=now)
+        with translation.override(customer.language):
+            text = (_("Done: you will get no more messages from us on any channel.") if everywhere
+                    else _("Done: you will get no more messages from us here."))
+        _say(result, item.address, text)
+        return "stop_all" if everywhere else "stop"
+    ContactPoint.objects.filter(pk=point.pk).update(last_inbound_at=item.at or now)
+    TimelineEvent.objects.create(
+        customer=customer, kind=EventKind.MESSAGE_IN, at=item.at or now, store_id=cfg.store_id,
+        data={"channel": cfg.channel, "text": item.text[:4000], "from": point.value},
+    )
+    return "reply"
+
+
+def stop(point: ContactPoint, channel: str, *, all_channels: bool, at: datetime) -> None:
+    """The customer's STOP: consent withdrawn on this channel (or all), queued touches
+    cancelled by the opt-out rules. Touches a worker holds at this instant are caught by
+    its check right before sending (consent is re-read there)."""
+    opt_out(point.customer_id, channel, all_channels, at=at)
+
+
+def receipt(channel: str, item: Receipt, now: datetime) -> str:
+    """Move the touch's receipt forward (never back: 'read' is not undone by a late
+    'delivered'); a permanent failure sends the step again on its next channel."""
+    touch = (
+        Touch.objects.select_for_update()
+        .filter(provider_message_id=item.provider_message_id, channel=channel)
+        .first()
+    )
+    if touch is None:
+        return "unknown_message"
+    if RECEIPT_RANK[item.status] <= RECEIPT_RANK[touch.receipt]:
+        return "stale_receipt"
+    touch.receipt = item.status
+    touch.receipt_at = now
+    fields = ["receipt", "receipt_at"]
+    outcome = item.status
+    if item.status == "failed" and touch.state == TouchState.SENT:
+        touch.last_error = item.error[:2000]
+        fields.append("last_error")
+        if item.permanent:
+            touch.failed_channels = ",".join(filter(None, [touch.failed_channels, channel]))
+            touch.state = TouchState.QUEUED
+            touch.due_at = now
+            touch.finished_at = None
+            touch.reason = "fallback"
+            touch.provider_message_id = ""
+            fields += ["failed_channels", "state", "due_at", "finished_at", "reason",
+                       "provider_message_id"]
+            outcome = "fallback"
+    touch.save(update_fields=fields)
+    TimelineEvent.objects.create(
+        customer_id=touch.customer_id, kind=EventKind.TOUCH, at=now, store_id=touch.store_id,
+        data={"touch": touch.pk, "outcome": outcome, "channel": channel,
+              "error": item.error[:300]},
+    )
+    return outcome
+
+
+def _bounce(cfg: AccountConfig, item: Bounce, now: datetime) -> str:
+    point = find_point("email", item.address)
+    if point is None:
+        return "unknown_sender"
+    if item.hard:
+        ContactPoint.objects.filter(pk=point.pk).update(
+            undeliverable_at=now, undeliverable_reason=item.error[:300] or "hard bounce"
+        )
+    TimelineEvent.objects.create(
+        customer_id=point.customer_id, kind=EventKind.BOUNCE, at=now, store_id=cfg.store_id,
+        data={"contact": point.value, "hard": item.hard, "error": item.error[:300]},
+    )
+    return "hard_bounce" if item.hard else "soft_bounce"
+

@@ -1,0 +1,116 @@
+"""A store's accounts with messaging providers, and the webhook events already applied."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from touchflow.messaging import crypto
+
+
+class Provider(models.TextChoices):
+    TELEGRAM = "telegram", "Telegram Bot API"
+    VIBER = "viber", "Viber REST bot API"
+    WHATSAPP = "whatsapp", "WhatsApp Business Cloud API"
+    TWILIO = "twilio", "Twilio SMS"
+    SMSAPI = "smsapi", "SMSAPI.pl"
+    MAILGUN = "mailgun", "Mailgun (via django-anymail)"
+
+
+# The engine channel each provider delivers on.
+PROVIDER_CHANNEL = {
+    Provider.TELEGRAM: "telegram",
+    Provider.VIBER: "viber",
+    Provider.WHATSAPP: "whatsapp",
+    Provider.TWILIO: "sms",
+    Provider.SMSAPI: "sms",
+    Provider.MAILGUN: "email",
+}
+
+
+def new_webhook_key() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class ChannelAccount(models.Model):
+    """One store's account with one provider: what sends that store's messages on a
+    channel and what receives that channel's webhooks (``/hooks/<provider>/<key>/``)."""
+
+    store = models.ForeignKey(
+        "stores.Store", on_delete=models.CASCADE, related_name="channel_accounts",
+        verbose_name=_("store"),
+    )
+    provider = models.CharField(_("provider"), max_length=16, choices=Provider.choices)
+    channel = models.CharField(_("channel"), max_length=16, editable=False)
+    # Public, non-secret identity: the bot's username, the Viber chat URI, the sender
+    # phone number or e-mail address, the WhatsApp phone number id.
+    handle = models.CharField(
+        _("handle"), max_length=200, blank=True,
+        help_text=_("Bot username, Viber chat URI, sender number or address."),
+    )
+    base_url = models.URLField(
+        _("API base URL"), blank=True,
+        help_text=_("Leave empty for the provider's own; set it for a proxy or a test server."),
+    )
+    # Encrypted JSON (crypto.seal): tokens, auth tokens, app secrets, signing keys.
+    sealed_credentials = models.TextField(editable=False, blank=True)
+    webhook_key = models.CharField(max_length=64, unique=True, default=new_webhook_key,
+                                   editable=False)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["store", "channel"]
+        verbose_name = _("channel account")
+        verbose_name_plural = _("channel accounts")
+        constraints = [
+            # One provider per channel per store: the engine must know where a message goes.
+            models.UniqueConstraint(
+                fields=["store", "channel"], condition=Q(enabled=True),
+                name="one_enabled_account_per_store_channel",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_provider_display()} — {self.store_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.channel = PROVIDER_CHANNEL[Provider(self.provider)]
+        super().save(*args, **kwargs)
+
+    @property
+    def credentials(self) -> dict[str, Any]:
+        return crypto.unseal(self.sealed_credentials)
+
+    @credentials.setter
+    def credentials(self, value: dict[str, Any]) -> None:
+        self.sealed_credentials = crypto.seal(value)
+
+    def webhook_path(self) -> str:
+        return f"/hooks/{self.provider}/{self.webhook_key}/"
+
+
+class InboundEvent(models.Model):
+    """A webhook event already applied: providers retry, and a retry must change nothing.
+
+    ``event_id`` is the provider's own id for the event (Telegram update_id, Viber
+    message_token + event, WhatsApp message or status id + status, Twilio MessageSid +
+    status, …).
+    """
+
+    account = models.ForeignKey(ChannelAccount, on_delete=models.CASCADE, related_name="+")
+    event_id = models.CharField(max_length=200)
+    kind = models.CharField(max_length=32)
+    received_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "event_id"], name="inbound_event_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.event_id}"

@@ -1,0 +1,54 @@
+"""Messages out through a store's own provider account.
+
+``AccountChannel`` is the engine's channel for one channel name (telegram, viber,
+whatsapp, sms, email) routed per store: a touch of store S goes through S's account
+for that channel. A store without an account cannot use the channel, and steps fall
+back past it (``serves``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+
+from touchflow.delivery.channels.base import OutgoingMessage, SendResult
+from touchflow.delivery.policies import Contact
+from touchflow.messaging import accounts
+
+# A bot writes only to chats that opened it: a Telegram chat id (not a @username),
+# a Viber user id learned from its webhook (not a phone number).
+ADDRESSABLE: dict[str, Callable[[Contact], bool]] = {
+    "telegram": lambda c: c.value.lstrip("-").isdigit(),
+    "viber": lambda c: c.network == "bot",
+}
+
+
+class AccountChannel:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def serves(self, store_id: int) -> bool:
+        return accounts.for_store(store_id, self.name) is not None
+
+    def accepts(self, contact: Contact) -> bool:
+        check = ADDRESSABLE.get(self.name)
+        return True if check is None else check(contact)
+
+    def send(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
+        results: list[SendResult | None] = [None] * len(messages)
+        by_store: dict[int, list[int]] = defaultdict(list)
+        for i, message in enumerate(messages):
+            by_store[message.store_id].append(i)
+        for store_id, indexes in by_store.items():
+            cfg = accounts.for_store(store_id, self.name)
+            if cfg is None:
+                for i in indexes:
+                    results[i] = SendResult.failed(f"store {store_id} has no {self.name} account")
+                continue
+            sent = accounts.provider(cfg).send([messages[i] for i in indexes])
+            for i, result in zip(indexes, sent, strict=True):
+                results[i] = result
+        return [r if r is not None else SendResult.retry("not sent") for r in results]
+
+    def close(self) -> None:
+        accounts.forget()

@@ -1,0 +1,204 @@
+"""What every provider module implements, and what its webhooks turn into.
+
+A provider module knows one provider's wire format and nothing else: it sends
+messages (``send``; the engine's ``Channel`` interface), sends one free-form text
+(``send_text``; staff replies and confirmations), and turns a webhook request into
+``Inbound`` items after checking its signature. What the items *mean* — linking a chat,
+a reply on the timeline, STOP, a receipt — is decided once, in ``messaging.inbound``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+import httpx
+from django.http import HttpRequest, HttpResponse
+
+from touchflow.delivery.channels.base import OutgoingMessage, SendResult
+from touchflow.delivery.channels.http_status import retry_after_seconds
+
+
+class WebhookRefused(Exception):
+    """The request is not from the provider (bad or missing signature): 401 or 403."""
+
+    status = 403
+
+
+class Unauthenticated(WebhookRefused):
+    status = 401
+
+
+class MalformedWebhook(Exception):
+    """The request is from the provider (or claims to be) but cannot be read: 400."""
+
+
+# -- what comes back in ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Inbound:
+    # The provider's id for this event; a second delivery of the same id changes nothing.
+    # Empty: the event cannot repeat harmfully (e.g. a verification ping).
+    event_id: str
+
+
+@dataclass(frozen=True)
+class Text(Inbound):
+    """The customer wrote to us (or pressed a quick-reply button carrying ``text``)."""
+
+    address: str  # chat id, Viber user id, E.164 phone, e-mail address
+    text: str
+    name: str = ""
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Start(Inbound):
+    """The customer opened the chat from a QR code / deep link carrying ``token``."""
+
+    address: str
+    token: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Unsubscribed(Inbound):
+    """The customer blocked the bot or unsubscribed in the messenger itself."""
+
+    address: str
+
+
+@dataclass(frozen=True)
+class Receipt(Inbound):
+    """What happened to a message we sent: delivered, read or failed."""
+
+    provider_message_id: str
+    status: str  # "delivered" | "read" | "failed"
+    error: str = ""
+    # A failed message whose failure is about the address (invalid number, blocked…):
+    # the step falls back to its next channel. Otherwise the failure is only recorded.
+    permanent: bool = True
+
+
+@dataclass(frozen=True)
+class Bounce(Inbound):
+    address: str
+    hard: bool
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Complaint(Inbound):
+    """The recipient marked our e-mail as spam: counts as an opt-out."""
+
+    address: str
+
+
+@dataclass(frozen=True)
+class AccountConfig:
+    """A decrypted account, as a provider needs it."""
+
+    id: int
+    store_id: int
+    provider: str
+    channel: str
+    handle: str
+    base_url: str
+    credentials: dict[str, Any]
+    webhook_key: str = ""
+    webhook_url: str = ""  # the public URL of this account's webhook
+
+
+QUICK_STOP = "stop"  # the payload of the unsubscribe button every provider shows
+
+
+class Provider:
+    """Base for provider modules: an HTTP client kept alive across sends (or not, to
+    measure what reuse is worth), and helpers to map answers to ``SendResult``."""
+
+    name: ClassVar[str]
+    channel: ClassVar[str]
+    default_base_url: ClassVar[str] = ""
+
+    def __init__(self, account: AccountConfig, *, reuse: bool = True, timeout: float = 10.0):
+        self.account = account
+        self.base_url = (account.base_url or self.default_base_url).rstrip("/")
+        self.reuse = reuse
+        self.timeout = timeout
+        self._client: httpx.Client | None = None
+
+    # -- HTTP -------------------------------------------------------------------------
+
+    def client(self) -> httpx.Client:
+        if self._client is None:
+            self._client = httpx.Client(timeout=self.timeout)
+        return self._client
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """One request; raises httpx.HTTPError for network trouble (the caller maps it
+        to a retry). Without reuse every request opens and closes its own connection."""
+        if self.reuse:
+            return self.client().request(method, url, **kwargs)
+        with httpx.Client(timeout=self.timeout) as client:
+            return client.request(method, url, **kwargs)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    # -- sending ----------------------------------------------------------------------
+
+    def send(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
+        return [self.send_one(m) for m in messages]
+
+    def send_one(self, message: OutgoingMessage) -> SendResult:
+        raise NotImplementedError
+
+    def send_text(
+        self, address: str, text: str, *, quick_replies: Sequence[str] = (),
+        unsubscribe_button: bool = False,
+    ) -> SendResult:
+        """A free-form message outside any chain: a staff reply, a confirmation."""
+        raise NotImplementedError
+
+    # -- receiving --------------------------------------------------------------------
+
+    def handshake(self, request: HttpRequest) -> HttpResponse | None:
+        """Answer a provider's verification request (e.g. WhatsApp's GET with
+        ``hub.challenge``); None when ``request`` is not one."""
+        return None
+
+    def acknowledge(self, applied: int, duplicates: int) -> HttpResponse:
+        """The 200 the provider expects once its webhook was taken in."""
+        return HttpResponse(
+            json.dumps({"ok": True, "applied": applied, "duplicates": duplicates}),
+            content_type="application/json",
+        )
+
+    def parse_webhook(self, request: HttpRequest) -> list[Inbound]:
+        """Check the signature (raise WebhookRefused) and read the body (raise
+        MalformedWebhook); return what happened, in order."""
+        raise NotImplementedError
+
+    # -- helpers for subclasses ----------------------------------------------------------
+
+    @staticmethod
+    def network_error(exc: Exception) -> SendResult:
+        return SendResult.retry(f"{type(exc).__name__}: {exc}")
+
+    @staticmethod
+    def retry_after(response: httpx.Response, body: Any = None) -> float | None:
+        return retry_after_seconds(response.headers.get("Retry-After"))
+
+    @staticmethod
+    def json_body(request: HttpRequest) -> Any:
+        try:
+            return json.loads(request.body or b"")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise MalformedWebhook(f"body is not JSON: {exc}") from exc
+

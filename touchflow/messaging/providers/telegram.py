@@ -1,0 +1,150 @@
+"""Telegram Bot API (https://core.telegram.org/bots/api).
+
+Out: ``sendMessage`` to a chat id, with an inline keyboard for quick replies and the
+unsubscribe button. In: the webhook (``setWebhook`` with ``secret_token``; Telegram
+sends it back in ``X-Telegram-Bot-Api-Secret-Token``): messages, ``/start <token>``
+from the counter's QR deep link, button presses (``callback_query``) and the user
+blocking the bot (``my_chat_member``). Telegram has no delivery receipts.
+
+Credentials: ``{"token": "<bot token>", "secret_token": "<webhook secret>"}``.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from django.http import HttpRequest
+
+from touchflow.delivery.channels.base import OutgoingMessage, SendResult
+from touchflow.messaging.providers.base import (
+    QUICK_STOP,
+    Inbound,
+    MalformedWebhook,
+    Provider,
+    Start,
+    Text,
+    Unauthenticated,
+    Unsubscribed,
+    WebhookRefused,
+)
+
+STOP_LABEL = {"en": "Stop messages", "ru": "Отписаться", "pl": "Wypisz mnie"}
+
+
+class TelegramProvider(Provider):
+    name = "telegram"
+    channel = "telegram"
+    default_base_url = "https://api.telegram.org"
+
+    def _method_url(self, method: str) -> str:
+        return f"{self.base_url}/bot{self.account.credentials.get('token', '')}/{method}"
+
+    def call(self, method: str, payload: dict[str, Any]) -> SendResult:
+        """One Bot API call mapped to a result: ``{"ok": true, "result": …}`` is sent;
+        429 and 5xx retry (``parameters.retry_after`` honoured); other errors are final
+        (400 chat not found, 403 bot was blocked by the user)."""
+        try:
+            response = self.request("POST", self._method_url(method), json=payload)
+        except httpx.HTTPError as exc:
+            return self.network_error(exc)
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if response.status_code == 200 and body.get("ok"):
+            result = body.get("result")
+            message_id = result.get("message_id", "") if isinstance(result, dict) else ""
+            return SendResult.sent(str(message_id))
+        code = body.get("error_code", response.status_code)
+        error = f"Telegram {code}: {body.get('description', response.text[:200])}"
+        if code == 429 or response.status_code >= 500:
+            retry_after = (body.get("parameters") or {}).get("retry_after")
+            return SendResult.retry(
+                error, float(retry_after) if retry_after else self.retry_after(response)
+            )
+        return SendResult.failed(error)
+
+    def _payload(self, chat_id: str, text: str, buttons: Sequence[str], stop_label: str
+                 ) -> dict[str, Any]:
+        payload: dict[str, Any] = {"chat_id": chat_id, "text": text[:4096]}
+        rows = [[{"text": b[:64], "callback_data": b[:64]}] for b in buttons]
+        if stop_label:
+            rows.append([{"text": stop_label, "callback_data": QUICK_STOP}])
+        if rows:
+            payload["reply_markup"] = {"inline_keyboard": rows}
+        return payload
+
+    def send_one(self, message: OutgoingMessage) -> SendResult:
+        label = STOP_LABEL.get(message.language, STOP_LABEL["en"])
+        return self.call(
+            "sendMessage", self._payload(message.address, message.text,
+                                         message.quick_replies, label)
+        )
+
+    def send_text(self, address: str, text: str, *, quick_replies: Sequence[str] = (),
+                  unsubscribe_button: bool = False) -> SendResult:
+        label = STOP_LABEL["en"] if unsubscribe_button else ""
+        return self.call("sendMessage", self._payload(address, text, quick_replies, label))
+
+    def set_webhook(self) -> SendResult:
+        """Point Telegram at this account's webhook, with its secret token."""
+        return self.call("setWebhook", {
+            "url": self.account.webhook_url,
+            "secret_token": self.account.credentials.get("secret_token", ""),
+            "allowed_updates": ["message", "callback_query", "my_chat_member"],
+        })
+
+    # -- webhook ------------------------------------------------------------------------
+
+    def parse_webhook(self, request: HttpRequest) -> list[Inbound]:
+        expected = str(self.account.credentials.get("secret_token", ""))
+        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token")
+        if given is None:
+            raise Unauthenticated("X-Telegram-Bot-Api-Secret-Token is missing")
+        if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+            raise WebhookRefused("X-Telegram-Bot-Api-Secret-Token does not match")
+        update = self.json_body(request)
+        if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+            raise MalformedWebhook("an Update object with an integer update_id is expected")
+        event_id = str(update["update_id"])
+        try:
+            return self._items(event_id, update)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise MalformedWebhook(f"unexpected Update shape: {exc!r}") from exc
+
+    def _items(self, event_id: str, update: dict[str, Any]) -> list[Inbound]:
+        if "message" in update:
+            message = update["message"]
+            chat = str(message["chat"]["id"])
+            name = _name(message.get("from") or {})
+            text = message.get("text")
+            if not isinstance(text, str):
+                return []  # stickers, photos: nothing we act on
+            if text.startswith("/start"):
+                return [Start(event_id, chat, text.removeprefix("/start").strip(), name)]
+            at = datetime.fromtimestamp(int(message["date"]), UTC)
+            return [Text(event_id, chat, text, name, at)]
+        if "callback_query" in update:
+            query = update["callback_query"]
+            self._answer_callback(str(query["id"]))
+            chat = str((query.get("message") or {}).get("chat", {}).get("id")
+                       or query["from"]["id"])
+            return [Text(event_id, chat, str(query.get("data", "")), _name(query["from"]))]
+        if "my_chat_member" in update:
+            member = update["my_chat_member"]
+            if member["new_chat_member"]["status"] in ("kicked", "left"):
+                return [Unsubscribed(event_id, str(member["chat"]["id"]))]
+            return []
+        return []
+
+    def _answer_callback(self, query_id: str) -> None:
+        """Stop the button's spinner; a failure here changes nothing we keep."""
+        self.call("answerCallbackQuery", {"callback_query_id": query_id})
+
+
+def _name(user: dict[str, Any]) -> str:
+    return " ".join(filter(None, [user.get("first_name"), user.get("last_name")]))
