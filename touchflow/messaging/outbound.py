@@ -2,8 +2,9 @@
 
 ``AccountChannel`` is the engine's channel for one channel name (telegram, viber,
 whatsapp, sms, email) routed per store: a touch of store S goes through S's account
-for that channel. A store without an account cannot use the channel, and steps fall
-back past it (``serves``).
+for that channel. A store without an account uses the deployment-wide channel of that
+name from ``TOUCHFLOW_CHANNELS`` when there is one (e.g. one SMTP server for every
+store); with neither, the store cannot use the channel and steps fall back past it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
-from touchflow.delivery.channels.base import OutgoingMessage, SendResult
+from touchflow.delivery.channels.base import Channel, OutgoingMessage, SendResult
 from touchflow.delivery.policies import Contact
 from touchflow.messaging import accounts
 
@@ -24,15 +25,18 @@ ADDRESSABLE: dict[str, Callable[[Contact], bool]] = {
 
 
 class AccountChannel:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, default: Channel | None = None) -> None:
         self.name = name
+        self.default = default
 
     def serves(self, store_id: int) -> bool:
-        return accounts.for_store(store_id, self.name) is not None
+        return self.default is not None or accounts.for_store(store_id, self.name) is not None
 
     def accepts(self, contact: Contact) -> bool:
+        # Only bots need a chat that opened them; a deployment-wide channel (a webhook
+        # to another system, the outbox) takes any address it is given.
         check = ADDRESSABLE.get(self.name)
-        return True if check is None else check(contact)
+        return check is None or check(contact) or self.default is not None
 
     def send(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
         results: list[SendResult | None] = [None] * len(messages)
@@ -41,14 +45,19 @@ class AccountChannel:
             by_store[message.store_id].append(i)
         for store_id, indexes in by_store.items():
             cfg = accounts.for_store(store_id, self.name)
-            if cfg is None:
+            if cfg is None and self.default is not None:
+                sent = self.default.send([messages[i] for i in indexes])
+            elif cfg is None:
                 for i in indexes:
                     results[i] = SendResult.failed(f"store {store_id} has no {self.name} account")
                 continue
-            sent = accounts.provider(cfg).send([messages[i] for i in indexes])
+            else:
+                sent = accounts.provider(cfg).send([messages[i] for i in indexes])
             for i, result in zip(indexes, sent, strict=True):
                 results[i] = result
         return [r if r is not None else SendResult.retry("not sent") for r in results]
 
     def close(self) -> None:
+        if self.default is not None:
+            self.default.close()
         accounts.forget()

@@ -65,6 +65,15 @@ def _pop_timeout(url: str) -> tuple[str, float | None]:
     return urlunsplit(parts._replace(query=urlencode(rest))), timeout
 
 
-def from_settings(spec: str | None = None) -> dict[str, Channel]:
+def from_settings(spec: str | None = None, *, accounts: bool | None = None) -> dict[str, Channel]:
+    """The channels of ``spec`` (default: TOUCHFLOW_CHANNELS). With ``accounts`` (the
+    default when reading the settings), every channel also goes through the stores'
+    own provider accounts (``messaging.outbound``), the spec's channel serving the
+    stores that have none."""
     text = settings.TOUCHFLOW_CHANNELS if spec is None else spec
-    return {name: build(name, url) for name, url in parse_spec(text).items()}
+    configured = {name: build(name, url) for name, url in parse_spec(text).items()}
+    if not (spec is None if accounts is None else accounts):
+        return configured
+    from touchflow.messaging.outbound import AccountChannel  # messaging builds on delivery
+
+    return {name: AccountChannel(name, configured.get(name)) for name in KNOWN}

@@ -1,0 +1,256 @@
+"""The provider-independent half of channels: credentials at rest, the webhook
+endpoint, STOP against touches a worker already holds, receipts, idempotency."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from tests.delivery.conftest import Clock, clock, flows, make_dispatcher, sink, smtp, type3_visit  # noqa: F401
+from tests.messaging.fakes.base import Answer, FakeProvider, running
+from tests.servers import Sink
+from touchflow.core.errors import InvalidInput
+from touchflow.customers.models import ConsentEvent, ContactPoint
+from touchflow.delivery.dispatcher import Dispatcher
+from touchflow.delivery.models import Touch
+from touchflow.flows.models import Flow
+from touchflow.messaging import accounts, crypto, inbound
+from touchflow.messaging.models import ChannelAccount
+from touchflow.messaging.providers.base import Receipt, Text
+from touchflow.messaging.stopwords import stop_request
+from touchflow.timeline.models import TimelineEvent
+from touchflow.visits.models import Visit
+
+pytestmark = pytest.mark.django_db
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+
+
+class MiniTelegram(FakeProvider):
+    """Just enough Bot API for the core's tests (tests/messaging/fakes/telegram.py is
+    the full one)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        ids = itertools.count(100)
+        self.routes[("POST", "/bot")] = lambda r: Answer(
+            200, {"ok": True, "result": {"message_id": next(ids), "chat": r.json()["chat_id"]}}
+        )
+
+    def texts(self) -> list[tuple[str, str]]:
+        return [(str(r.json()["chat_id"]), r.json()["text"]) for r in self.sent("/sendMessage")]
+
+
+@pytest.fixture
+def telegram(make_account: Callable[..., ChannelAccount]) -> Iterator[tuple[MiniTelegram, ChannelAccount]]:
+    fake = MiniTelegram()
+    with running(fake) as url:
+        account = make_account("telegram", url, {"token": "123:abc", "secret_token": "s3"},
+                               handle="shop_bot")
+        yield fake, account
+
+
+def chat_of(visit: Visit, chat: str = "7001") -> ContactPoint:
+    """The visit's customer opened the bot: a telegram chat with consent."""
+    return ContactPoint.objects.create(
+        customer_id=visit.customer_id, kind="telegram", value=chat, contact_consent=True,
+        marketing_consent=True, created_at=visit.occurred_at,
+    )
+
+
+def stop_while_held(text: str, cfg_of: ChannelAccount) -> type[Dispatcher]:
+    """A dispatcher into whose hands the STOP arrives: after it claimed, judged and
+    rendered the batch, right before its sends."""
+
+    class Interrupted(Dispatcher):
+        def _send_held(self, to_send, now):  # type: ignore[no-untyped-def]
+            assert to_send, "the touch should be in hand, about to be sent"
+            cfg = accounts.config(cfg_of)
+            inbound.apply(cfg, [Text("stop-1", "7001", text)])
+            return super()._send_held(to_send, now)
+
+    return Interrupted
+
+
+# -- credentials --------------------------------------------------------------------
+
+
+def test_credentials_are_sealed_at_rest_and_open_only_with_the_key(
+    make_account: Callable[..., ChannelAccount], settings: object
+) -> None:
+    account = make_account("telegram", credentials={"token": "123:very-secret-token"})
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT sealed_credentials FROM messaging_channelaccount WHERE id = %s",
+                       [account.pk])
+        raw = cursor.fetchone()[0]
+    assert "very-secret" not in raw and raw
+    assert ChannelAccount.objects.get(pk=account.pk).credentials == {"token": "123:very-secret-token"}
+
+    old_key = crypto.new_key()
+    settings.TOUCHFLOW_CREDENTIALS_KEY = old_key  # type: ignore[attr-defined]
+    account.credentials = {"token": "rotated"}
+    account.save()
+    new_key = crypto.new_key()
+    settings.TOUCHFLOW_CREDENTIALS_KEY = f"{new_key},{old_key}"  # type: ignore[attr-defined]
+    assert ChannelAccount.objects.get(pk=account.pk).credentials == {"token": "rotated"}
+    settings.TOUCHFLOW_CREDENTIALS_KEY = new_key  # type: ignore[attr-defined]
+    with pytest.raises(InvalidInput) as refused:
+        ChannelAccount.objects.get(pk=account.pk).credentials  # noqa: B018
+    assert refused.value.field == "credentials"
+
+
+def test_a_webhook_for_no_account_is_404_and_a_get_without_handshake_405(
+    client: Client, telegram: tuple[MiniTelegram, ChannelAccount]
+) -> None:
+    assert client.post("/hooks/telegram/nope/", data="{}", content_type="application/json"
+                       ).status_code == 404
+    assert client.get(telegram[1].webhook_path()).status_code == 405
+
+
+# -- STOP ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "stops", "everywhere"),
+    [
+        ("STOP", True, False), ("stop!", True, False), ("СТОП", True, False),
+        ("Отписаться", True, False), ("wypisz", True, False), ("Wypisz mnie.", True, False),
+        ("stop all", True, True), ("СТОП всё", True, True), ("wypisz wszystko", True, True),
+        ("please don't stop the deliveries", False, False), ("stopka", False, False),
+        ("", False, False),
+    ],
+)
+def test_stop_words_in_every_language(text: str, stops: bool, everywhere: bool) -> None:
+    assert stop_request(text) == (stops, everywhere)
+
+
+def test_stop_on_one_channel_reaches_a_touch_a_worker_already_holds(
+    type3_visit: Callable[..., Visit], flows: dict[str, Flow], clock: Clock,
+    sink: tuple[Sink, str], telegram: tuple[MiniTelegram, ChannelAccount],
+) -> None:
+    fake, account = telegram
+    visit = type3_visit()
+    chat_of(visit)
+    clock.move_to(utc(2026, 6, 2, 15, 0))
+    dispatcher_class = stop_while_held("STOP", account)
+    from touchflow.delivery.channels.registry import from_settings
+
+    dispatcher = dispatcher_class(from_settings(f"sms={sink[1]}", accounts=True), now=clock.now)
+    stats = dispatcher.run_round()
+    # Nothing reached Telegram but the confirmation; the touch went back to be judged again.
+    assert fake.texts() == [("7001", "Done: you will get no more messages from us here.")]
+    assert dict(stats.outcomes) == {"queued": 1}
+    touch = Touch.objects.get(step__key="thank-you")
+    assert (touch.state, touch.reason) == ("queued", "consent_changed")
+    # The next round falls back to the phone, which still has consent.
+    dispatcher.run_round()
+    touch.refresh_from_db()
+    assert (touch.state, touch.channel) == ("sent", "sms")
+    assert [m["to"] for m in sink[0].received] == ["+48501234567"]
+    assert fake.texts() == [("7001", "Done: you will get no more messages from us here.")]
+    dispatcher.close()
+
+
+def test_stop_everywhere_cancels_a_held_touch_and_nothing_is_sent_after(
+    type3_visit: Callable[..., Visit], flows: dict[str, Flow], clock: Clock,
+    sink: tuple[Sink, str], telegram: tuple[MiniTelegram, ChannelAccount],
+) -> None:
+    fake, account = telegram
+    visit = type3_visit()
+    chat_of(visit)
+    clock.move_to(utc(2026, 6, 2, 15, 0))
+    from touchflow.delivery.channels.registry import from_settings
+
+    dispatcher = stop_while_held("СТОП всё", account)(
+        from_settings(f"sms={sink[1]}", accounts=True), now=clock.now
+    )
+    dispatcher.run_round()
+    assert [t for _c, t in fake.texts()] == [
+        "Done: you will get no more messages from us on any channel."
+    ]
+    touch = Touch.objects.get(step__key="thank-you")
+    assert (touch.state, touch.reason) == ("cancelled", "opt_out")
+    assert not ContactPoint.objects.filter(customer_id=visit.customer_id,
+                                           contact_consent=True).exists()
+    clock.move_to(utc(2026, 6, 30, 12, 0))
+    assert dispatcher.drain().outcomes.get("sent", 0) == 0
+    assert sink[0].received == []
+    assert len(fake.texts()) == 1
+    withdrawn = ConsentEvent.objects.filter(customer_id=visit.customer_id, granted=False)
+    assert {e.source for e in withdrawn} == {"customer"}
+    dispatcher.close()
+
+
+# -- replies, receipts, duplicates ---------------------------------------------------
+
+
+def test_a_reply_lands_on_the_timeline_once_however_often_the_webhook_comes(
+    type3_visit: Callable[..., Visit], telegram: tuple[MiniTelegram, ChannelAccount],
+    clock: Clock,
+) -> None:
+    visit = type3_visit()
+    point = chat_of(visit)
+    cfg = accounts.config(telegram[1])
+    first = inbound.apply(cfg, [Text("u-9", "7001", "Do you have it in blue?")])
+    again = inbound.apply(cfg, [Text("u-9", "7001", "Do you have it in blue?")])
+    assert (first.applied, first.duplicates, again.applied, again.duplicates) == (1, 0, 0, 1)
+    rows = TimelineEvent.objects.filter(kind="message_in", customer_id=visit.customer_id)
+    assert [(r.data["channel"], r.data["text"]) for r in rows] == [
+        ("telegram", "Do you have it in blue?")
+    ]
+    point.refresh_from_db()
+    assert point.last_inbound_at == clock.now()
+
+
+def test_a_permanent_failure_receipt_sends_the_step_again_on_the_next_channel(
+    type3_visit: Callable[..., Visit], flows: dict[str, Flow], clock: Clock,
+    sink: tuple[Sink, str], telegram: tuple[MiniTelegram, ChannelAccount],
+) -> None:
+    fake, account = telegram
+    visit = type3_visit()
+    chat_of(visit)
+    clock.move_to(utc(2026, 6, 2, 15, 0))
+    from touchflow.delivery.channels.registry import from_settings
+
+    dispatcher = Dispatcher(from_settings(f"sms={sink[1]}", accounts=True), now=clock.now)
+    dispatcher.run_round()
+    touch = Touch.objects.get(step__key="thank-you")
+    assert (touch.state, touch.channel, touch.provider_message_id) == ("sent", "telegram", "100")
+    cfg = accounts.config(account)
+    assert inbound.apply(cfg, [Receipt("r1", "100", "delivered")]).outcomes == ["delivered"]
+    assert inbound.apply(cfg, [Receipt("r0", "100", "failed", "late")]).outcomes == [
+        "stale_receipt"
+    ]
+    touch.refresh_from_db()
+    assert touch.receipt == "delivered"
+    # A second message that fails for good falls back to SMS.
+    Touch.objects.filter(pk=touch.pk).update(receipt="", provider_message_id="100")
+    outcome = inbound.apply(cfg, [Receipt("r2", "100", "failed", "blocked", permanent=True)])
+    assert outcome.outcomes == ["fallback"]
+    touch.refresh_from_db()
+    assert (touch.state, touch.failed_channels, touch.reason) == ("queued", "telegram", "fallback")
+    dispatcher.run_round()
+    touch.refresh_from_db()
+    assert (touch.state, touch.channel) == ("sent", "sms")
+    assert len(sink[0].received) == 1
+    dispatcher.close()
+
+
+def test_an_unknown_sender_gets_no_timeline_and_a_stop_from_one_is_answered_politely(
+    telegram: tuple[MiniTelegram, ChannelAccount],
+) -> None:
+    fake, account = telegram
+    cfg = accounts.config(account)
+    assert inbound.apply(cfg, [Text("a", "555", "hello")]).outcomes == ["unknown_sender"]
+    assert inbound.apply(cfg, [Text("b", "555", "STOP")]).outcomes == ["unknown_sender"]
+    assert TimelineEvent.objects.count() == 0
+    assert fake.texts() == [("555", "You will not get messages from us.")]
+
+
