@@ -8,6 +8,15 @@ from typing import Any
 import pytest
 from django.test import Client
 
+# The engine's fixtures (driven clock, example chains, visits, sinks) serve here too.
+from tests.delivery.conftest import (  # noqa: F401
+    clock,
+    flows,
+    make_dispatcher,
+    sink,
+    smtp,
+    type3_visit,
+)
 from touchflow.messaging import accounts
 from touchflow.messaging.models import ChannelAccount
 from touchflow.stores.models import Store

@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from tests.delivery.conftest import Clock, clock, flows, make_dispatcher, sink, smtp, type3_visit  # noqa: F401
+from tests.delivery.conftest import Clock
 from tests.messaging.fakes.base import Answer, FakeProvider, running
 from tests.servers import Sink
 from touchflow.core.errors import InvalidInput
@@ -49,7 +49,9 @@ class MiniTelegram(FakeProvider):
 
 
 @pytest.fixture
-def telegram(make_account: Callable[..., ChannelAccount]) -> Iterator[tuple[MiniTelegram, ChannelAccount]]:
+def telegram(
+    make_account: Callable[..., ChannelAccount],
+) -> Iterator[tuple[MiniTelegram, ChannelAccount]]:
     fake = MiniTelegram()
     with running(fake) as url:
         account = make_account("telegram", url, {"token": "123:abc", "secret_token": "s3"},
@@ -91,7 +93,8 @@ def test_credentials_are_sealed_at_rest_and_open_only_with_the_key(
                        [account.pk])
         raw = cursor.fetchone()[0]
     assert "very-secret" not in raw and raw
-    assert ChannelAccount.objects.get(pk=account.pk).credentials == {"token": "123:very-secret-token"}
+    stored = ChannelAccount.objects.get(pk=account.pk)
+    assert stored.credentials == {"token": "123:very-secret-token"}
 
     old_key = crypto.new_key()
     settings.TOUCHFLOW_CREDENTIALS_KEY = old_key  # type: ignore[attr-defined]
