@@ -137,6 +137,10 @@ _TOUCH_TITLES = {
     "task": lambda: _("Call task created"),
     "call_logged": lambda: _("Call logged"),
     "requeued": lambda: _("Message queued again"),
+    "delivered": lambda: _("Message delivered"),
+    "read": lambda: _("Message read"),
+    "failed": lambda: _("Message not delivered"),
+    "fallback": lambda: _("Not delivered, trying the next channel"),
 }
 # Outcomes whose stored reason says why (a sent message needs no reason).
 _WITH_REASON = ("expired", "skipped", "cancelled", "dead")
@@ -161,6 +165,22 @@ def _touch(data: dict, labels: _Labels) -> tuple[str, str, str]:
     return title, " · ".join(p for p in parts if p), outcome
 
 
+def _message_in(data: dict, labels: _Labels) -> tuple[str, str, str]:
+    return _("Customer wrote") + f" ({words.channel(str(data.get('channel', '')))})", str(
+        data.get("text", "")), "reply"
+
+
+def _message_out(data: dict, labels: _Labels) -> tuple[str, str, str]:
+    return _("Answered") + f" ({words.channel(str(data.get('channel', '')))})", str(
+        data.get("text", "")), "answer"
+
+
+def _bounce(data: dict, labels: _Labels) -> tuple[str, str, str]:
+    title = _("E-mail bounced for good") if data.get("hard") else _("E-mail bounced")
+    detail = " · ".join(str(p) for p in (data.get("contact"), data.get("error")) if p)
+    return title, detail, "withdrawn" if data.get("hard") else ""
+
+
 _RENDER = {
     EventKind.VISIT: _visit,
     EventKind.PURCHASE: _purchase,
@@ -171,6 +191,9 @@ _RENDER = {
     EventKind.ENROLLED: _enrolled,
     EventKind.LEFT_FLOW: _left_flow,
     EventKind.TOUCH: _touch,
+    EventKind.MESSAGE_IN: _message_in,
+    EventKind.MESSAGE_OUT: _message_out,
+    EventKind.BOUNCE: _bounce,
 }
 
 

@@ -21,6 +21,7 @@ urlpatterns = [
     path("counter/store/", counter.switch_store, name="switch-store"),
     path("customers/", customers.customer_list, name="customers"),
     path("customers/<int:pk>/", customers.customer_detail, name="customer"),
+    path("customers/<int:pk>/reply", customers.customer_reply, name="customer_reply"),
     path("chains/", chains.chain_list, name="chains"),
     path("chains/<slug:slug>/", chains.chain_detail, name="chain"),
     path("chains/<slug:slug>/status/", chains.chain_status, name="chain-status"),

@@ -9,11 +9,14 @@ from django.core.paginator import Paginator
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import get_language
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
+from touchflow.core.errors import InvalidInput
 from touchflow.customers.actions import resolve, visible_customers
 from touchflow.customers.models import ContactPoint, Customer
+from touchflow.messaging.replies import reply, routes
 from touchflow.web.staff import staff_of
 from touchflow.web.timeline import rows
 
@@ -54,6 +57,28 @@ def customer_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """404 for a customer the staff member may not see; a merged id leads to the survivor."""
+    return _detail(request, pk)
+
+
+@login_required
+@require_POST
+def customer_reply(request: HttpRequest, pk: int) -> HttpResponse:
+    """Answer the customer on a channel they use; the page shows the refusal if any."""
+    staff = staff_of(request)
+    customer = visible_customers(staff).filter(pk=pk).first()
+    if customer is None:
+        raise Http404
+    channel = request.POST.get("channel", "")
+    text = request.POST.get("text", "")
+    try:
+        reply(customer, staff, channel, text)
+    except InvalidInput as exc:
+        return _detail(request, pk, reply_error=exc.message, draft=text, status=400)
+    return redirect(reverse("web:customer", args=[pk]) + "#timeline")
+
+
+def _detail(request: HttpRequest, pk: int, reply_error: str = "", draft: str = "",
+            status: int = 200) -> HttpResponse:
     visible = visible_customers(staff_of(request))
     customer = visible.filter(pk=pk).select_related("home_store").first()
     if customer is None:
@@ -68,5 +93,8 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "contacts": customer.contacts.order_by("kind", "id"),
         "stores": customer.stores.order_by("name"),
         "rows": rows(customer, get_language() or "en"),
+        "routes": routes(customer, staff_of(request)),
+        "reply_error": reply_error,
+        "draft": draft,
     }
-    return render(request, "web/customer.html", context)
+    return render(request, "web/customer.html", context, status=status)

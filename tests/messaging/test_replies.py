@@ -1,0 +1,80 @@
+"""Staff answer from the customer's timeline, on the customer's own channel."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from django.test import Client
+
+from tests.messaging.fakes.base import Answer
+from tests.messaging.test_core import MiniTelegram, chat_of, telegram  # noqa: F401
+from touchflow.messaging import accounts, inbound
+from touchflow.messaging.models import ChannelAccount
+from touchflow.messaging.providers.base import Text
+from touchflow.stores.models import Staff, Store
+from touchflow.timeline.models import TimelineEvent
+from touchflow.visits.models import Visit
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_reply_goes_out_on_the_customers_chat_and_onto_the_timeline(
+    client: Client, salesperson: Staff, type3_visit: Callable[..., Visit],
+    telegram: tuple[MiniTelegram, ChannelAccount],  # noqa: F811
+) -> None:
+    fake, account = telegram
+    visit = type3_visit()
+    chat_of(visit)
+    inbound.apply(accounts.config(account), [Text("u1", "7001", "Is the blue one in stock?")])
+    client.force_login(salesperson)
+    page = client.get(f"/customers/{visit.customer_id}/").content.decode()
+    assert "Is the blue one in stock?" in page and 'name="channel"' in page
+
+    answer = client.post(f"/customers/{visit.customer_id}/reply",
+                         {"channel": "telegram", "text": "Yes, two left."})
+    assert answer.status_code == 302
+    assert fake.texts() == [("7001", "Yes, two left.")]
+    row = TimelineEvent.objects.get(kind="message_out")
+    assert (row.staff_id, row.data["channel"], row.data["text"]) == (
+        salesperson.pk, "telegram", "Yes, two left."
+    )
+    assert "Yes, two left." in client.get(f"/customers/{visit.customer_id}/").content.decode()
+
+
+def test_a_refused_or_empty_reply_says_why_and_keeps_the_draft(
+    client: Client, salesperson: Staff, type3_visit: Callable[..., Visit],
+    telegram: tuple[MiniTelegram, ChannelAccount],  # noqa: F811
+) -> None:
+    fake, _account = telegram
+    visit = type3_visit()
+    chat_of(visit)
+    client.force_login(salesperson)
+    empty = client.post(f"/customers/{visit.customer_id}/reply", {"channel": "telegram",
+                                                                  "text": "  "})
+    assert empty.status_code == 400 and "Write the reply first." in empty.content.decode()
+    fake.fail_next(Answer(403, {"ok": False, "error_code": 403,
+                                "description": "Forbidden: bot was blocked by the user"}))
+    refused = client.post(f"/customers/{visit.customer_id}/reply",
+                          {"channel": "telegram", "text": "Hello?"})
+    body = refused.content.decode()
+    assert refused.status_code == 400
+    assert "bot was blocked by the user" in body and "Hello?" in body
+    assert not TimelineEvent.objects.filter(kind="message_out").exists()
+    other = client.post(f"/customers/{visit.customer_id}/reply", {"channel": "viber",
+                                                                  "text": "Hi"})
+    assert other.status_code == 400 and "cannot be answered on viber" in other.content.decode()
+
+
+def test_staff_of_another_store_cannot_answer(
+    client: Client, make_staff: Callable[..., Staff], make_store: Callable[..., Store],
+    type3_visit: Callable[..., Visit], telegram: tuple[MiniTelegram, ChannelAccount],  # noqa: F811
+) -> None:
+    visit = type3_visit()
+    chat_of(visit)
+    stranger = make_staff(stores=[make_store()])
+    client.force_login(stranger)
+    answer = client.post(f"/customers/{visit.customer_id}/reply",
+                         {"channel": "telegram", "text": "Hi"})
+    assert answer.status_code == 404
+    assert telegram[0].texts() == []

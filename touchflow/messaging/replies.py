@@ -1,0 +1,82 @@
+"""Staff answering a customer from the timeline, on the channel the customer uses.
+
+The answer goes through the store's own account, at once (a person is waiting for
+it), and within each provider's rules: the provider refuses what its rules forbid
+(WhatsApp: free text only within 24 hours of the customer's last message), and that
+refusal is what the staff member reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from touchflow.core import clock
+from touchflow.core.errors import InvalidInput
+from touchflow.customers.models import ContactPoint, Customer
+from touchflow.delivery.policies import CHANNEL_CONTACT
+from touchflow.messaging import accounts
+from touchflow.messaging.inbound import BOT_NETWORK
+from touchflow.messaging.providers.base import AccountConfig
+from touchflow.stores.models import Staff
+from touchflow.timeline.models import EventKind, TimelineEvent
+
+MAX_REPLY = 4000
+
+
+@dataclass(frozen=True)
+class Route:
+    channel: str
+    point: ContactPoint
+    account: AccountConfig
+
+
+def routes(customer: Customer, staff: Staff) -> list[Route]:
+    """Where this staff member can answer this customer: a contact point with consent
+    on a channel for which one of the customer's stores (the staff member's, unless
+    an admin) has an account. The contact that wrote last comes first."""
+    stores = list(customer.store_links.values_list("store_id", flat=True))
+    if not staff.is_admin:
+        mine = set(staff.stores.values_list("id", flat=True))
+        stores = [s for s in stores if s in mine]
+    if customer.home_store_id in stores:  # the home store's account answers first
+        stores.remove(customer.home_store_id)
+        stores.insert(0, customer.home_store_id)
+    points = customer.contacts.filter(contact_consent=True, undeliverable_at__isnull=True)
+    found: list[Route] = []
+    for point in sorted(points, key=lambda p: p.last_inbound_at or datetime.min.replace(
+            tzinfo=clock.now().tzinfo), reverse=True):
+        for channel, kind in CHANNEL_CONTACT.items():
+            if point.kind != kind or point.network != BOT_NETWORK[channel]:
+                continue
+            account = next(
+                (a for s in stores if (a := accounts.for_store(s, channel)) is not None), None
+            )
+            if account is not None and not any(r.channel == channel for r in found):
+                found.append(Route(channel, point, account))
+    return found
+
+
+def reply(customer: Customer, staff: Staff, channel: str, text: str) -> TimelineEvent:
+    """Send ``text`` now; the timeline row records it. Raises InvalidInput naming the
+    field when the reply cannot go (no route, empty text, the provider refused)."""
+    text = text.strip()
+    if not text:
+        raise InvalidInput("text", "Write the reply first.", "required")
+    if len(text) > MAX_REPLY:
+        raise InvalidInput("text", f"A reply is at most {MAX_REPLY} characters.", "too_long")
+    route = next((r for r in routes(customer, staff) if r.channel == channel), None)
+    if route is None:
+        raise InvalidInput(
+            "channel", f"This customer cannot be answered on {channel} from your stores.",
+            "no_route",
+        )
+    result = accounts.provider(route.account).send_text(route.point.value, text)
+    if not result.ok:
+        raise InvalidInput("text", f"Not sent: {result.error}", "provider_refused")
+    return TimelineEvent.objects.create(
+        customer=customer, kind=EventKind.MESSAGE_OUT, at=clock.now(),
+        store_id=route.account.store_id, staff=staff,
+        data={"channel": channel, "text": text, "to": route.point.value,
+              "provider_id": result.provider_id},
+    )
