@@ -23,6 +23,7 @@ from touchflow.messaging import accounts, crypto, inbound
 from touchflow.messaging.models import ChannelAccount
 from touchflow.messaging.providers.base import Receipt, Text
 from touchflow.messaging.stopwords import stop_request
+from touchflow.stores.models import Staff, Store
 from touchflow.timeline.models import TimelineEvent
 from touchflow.visits.models import Visit
 
@@ -257,3 +258,33 @@ def test_an_unknown_sender_gets_no_timeline_and_a_stop_from_one_is_answered_poli
     assert fake.texts() == [("555", "You will not get messages from us.")]
 
 
+
+
+# -- the counter's QR link per messenger ----------------------------------------------
+
+
+def test_the_qr_opens_the_first_messenger_the_store_has_a_bot_for(
+    make_account: Callable[..., ChannelAccount], make_store: Callable[..., Store],
+    salesperson: Staff,
+) -> None:
+    from touchflow.customers.actions import create_optin_token
+    from touchflow.messaging.optin_links import link, qr_channel
+
+    plain = make_store(telegram_bot="")
+    assert qr_channel(plain) is None
+    viber_store = make_store(telegram_bot="")
+    make_account("viber", handle="shopchat", for_store=viber_store)
+    assert qr_channel(viber_store) == "viber"
+    token = create_optin_token(viber_store, salesperson, channel="viber")
+    assert link(token) == f"viber://pa?chatURI=shopchat&context={token.token}"
+    wa_store = make_store(telegram_bot="")
+    make_account("whatsapp", handle="+48 500 100 200", for_store=wa_store)
+    token = create_optin_token(wa_store, salesperson, channel="whatsapp")
+    assert link(token) == f"https://wa.me/48500100200?text=START%20{token.token}"
+    bot_store = make_store(telegram_bot="")
+    make_account("telegram", handle="@shop_bot", for_store=bot_store)
+    make_account("viber", handle="shopchat", for_store=bot_store)
+    token = create_optin_token(bot_store, salesperson)
+    assert (qr_channel(bot_store), link(token)) == (
+        "telegram", f"https://t.me/shop_bot?start={token.token}"
+    )

@@ -9,6 +9,7 @@ from touchflow.core.actor import Actor
 from touchflow.core.errors import InvalidInput
 from touchflow.customers.actions import ConsentGrant, check_contact, create_optin_token
 from touchflow.customers.models import ConsentEvent, ContactPoint, Customer, OptInToken
+from touchflow.messaging.optin_links import link
 from touchflow.stores.models import Category, Role, Store
 from touchflow.timeline.models import TimelineEvent
 from touchflow.visits.actions import log_visit
@@ -211,7 +212,7 @@ def test_optin_token_is_tied_to_the_visit_and_its_customer(
     store: Store, counter_actor: Actor
 ) -> None:
     token = create_optin_token(store, counter_actor.staff)
-    assert token.link == f"https://t.me/touchflow_demo_bot?start={token.token}"
+    assert link(token) == f"https://t.me/touchflow_demo_bot?start={token.token}"
     assert token.expires_at > token.created_at
     visit, _ = log_visit(
         store=store,

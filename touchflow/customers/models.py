@@ -167,7 +167,8 @@ class OptInToken(models.Model):
     """A single-use token behind the counter screen's QR code.
 
     The customer scans the code, the messenger opens the store's bot with the token,
-    and the bot (a later issue) links that chat to the visit's customer.
+    and the bot's webhook links that chat to the visit's customer (customers.optin;
+    the links per messenger: messaging.optin_links).
     """
 
     token = models.CharField(max_length=64, unique=True)
@@ -199,8 +200,3 @@ class OptInToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} opt-in {self.token[:6]}…"
-
-    @property
-    def link(self) -> str:
-        """The deep link the QR code encodes (Telegram's ``?start=`` parameter)."""
-        return f"https://t.me/{self.store.telegram_bot}?start={self.token}"

@@ -18,6 +18,7 @@ from touchflow.customers.actions import (
     visible_customers,
 )
 from touchflow.customers.models import ContactKind, Customer, OptInToken
+from touchflow.messaging.optin_links import qr_channel
 from touchflow.stores.models import Category, Staff, Store
 from touchflow.visits.actions import log_visit
 from touchflow.visits.classification import ContactCapture
@@ -124,17 +125,19 @@ def check_typed_contact(raw: str, store: Store, staff: Staff) -> ContactCheck:
 def fresh_token(store: Store, staff: Staff, keep: str = "") -> OptInToken | None:
     """The QR token to show: ``keep`` if still unused in this store, else a new one.
 
-    None when the store has no Telegram bot, so no QR code is shown.
+    None when the store has no messenger bot, so no QR code is shown.
     """
-    if not store.telegram_bot:
+    channel = qr_channel(store)
+    if channel is None:
         return None
     if keep:
         token = OptInToken.objects.filter(
-            token=keep, store=store, visit__isnull=True, redeemed_at__isnull=True
+            token=keep, store=store, channel=channel, visit__isnull=True,
+            redeemed_at__isnull=True,
         ).select_related("store").first()
         if token is not None:
             return token
-    return create_optin_token(store, staff)
+    return create_optin_token(store, staff, channel=channel)
 
 
 def reason_groups(language: str) -> list[tuple[str, list[tuple[str, str]]]]:
