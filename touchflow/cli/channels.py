@@ -1,0 +1,138 @@
+"""``touchflow channels``: connect a store to Telegram, Viber, WhatsApp, SMS and e-mail
+providers. Credentials are sealed before they are stored and never printed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="Connect stores to messaging providers.", no_args_is_help=True)
+console = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[red]{message}[/red]")
+    return typer.Exit(2)
+
+
+def _credentials(pairs: list[str], file: Path | None) -> dict[str, object]:
+    data: dict[str, object] = {}
+    if file is not None:
+        try:
+            loaded = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise _fail(f"--credentials-file {file}: {exc}") from exc
+        if not isinstance(loaded, dict):
+            raise _fail(f"--credentials-file {file}: must hold a JSON object")
+        data.update(loaded)
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise _fail(f"--credential {pair!r}: must be KEY=VALUE")
+        data[key.strip()] = value
+    return data
+
+
+@app.command("add")
+def add(
+    store: str = typer.Argument(..., help="The store's slug."),
+    provider: str = typer.Argument(
+        ..., help="telegram, viber, whatsapp, twilio, smsapi or mailgun."
+    ),
+    handle: str = typer.Option("", help="Bot username, Viber chat URI, sender number/address."),
+    base_url: str = typer.Option("", help="API base URL (a proxy or a test server)."),
+    credential: list[str] = typer.Option(  # noqa: B008 - typer's way
+        [], "--credential", "-c", help="KEY=VALUE, e.g. token=123:abc (repeatable)."
+    ),
+    credentials_file: Path | None = typer.Option(None, help="A JSON object of credentials."),  # noqa: B008
+) -> None:
+    """Connect a store to a provider (replacing the store's account for that channel)."""
+    from django.db import transaction
+
+    from touchflow.messaging.models import PROVIDER_CHANNEL, ChannelAccount, Provider
+    from touchflow.stores.models import Store
+
+    store_row = Store.objects.filter(slug=store).first()
+    if store_row is None:
+        raise _fail(f"store: no store with slug {store!r}")
+    if provider not in Provider.values:
+        raise _fail(f"provider: must be one of {', '.join(Provider.values)}")
+    account = ChannelAccount(store=store_row, provider=provider, handle=handle, base_url=base_url)
+    account.credentials = _credentials(credential, credentials_file)
+    with transaction.atomic():
+        ChannelAccount.objects.filter(
+            store=store_row, channel=PROVIDER_CHANNEL[Provider(provider)], enabled=True
+        ).update(enabled=False)
+        account.save()
+    from django.conf import settings
+
+    typer.echo(f"{settings.TOUCHFLOW_PUBLIC_URL}{account.webhook_path()}")
+    err.print(f"{account.get_provider_display()} connected for {store_row.name}; "
+              "its webhook URL is above.")
+
+
+@app.command("list")
+def list_accounts() -> None:
+    """Every account with its webhook URL (never its credentials)."""
+    from django.conf import settings
+
+    from touchflow.messaging.models import ChannelAccount
+
+    table = Table("store", "channel", "provider", "handle", "enabled", "webhook URL")
+    for a in ChannelAccount.objects.select_related("store").order_by("store__slug", "channel"):
+        table.add_row(a.store.slug, a.channel, a.provider, a.handle, "yes" if a.enabled else "no",
+                      f"{settings.TOUCHFLOW_PUBLIC_URL}{a.webhook_path()}")
+    console.print(table)
+
+
+@app.command("set-webhook")
+def set_webhook(
+    store: str = typer.Argument(..., help="The store's slug."),
+    channel: str = typer.Argument(..., help="telegram or viber."),
+) -> None:
+    """Tell the provider where this store's webhook is (Telegram, Viber). The others take
+    the URL in their own console: `touchflow channels list` prints it."""
+    from touchflow.messaging import accounts
+    from touchflow.stores.models import Store
+
+    store_row = Store.objects.filter(slug=store).first()
+    cfg = accounts.for_store(store_row.pk, channel) if store_row else None
+    if cfg is None:
+        raise _fail(f"no enabled {channel} account for store {store!r}")
+    live = accounts.provider(cfg)
+    register = getattr(live, "set_webhook", None)
+    if register is None:
+        raise _fail(f"{cfg.provider}: set the webhook URL in the provider's console: "
+                    f"{cfg.webhook_url}")
+    result = register()
+    if not result.ok:
+        raise _fail(f"{cfg.provider} refused: {result.error}")
+    err.print(f"Webhook set: {cfg.webhook_url}")
+
+
+@app.command("new-key")
+def new_key() -> None:
+    """Print a fresh key for TOUCHFLOW_CREDENTIALS_KEY."""
+    from touchflow.messaging.crypto import new_key as make
+
+    typer.echo(make())
+
+
+@app.command("rekey")
+def rekey() -> None:
+    """Re-seal every account's credentials under the newest key (the first of
+    TOUCHFLOW_CREDENTIALS_KEY); run after prepending a new key, then drop the old one."""
+    from touchflow.messaging.crypto import reseal
+    from touchflow.messaging.models import ChannelAccount
+
+    count = 0
+    for account in ChannelAccount.objects.all():
+        account.sealed_credentials = reseal(account.sealed_credentials)
+        account.save(update_fields=["sealed_credentials"])
+        count += 1
+    err.print(f"{count} account(s) re-sealed.")
