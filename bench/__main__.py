@@ -1,4 +1,4 @@
-"""``python -m bench [import|visits|engine|all]``: run the benchmarks, print Markdown tables.
+"""``python -m bench [import|visits|engine|hooks|adapters|all]``: run the benchmarks, print Markdown tables.
 
 Results are also written as JSON under var/bench/. Copy the tables into
 bench/RESULTS.md with the command, the date and the machine.
@@ -12,14 +12,14 @@ import json
 import os
 import platform
 
-from bench import engine_bench, import_bench, visits_bench
+from bench import channels_bench, engine_bench, import_bench, visits_bench
 from bench.databases import VAR
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("which", nargs="?", default="all",
-                        choices=["all", "import", "visits", "engine"])
+                        choices=["all", "import", "visits", "engine", "hooks", "adapters"])
     parser.add_argument("--db", default="both", choices=["both", "sqlite", "postgres"])
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (visits)")
     parser.add_argument("--connections", default="4,8,16,32",
@@ -51,6 +51,11 @@ def main() -> None:
                    for kind in kinds]
         print("## Delivery engine\n\n" + engine_bench.report(engines) + "\n")
         out["engine"] = engine_bench.as_json(engines)
+    if args.which in ("all", "hooks"):
+        hooks = [r for kind in kinds
+                 for r in channels_bench.bench_hooks(kind, args.workers, levels, args.seconds)]
+        print("## Inbound webhooks under load\n\n" + channels_bench.report(hooks) + "\n")
+        out["hooks"] = channels_bench.as_json(hooks)
     VAR.mkdir(parents=True, exist_ok=True)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     (VAR / f"results-{stamp}.json").write_text(json.dumps(out, indent=2))

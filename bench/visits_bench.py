@@ -93,11 +93,12 @@ class Server:
                 self.proc.wait(timeout=5)
 
 
-def run_wrk(wrk: str, port: int, token: str, run: int, connections: int,
-            seconds: int) -> dict[str, int]:
+def run_wrk(wrk: str, port: int, script_args: list[str], connections: int,
+            seconds: int, lua: Path = LUA) -> dict[str, int]:
+    """wrk with ``lua`` (its ``done`` prints a BENCH_JSON line) and the script's args."""
     threads = min(2, connections)
     argv = [wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
-            "-s", str(LUA), f"http://127.0.0.1:{port}", "--", token, str(run)]
+            "-s", str(lua), f"http://127.0.0.1:{port}", "--", *script_args]
     out = subprocess.run(argv, capture_output=True, text=True, check=True,
                          timeout=seconds + 60).stdout
     line = next(ln for ln in out.splitlines() if ln.startswith("BENCH_JSON "))
@@ -112,10 +113,10 @@ def bench_visits(kind: str, workers: int, levels: list[int], seconds: int) -> li
         server = Server(url, workers)
         try:
             server.wait_ready()
-            run_wrk(wrk, server.port, token, 0, 4, 3)  # warm-up: imports, connections
+            run_wrk(wrk, server.port, [token, "0"], 4, 3)  # warm-up: imports, connections
             before = _visits(url)
             for run, connections in enumerate(levels, start=1):
-                raw = run_wrk(wrk, server.port, token, run, connections, seconds)
+                raw = run_wrk(wrk, server.port, [token, str(run)], connections, seconds)
                 after = _visits(url)
                 results.append(_result(kind, workers, connections, raw, after - before))
                 before = after

@@ -149,7 +149,7 @@ def test_stop_on_one_channel_reaches_a_touch_a_worker_already_holds(
     dispatcher = dispatcher_class(from_settings(f"sms={sink[1]}", accounts=True), now=clock.now)
     stats = dispatcher.run_round()
     # Nothing reached Telegram but the confirmation; the touch went back to be judged again.
-    assert fake.texts() == [("7001", "Done: you will get no more messages from us here.")]
+    assert fake.texts() == [("7001", "Gotowe: nie będziemy już tu do Ciebie pisać.")]
     assert dict(stats.outcomes) == {"queued": 1}
     touch = Touch.objects.get(step__key="thank-you")
     assert (touch.state, touch.reason) == ("queued", "consent_changed")
@@ -158,7 +158,7 @@ def test_stop_on_one_channel_reaches_a_touch_a_worker_already_holds(
     touch.refresh_from_db()
     assert (touch.state, touch.channel) == ("sent", "sms")
     assert [m["to"] for m in sink[0].received] == ["+48501234567"]
-    assert fake.texts() == [("7001", "Done: you will get no more messages from us here.")]
+    assert fake.texts() == [("7001", "Gotowe: nie będziemy już tu do Ciebie pisać.")]
     dispatcher.close()
 
 
@@ -177,7 +177,7 @@ def test_stop_everywhere_cancels_a_held_touch_and_nothing_is_sent_after(
     )
     dispatcher.run_round()
     assert [t for _c, t in fake.texts()] == [
-        "Done: you will get no more messages from us on any channel."
+        "Gotowe: nie będziemy już do Ciebie pisać żadnym kanałem."
     ]
     touch = Touch.objects.get(step__key="thank-you")
     assert (touch.state, touch.reason) == ("cancelled", "opt_out")
@@ -255,7 +255,7 @@ def test_an_unknown_sender_gets_no_timeline_and_a_stop_from_one_is_answered_poli
     assert inbound.apply(cfg, [Text("a", "555", "hello")]).outcomes == ["unknown_sender"]
     assert inbound.apply(cfg, [Text("b", "555", "STOP")]).outcomes == ["unknown_sender"]
     assert TimelineEvent.objects.count() == 0
-    assert fake.texts() == [("555", "You will not get messages from us.")]
+    assert fake.texts() == [("555", "Nie będziesz dostawać od nas wiadomości.")]
 
 
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -98,15 +98,17 @@ def apply(cfg: AccountConfig, items: Sequence[Inbound], now: datetime | None = N
 
 
 def _first_time(cfg: AccountConfig, item: Inbound, now: datetime) -> bool:
-    try:
-        with transaction.atomic():
-            InboundEvent.objects.create(
-                account_id=cfg.id, event_id=item.event_id[:200],
-                kind=type(item).__name__.lower(), received_at=now,
-            )
-    except IntegrityError:
-        return False
-    return True
+    """Remember the event; False when it was seen before. One statement, no savepoint:
+    this runs for every webhook a provider sends."""
+    table = InboundEvent._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (account_id, event_id, kind, received_at) "
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (account_id, event_id) DO NOTHING RETURNING id",
+            [cfg.id, item.event_id[:200], type(item).__name__.lower(),
+             connection.ops.adapt_datetimefield_value(now)],
+        )
+        return cursor.fetchone() is not None
 
 
 def _apply_one(cfg: AccountConfig, item: Inbound, now: datetime, result: Applied) -> str:
@@ -176,10 +178,21 @@ def _start(cfg: AccountConfig, item: Start, now: datetime, result: Applied) -> s
 
 
 def _text(cfg: AccountConfig, item: Text, now: datetime, result: Applied) -> str:
-    point = find_point(cfg.channel, item.address)
     is_stop, everywhere = stop_request(item.text)
     if item.text == QUICK_STOP:
         is_stop = True
+    if not is_stop:
+        # The common case, a reply, in two statements: note when the customer last
+        # wrote (it opens WhatsApp's 24-hour window) and put the reply on the timeline.
+        customer_id = _touch_point(cfg.channel, item.address, item.at or now)
+        if customer_id is not None:
+            TimelineEvent.objects.create(
+                customer_id=customer_id, kind=EventKind.MESSAGE_IN, at=item.at or now,
+                store_id=cfg.store_id,
+                data={"channel": cfg.channel, "text": item.text[:4000], "from": item.address},
+            )
+            return "reply"
+    point = find_point(cfg.channel, item.address)
     if point is None:
         code = item.text.strip().removeprefix("START").removeprefix("start").strip()
         if cfg.channel in ("whatsapp", "viber", "sms") and code and " " not in code and not is_stop:
@@ -189,19 +202,31 @@ def _text(cfg: AccountConfig, item: Text, now: datetime, result: Applied) -> str
                 _say(result, item.address, _("You will not get messages from us."))
         return "unknown_sender"
     customer = resolve(point.customer)
-    if is_stop:
-        stop(point, cfg.channel, all_channels=everywhere, at=now)
-        with translation.override(customer.language):
-            text = (_("Done: you will get no more messages from us on any channel.") if everywhere
-                    else _("Done: you will get no more messages from us here."))
-        _say(result, item.address, text)
-        return "stop_all" if everywhere else "stop"
-    ContactPoint.objects.filter(pk=point.pk).update(last_inbound_at=item.at or now)
-    TimelineEvent.objects.create(
-        customer=customer, kind=EventKind.MESSAGE_IN, at=item.at or now, store_id=cfg.store_id,
-        data={"channel": cfg.channel, "text": item.text[:4000], "from": point.value},
-    )
-    return "reply"
+    stop(point, cfg.channel, all_channels=everywhere, at=now)
+    with translation.override(customer.language):
+        text = (_("Done: you will get no more messages from us on any channel.") if everywhere
+                else _("Done: you will get no more messages from us here."))
+    _say(result, item.address, text)
+    return "stop_all" if everywhere else "stop"
+
+
+def _touch_point(channel: str, address: str, at: datetime) -> int | None:
+    """Set the contact point's last_inbound_at; its customer's id, None if unknown.
+    (Contact points move to the survivor when customers merge: the id is live.)"""
+    try:
+        value = address_value(channel, address)
+    except InvalidInput:
+        return None
+    table = ContactPoint._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET last_inbound_at = %s "
+            "WHERE kind = %s AND network = %s AND value = %s RETURNING customer_id",
+            [connection.ops.adapt_datetimefield_value(at), CHANNEL_CONTACT[channel],
+             BOT_NETWORK[channel], value],
+        )
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])
 
 
 def stop(point: ContactPoint, channel: str, *, all_channels: bool, at: datetime) -> None:
