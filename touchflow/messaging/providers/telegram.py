@@ -55,6 +55,8 @@ class TelegramProvider(Provider):
             body = response.json()
         except ValueError:
             body = {}
+        if not isinstance(body, dict):
+            body = {}
         if response.status_code == 200 and body.get("ok"):
             result = body.get("result")
             message_id = result.get("message_id", "") if isinstance(result, dict) else ""
@@ -68,10 +70,11 @@ class TelegramProvider(Provider):
             )
         return SendResult.failed(error)
 
-    def _payload(self, chat_id: str, text: str, buttons: Sequence[str], stop_label: str
-                 ) -> dict[str, Any]:
+    def _payload(
+        self, chat_id: str, text: str, buttons: Sequence[str], stop_label: str
+    ) -> dict[str, Any]:
         payload: dict[str, Any] = {"chat_id": chat_id, "text": text[:4096]}
-        rows = [[{"text": b[:64], "callback_data": b[:64]}] for b in buttons]
+        rows = [[{"text": b[:64], "callback_data": _bytes64(b)}] for b in buttons]
         if stop_label:
             rows.append([{"text": stop_label, "callback_data": QUICK_STOP}])
         if rows:
@@ -81,22 +84,31 @@ class TelegramProvider(Provider):
     def send_one(self, message: OutgoingMessage) -> SendResult:
         label = STOP_LABEL.get(message.language, STOP_LABEL["en"])
         return self.call(
-            "sendMessage", self._payload(message.address, message.text,
-                                         message.quick_replies, label)
+            "sendMessage",
+            self._payload(message.address, message.text, message.quick_replies, label),
         )
 
-    def send_text(self, address: str, text: str, *, quick_replies: Sequence[str] = (),
-                  unsubscribe_button: bool = False) -> SendResult:
+    def send_text(
+        self,
+        address: str,
+        text: str,
+        *,
+        quick_replies: Sequence[str] = (),
+        unsubscribe_button: bool = False,
+    ) -> SendResult:
         label = STOP_LABEL["en"] if unsubscribe_button else ""
         return self.call("sendMessage", self._payload(address, text, quick_replies, label))
 
     def set_webhook(self) -> SendResult:
         """Point Telegram at this account's webhook, with its secret token."""
-        return self.call("setWebhook", {
-            "url": self.account.webhook_url,
-            "secret_token": self.account.credentials.get("secret_token", ""),
-            "allowed_updates": ["message", "callback_query", "my_chat_member"],
-        })
+        return self.call(
+            "setWebhook",
+            {
+                "url": self.account.webhook_url,
+                "secret_token": self.account.credentials.get("secret_token", ""),
+                "allowed_updates": ["message", "callback_query", "my_chat_member"],
+            },
+        )
 
     # -- webhook ------------------------------------------------------------------------
 
@@ -113,7 +125,7 @@ class TelegramProvider(Provider):
         event_id = str(update["update_id"])
         try:
             return self._items(event_id, update)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError, OSError) as exc:
             raise MalformedWebhook(f"unexpected Update shape: {exc!r}") from exc
 
     def _items(self, event_id: str, update: dict[str, Any]) -> list[Inbound]:
@@ -124,16 +136,22 @@ class TelegramProvider(Provider):
             text = message.get("text")
             if not isinstance(text, str):
                 return []  # stickers, photos: nothing we act on
-            if text.startswith("/start"):
-                return [Start(event_id, chat, text.removeprefix("/start").strip(), name)]
+            command, *argument = text.split(maxsplit=1) or [""]
+            if command == "/start" or command.startswith("/start@"):
+                return [Start(event_id, chat, "".join(argument).strip(), name)]
             at = datetime.fromtimestamp(int(message["date"]), UTC)
             return [Text(event_id, chat, text, name, at)]
         if "callback_query" in update:
             query = update["callback_query"]
+            chat = str(
+                (query.get("message") or {}).get("chat", {}).get("id") or query["from"]["id"]
+            )
+            name = _name(query["from"])
             self._answer_callback(str(query["id"]))
-            chat = str((query.get("message") or {}).get("chat", {}).get("id")
-                       or query["from"]["id"])
-            return [Text(event_id, chat, str(query.get("data", "")), _name(query["from"]))]
+            data = query.get("data")
+            if not isinstance(data, str) or not data:
+                return []  # a game's button: no data to act on
+            return [Text(event_id, chat, data, name)]
         if "my_chat_member" in update:
             member = update["my_chat_member"]
             if member["new_chat_member"]["status"] in ("kicked", "left"):
@@ -144,6 +162,12 @@ class TelegramProvider(Provider):
     def _answer_callback(self, query_id: str) -> None:
         """Stop the button's spinner; a failure here changes nothing we keep."""
         self.call("answerCallbackQuery", {"callback_query_id": query_id})
+
+
+def _bytes64(data: str) -> str:
+    """``callback_data`` is limited to 64 *bytes*: a Cyrillic label of 40 letters is
+    80 and Telegram would refuse the whole message."""
+    return data.encode()[:64].decode(errors="ignore")
 
 
 def _name(user: dict[str, Any]) -> str:

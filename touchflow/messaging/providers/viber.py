@@ -1,0 +1,306 @@
+"""Viber REST bot API (https://developers.viber.com/docs/api/rest-bot-api/).
+
+Out: ``POST /pa/send_message`` to a Viber user id, with a keyboard of ``reply``
+buttons for quick replies and the unsubscribe button; the auth token goes in
+``X-Viber-Auth-Token``. Viber answers HTTP 200 even when it refuses: the body's
+``status`` says what happened (0 ok; 5 receiverNotRegistered, 6 notSubscribed and the
+account errors are final; 12 tooManyRequests and unknown codes are retried).
+
+In: one webhook (``set_webhook``), signed with ``X-Viber-Content-Signature`` = hex
+HMAC-SHA256 of the raw body keyed with the auth token. Events: ``webhook`` (the
+verification ping), ``conversation_started`` (the chat opened, from the counter's
+QR deep link ``viber://pa?chatURI=<handle>&context=<token>``: a ``Start``),
+``message`` (``Text``), ``subscribed`` (nothing to do), ``unsubscribed``
+(``Unsubscribed``), ``delivered``/``seen``/``failed`` (``Receipt``). Event ids are
+``<message_token>:<event>``: Viber's retry of one callback repeats both, while the
+delivered and seen callbacks of one message differ.
+
+The welcome: Viber lets a bot write to a user who has not subscribed exactly once,
+and only as the HTTP *response body* to ``conversation_started`` (a ``send_message``
+to that user fails with status 6). So the answer to a ``Start`` (the thank-you or the
+"code expired" note) is not sent: ``send_text`` to the user whose
+``conversation_started`` is being handled in this thread keeps it, and
+``acknowledge`` returns it as the response body. The user becomes a subscriber when
+they first write to the bot; until then, touches to them fail with status 6 and the
+step falls back to its next channel.
+
+Credentials: ``{"auth_token": "…", "sender_name": "…"}`` (``sender_name``, shown as the
+sender of every message, defaults to the handle). Handle: the bot's chat URI.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from django.http import HttpRequest, HttpResponse
+
+from touchflow.delivery.channels.base import OutgoingMessage, SendResult
+from touchflow.messaging.providers.base import (
+    QUICK_STOP,
+    Inbound,
+    MalformedWebhook,
+    Provider,
+    Receipt,
+    Start,
+    Text,
+    Unauthenticated,
+    Unsubscribed,
+    WebhookRefused,
+)
+
+STOP_LABEL = {"en": "Stop messages", "ru": "Отписаться", "pl": "Wypisz mnie"}
+
+# https://developers.viber.com/docs/api/rest-bot-api/#error-codes
+STATUS_NAMES = {
+    1: "invalidUrl",
+    2: "invalidAuthToken",
+    3: "badData",
+    4: "missingData",
+    5: "receiverNotRegistered",
+    6: "receiverNotSubscribed",
+    7: "publicAccountBlocked",
+    8: "publicAccountNotFound",
+    9: "publicAccountSuspended",
+    10: "webhookNotSet",
+    11: "receiverNoSuitableDevice",
+    12: "tooManyRequests",
+    13: "apiVersionNotSupported",
+    14: "incompatibleWithVersion",
+    15: "publicAccountNotAuthorized",
+    16: "inchatReplyMessageNotAllowed",
+    17: "publicAccountIsNotInline",
+    18: "noPublicChat",
+    19: "cannotSendBroadcast",
+    20: "broadcastNotAllowed",
+    21: "unsupportedCountry",
+    22: "paymentUnsupported",
+    23: "freeMessagesExceeded",
+    24: "noBalance",
+}
+# Worth another try later: the rate limit; a code not in the table (Viber's "other",
+# a general error) is retried too.
+RETRY_STATUSES = {12}
+
+EVENT_TYPES = ["delivered", "seen", "failed", "subscribed", "unsubscribed", "conversation_started"]
+RECEIPT_STATUS = {"delivered": "delivered", "seen": "read", "failed": "failed"}
+
+SENDER_NAME_MAX = 28  # Viber refuses longer sender names
+TEXT_MAX = 7000
+
+
+class ViberProvider(Provider):
+    name = "viber"
+    channel = "viber"
+    default_base_url = "https://chatapi.viber.com"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The conversation_started being answered in this thread (see the module doc).
+        self._pending = threading.local()
+
+    # -- sending ----------------------------------------------------------------------
+
+    def _headers(self) -> dict[str, str]:
+        return {"X-Viber-Auth-Token": str(self.account.credentials.get("auth_token", ""))}
+
+    def call(self, method: str, payload: dict[str, Any]) -> SendResult:
+        """One ``/pa/<method>`` call mapped to a result (see the module doc)."""
+        try:
+            response = self.request(
+                "POST", f"{self.base_url}/pa/{method}", json=payload, headers=self._headers()
+            )
+        except httpx.HTTPError as exc:
+            return self.network_error(exc)
+        if response.status_code != 200:
+            error = f"Viber HTTP {response.status_code}: {response.text[:200]}"
+            if response.status_code == 429 or response.status_code >= 500:
+                return SendResult.retry(error, self.retry_after(response))
+            return SendResult.failed(error)
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or not isinstance(body.get("status"), int):
+            return SendResult.retry(f"Viber: unreadable answer {response.text[:200]!r}")
+        status = body["status"]
+        if status == 0:
+            return SendResult.sent(str(body.get("message_token", "")))
+        message = body.get("status_message") or STATUS_NAMES.get(status, "generalError")
+        error = f"Viber {status}: {message}"
+        if status in RETRY_STATUSES or status not in STATUS_NAMES:
+            return SendResult.retry(error, self.retry_after(response))
+        return SendResult.failed(error)
+
+    def sender(self) -> dict[str, str]:
+        name = str(self.account.credentials.get("sender_name") or self.account.handle or "Bot")
+        return {"name": name[:SENDER_NAME_MAX]}
+
+    def message(
+        self, text: str, buttons: Sequence[str], stop_label: str, tracking: str = ""
+    ) -> dict[str, Any]:
+        """A text message as ``send_message`` takes it, without the receiver."""
+        payload: dict[str, Any] = {"type": "text", "text": text[:TEXT_MAX], "sender": self.sender()}
+        keys = [_button(b, b) for b in buttons]
+        if stop_label:
+            keys.append(_button(stop_label, QUICK_STOP))
+        if keys:
+            payload["keyboard"] = {"Type": "keyboard", "DefaultHeight": False, "Buttons": keys}
+        if tracking:
+            payload["tracking_data"] = tracking
+        return payload
+
+    def send_one(self, message: OutgoingMessage) -> SendResult:
+        label = STOP_LABEL.get(message.language, STOP_LABEL["en"])
+        payload = self.message(
+            message.text, message.quick_replies, label, tracking=message.idempotency_key
+        )
+        return self.call("send_message", {"receiver": message.address, **payload})
+
+    def send_text(
+        self,
+        address: str,
+        text: str,
+        *,
+        quick_replies: Sequence[str] = (),
+        unsubscribe_button: bool = False,
+    ) -> SendResult:
+        label = STOP_LABEL["en"] if unsubscribe_button else ""
+        payload = self.message(text, quick_replies, label)
+        if getattr(self._pending, "user", None) == address:
+            # The welcome to a conversation_started: it goes back in the HTTP response.
+            self._pending.welcome = payload
+            return SendResult.sent("")
+        return self.call("send_message", {"receiver": address, **payload})
+
+    def set_webhook(self) -> SendResult:
+        """Point Viber at this account's webhook (Viber pings it with a signed
+        ``webhook`` event before it answers)."""
+        return self.call(
+            "set_webhook",
+            {
+                "url": self.account.webhook_url,
+                "event_types": EVENT_TYPES,
+                "send_name": True,
+                "send_photo": False,
+            },
+        )
+
+    # -- webhook ------------------------------------------------------------------------
+
+    def parse_webhook(self, request: HttpRequest) -> list[Inbound]:
+        self._pending.__dict__.clear()
+        given = request.headers.get("X-Viber-Content-Signature")
+        if given is None:
+            raise Unauthenticated("X-Viber-Content-Signature is missing")
+        if not self.account.credentials.get("auth_token"):
+            # Anyone can sign with an empty key.
+            raise WebhookRefused("the account has no auth token to check signatures with")
+        if not hmac.compare_digest(
+            given.strip().lower().encode(), self.signature(request.body).encode()
+        ):
+            raise WebhookRefused("X-Viber-Content-Signature does not match")
+        event = self.json_body(request)
+        if not isinstance(event, dict) or not isinstance(event.get("event"), str):
+            raise MalformedWebhook("a callback object with an 'event' is expected")
+        try:
+            return self._items(event)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise MalformedWebhook(f"unexpected {event['event']} callback: {exc!r}") from exc
+
+    def signature(self, body: bytes) -> str:
+        key = str(self.account.credentials.get("auth_token", "")).encode()
+        return hmac.new(key, body, hashlib.sha256).hexdigest()
+
+    def _items(self, event: dict[str, Any]) -> list[Inbound]:
+        kind = event["event"]
+        if kind == "webhook":
+            return []
+        event_id = f"{_token(event)}:{kind}"
+        if kind == "conversation_started":
+            user = _user(event["user"])
+            self._pending.user = user
+            return [
+                Start(
+                    event_id,
+                    user,
+                    str(event.get("context") or "").strip(),
+                    str(event["user"].get("name") or ""),
+                )
+            ]
+        if kind == "message":
+            sender = event["sender"]
+            message = event["message"]
+            if message.get("type") != "text" or not isinstance(message.get("text"), str):
+                return []  # pictures, stickers, locations: nothing we act on
+            return [
+                Text(
+                    event_id,
+                    _user(sender),
+                    message["text"],
+                    str(sender.get("name") or ""),
+                    _at(event),
+                )
+            ]
+        if kind == "unsubscribed":
+            return [Unsubscribed(event_id, _id(event["user_id"]))]
+        if kind in RECEIPT_STATUS:
+            return [
+                Receipt(
+                    event_id,
+                    _token(event),
+                    RECEIPT_STATUS[kind],
+                    error=str(event.get("desc") or "")[:300] if kind == "failed" else "",
+                )
+            ]
+        return []  # subscribed (the user wrote first; the message follows), client_status…
+
+    def acknowledge(self, applied: int, duplicates: int) -> HttpResponse:
+        """Viber reads the response to conversation_started as the welcome message;
+        every other callback only needs its 200."""
+        if getattr(self._pending, "user", None) is None:
+            return super().acknowledge(applied, duplicates)
+        welcome = getattr(self._pending, "welcome", None)
+        self._pending.__dict__.clear()
+        if welcome is None:  # a repeated conversation_started: say nothing twice
+            return HttpResponse(b"", content_type="application/json")
+        return HttpResponse(
+            json.dumps(welcome, ensure_ascii=False), content_type="application/json"
+        )
+
+
+def _button(text: str, body: str) -> dict[str, Any]:
+    return {"Columns": 6, "Rows": 1, "ActionType": "reply", "ActionBody": body, "Text": text[:250]}
+
+
+def _id(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"a Viber user id is a non-empty string, not {value!r}")
+    return value  # case-sensitive: never folded
+
+
+def _user(user: dict[str, Any]) -> str:
+    return _id(user["id"])
+
+
+def _token(event: dict[str, Any]) -> str:
+    token = event["message_token"]
+    if isinstance(token, bool) or not isinstance(token, (int, str)) or not str(token):
+        raise ValueError(f"message_token {token!r}")
+    return str(token)
+
+
+def _at(event: dict[str, Any]) -> datetime | None:
+    stamp = event.get("timestamp")
+    if not isinstance(stamp, int) or isinstance(stamp, bool):
+        return None
+    try:
+        return datetime.fromtimestamp(stamp / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
