@@ -20,6 +20,7 @@ from touchflow.core.errors import InvalidInput
 from touchflow.delivery.models import Touch, TouchState
 from touchflow.flows.actions import set_status
 from touchflow.flows.models import Enrollment, EnrollmentState, Flow, FlowStatus, FlowStep
+from touchflow.messaging.segments import SmsSize, measure
 from touchflow.stores.models import LANGUAGE_CHOICES, Staff
 from touchflow.web import labels
 from touchflow.web.current_store import stores_for
@@ -46,7 +47,8 @@ class StepView:
     send_time: str
     channels: str
     expires: str
-    texts: list[tuple[str, str, str]]  # (language label, subject, text)
+    # (language label, subject, text, its SMS size when the step may go by SMS)
+    texts: list[tuple[str, str, str, SmsSize | None]]
 
 
 def _scoped(qs: QuerySet, staff: Staff) -> QuerySet:
@@ -88,11 +90,12 @@ def _step_view(step: FlowStep, position: int) -> StepView:
     # English, Russian, Polish as everywhere else; a language we don't know goes last.
     order = [code for code in names if code in step.messages]
     order += sorted(code for code in step.messages if code not in names)
-    texts = [
-        (str(names.get(code, code)), str(step.messages[code].get("subject", "")),
-         str(step.messages[code].get("text", "")))
-        for code in order
-    ]
+    by_sms = "sms" in step.channels
+    texts = []
+    for code in order:
+        text = str(step.messages[code].get("text", ""))
+        texts.append((str(names.get(code, code)), str(step.messages[code].get("subject", "")),
+                      text, measure(text) if by_sms else None))
     return StepView(
         step=step,
         position=position,

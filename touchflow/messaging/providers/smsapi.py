@@ -1,0 +1,258 @@
+"""SMSAPI.pl (https://www.smsapi.pl/docs): SMS out, delivery reports and replies back in.
+
+Out: ``POST {base}/sms.do`` with ``Authorization: Bearer <token>`` and the form fields
+``to`` (digits, no "+"), ``message``, ``from`` (a registered sender name; left out, the
+account's default is used), ``format=json``, ``encoding=utf-8``, ``notify_url`` (this
+account's webhook URL), and for a touch ``idx=<idempotency key>`` with ``check_idx=1``.
+The answer is ``{"count": 1, "list": [{"id", "points", "number", "status": "QUEUE",
+"idx", …}]}`` or ``{"error": <code>, "message": …}`` (also with HTTP 200).
+
+Nothing sent twice: with ``check_idx=1`` SMSAPI refuses a second message with the same
+idx (error 53, "message with the same idx has been already sent"). That is what a retry
+after a timeout gets when the first request went through, so 53 means *sent*. Its
+message id is then unknown, which is why a touch's provider id is its idx, not
+SMSAPI's MsgId: delivery reports carry the idx back, and receipts find the touch by
+it. (A free-form text has no idx; its provider id is the MsgId.)
+
+Errors: 13 no valid number / 57 number on the blacklist, 11 too long, 14 bad sender,
+101/102 bad token, 105 IP not allowed: final. 201 (SMSAPI's internal error), 202/203
+(too many requests), 103 (no points left: an account matter a top-up fixes, so the
+bounded retries give the store that time), HTTP 429 and 5xx, timeouts: retry.
+
+In: SMSAPI signs nothing, so the webhook key in the URL path
+(``/hooks/smsapi/<key>/``) is the secret — keep it out of logs, and rotate it with the
+account if it leaks. ``credentials["allowed_ips"]`` (addresses or networks) also
+refuses callers whose ``REMOTE_ADDR`` is elsewhere; behind a proxy that needs
+``REMOTE_ADDR`` set to the real client. Delivery reports (``MsgId``, ``status`` 404
+DELIVERED, 405 UNDELIVERED, 402 EXPIRED, 406 FAILED, 407 REJECTED…, ``idx``,
+``donedate``; several reports as comma-separated lists) may come by GET or POST;
+replies to a two-way number (``sms_from``, ``sms_to``, ``sms_text``, ``sms_date``,
+``MsgId``) by POST. SMSAPI wants the body ``OK``. UNDELIVERED (bad or dead number)
+and REJECTED (refused for the number by the operator) fall back to the step's next
+channel; EXPIRED (the phone stayed off) and FAILED (SMSAPI's own trouble) are only
+recorded. SMSAPI handles no STOP itself: stop words are ours to apply and confirm.
+
+Credentials: ``{"token", "from"}``; optional ``"allowed_ips"``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from touchflow.delivery.channels.base import OutgoingMessage, SendResult
+from touchflow.messaging.providers.base import (
+    Inbound,
+    MalformedWebhook,
+    Provider,
+    Receipt,
+    Text,
+    WebhookRefused,
+)
+
+DUPLICATE_IDX = 53
+RETRY_ERRORS = frozenset({103, 201, 202, 203})
+
+# Report status → (receipt status, permanent, what it means)
+REPORTS: dict[str, tuple[str, bool, str]] = {
+    "404": ("delivered", False, "DELIVERED"),
+    "405": ("failed", True, "UNDELIVERED"),
+    "407": ("failed", True, "REJECTED"),
+    "402": ("failed", False, "EXPIRED"),
+    "406": ("failed", False, "FAILED"),
+}
+REPORT_NAMES = {name: code for code, (_s, _p, name) in REPORTS.items()}
+
+
+class SmsapiProvider(Provider):
+    name = "smsapi"
+    channel = "sms"
+    default_base_url = "https://api.smsapi.pl"
+
+    # -- sending --------------------------------------------------------------------------
+
+    def _fields(self, to: str, text: str, idx: str) -> dict[str, str]:
+        fields = {
+            "to": to.strip().lstrip("+"),
+            "message": text,
+            "format": "json",
+            "encoding": "utf-8",
+        }
+        sender = str(self.account.credentials.get("from") or self.account.handle)
+        if sender:
+            fields["from"] = sender
+        if idx:
+            fields["idx"] = idx
+            fields["check_idx"] = "1"
+        if self.account.webhook_url:
+            fields["notify_url"] = self.account.webhook_url
+        return fields
+
+    def send_sms(self, fields: dict[str, str]) -> SendResult:
+        """One sms.do call mapped to a result (see the module docstring)."""
+        token = str(self.account.credentials.get("token", ""))
+        try:
+            response = self.request(
+                "POST",
+                f"{self.base_url}/sms.do",
+                data=fields,
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        except httpx.HTTPError as exc:
+            return self.network_error(exc)
+        body = _json(response)
+        idx = fields.get("idx", "")
+        if "error" in body:
+            code = body["error"]
+            error = f"SMSAPI {code}: {body.get('message', '')}"
+            if code == DUPLICATE_IDX and idx:
+                return SendResult.sent(idx)
+            if code in RETRY_ERRORS:
+                return SendResult.retry(error, self.retry_after(response))
+            if response.status_code == 429 or response.status_code >= 500:
+                return SendResult.retry(error, self.retry_after(response))
+            return SendResult.failed(error)
+        listed = body.get("list")
+        if 200 <= response.status_code < 300 and isinstance(listed, list) and listed:
+            return SendResult.sent(idx or str(listed[0].get("id", "")))
+        error = f"SMSAPI HTTP {response.status_code}: {response.text[:200]}"
+        if response.status_code == 429 or response.status_code >= 500:
+            return SendResult.retry(error, self.retry_after(response))
+        return SendResult.failed(error)
+
+    def send_one(self, message: OutgoingMessage) -> SendResult:
+        text = _with_replies(message.text, message.quick_replies)
+        return self.send_sms(self._fields(message.address, text, message.idempotency_key))
+
+    def send_text(
+        self,
+        address: str,
+        text: str,
+        *,
+        quick_replies: Sequence[str] = (),
+        unsubscribe_button: bool = False,
+    ) -> SendResult:
+        text = _with_replies(text, quick_replies)
+        if unsubscribe_button:
+            text += "\nReply STOP to opt out."
+        return self.send_sms(self._fields(address, text, ""))
+
+    # -- webhook ------------------------------------------------------------------------
+
+    def _check_caller(self, request: HttpRequest) -> None:
+        allowed = self.account.credentials.get("allowed_ips") or []
+        if not allowed:
+            return  # the webhook key in the path is the only secret
+        try:
+            caller = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+        except ValueError as exc:
+            raise WebhookRefused("caller address unknown") from exc
+        if not any(caller in network for network in _networks(allowed)):
+            raise WebhookRefused(f"{caller} is not an allowed SMSAPI address")
+
+    def parse_webhook(self, request: HttpRequest) -> list[Inbound]:
+        self._check_caller(request)
+        try:
+            params = request.POST if request.method == "POST" else request.GET
+        except ValueError as exc:
+            raise MalformedWebhook(f"body is not a form: {exc}") from exc
+        fields = {key: params.get(key, "") for key in params}
+        if "sms_from" in fields or "sms_text" in fields:
+            return [self._incoming(fields)]
+        if "MsgId" in fields and "status" in fields:
+            return self._reports(fields)
+        raise MalformedWebhook("neither a delivery report (MsgId, status) nor an SMS (sms_from)")
+
+    def handshake(self, request: HttpRequest) -> HttpResponse | None:
+        """SMSAPI may call the report callback by GET: taken in here, as a POST would be
+        (the endpoint hands GETs to ``handshake``)."""
+        if "MsgId" not in request.GET:
+            return None
+        try:
+            items = self.parse_webhook(request)
+        except WebhookRefused as exc:
+            return JsonResponse({"ok": False, "error": str(exc)}, status=exc.status)
+        except MalformedWebhook as exc:
+            return JsonResponse({"ok": False, "error": str(exc)}, status=400)
+        from touchflow.messaging import inbound  # inbound builds providers: import late
+
+        applied = inbound.apply(self.account, items)
+        return self.acknowledge(applied.applied, applied.duplicates)
+
+    def _incoming(self, fields: Mapping[str, str]) -> Inbound:
+        sender, msg_id = fields.get("sms_from", ""), fields.get("MsgId", "")
+        if not sender or not msg_id:
+            raise MalformedWebhook("sms_from and MsgId are required")
+        # SMSAPI writes numbers as digits ("48500100200"); we keep E.164.
+        sender = sender.strip()
+        sender = sender if sender.startswith("+") else f"+{sender}"
+        return Text(
+            f"mo:{msg_id}",
+            sender,
+            fields.get("sms_text", ""),
+            at=_timestamp(fields.get("sms_date", "")),
+        )
+
+    def _reports(self, fields: Mapping[str, str]) -> list[Inbound]:
+        ids = fields["MsgId"].split(",")
+        statuses = fields["status"].split(",")
+        idxs = fields.get("idx", "").split(",") if fields.get("idx") else [""] * len(ids)
+        if not (len(ids) == len(statuses) == len(idxs)) or not all(ids):
+            raise MalformedWebhook("MsgId, status and idx lists differ in length")
+        items: list[Inbound] = []
+        for msg_id, raw, idx in zip(ids, statuses, idxs, strict=True):
+            code = REPORT_NAMES.get(raw.strip().upper(), raw.strip())
+            if code not in REPORTS:
+                continue  # SENT, QUEUED, ACCEPTED, UNKNOWN…: nothing final yet
+            outcome, permanent, meaning = REPORTS[code]
+            error = "" if outcome == "delivered" else f"SMSAPI {code} {meaning}"
+            items.append(
+                Receipt(
+                    f"{msg_id}:{code}",
+                    idx.strip() or msg_id.strip(),
+                    outcome,
+                    error=error,
+                    permanent=permanent,
+                )
+            )
+        return items
+
+    def acknowledge(self, applied: int, duplicates: int) -> HttpResponse:
+        """SMSAPI repeats a callback until it reads ``OK``."""
+        return HttpResponse("OK", content_type="text/plain")
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _timestamp(raw: str) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(int(raw), UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def _networks(entries: Sequence[Any]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """The allow-list as networks; an entry that is not an address is skipped."""
+    networks = []
+    for entry in entries:
+        try:
+            networks.append(ipaddress.ip_network(str(entry).strip(), strict=False))
+        except ValueError:
+            continue
+    return networks
+
+
+def _with_replies(text: str, replies: Sequence[str]) -> str:
+    """SMS has no buttons: the answers the step offers are written out to reply with."""
+    return f"{text}\n{' / '.join(replies)}" if replies else text

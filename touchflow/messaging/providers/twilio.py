@@ -1,0 +1,250 @@
+"""Twilio Programmable Messaging: SMS out, replies and delivery receipts back in.
+
+Out: ``POST {base}/2010-04-01/Accounts/{AccountSid}/Messages.json`` with HTTP Basic
+(AccountSid:AuthToken) and the form fields ``To``, ``From`` (or ``MessagingServiceSid``),
+``Body`` and ``StatusCallback`` (this account's webhook URL). 201 carries the message
+``sid``: receipts find their touch by it. Errors are ``{"code", "message", "more_info",
+"status"}``: 429 / code 20429, 21611 (sender queue full) and 5xx retry; the rest is final
+(21211 invalid number, 21610 the recipient texted STOP to this sender, 21614 not a
+mobile…). Twilio's Messages API has no idempotency key: a request that timed out after
+Twilio took it is sent again on retry.
+
+Why ``httpx`` and not ``twilio.rest.Client`` for sending: the SDK builds its URLs from
+fixed ``*.twilio.com`` hosts (region/edge only rename them), so a proxy or a local test
+server needs a URL-rewriting HTTP client; its ``TwilioRestException`` drops the
+response headers, so a 429's ``Retry-After`` is lost; and sending through
+``Provider.request`` keeps connection reuse, timeouts and the retry rules the same as
+every other provider. The SDK is used where it is the reference: the webhook signature
+(``twilio.request_validator``).
+
+In: the number's "A message comes in" webhook and the status callbacks both point at
+``account.webhook_url`` (``TOUCHFLOW_PUBLIC_URL`` + ``/hooks/twilio/<key>/``), form
+encoded. ``X-Twilio-Signature`` is an HMAC of *the URL Twilio called* plus the sorted
+POST fields, so it is checked against the configured public URL (plus the query
+string), never ``request.build_absolute_uri()``: behind a TLS-terminating proxy Django
+sees ``http://backend:8000/…``, a URL Twilio never signed. Configure the number's
+webhook with exactly that URL. Receipts: ``delivered`` and ``read``; ``undelivered`` /
+``failed`` with an error code that is about the number (30005 unknown number, 30006
+landline, 21610 unsubscribed…) is permanent and the step falls back to its next
+channel; other failures (30003 phone off, 30007 carrier filtering…) are only recorded.
+
+STOP: on long codes Twilio itself answers STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT,
+REVOKE, OPTOUT (whole message, any case) with its own confirmation and blocks further
+messages from that sender. Such a message becomes ``Unsubscribed`` (consent withdrawn
+on SMS, no reply from us: the customer would get two confirmations, and Twilio would
+refuse ours with 21610). With Advanced Opt-Out Twilio says so itself (``OptOutType``
+STOP), custom keywords included. Every other stop word (СТОП, wypisz, "stop all") is a
+``Text`` that the shared inbound rules confirm. An account whose STOP handling is
+switched off at Twilio sets ``"twilio_handles_stop": false``: then every stop word is
+ours to confirm.
+
+Credentials: ``{"account_sid", "auth_token", "from"}``; optional
+``"messaging_service_sid"`` (sent instead of ``From``) and ``"twilio_handles_stop"``
+(default true). ``from`` falls back to the account's handle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+from django.http import HttpRequest, HttpResponse
+from twilio.request_validator import (
+    SIGNATURE_HEADER,
+    SIGNATURE_SETTINGS_HEADER,
+    RequestValidator,
+    get_signature_algorithm,
+)
+
+from touchflow.delivery.channels.base import OutgoingMessage, SendResult
+from touchflow.messaging.providers.base import (
+    Inbound,
+    MalformedWebhook,
+    Provider,
+    Receipt,
+    Text,
+    Unauthenticated,
+    Unsubscribed,
+    WebhookRefused,
+)
+
+API_VERSION = "2010-04-01"
+MAX_BODY = 1600  # Twilio refuses longer bodies (21617)
+
+# Twilio's own opt-out keywords on long codes (a whole message, case-insensitive).
+TWILIO_STOP_WORDS = frozenset(
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
+)
+
+# Send errors worth another try: too many requests, the sender's queue is full.
+RETRY_CODES = frozenset({20429, 21611})
+
+# Failure codes in a status callback that are about the number itself: fall back.
+ADDRESS_ERRORS = {
+    21211: "invalid 'To' number",
+    21610: "the recipient unsubscribed from this sender",
+    21612: "the number cannot be reached from this sender",
+    21614: "not a mobile number",
+    30004: "message blocked by the recipient or the carrier",
+    30005: "unknown destination handset",
+    30006: "landline or unreachable carrier",
+}
+OTHER_ERRORS = {
+    30001: "queue overflow",
+    30002: "account suspended",
+    30003: "unreachable destination handset",
+    30007: "filtered by the carrier",
+    30008: "unknown error",
+}
+
+RECEIPT_STATUS = {
+    "delivered": "delivered",
+    "read": "read",
+    "undelivered": "failed",
+    "failed": "failed",
+}
+
+
+class TwilioProvider(Provider):
+    name = "twilio"
+    channel = "sms"
+    default_base_url = "https://api.twilio.com"
+
+    # -- sending --------------------------------------------------------------------------
+
+    def _credential(self, key: str) -> str:
+        return str(self.account.credentials.get(key, "") or "")
+
+    def _fields(self, to: str, body: str, *, callback: bool) -> dict[str, str]:
+        fields = {"To": to, "Body": body[:MAX_BODY]}
+        service = self._credential("messaging_service_sid")
+        if service:
+            fields["MessagingServiceSid"] = service
+        else:
+            fields["From"] = self._credential("from") or self.account.handle
+        if callback and self.account.webhook_url:
+            fields["StatusCallback"] = self.account.webhook_url
+        return fields
+
+    def create_message(self, fields: dict[str, str]) -> SendResult:
+        """One Messages.json POST mapped to a result (see the module docstring)."""
+        sid = self._credential("account_sid")
+        url = f"{self.base_url}/{API_VERSION}/Accounts/{sid}/Messages.json"
+        try:
+            response = self.request(
+                "POST", url, data=fields, auth=(sid, self._credential("auth_token"))
+            )
+        except httpx.HTTPError as exc:
+            return self.network_error(exc)
+        body = _json(response)
+        if response.status_code in (200, 201) and body.get("sid"):
+            return SendResult.sent(str(body["sid"]))
+        code = body.get("code")
+        text = body.get("message") or response.text[:200]
+        error = f"Twilio {code or response.status_code}: {text}"
+        if response.status_code == 429 or response.status_code >= 500 or code in RETRY_CODES:
+            return SendResult.retry(error, self.retry_after(response))
+        return SendResult.failed(error)
+
+    def send_one(self, message: OutgoingMessage) -> SendResult:
+        body = _with_replies(message.text, message.quick_replies)
+        return self.create_message(self._fields(message.address, body, callback=True))
+
+    def send_text(
+        self,
+        address: str,
+        text: str,
+        *,
+        quick_replies: Sequence[str] = (),
+        unsubscribe_button: bool = False,
+    ) -> SendResult:
+        body = _with_replies(text, quick_replies)
+        if unsubscribe_button:
+            body += "\nReply STOP to opt out."
+        return self.create_message(self._fields(address, body, callback=False))
+
+    # -- webhook ------------------------------------------------------------------------
+
+    def signed_url(self, request: HttpRequest) -> str:
+        """The URL Twilio signed: the configured public one, with the query it called."""
+        query = request.META.get("QUERY_STRING", "")
+        return self.account.webhook_url + (f"?{query}" if query else "")
+
+    def parse_webhook(self, request: HttpRequest) -> list[Inbound]:
+        signature = request.headers.get(SIGNATURE_HEADER)
+        if not signature:
+            raise Unauthenticated(f"{SIGNATURE_HEADER} is missing")
+        settings_header = request.headers.get(SIGNATURE_SETTINGS_HEADER)
+        token = self._credential("webhook_signing_secret") if settings_header else ""
+        validator = RequestValidator(token or self._credential("auth_token"))
+        try:
+            params = request.POST
+        except ValueError as exc:
+            raise MalformedWebhook(f"body is not a form: {exc}") from exc
+        if not self._credential("auth_token") or not validator.validate(
+            self.signed_url(request), params, signature, get_signature_algorithm(settings_header)
+        ):
+            raise WebhookRefused(f"{SIGNATURE_HEADER} does not match")
+        fields = {key: params.get(key, "") for key in params}
+        sid = fields.get("MessageSid") or fields.get("SmsSid")
+        if not sid:
+            raise MalformedWebhook("MessageSid is missing")
+        status = fields.get("MessageStatus") or fields.get("SmsStatus") or ""
+        if status == "received" or (not status and "Body" in fields):
+            return self._incoming(sid, fields)
+        return self._status(sid, status, fields)
+
+    def _incoming(self, sid: str, fields: dict[str, str]) -> list[Inbound]:
+        sender = fields.get("From", "")
+        if not sender:
+            raise MalformedWebhook("From is missing")
+        body = fields.get("Body", "")
+        if self._twilio_confirmed_stop(body, fields.get("OptOutType", "")):
+            return [Unsubscribed(sid, sender)]
+        return [Text(sid, sender, body)]
+
+    def _twilio_confirmed_stop(self, body: str, opt_out_type: str) -> bool:
+        if opt_out_type.upper() == "STOP":
+            return True
+        handles = self.account.credentials.get("twilio_handles_stop", True)
+        return bool(handles) and body.strip().upper() in TWILIO_STOP_WORDS
+
+    def _status(self, sid: str, status: str, fields: dict[str, str]) -> list[Inbound]:
+        outcome = RECEIPT_STATUS.get(status)
+        if outcome is None:
+            return []  # queued, sending, sent, accepted…: nothing has happened yet
+        if outcome != "failed":
+            return [Receipt(f"{sid}:{status}", sid, outcome)]
+        raw = fields.get("ErrorCode", "")
+        code = int(raw) if raw.isdigit() else 0
+        meaning = ADDRESS_ERRORS.get(code) or OTHER_ERRORS.get(code) or status
+        return [
+            Receipt(
+                f"{sid}:{status}",
+                sid,
+                "failed",
+                error=f"Twilio {code}: {meaning}",
+                permanent=code in ADDRESS_ERRORS,
+            )
+        ]
+
+    def acknowledge(self, applied: int, duplicates: int) -> HttpResponse:
+        """Twilio reads the answer to an incoming message as TwiML: an empty
+        ``<Response/>`` sends nothing back (our replies go through the API)."""
+        return HttpResponse(
+            '<?xml version="1.0" encoding="UTF-8"?><Response/>', content_type="text/xml"
+        )
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _with_replies(text: str, replies: Sequence[str]) -> str:
+    """SMS has no buttons: the answers the step offers are written out to reply with."""
+    return f"{text}\n{' / '.join(replies)}" if replies else text
