@@ -47,7 +47,8 @@ def redeem(
     at = at or clock.now()
     with transaction.atomic():
         row = (
-            OptInToken.objects.select_for_update().select_related("customer")
+            # of=self: PostgreSQL cannot lock the nullable side of the customer join.
+            OptInToken.objects.select_for_update(of=("self",)).select_related("customer")
             .filter(token=token).first()
         )
         if row is None:

@@ -7,6 +7,7 @@ are sent after the transaction commits.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -44,6 +45,10 @@ from touchflow.timeline.models import EventKind, TimelineEvent
 # Contact points a bot learns (chat ids, Viber user ids) carry this network mark, so
 # they never collide with what staff type (a @username, a phone number).
 BOT_NETWORK = {"telegram": "", "viber": "bot", "whatsapp": "", "sms": "", "email": ""}
+
+# What an opt-in code typed into a chat looks like (secrets.token_urlsafe): a plain
+# "hello" from a stranger is not mistaken for an expired code.
+TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 RECEIPT_RANK = {"": 0, "failed": 1, "delivered": 2, "read": 3}
 
@@ -151,6 +156,7 @@ def _start(cfg: AccountConfig, item: Start, now: datetime, result: Applied) -> s
     except InvalidInput:
         return "bad_address"
     if not item.token:
+        _touch_point(cfg.channel, item.address, now)
         point = find_point(cfg.channel, item.address)
         language = point.customer.language if point else store.language
         with translation.override(language):
@@ -161,6 +167,7 @@ def _start(cfg: AccountConfig, item: Start, now: datetime, result: Applied) -> s
         return "start_without_token"
     redeemed = optin.redeem(item.token, kind, address, store_id=cfg.store_id, name=item.name,
                             network=BOT_NETWORK[cfg.channel], at=now)
+    _touch_point(cfg.channel, item.address, now)  # they just wrote: the window is open
     language = redeemed.customer.language if redeemed.customer else store.language
     with translation.override(language):
         if redeemed.ok:
@@ -189,19 +196,21 @@ def _text(cfg: AccountConfig, item: Text, now: datetime, result: Applied) -> str
             TimelineEvent.objects.create(
                 customer_id=customer_id, kind=EventKind.MESSAGE_IN, at=item.at or now,
                 store_id=cfg.store_id,
-                data={"channel": cfg.channel, "text": item.text[:4000], "from": item.address},
+                data={"channel": cfg.channel, "text": item.text[:4000],
+                      "from": address_value(cfg.channel, item.address)},
             )
             return "reply"
     point = find_point(cfg.channel, item.address)
     if point is None:
         code = item.text.strip().removeprefix("START").removeprefix("start").strip()
-        if cfg.channel in ("whatsapp", "viber", "sms") and code and " " not in code and not is_stop:
+        if cfg.channel in ("whatsapp", "viber", "sms") and TOKEN_SHAPE.match(code):
             return _start(cfg, Start(item.event_id, item.address, code, item.name), now, result)
         if is_stop:
             with translation.override(_store(cfg).language):
                 _say(result, item.address, _("You will not get messages from us."))
         return "unknown_sender"
     customer = resolve(point.customer)
+    ContactPoint.objects.filter(pk=point.pk).update(last_inbound_at=item.at or now)
     stop(point, cfg.channel, all_channels=everywhere, at=now)
     with translation.override(customer.language):
         text = (_("Done: you will get no more messages from us on any channel.") if everywhere

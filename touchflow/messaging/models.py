@@ -47,7 +47,8 @@ class ChannelAccount(models.Model):
     provider = models.CharField(_("provider"), max_length=16, choices=Provider.choices)
     channel = models.CharField(_("channel"), max_length=16, editable=False)
     # Public, non-secret identity: the bot's username, the Viber chat URI, the sender
-    # phone number or e-mail address, the WhatsApp phone number id.
+    # phone number or e-mail address, WhatsApp's display phone number (the wa.me link
+    # of the QR code is built from it; the phone number id is a credential).
     handle = models.CharField(
         _("handle"), max_length=200, blank=True,
         help_text=_("Bot username, Viber chat URI, sender number or address."),
