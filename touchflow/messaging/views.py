@@ -28,10 +28,10 @@ def hook(request: HttpRequest, provider: str, key: str) -> HttpResponse:
     if cfg is None:
         return _error(404, "no such webhook")
     live = accounts.provider(cfg)
-    if request.method == "GET":
+    if request.method == "GET" and not live.takes_get(request):
         answer = live.handshake(request)
         return answer if answer is not None else _error(405, "POST webhooks here")
-    if request.method != "POST":
+    if request.method not in ("GET", "POST"):
         return _error(405, "POST webhooks here")
     try:
         items = live.parse_webhook(request)

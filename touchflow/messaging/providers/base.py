@@ -168,6 +168,10 @@ class Provider:
 
     # -- receiving --------------------------------------------------------------------
 
+    def takes_get(self, request: HttpRequest) -> bool:
+        """Whether this GET carries events, read like a POST (SMSAPI's reports)."""
+        return False
+
     def handshake(self, request: HttpRequest) -> HttpResponse | None:
         """Answer a provider's verification request (e.g. WhatsApp's GET with
         ``hub.challenge``); None when ``request`` is not one."""

@@ -43,7 +43,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 
 from touchflow.delivery.channels.base import OutgoingMessage, SendResult
 from touchflow.messaging.providers.base import (
@@ -168,21 +168,9 @@ class SmsapiProvider(Provider):
             return self._reports(fields)
         raise MalformedWebhook("neither a delivery report (MsgId, status) nor an SMS (sms_from)")
 
-    def handshake(self, request: HttpRequest) -> HttpResponse | None:
-        """SMSAPI may call the report callback by GET: taken in here, as a POST would be
-        (the endpoint hands GETs to ``handshake``)."""
-        if "MsgId" not in request.GET:
-            return None
-        try:
-            items = self.parse_webhook(request)
-        except WebhookRefused as exc:
-            return JsonResponse({"ok": False, "error": str(exc)}, status=exc.status)
-        except MalformedWebhook as exc:
-            return JsonResponse({"ok": False, "error": str(exc)}, status=400)
-        from touchflow.messaging import inbound  # inbound builds providers: import late
-
-        applied = inbound.apply(self.account, items)
-        return self.acknowledge(applied.applied, applied.duplicates)
+    def takes_get(self, request: HttpRequest) -> bool:
+        """SMSAPI may call the report callback by GET."""
+        return "MsgId" in request.GET
 
     def _incoming(self, fields: Mapping[str, str]) -> Inbound:
         sender, msg_id = fields.get("sms_from", ""), fields.get("MsgId", "")
