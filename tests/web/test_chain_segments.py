@@ -48,9 +48,24 @@ def test_sms_steps_show_length_encoding_and_segments_of_each_template(
     load_flow_text(CHAIN, "flows/sizes.yaml")
     html = login_client(manager).get("/chains/sizes/").content.decode()
     texted = step_html(html, "texted")
-    # As written: 158 characters whose four braces cost 2 septets each (162), then
-    # "{}" (4) and "€" (2): 168 septets, two parts.
-    assert "SMS: 168 characters, GSM-7, 2 segments" in texted
-    assert "SMS: 19 characters, UCS-2, 1 segment" in texted
-    assert "SMS: 13 characters, UCS-2, 1 segment" in texted  # the emoji counts twice
+    # As sent to the sample customer: 141 + " Meble Nowak" = 153, "{}" costs 4 septets
+    # and "€" 2 (159), then "\n\nReply STOP to opt out." (24): 183 septets, two parts.
+    assert "SMS: 183 characters, GSM-7, 2 segments" in texted
+    # 19 + 2 + "Чтобы отписаться, ответьте СТОП." (32)
+    assert "SMS: 53 characters, UCS-2, 1 segment" in texted
+    # "Dziękujemy 😀" is 13 units (the emoji counts twice) + 2 + "Aby zrezygnować, odpisz STOP." (29)
+    assert "SMS: 44 characters, UCS-2, 1 segment" in texted
     assert "sms-size" not in step_html(html, "mailed")
+
+
+def test_the_editor_counts_the_typed_template_as_it_would_be_sent(
+    login_client: Callable[[Staff], Client], manager: Staff, salesperson: Staff,
+) -> None:
+    client = login_client(manager)
+    answer = client.post("/chains/sms-size/", {"language": "ru",
+                                                "text": "Привет, {{ customer.first_name }}!"})
+    # "Привет, Anna!" (13) + 2 + the Russian STOP line (32)
+    assert "SMS: 47 characters, UCS-2, 1 segment" in answer.content.decode()
+    broken = client.post("/chains/sms-size/", {"language": "en", "text": "Hi {{ customer.age }}"})
+    assert "Template error" in broken.content.decode() and "age" in broken.content.decode()
+    assert login_client(salesperson).post("/chains/sms-size/", {"text": "x"}).status_code == 403

@@ -23,6 +23,7 @@ urlpatterns = [
     path("customers/<int:pk>/", customers.customer_detail, name="customer"),
     path("customers/<int:pk>/reply", customers.customer_reply, name="customer_reply"),
     path("chains/", chains.chain_list, name="chains"),
+    path("chains/sms-size/", chains.chain_sms_size, name="chain-sms-size"),
     path("chains/<slug:slug>/", chains.chain_detail, name="chain"),
     path("chains/<slug:slug>/status/", chains.chain_status, name="chain-status"),
     path("tasks/", tasks.task_list, name="tasks"),

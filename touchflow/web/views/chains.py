@@ -20,6 +20,8 @@ from touchflow.core.errors import InvalidInput
 from touchflow.delivery.models import Touch, TouchState
 from touchflow.flows.actions import set_status
 from touchflow.flows.models import Enrollment, EnrollmentState, Flow, FlowStatus, FlowStep
+from touchflow.delivery.render import Renderer
+from touchflow.flows.templates import SAMPLE_CONTEXT
 from touchflow.messaging.segments import SmsSize, measure
 from touchflow.stores.models import LANGUAGE_CHOICES, Staff
 from touchflow.web import labels
@@ -48,7 +50,7 @@ class StepView:
     channels: str
     expires: str
     # (language label, subject, text, its SMS size when the step may go by SMS)
-    texts: list[tuple[str, str, str, SmsSize | None]]
+    texts: list[tuple[str, str, str, SmsSize | None, str]]  # ... and the language code
 
 
 def _scoped(qs: QuerySet, staff: Staff) -> QuerySet:
@@ -94,8 +96,9 @@ def _step_view(step: FlowStep, position: int) -> StepView:
     texts = []
     for code in order:
         text = str(step.messages[code].get("text", ""))
+        size = sms_size(text, code)[0] if by_sms else None
         texts.append((str(names.get(code, code)), str(step.messages[code].get("subject", "")),
-                      text, measure(text) if by_sms else None))
+                      text, size, code))
     return StepView(
         step=step,
         position=position,
@@ -106,6 +109,27 @@ def _step_view(step: FlowStep, position: int) -> StepView:
         expires=labels.duration(step.expires_seconds),
         texts=texts,
     )
+
+
+def sms_size(source: str, language: str) -> tuple[SmsSize | None, str]:
+    """The SMS a template makes for the sample customer, footer included (what is sent
+    is what costs segments, not the template's own braces); or the template's error."""
+    try:
+        text = Renderer().render({language: {"text": source}}, language, language,
+                                 {**SAMPLE_CONTEXT, "unsubscribe_url": "-"}, "sms").text
+    except Exception as exc:  # noqa: BLE001 - any template error is shown, never raised
+        return None, str(exc)
+    return measure(text), text
+
+
+@manager_required
+@require_POST
+def chain_sms_size(request: HttpRequest) -> HttpResponse:
+    """The template editor's live count: the size of the SMS the typed template makes."""
+    language = request.POST.get("language", "en")
+    size, rendered = sms_size(request.POST.get("text", "")[:5000], language)
+    return render(request, "web/_sms_size.html", {"sms": size, "error": "" if size else rendered,
+                                                   "rendered": rendered if size else ""})
 
 
 def _flow_or_404(slug: str) -> Flow:
