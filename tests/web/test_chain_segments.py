@@ -53,7 +53,7 @@ def test_sms_steps_show_length_encoding_and_segments_of_each_template(
     assert "SMS: 183 characters, GSM-7, 2 segments" in texted
     # 19 + 2 + "Чтобы отписаться, ответьте СТОП." (32)
     assert "SMS: 53 characters, UCS-2, 1 segment" in texted
-    # "Dziękujemy 😀" is 13 units (the emoji counts twice) + 2 + "Aby zrezygnować, odpisz STOP." (29)
+    # "Dziękujemy 😀": 13 units (the emoji counts twice) + 2 + "Aby zrezygnować, odpisz STOP."
     assert "SMS: 44 characters, UCS-2, 1 segment" in texted
     assert "sms-size" not in step_html(html, "mailed")
 
