@@ -1,4 +1,5 @@
-"""``python -m bench [import|visits|engine|hooks|adapters|all]``: run the benchmarks, print Markdown tables.
+"""``python -m bench [import|visits|engine|hooks|adapters|all]``: run the benchmarks, print
+Markdown tables.
 
 Results are also written as JSON under var/bench/. Copy the tables into
 bench/RESULTS.md with the command, the date and the machine.
@@ -12,7 +13,7 @@ import json
 import os
 import platform
 
-from bench import channels_bench, engine_bench, import_bench, visits_bench
+from bench import adapters_bench, channels_bench, engine_bench, import_bench, visits_bench
 from bench.databases import VAR
 
 
@@ -56,6 +57,11 @@ def main() -> None:
                  for r in channels_bench.bench_hooks(kind, args.workers, levels, args.seconds)]
         print("## Inbound webhooks under load\n\n" + channels_bench.report(hooks) + "\n")
         out["hooks"] = channels_bench.as_json(hooks)
+    if args.which in ("all", "adapters"):
+        adapters = adapters_bench.bench_adapters(args.seconds, args.repeat)
+        print("## Channel adapters against local fakes\n\n" + adapters_bench.report(adapters)
+              + "\n")
+        out["adapters"] = adapters_bench.as_json(adapters)
     VAR.mkdir(parents=True, exist_ok=True)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     (VAR / f"results-{stamp}.json").write_text(json.dumps(out, indent=2))
