@@ -1,6 +1,7 @@
 """Small set-up and counting steps a benchmark runs inside the database under test.
 
-Run as ``python -m bench.dbtool store|visit-setup|hooks-setup N|counts`` with TOUCHFLOW_DATABASE_URL set.
+Run as ``python -m bench.dbtool store|visit-setup|hooks-setup N|counts``
+with TOUCHFLOW_DATABASE_URL set.
 """
 
 from __future__ import annotations

@@ -135,16 +135,16 @@ class Provider:
 
     def client(self) -> httpx.Client:
         if self._client is None:
-            self._client = httpx.Client(timeout=self.timeout)
+            # Without reuse no connection is kept alive: every request opens its own
+            # (and closes it), which is what the benchmark compares reuse against.
+            limits = httpx.Limits() if self.reuse else httpx.Limits(max_keepalive_connections=0)
+            self._client = httpx.Client(timeout=self.timeout, limits=limits)
         return self._client
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """One request; raises httpx.HTTPError for network trouble (the caller maps it
-        to a retry). Without reuse every request opens and closes its own connection."""
-        if self.reuse:
-            return self.client().request(method, url, **kwargs)
-        with httpx.Client(timeout=self.timeout) as client:
-            return client.request(method, url, **kwargs)
+        to a retry)."""
+        return self.client().request(method, url, **kwargs)
 
     def close(self) -> None:
         if self._client is not None:
