@@ -117,8 +117,6 @@ LANGUAGES = [("en", "English"), ("ru", "Русский"), ("pl", "Polski")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
 USE_TZ = True
-# Django 6 behaviour now: a URL typed without a scheme is https.
-FORMS_URLFIELD_ASSUME_HTTPS = True
 TIME_ZONE = os.environ.get("TOUCHFLOW_TIME_ZONE", "UTC")
 
 STATIC_URL = "/static/"

@@ -17,6 +17,10 @@ from touchflow.stores.admin import AdminOnly
 
 
 class ChannelAccountForm(forms.ModelForm):  # type: ignore[type-arg]
+    base_url = forms.URLField(
+        label=_("API base URL"), required=False, assume_scheme="https",
+        help_text=_("Leave empty for the provider's own; set it for a proxy or a test server."),
+    )
     new_credentials = forms.CharField(
         label=_("Credentials (JSON)"), required=False, widget=forms.Textarea(attrs={"rows": 4}),
         help_text=_('E.g. {"token": "…", "secret_token": "…"}. Stored encrypted and never '
