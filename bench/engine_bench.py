@@ -6,8 +6,9 @@ Every figure comes from real processes on fresh databases (PostgreSQL
 ``touchflow_bench_engine``, SQLite ``var/bench/touchflow_bench_engine.sqlite3``):
 ``touchflow worker`` for the engine, ``python -m bench.engine_tool`` for set-up, timed
 enrolment, timed rounds and the hand-written SQL baseline. Throughput is read from the
-database: attempt rows are written one per sent touch, so the growth of
-``max(delivery_attempt.id)`` over a window (after a warm-up) is touches sent per second.
+database: one timeline row is written per sent touch (by the engine and by the bare
+SQL alike), so the growth of ``max(timeline_timelineevent.id)`` over a window (after a
+warm-up) is touches sent per second.
 """
 
 from __future__ import annotations
@@ -60,8 +61,9 @@ def tool(url: str, *args: object) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def max_attempt(url: str) -> int:
-    sql = "SELECT coalesce(max(id), 0) FROM delivery_attempt"
+def max_sent(url: str) -> int:
+    """The newest timeline row: one is written per sent touch."""
+    sql = "SELECT coalesce(max(id), 0) FROM timeline_timelineevent"
     if url.startswith("sqlite:///"):
         with sqlite3.connect(url.removeprefix("sqlite:///"), timeout=30) as conn:
             return int(conn.execute(sql).fetchone()[0])
@@ -83,22 +85,22 @@ def peak_rss_mb(pid: int) -> float:
 
 def measure(url: str, what: str, argv: list[str], processes: int, seconds: float,
             channels: str = "sms=null:") -> Rate:
-    """Start ``processes`` copies of ``argv``; once sending has begun, count attempts
+    """Start ``processes`` copies of ``argv``; once sending has begun, count sent touches
     over ``seconds``; kill them. Bounded: gives up after a 60 s warm-up."""
     env = {**env_for(url), "TOUCHFLOW_CHANNELS": channels}
     procs = [subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL) for _ in range(processes)]
     try:
-        start = max_attempt(url)
+        start = max_sent(url)
         give_up = time.monotonic() + 60
-        while max_attempt(url) == start:
+        while max_sent(url) == start:
             if time.monotonic() > give_up or any(p.poll() is not None for p in procs):
                 raise RuntimeError(f"{what}: nothing was sent")
             time.sleep(0.1)
         time.sleep(1.0)  # past the first round's template compilation and caches
-        t0, m0 = time.monotonic(), max_attempt(url)
+        t0, m0 = time.monotonic(), max_sent(url)
         time.sleep(seconds)
-        t1, m1 = time.monotonic(), max_attempt(url)
+        t1, m1 = time.monotonic(), max_sent(url)
         peak = max(peak_rss_mb(p.pid) for p in procs)
     finally:
         for p in procs:

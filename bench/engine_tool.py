@@ -12,7 +12,7 @@ command prints one JSON object:
   (after one warm-up round);
 - ``bare SECONDS BATCH``: the same state changes as the dispatcher, per batch, in
   hand-written SQL without the engine (claim; read touch, customer, enrollment,
-  contacts, recent sends, purchases; record; attempt rows; timeline rows; next touch),
+  contacts, recent sends, purchases; record; timeline rows; next touch),
   for SECONDS.
 """
 
@@ -197,13 +197,11 @@ def bare(seconds: float, batch: int) -> dict[str, Any]:
         nowp = queries._dt(now)
         with transaction.atomic():
             cursor.execute(
-                "UPDATE delivery_touch SET state = 'queued', lease_owner = '', "
-                "lease_until = NULL WHERE state = 'claimed' AND lease_until < %s", [nowp])
-            cursor.execute(
-                "UPDATE delivery_touch SET state = 'claimed', lease_owner = %s, lease_until = %s "
+                "UPDATE delivery_touch SET lease_owner = %s, lease_until = %s "
                 "WHERE id IN (SELECT id FROM delivery_touch WHERE state = 'queued' AND "
-                f"due_at <= %s ORDER BY due_at LIMIT %s{lock}) RETURNING id",
-                [owner, queries._dt(now + timedelta(minutes=2)), nowp, batch])
+                "due_at <= %s AND (lease_until IS NULL OR lease_until < %s) "
+                f"ORDER BY due_at LIMIT %s{lock}) RETURNING id",
+                [owner, queries._dt(now + timedelta(minutes=2)), nowp, nowp, batch])
             ids = [r[0] for r in cursor.fetchall()]
         if not ids:
             break
@@ -238,10 +236,6 @@ def bare(seconds: float, batch: int) -> dict[str, Any]:
             queries.record(
                 [queries.TouchUpdate(r[0], "sent", now, "sms", 1, "", "", now, f"null-{r[5]}")
                  for r in rows], owner)
-            values = ", ".join(["(%s, 1, %s, 'sms', 'sent', '')"] * len(rows))
-            cursor.execute("INSERT INTO delivery_attempt (touch_id, number, at, channel, "
-                           f"outcome, error) VALUES {values}",
-                           [x for r in rows for x in (r[0], nowp)])
             values = ", ".join([f"(%s, 'touch', %s, %s, %s{cast})"] * len(rows))
             cursor.execute(
                 f"INSERT INTO timeline_timelineevent (customer_id, kind, at, store_id, data) "

@@ -155,7 +155,7 @@ class Workers:
         try:
             held = dict(
                 Touch.objects.filter(
-                    state="claimed", lease_owner__contains=f":{proc.pid}:"
+                    state="queued", lease_owner__contains=f":{proc.pid}:"
                 ).values_list("id", "idempotency_key")
             )
         finally:
@@ -175,7 +175,7 @@ class Workers:
 
 
 def _open_touches() -> int:
-    return Touch.objects.filter(state__in=("queued", "claimed")).count()
+    return Touch.objects.filter(state="queued").count()
 
 
 def _run(sink_url: str, tmp_path: Path, seed: int) -> tuple[dict[int, str], list[int]]:

@@ -92,7 +92,8 @@ def test_due_touch_is_rendered_sent_recorded_and_the_next_step_scheduled(
         utc(2026, 6, 2, 15, 0),
     )
     assert touch.provider_message_id == "msg-1"
-    assert list(Attempt.objects.values_list("number", "outcome", "channel")) == [(1, "sent", "sms")]
+    # A first-try success is recorded on the touch and the timeline; no attempt row.
+    assert not Attempt.objects.exists()
     row = TimelineEvent.objects.get(kind="touch")
     assert (row.customer_id, row.data["outcome"], row.data["step"]) == (
         visit.customer_id,
@@ -271,7 +272,7 @@ def test_a_5xx_is_retried_with_backoff_and_the_same_idempotency_key(
     touch.refresh_from_db()
     assert (touch.state, touch.attempts) == ("sent", 2)
     assert sink[0].keys == [touch.idempotency_key, touch.idempotency_key]
-    assert list(Attempt.objects.values_list("outcome", flat=True)) == ["retry", "sent"]
+    assert list(Attempt.objects.values_list("outcome", flat=True)) == ["retry"]
     outcomes = [e.data["outcome"] for e in TimelineEvent.objects.filter(kind="touch")]
     assert outcomes == ["retry", "sent"]
 

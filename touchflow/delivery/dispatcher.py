@@ -17,11 +17,13 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Max, Q
 
 from touchflow.core import clock
+from touchflow.core.bulk import insert_many
 from touchflow.customers.models import ContactPoint
 from touchflow.delivery import queries
 from touchflow.delivery.channels.base import Channel, OutgoingMessage, SendResult, accepts, serves
@@ -39,12 +41,21 @@ from touchflow.delivery.policies import (
 from touchflow.delivery.render import Renderer, first_name, unsubscribe_url
 from touchflow.delivery.retry import RetryPolicy
 from touchflow.flows import enrollment as flow_enrollment
-from touchflow.flows.models import Enrollment, EnrollmentState, FlowStatus, FlowStep
-from touchflow.flows.schedule import Policy, next_step
+from touchflow.flows.models import Enrollment, EnrollmentState, Flow, FlowStatus, FlowStep
+from touchflow.flows.schedule import Policy, due_time, new_idempotency_key, next_step
 from touchflow.purchases.models import Purchase
-from touchflow.stores.models import Role, Staff
-from touchflow.timeline.events import left_flow_row, touch_row
-from touchflow.timeline.models import TimelineEvent
+from touchflow.stores.models import Role, Staff, Store
+from touchflow.timeline.events import TOUCH_ROW_COLUMNS, left_flow_row, touch_data
+from touchflow.timeline.models import EventKind, TimelineEvent
+
+# A touch's timeline row as plain values, in TOUCH_ROW_COLUMNS order.
+TimelineRow = tuple[int, str, datetime, int, dict[str, Any]]
+# Columns of a new touch, in the order _advance builds them.
+TOUCH_COLUMNS = (
+    "enrollment_id", "step_id", "round", "customer_id", "store_id", "commercial", "due_at",
+    "expires_at", "state", "channel", "attempts", "last_error", "idempotency_key",
+    "lease_owner", "reason", "provider_message_id", "created_at",
+)
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +75,63 @@ class RoundStats:
             self.outcomes[key] += value
 
 
+@dataclass(slots=True)
+class DueCustomer:
+    pk: int
+    name: str
+    language: str
+    time_zone: str
+
+
+@dataclass(slots=True)
+class DueEnrollment:
+    pk: int
+    state: str
+    end_reason: str
+    entered_at: datetime
+    flow: Flow
+    flow_id: int
+    staff: Staff | None
+    staff_id: int | None
+    customer_id: int
+    store_id: int
+
+
+@dataclass(slots=True)
+class Due:
+    """A claimed touch as a round sees it: plain values, not model instances (a model
+    instance per touch, enrollment, customer and step cost more than the send)."""
+
+    pk: int
+    customer_id: int
+    store_id: int
+    commercial: bool
+    due_at: datetime
+    expires_at: datetime
+    state: str
+    channel: str
+    attempts: int
+    last_error: str
+    idempotency_key: str
+    reason: str
+    finished_at: datetime | None
+    provider_message_id: str
+    failed_channels: str
+    step: FlowStep
+    enrollment: DueEnrollment
+    customer: DueCustomer
+    store: Store
+
+
+def _position(step: FlowStep) -> tuple[int, int]:
+    return (step.position, step.pk)
+
+
 @dataclass
 class _Batch:
     """Everything one round needs, read once."""
 
-    touches: list[Touch]
+    touches: list[Due]
     contacts: dict[int, list[Contact]]
     recent: dict[int, Recent]
     last_purchase: dict[int, datetime]
@@ -79,10 +142,10 @@ class _Batch:
 
 @dataclass
 class _Outcome:
-    touch: Touch
+    touch: Due
     update: queries.TouchUpdate
     attempt: Attempt | None = None
-    timeline: TimelineEvent | None = None
+    timeline: TimelineRow | None = None
     task: CallTask | None = None
     advance: bool = False
     exit_reason: str = ""
@@ -109,13 +172,13 @@ class Dispatcher:
         self.recheck_every = recheck_every
         self.renderer = Renderer()
         self._claimed_at = walltime.monotonic()
+        self._steps_seen: set[FlowStep] = set()
 
     # -- the round ---------------------------------------------------------------
 
     def run_round(self) -> RoundStats:
         now = self.now()
         with transaction.atomic():
-            queries.requeue_expired_leases(now)
             ids = queries.claim(now, self.owner, now + self.lease, self.batch_size)
         self._claimed_at = walltime.monotonic()  # the lease runs from here
         stats = RoundStats(claimed=len(ids))
@@ -158,11 +221,8 @@ class Dispatcher:
     # -- reading the batch's context ------------------------------------------------
 
     def _load(self, ids: list[int], now: datetime) -> _Batch:
-        touches = list(
-            Touch.objects.filter(id__in=ids)
-            .select_related("step", "enrollment__flow", "enrollment__staff", "customer", "store")
-            .order_by("due_at", "id")
-        )
+        touches = self._read_touches(ids)
+        stores = {t.store_id: t.store for t in touches}
         customer_ids = {t.customer_id for t in touches}
         contacts: dict[int, list[Contact]] = defaultdict(list)
         for cid, kind, value, contact, marketing, network, bounced in (
@@ -174,7 +234,6 @@ class Dispatcher:
             contacts[cid].append(
                 Contact(kind, value, contact, marketing, network, bounced is not None)
             )
-        stores = {t.store_id: t.store for t in touches}
         policies = {sid: flow_enrollment.store_policy(s) for sid, s in stores.items()}
         longest = max(p.cap_period for p in policies.values())
         sent: dict[int, list[tuple[datetime, bool]]] = defaultdict(list)
@@ -197,9 +256,8 @@ class Dispatcher:
             .annotate(last=Max("occurred_at"))
             .values_list("customer_id", "last")
         )
-        flow_ids = {t.enrollment.flow_id for t in touches}
         steps_by_flow: dict[int, list[FlowStep]] = defaultdict(list)
-        for step in FlowStep.objects.filter(flow_id__in=flow_ids).order_by("position"):
+        for step in sorted(self._steps_seen, key=_position):
             steps_by_flow[step.flow_id].append(step)
         managers: dict[int, int] = {}
         if any(t.step.kind == "call" for t in touches):
@@ -209,11 +267,52 @@ class Dispatcher:
                 managers.setdefault(staff[1], staff[0])
         return _Batch(touches, contacts, recent, last_purchase, steps_by_flow, policies, managers)
 
+    def _read_touches(self, ids: list[int]) -> list[Due]:
+        """The claimed touches as plain records: one query for the touches with their
+        enrollment and customer columns, and the few chains, steps, stores and staff
+        they share read by id (a batch of 500 touches has a handful of each)."""
+        rows = list(
+            Touch.objects.filter(id__in=ids).order_by("due_at", "id").values_list(
+                "id", "customer_id", "store_id", "commercial", "due_at", "expires_at", "state",
+                "channel", "attempts", "last_error", "idempotency_key", "reason",
+                "finished_at", "provider_message_id", "failed_channels", "step_id",
+                "enrollment_id", "enrollment__state", "enrollment__end_reason",
+                "enrollment__entered_at", "enrollment__flow_id", "enrollment__staff_id",
+                "customer__name", "customer__language", "customer__time_zone",
+            )
+        )
+        flows = Flow.objects.in_bulk({r[20] for r in rows})
+        # Every live step of those chains: the next step is scheduled from them.
+        steps = {s.pk: s for s in FlowStep.objects.filter(flow_id__in=flows.keys())}
+        self._steps_seen = set(steps.values())
+        stores = Store.objects.in_bulk({r[2] for r in rows})
+        staff = Staff.objects.in_bulk({r[21] for r in rows if r[21] is not None})
+        touches = []
+        for r in rows:
+            flow = flows[r[20]]
+            step = steps[r[15]]
+            step.flow = flow  # shared instance: no query for step.flow
+            enrollment = DueEnrollment(
+                pk=r[16], state=r[17], end_reason=r[18], entered_at=r[19], flow=flow,
+                flow_id=r[20], staff=staff.get(r[21]) if r[21] else None, staff_id=r[21],
+                customer_id=r[1], store_id=r[2],
+            )
+            touches.append(Due(
+                pk=r[0], customer_id=r[1], store_id=r[2], commercial=r[3], due_at=r[4],
+                expires_at=r[5], state=r[6], channel=r[7], attempts=r[8], last_error=r[9],
+                idempotency_key=r[10], reason=r[11], finished_at=r[12],
+                provider_message_id=r[13], failed_channels=r[14], step=step,
+                enrollment=enrollment,
+                customer=DueCustomer(pk=r[1], name=r[22], language=r[23], time_zone=r[24]),
+                store=stores[r[2]],
+            ))
+        return touches
+
     # -- deciding and sending ---------------------------------------------------------
 
     def _decide_and_send(self, batch: _Batch, now: datetime) -> list[_Outcome]:
         outcomes: list[_Outcome] = []
-        to_send: dict[str, list[tuple[Touch, OutgoingMessage]]] = defaultdict(list)
+        to_send: dict[str, list[tuple[Due, OutgoingMessage]]] = defaultdict(list)
         available = {
             store_id: [n for n, ch in self.channels.items() if serves(ch, store_id)]
             for store_id in batch.policies
@@ -275,7 +374,7 @@ class Dispatcher:
         return outcomes
 
     def _send_held(
-        self, to_send: Mapping[str, list[tuple[Touch, OutgoingMessage]]], now: datetime
+        self, to_send: Mapping[str, list[tuple[Due, OutgoingMessage]]], now: datetime
     ) -> list[_Outcome]:
         """Send one message at a time, as long as this worker still holds the touch and
         the customer still consents.
@@ -321,7 +420,7 @@ class Dispatcher:
 
     @staticmethod
     def _consenting(
-        queue: list[tuple[str, Touch, OutgoingMessage]],
+        queue: list[tuple[str, Due, OutgoingMessage]],
     ) -> set[tuple[int, str, str, bool]]:
         """(customer, kind, value, commercial) for each contact of the queue's customers
         that may receive a message now (for offers, with marketing consent too)."""
@@ -349,7 +448,7 @@ class Dispatcher:
             return [SendResult.retry("channel returned a wrong number of results")] * len(messages)
         return results
 
-    def _context(self, touch: Touch, channel: str) -> dict[str, object]:
+    def _context(self, touch: Due, channel: str) -> dict[str, object]:
         customer = touch.customer
         seller = touch.enrollment.staff
         seller_name = (seller.get_full_name() or seller.username) if seller else ""
@@ -360,7 +459,7 @@ class Dispatcher:
             "unsubscribe_url": unsubscribe_url(customer.pk, channel),
         }
 
-    def _message(self, touch: Touch, route: Send) -> OutgoingMessage | None:
+    def _message(self, touch: Due, route: Send) -> OutgoingMessage | None:
         context = self._context(touch, route.channel)
         try:
             rendered = self.renderer.render(
@@ -387,7 +486,7 @@ class Dispatcher:
 
     # -- outcomes ---------------------------------------------------------------------
 
-    def _update(self, touch: Touch, **changes: object) -> queries.TouchUpdate:
+    def _update(self, touch: Due, **changes: object) -> queries.TouchUpdate:
         fields = {
             "id": touch.pk,
             "state": touch.state,
@@ -404,24 +503,25 @@ class Dispatcher:
             setattr(touch, name, value)
         return queries.TouchUpdate(**fields)  # type: ignore[arg-type]
 
-    def _timeline(self, touch: Touch, at: datetime, outcome: str, error: str = "") -> TimelineEvent:
-        return touch_row(touch, at, outcome, touch.enrollment.flow.slug, touch.step.key, error)
+    def _timeline(self, touch: Due, at: datetime, outcome: str, error: str = "") -> TimelineRow:
+        data = touch_data(touch, outcome, touch.enrollment.flow.slug, touch.step.key, error)
+        return (touch.customer_id, EventKind.TOUCH, at, touch.store_id, data)
 
-    def _park(self, touch: Touch) -> _Outcome:
+    def _park(self, touch: Due) -> _Outcome:
         return _Outcome(touch, self._update(touch, state=TouchState.PAUSED, reason="flow_paused"))
 
-    def _requeue(self, touch: Touch, now: datetime, reason: str) -> _Outcome:
+    def _requeue(self, touch: Due, now: datetime, reason: str) -> _Outcome:
         """Back to the queue, due now: the next round judges it afresh."""
         return _Outcome(touch, self._update(touch, state=TouchState.QUEUED, due_at=now,
                                             reason=reason))
 
-    def _defer(self, touch: Touch, verdict: Defer) -> _Outcome:
+    def _defer(self, touch: Due, verdict: Defer) -> _Outcome:
         update = self._update(
             touch, state=TouchState.QUEUED, due_at=verdict.until, reason=verdict.reason
         )
         return _Outcome(touch, update)
 
-    def _drop(self, touch: Touch, now: datetime, state: str, reason: str) -> _Outcome:
+    def _drop(self, touch: Due, now: datetime, state: str, reason: str) -> _Outcome:
         update = self._update(touch, state=state, reason=reason, finished_at=now)
         return _Outcome(
             touch,
@@ -430,7 +530,7 @@ class Dispatcher:
             advance=state != TouchState.CANCELLED,
         )
 
-    def _task(self, touch: Touch, now: datetime, batch: _Batch) -> _Outcome:
+    def _task(self, touch: Due, now: datetime, batch: _Batch) -> _Outcome:
         enrollment = touch.enrollment
         assignee = enrollment.staff_id if touch.step.assignee == "seller" else None
         assignee = assignee or batch.managers.get(touch.store_id)
@@ -454,7 +554,7 @@ class Dispatcher:
         except Exception as exc:  # noqa: BLE001
             script = f"(script could not be rendered: {exc})"
         task = CallTask(
-            touch=touch,
+            touch_id=touch.pk,
             customer_id=touch.customer_id,
             store_id=touch.store_id,
             assignee_id=assignee,
@@ -469,10 +569,10 @@ class Dispatcher:
             touch, update, task=task, timeline=self._timeline(touch, now, "task"), advance=True
         )
 
-    def _fail(self, touch: Touch, now: datetime, error: str, final: bool) -> _Outcome:
+    def _fail(self, touch: Due, now: datetime, error: str, final: bool) -> _Outcome:
         return self._result(touch, now, SendResult(ok=False, error=error, transient=not final))
 
-    def _result(self, touch: Touch, now: datetime, result: SendResult) -> _Outcome:
+    def _result(self, touch: Due, now: datetime, result: SendResult) -> _Outcome:
         attempts = touch.attempts + 1
         if result.ok:
             update = self._update(
@@ -484,17 +584,11 @@ class Dispatcher:
                 reason="",
                 provider_message_id=result.provider_id,
             )
-            attempt = Attempt(
-                touch_id=touch.pk,
-                number=attempts,
-                at=now,
-                channel=touch.channel,
-                outcome=AttemptOutcome.SENT,
-            )
+            # The touch row itself records the success (attempts, channel, finished_at)
+            # and the timeline shows it: Attempt rows are kept for failed attempts.
             return _Outcome(
                 touch,
                 update,
-                attempt=attempt,
                 timeline=self._timeline(touch, now, "sent"),
                 advance=True,
             )
@@ -558,7 +652,9 @@ class Dispatcher:
             mine = [o for o in outcomes if o.touch.pk in written]
             Attempt.objects.bulk_create([o.attempt for o in mine if o.attempt])
             CallTask.objects.bulk_create([o.task for o in mine if o.task])
-            TimelineEvent.objects.bulk_create([o.timeline for o in mine if o.timeline])
+            insert_many(TimelineEvent._meta.db_table, TOUCH_ROW_COLUMNS,
+                        [o.timeline for o in mine if o.timeline], json_columns=("data",),
+                        datetime_columns=("at",))
             self._advance([o for o in mine if o.advance], batch, now)
         for o in mine:
             stats.outcomes[o.update.state] += 1
@@ -572,36 +668,30 @@ class Dispatcher:
 
     def _advance(self, finished: Iterable[_Outcome], batch: _Batch, now: datetime) -> None:
         """Schedule each enrollment's next step, or complete it."""
-        new_touches: list[Touch] = []
-        completed: list[Enrollment] = []
+        new_touches: list[tuple[Any, ...]] = []
+        completed: list[int] = []
         for outcome in finished:
             touch = outcome.touch
-            enrollment: Enrollment = touch.enrollment
+            enrollment = touch.enrollment
             steps = batch.steps_by_flow[enrollment.flow_id]
             step = next_step(steps, touch.step)
             if step is None:
-                completed.append(enrollment)
+                completed.append(enrollment.pk)
                 continue
             base = enrollment.entered_at if step.anchor == "entry" else now
-            new_touches.append(
-                flow_enrollment.build_touch(
-                    enrollment,
-                    step,
-                    base,
-                    touch.customer.time_zone,
-                    batch.policies[touch.store_id],
-                    now,
-                )
-            )
+            due = due_time(step, base, touch.customer.time_zone, batch.policies[touch.store_id])
+            new_touches.append((
+                enrollment.pk, step.pk, 0, enrollment.customer_id, enrollment.store_id,
+                step.commercial, due, due + timedelta(seconds=step.expires_seconds),
+                TouchState.QUEUED, "", 0, "", new_idempotency_key(), "", "", "", now,
+            ))
         # A touch redone after a lost lease may schedule the same next step twice;
         # the unique (enrollment, step, round) key keeps one.
-        Touch.objects.bulk_create(new_touches, ignore_conflicts=True)
+        insert_many(Touch._meta.db_table, TOUCH_COLUMNS, new_touches, ignore_conflicts=True,
+                    datetime_columns=("due_at", "expires_at", "created_at"))
         if completed:
-            Enrollment.objects.filter(
-                pk__in=[e.pk for e in completed], state=EnrollmentState.ACTIVE
-            ).update(state=EnrollmentState.COMPLETED, ended_at=now, end_reason="completed")
-            for enrollment in completed:
-                enrollment.state = EnrollmentState.COMPLETED
-                enrollment.ended_at = now
-                enrollment.end_reason = "completed"
-            TimelineEvent.objects.bulk_create([left_flow_row(e) for e in completed])
+            Enrollment.objects.filter(pk__in=completed, state=EnrollmentState.ACTIVE).update(
+                state=EnrollmentState.COMPLETED, ended_at=now, end_reason="completed"
+            )
+            ended = Enrollment.objects.filter(pk__in=completed).select_related("flow")
+            TimelineEvent.objects.bulk_create([left_flow_row(e) for e in ended])

@@ -14,6 +14,8 @@ from django.utils.translation import gettext_lazy as _
 
 class TouchState(models.TextChoices):
     QUEUED = "queued", _("Queued")
+    # Not written any more: a touch in a worker's hands stays "queued" with a live
+    # lease (lease_until in the future). Kept so old rows still read.
     CLAIMED = "claimed", _("Being sent")
     PAUSED = "paused", _("Waiting: chain paused")
     SENT = "sent", _("Sent")
@@ -35,10 +37,12 @@ FINAL_STATES = (
 
 
 class Touch(models.Model):
-    # Every index is written on every claim and every outcome (the state changes, so no
-    # update is HOT): only the indexes a query needs exist. (enrollment, step, round)
-    # serves lookups by enrollment; steps are retired, never deleted; stores are
-    # deleted so rarely that a scan then is the cheaper price.
+    # The hot path writes each touch three times: the claim (lease columns only, which
+    # no index covers, so PostgreSQL updates it in place — a HOT update), the outcome
+    # (a new row version: every index gets an entry) and the insert of the next step's
+    # touch. So only the indexes a query needs exist. (enrollment, step, round) serves
+    # lookups by enrollment; steps are retired, never deleted; stores are deleted so
+    # rarely that a scan then is the cheaper price.
     enrollment = models.ForeignKey(
         "flows.Enrollment", on_delete=models.CASCADE, related_name="touches", db_index=False
     )
@@ -61,6 +65,7 @@ class Touch(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
     # What the provider sees; the same key on a retry lets it drop the duplicate.
+    # Random (128 bits), so unique without an index to prove it.
     idempotency_key = models.CharField(max_length=64)
     lease_owner = models.CharField(max_length=64, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
@@ -79,30 +84,24 @@ class Touch(models.Model):
             models.UniqueConstraint(
                 fields=["enrollment", "step", "round"], name="touch_once_per_step_round"
             ),
-            # A constraint, not unique=True: PostgreSQL then gets no second
-            # (varchar_pattern_ops) index that nothing queries.
-            models.UniqueConstraint(fields=["idempotency_key"], name="touch_key_unique"),
         ]
         indexes = [
             # The dispatcher's claim reads only due work: cost follows the queue, not the base.
             models.Index(fields=["due_at"], name="touch_queued_due", condition=Q(state="queued")),
-            models.Index(
-                fields=["lease_until"], name="touch_claimed_lease", condition=Q(state="claimed")
-            ),
             # Frequency caps count what a customer received recently.
             models.Index(
                 fields=["customer", "finished_at"],
                 name="touch_sent_by_customer",
                 condition=Q(state="sent"),
             ),
-            models.Index(fields=["enrollment", "state"]),
             # Receipts find their touch by the provider's message id.
             models.Index(
                 fields=["provider_message_id"],
                 name="touch_provider_message",
                 condition=~Q(provider_message_id=""),
             ),
-            models.Index(fields=["state", "finished_at"]),
+            # The dead-letter list, newest first.
+            models.Index(fields=["finished_at"], name="touch_dead", condition=Q(state="dead")),
         ]
 
     def __str__(self) -> str:
@@ -116,6 +115,8 @@ class AttemptOutcome(models.TextChoices):
 
 
 class Attempt(models.Model):
+    """A failed attempt to send a touch (its success is recorded on the touch itself)."""
+
     touch = models.ForeignKey(Touch, on_delete=models.CASCADE, related_name="attempt_rows")
     number = models.PositiveSmallIntegerField()
     at = models.DateTimeField()

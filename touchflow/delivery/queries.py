@@ -19,27 +19,23 @@ def _dt(value: datetime | None) -> Any:
     return connection.ops.adapt_datetimefield_value(value)
 
 
-def requeue_expired_leases(now: datetime) -> int:
-    """Touches whose worker died (its lease ran out) go back to the queue."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {TABLE} SET state = 'queued', lease_owner = '', lease_until = NULL "
-            "WHERE state = 'claimed' AND lease_until < %s",
-            [_dt(now)],
-        )
-        return cursor.rowcount
-
-
 def claim(now: datetime, owner: str, lease_until: datetime, limit: int) -> list[int]:
-    """Take up to ``limit`` due touches for ``owner``; on PostgreSQL rows another worker
-    holds are skipped, so any number of workers share the queue."""
+    """Take up to ``limit`` due touches for ``owner``: queued, due, and in no one's hands
+    (no lease, or a lease that ran out because its worker died). On PostgreSQL rows
+    another worker is claiming are skipped, so any number of workers share the queue.
+
+    Only the lease columns change: no index covers them, so PostgreSQL rewrites the row
+    in place (a HOT update) instead of adding an entry to every index. The touch stays
+    "queued" while a worker holds it; its live lease is what says it is being sent.
+    """
     lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {TABLE} SET state = 'claimed', lease_owner = %s, lease_until = %s "
+            f"UPDATE {TABLE} SET lease_owner = %s, lease_until = %s "
             f"WHERE id IN (SELECT id FROM {TABLE} WHERE state = 'queued' AND due_at <= %s "
+            "AND (lease_until IS NULL OR lease_until < %s) "
             f"ORDER BY due_at LIMIT %s{lock}) RETURNING id",
-            [owner, _dt(lease_until), _dt(now), limit],
+            [owner, _dt(lease_until), _dt(now), _dt(now), limit],
         )
         return [row[0] for row in cursor.fetchall()]
 
@@ -47,15 +43,15 @@ def claim(now: datetime, owner: str, lease_until: datetime, limit: int) -> list[
 def renew(ids: Sequence[int], owner: str, lease_until: datetime) -> set[int]:
     """Extend ``owner``'s lease on those of ``ids`` it still holds; returns their ids.
 
-    A touch missing from the answer was taken back (its lease ran out): another worker
-    may be sending it, so this one must not.
+    A touch missing from the answer was taken over (its lease ran out and another
+    worker claimed it) or cancelled: this worker must not send it.
     """
     if not ids:
         return set()
     marks = ", ".join(["%s"] * len(ids))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {TABLE} SET lease_until = %s WHERE state = 'claimed' AND lease_owner = %s "
+            f"UPDATE {TABLE} SET lease_until = %s WHERE state = 'queued' AND lease_owner = %s "
             f"AND id IN ({marks}) RETURNING id",
             [_dt(lease_until), owner, *ids],
         )
@@ -90,8 +86,8 @@ _PG_CASTS = ("::bigint", "", "::timestamptz", "", "::int", "", "", "::timestampt
 
 
 def held(ids: Sequence[int], owner: str, *, lock: bool = False) -> set[int]:
-    """Those of ``ids`` that ``owner`` still holds (claimed, lease not taken back, not
-    cancelled); with ``lock``, locked until the transaction ends.
+    """Those of ``ids`` that ``owner`` still holds (still queued under its lease: not
+    taken over, not cancelled); with ``lock``, locked until the transaction ends.
 
     Read by primary key, then filtered: the planner cannot turn it into a scan
     driven by its (stale) guess of how many rows carry ``owner``.
@@ -102,14 +98,14 @@ def held(ids: Sequence[int], owner: str, *, lock: bool = False) -> set[int]:
         if connection.vendor == "postgresql":
             cursor.execute(
                 f"SELECT id FROM {TABLE} WHERE id = ANY(%s) AND lease_owner = %s "
-                "AND state = 'claimed'" + (" FOR UPDATE" if lock else ""),
+                "AND state = 'queued'" + (" FOR UPDATE" if lock else ""),
                 [list(ids), owner],
             )
         else:
             marks = ", ".join(["%s"] * len(ids))
             cursor.execute(
                 f"SELECT id FROM {TABLE} WHERE id IN ({marks}) AND lease_owner = %s "
-                "AND state = 'claimed'",
+                "AND state = 'queued'",
                 [*ids, owner],
             )
         return {row[0] for row in cursor.fetchall()}

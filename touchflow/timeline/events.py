@@ -190,25 +190,37 @@ def left_flow(enrollment: Enrollment) -> TimelineEvent:
     return row
 
 
+def touch_data(
+    touch: Any, outcome: str, flow_slug: str, step_key: str, error: str = ""
+) -> dict[str, Any]:
+    """What the timeline says about one attempt or final outcome of a touch (a Touch,
+    or the dispatcher's plain record of one: pk, channel, attempts, reason)."""
+    return {
+        "touch": touch.pk,
+        "flow": flow_slug,
+        "step": step_key,
+        "channel": touch.channel,
+        "outcome": outcome,
+        "attempt": touch.attempts,
+        "reason": touch.reason,
+        "error": error[:300],
+    }
+
+
+# Columns of a touch's timeline row, for writers that insert many (the dispatcher).
+TOUCH_ROW_COLUMNS = ("customer_id", "kind", "at", "store_id", "data")
+
+
 def touch_row(
     touch: Touch, at: datetime, outcome: str, flow_slug: str, step_key: str, error: str = ""
 ) -> TimelineEvent:
-    """An unsaved timeline row for one attempt or final outcome of a touch (bulk writers)."""
+    """An unsaved timeline row for one attempt or final outcome of a touch."""
     return TimelineEvent(
         customer_id=touch.customer_id,
         kind=EventKind.TOUCH,
         at=at,
         store_id=touch.store_id,
-        data={
-            "touch": touch.pk,
-            "flow": flow_slug,
-            "step": step_key,
-            "channel": touch.channel,
-            "outcome": outcome,
-            "attempt": touch.attempts,
-            "reason": touch.reason,
-            "error": error[:300],
-        },
+        data=touch_data(touch, outcome, flow_slug, step_key, error),
     )
 
 

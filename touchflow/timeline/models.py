@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from touchflow.core.fields import JSONField
@@ -25,25 +26,43 @@ class EventKind(models.TextChoices):
 
 
 class TimelineEvent(models.Model):
+    # The busiest insert of all (every visit, purchase, message and attempt): only the
+    # indexes a query needs. (customer, at, id) serves the customer's timeline and
+    # deletes by customer; the other references are indexed only where they are set
+    # (cascades from a deleted visit or purchase, a deleted staff member); a deleted
+    # store (SET_NULL) is rare enough to scan for.
     customer = models.ForeignKey(
-        "customers.Customer", on_delete=models.CASCADE, related_name="timeline"
+        "customers.Customer", on_delete=models.CASCADE, related_name="timeline", db_index=False
     )
     kind = models.CharField(max_length=32, choices=EventKind.choices)
     at = models.DateTimeField()
-    store = models.ForeignKey("stores.Store", on_delete=models.SET_NULL, null=True, blank=True)
-    staff = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    store = models.ForeignKey(
+        "stores.Store", on_delete=models.SET_NULL, null=True, blank=True, db_index=False
     )
-    visit = models.ForeignKey("visits.Visit", on_delete=models.CASCADE, null=True, blank=True)
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        db_index=False,
+    )
+    visit = models.ForeignKey(
+        "visits.Visit", on_delete=models.CASCADE, null=True, blank=True, db_index=False
+    )
     purchase = models.ForeignKey(
-        "purchases.Purchase", on_delete=models.CASCADE, null=True, blank=True
+        "purchases.Purchase", on_delete=models.CASCADE, null=True, blank=True, db_index=False
     )
     # What a reader of the timeline needs without joining: the summary of the event.
     data = JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["at", "id"]
-        indexes = [models.Index(fields=["customer", "at", "id"])]
+        indexes = [
+            models.Index(fields=["customer", "at", "id"]),
+            models.Index(fields=["staff"], name="timeline_staff",
+                         condition=Q(staff__isnull=False)),
+            models.Index(fields=["visit"], name="timeline_visit",
+                         condition=Q(visit__isnull=False)),
+            models.Index(fields=["purchase"], name="timeline_purchase",
+                         condition=Q(purchase__isnull=False)),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} at {self.at:%Y-%m-%d %H:%M}"
