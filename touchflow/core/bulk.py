@@ -24,13 +24,18 @@ def insert_many(
     json_columns: Sequence[str] = (),
     datetime_columns: Sequence[str] = (),
     ignore_conflicts: bool = False,
+    copy: bool = False,
 ) -> None:
     """INSERT ``rows`` (tuples in ``columns`` order; aware datetimes in
     ``datetime_columns``, Python objects in ``json_columns``) into ``table``.
-    ``ignore_conflicts`` skips rows a unique key already holds."""
+    ``ignore_conflicts`` skips rows a unique key already holds. ``copy`` streams the
+    rows with PostgreSQL's COPY, the fastest way in (not with ``ignore_conflicts``)."""
     if not rows:
         return
     postgres = connection.vendor == "postgresql"
+    if copy and postgres and not ignore_conflicts:
+        _copy(table, columns, rows, json_columns)
+        return
     marks = ", ".join(
         "%s::jsonb" if postgres and c in json_columns else "%s" for c in columns
     )
@@ -51,3 +56,19 @@ def insert_many(
         prepared.append(values)
     with connection.cursor() as cursor:
         cursor.executemany(sql, prepared)
+
+
+def _copy(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+          json_columns: Sequence[str]) -> None:
+    json_at = [i for i, c in enumerate(columns) if c in json_columns]
+    with connection.cursor() as cursor:
+        raw = cursor.cursor  # the psycopg cursor under Django's wrapper
+        with raw.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as stream:
+            for row in rows:
+                if json_at:
+                    values = list(row)
+                    for i in json_at:
+                        values[i] = json.dumps(values[i], ensure_ascii=False)
+                    stream.write_row(values)
+                else:
+                    stream.write_row(row)
