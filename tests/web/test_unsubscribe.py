@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from django.test import Client
 
 from touchflow.core.actor import Actor
@@ -163,3 +164,22 @@ def test_a_link_for_a_merged_customer_reaches_the_survivor(
     assert _csrf_client().post(f"/u/{token}").status_code == 200
     assert {p.value: p.contact_consent for p in ContactPoint.objects.filter(customer=anna)} == {
         "+48501234567": False, "+48601234567": False}
+
+
+def test_tokens_are_short_signed_and_older_links_still_work() -> None:
+    from django.core import signing
+
+    from touchflow.delivery.render import (
+        UNSUBSCRIBE_SALT,
+        read_unsubscribe_token,
+        unsubscribe_token,
+    )
+
+    token = unsubscribe_token(42, "sms")
+    assert read_unsubscribe_token(token) == (42, "sms") and len(token) < 40
+    for forged in (token.replace("42.", "43.", 1), token.replace(".sms.", ".email."),
+                   token[:-1] + ("A" if token[-1] != "A" else "B")):
+        with pytest.raises(signing.BadSignature):
+            read_unsubscribe_token(forged)
+    older = signing.dumps({"c": 7, "ch": "email"}, salt=UNSUBSCRIBE_SALT, compress=True)
+    assert read_unsubscribe_token(older) == (7, "email")

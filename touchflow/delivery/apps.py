@@ -8,3 +8,8 @@ class DeliveryConfig(AppConfig):
     name = "touchflow.delivery"
     label = "delivery"
     verbose_name = _("Delivery")
+
+    def ready(self) -> None:
+        from touchflow.core.lookups import register
+
+        register()

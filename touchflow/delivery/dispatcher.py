@@ -226,7 +226,7 @@ class Dispatcher:
         customer_ids = {t.customer_id for t in touches}
         contacts: dict[int, list[Contact]] = defaultdict(list)
         for cid, kind, value, contact, marketing, network, bounced in (
-            ContactPoint.objects.filter(customer_id__in=customer_ids).values_list(
+            ContactPoint.objects.filter(customer_id__any=customer_ids).values_list(
                 "customer_id", "kind", "value", "contact_consent", "marketing_consent",
                 "network", "undeliverable_at",
             )
@@ -238,7 +238,7 @@ class Dispatcher:
         longest = max(p.cap_period for p in policies.values())
         sent: dict[int, list[tuple[datetime, bool]]] = defaultdict(list)
         for customer_id, finished_at, commercial in Touch.objects.filter(
-            customer_id__in=customer_ids, state=TouchState.SENT, finished_at__gt=now - longest
+            customer_id__any=customer_ids, state=TouchState.SENT, finished_at__gt=now - longest
         ).values_list("customer_id", "finished_at", "commercial"):
             if finished_at is not None:
                 sent[customer_id].append((finished_at, commercial))
@@ -251,7 +251,7 @@ class Dispatcher:
         }
         purchase_exit = {t.customer_id for t in touches if "purchase" in t.enrollment.flow.exit_on}
         last_purchase = dict(
-            Purchase.objects.filter(customer_id__in=purchase_exit)
+            Purchase.objects.filter(customer_id__any=purchase_exit)
             .values("customer_id")
             .annotate(last=Max("occurred_at"))
             .values_list("customer_id", "last")
@@ -272,7 +272,7 @@ class Dispatcher:
         enrollment and customer columns, and the few chains, steps, stores and staff
         they share read by id (a batch of 500 touches has a handful of each)."""
         rows = list(
-            Touch.objects.filter(id__in=ids).order_by("due_at", "id").values_list(
+            Touch.objects.filter(id__any=ids).order_by("due_at", "id").values_list(
                 "id", "customer_id", "store_id", "commercial", "due_at", "expires_at", "state",
                 "channel", "attempts", "last_error", "idempotency_key", "reason",
                 "finished_at", "provider_message_id", "failed_channels", "step_id",
@@ -426,7 +426,7 @@ class Dispatcher:
         that may receive a message now (for offers, with marketing consent too)."""
         allowed: set[tuple[int, str, str, bool]] = set()
         for cid, kind, value, contact, marketing in ContactPoint.objects.filter(
-            customer_id__in={t.customer_id for _n, t, _m in queue},
+            customer_id__any={t.customer_id for _n, t, _m in queue},
             contact_consent=True,
             undeliverable_at__isnull=True,
         ).values_list("customer_id", "kind", "value", "contact_consent", "marketing_consent"):

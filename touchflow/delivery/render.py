@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -22,12 +27,35 @@ FOOTERS = {
 }
 
 
+# "<customer>.<channel>.<mac>": a link in every message, so it is signed with a key
+# derived once per process (Django's signing derives it again on every call, which
+# cost the dispatcher ~20 µs a message). Links signed the older way still open.
+_TOKEN = re.compile(r"^(\d+)\.([a-z]+)\.([A-Za-z0-9_-]{22})$")
+
+
+@lru_cache(maxsize=4)
+def _key(secret: str) -> bytes:
+    return hashlib.sha256(f"{UNSUBSCRIBE_SALT}:{secret}".encode()).digest()
+
+
+def _mac(customer_id: int, channel: str) -> str:
+    digest = hmac.new(_key(settings.SECRET_KEY), f"{customer_id}.{channel}".encode(),
+                      hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode()[:22]
+
+
 def unsubscribe_token(customer_id: int, channel: str) -> str:
-    return signing.dumps({"c": customer_id, "ch": channel}, salt=UNSUBSCRIBE_SALT, compress=True)
+    return f"{customer_id}.{channel}.{_mac(customer_id, channel)}"
 
 
 def read_unsubscribe_token(token: str) -> tuple[int, str]:
     """(customer id, channel) of a valid token; raises signing.BadSignature otherwise."""
+    match = _TOKEN.match(token)
+    if match is not None:
+        customer_id, channel = int(match[1]), match[2]
+        if hmac.compare_digest(match[3], _mac(customer_id, channel)):
+            return customer_id, channel
+        raise signing.BadSignature("unsubscribe link signature does not match")
     data = signing.loads(token, salt=UNSUBSCRIBE_SALT)
     return int(data["c"]), str(data["ch"])
 
