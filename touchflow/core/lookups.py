@@ -21,7 +21,7 @@ class AnyOf(Lookup):  # type: ignore[type-arg]
         field = self.lhs.output_field
         return [field.get_prep_value(v) for v in self.rhs]
 
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+    def as_sql(self, compiler: Any, connection: Any) -> Any:
         lhs, lhs_params = self.process_lhs(compiler, connection)
         values = list(self.rhs)
         if connection.vendor == "postgresql":

@@ -50,12 +50,7 @@ from touchflow.timeline.models import EventKind, TimelineEvent
 
 # A touch's timeline row as plain values, in TOUCH_ROW_COLUMNS order.
 TimelineRow = tuple[int, str, datetime, int, dict[str, Any]]
-# Columns of a new touch, in the order _advance builds them.
-TOUCH_COLUMNS = (
-    "enrollment_id", "step_id", "round", "customer_id", "store_id", "commercial", "due_at",
-    "expires_at", "state", "channel", "attempts", "last_error", "idempotency_key",
-    "lease_owner", "reason", "provider_message_id", "created_at",
-)
+
 
 log = logging.getLogger(__name__)
 
@@ -668,7 +663,7 @@ class Dispatcher:
 
     def _advance(self, finished: Iterable[_Outcome], batch: _Batch, now: datetime) -> None:
         """Schedule each enrollment's next step, or complete it."""
-        new_touches: list[tuple[Any, ...]] = []
+        new_touches: list[queries.NewTouch] = []
         completed: list[int] = []
         for outcome in finished:
             touch = outcome.touch
@@ -680,15 +675,12 @@ class Dispatcher:
                 continue
             base = enrollment.entered_at if step.anchor == "entry" else now
             due = due_time(step, base, touch.customer.time_zone, batch.policies[touch.store_id])
-            new_touches.append((
-                enrollment.pk, step.pk, 0, enrollment.customer_id, enrollment.store_id,
+            new_touches.append(queries.NewTouch(
+                enrollment.pk, step.pk, enrollment.customer_id, enrollment.store_id,
                 step.commercial, due, due + timedelta(seconds=step.expires_seconds),
-                TouchState.QUEUED, "", 0, "", new_idempotency_key(), "", "", "", now,
+                new_idempotency_key(),
             ))
-        # A touch redone after a lost lease may schedule the same next step twice;
-        # the unique (enrollment, step, round) key keeps one.
-        insert_many(Touch._meta.db_table, TOUCH_COLUMNS, new_touches, ignore_conflicts=True,
-                    datetime_columns=("due_at", "expires_at", "created_at"))
+        queries.insert_touches(new_touches, now)
         if completed:
             Enrollment.objects.filter(pk__in=completed, state=EnrollmentState.ACTIVE).update(
                 state=EnrollmentState.COMPLETED, ended_at=now, end_reason="completed"
