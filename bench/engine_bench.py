@@ -26,7 +26,7 @@ from typing import Any
 
 import psycopg
 
-from bench.databases import BIN, ROOT, env_for, fresh_database
+from bench.databases import BIN, ROOT, VAR, env_for, fresh_database
 
 WORKER = [str(BIN / "touchflow"), "worker", "--batch", "500", "--idle", "0.05"]
 TOOL_TIMEOUT = 900
@@ -88,14 +88,18 @@ def measure(url: str, what: str, argv: list[str], processes: int, seconds: float
     """Start ``processes`` copies of ``argv``; once sending has begun, count sent touches
     over ``seconds``; kill them. Bounded: gives up after a 60 s warm-up."""
     env = {**env_for(url), "TOUCHFLOW_CHANNELS": channels}
-    procs = [subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL) for _ in range(processes)]
+    VAR.mkdir(parents=True, exist_ok=True)
+    log = open(VAR / "engine-processes.log", "a")  # noqa: SIM115 - closed below
+    log.write(f"--- {what}\n")
+    log.flush()
+    procs = [subprocess.Popen(argv, env=env, cwd=ROOT, stdout=log, stderr=log)
+             for _ in range(processes)]
     try:
         start = max_sent(url)
         give_up = time.monotonic() + 60
         while max_sent(url) == start:
             if time.monotonic() > give_up or any(p.poll() is not None for p in procs):
-                raise RuntimeError(f"{what}: nothing was sent")
+                raise RuntimeError(f"{what}: nothing was sent (see {VAR}/engine-processes.log)")
             time.sleep(0.1)
         time.sleep(1.0)  # past the first round's template compilation and caches
         t0, m0 = time.monotonic(), max_sent(url)
@@ -108,6 +112,7 @@ def measure(url: str, what: str, argv: list[str], processes: int, seconds: float
                 p.send_signal(signal.SIGKILL)
         for p in procs:
             p.wait(timeout=30)
+        log.close()
     return Rate(what, processes, round((m1 - m0) / (t1 - t0), 1), round(peak, 1))
 
 
