@@ -183,12 +183,12 @@ def bare(seconds: float, batch: int) -> dict[str, Any]:
     from django.db import connection, transaction
 
     from touchflow.core import clock
+    from touchflow.core.bulk import insert_many
     from touchflow.delivery import queries
 
     owner = f"bare:{os.getpid()}"
     postgres = connection.vendor == "postgresql"
     lock = " FOR UPDATE SKIP LOCKED" if postgres else ""
-    cast = "::jsonb" if postgres else ""
     done = 0
     deadline = time.perf_counter() + seconds
     cursor = connection.cursor()
@@ -205,7 +205,11 @@ def bare(seconds: float, batch: int) -> dict[str, Any]:
             ids = [r[0] for r in cursor.fetchall()]
         if not ids:
             break
-        marks = ", ".join(["%s"] * len(ids))
+        # The same reads as a dispatcher round, lists passed the way it passes them.
+        if postgres:
+            ids_sql, ids_args = "= ANY(%s)", [ids]
+        else:
+            ids_sql, ids_args = f"IN ({', '.join(['%s'] * len(ids))})", ids
         cursor.execute(
             "SELECT t.id, t.customer_id, t.store_id, t.enrollment_id, t.step_id, "
             "t.idempotency_key, c.name, c.time_zone, c.language, e.state, e.entered_at, "
@@ -213,46 +217,47 @@ def bare(seconds: float, batch: int) -> dict[str, Any]:
             "JOIN customers_customer c ON c.id = t.customer_id "
             "JOIN flows_enrollment e ON e.id = t.enrollment_id "
             "JOIN flows_flow f ON f.id = e.flow_id JOIN flows_flowstep s ON s.id = t.step_id "
-            f"WHERE t.id IN ({marks})", ids)
+            f"WHERE t.id {ids_sql}", ids_args)
         rows = cursor.fetchall()
         customers = [r[1] for r in rows]
-        cmarks = ", ".join(["%s"] * len(customers))
+        if postgres:
+            c_sql, c_args = "= ANY(%s)", [customers]
+        else:
+            c_sql, c_args = f"IN ({', '.join(['%s'] * len(customers))})", customers
         cursor.execute("SELECT customer_id, kind, value, contact_consent FROM "
-                       f"customers_contactpoint WHERE customer_id IN ({cmarks})", customers)
+                       f"customers_contactpoint WHERE customer_id {c_sql}", c_args)
         cursor.fetchall()
         cursor.execute("SELECT customer_id, finished_at FROM delivery_touch WHERE state = 'sent' "
-                       f"AND finished_at > %s AND customer_id IN ({cmarks})",
-                       [queries._dt(now - timedelta(days=7)), *customers])
+                       f"AND finished_at > %s AND customer_id {c_sql}",
+                       [queries._dt(now - timedelta(days=7)), *c_args])
         cursor.fetchall()
         cursor.execute("SELECT customer_id, max(occurred_at) FROM purchases_purchase "
-                       f"WHERE customer_id IN ({cmarks}) GROUP BY customer_id", customers)
+                       f"WHERE customer_id {c_sql} GROUP BY customer_id", c_args)
         cursor.fetchall()
         cursor.execute("SELECT id, flow_id, position FROM flows_flowstep WHERE flow_id IN "
-                       "(SELECT DISTINCT e.flow_id FROM flows_enrollment e WHERE e.id IN "
+                       f"(SELECT DISTINCT e.flow_id FROM flows_enrollment e WHERE e.id IN "
                        f"({', '.join(['%s'] * len(rows))}))", [r[3] for r in rows])
         steps = cursor.fetchall()
         second = max(steps, key=lambda s: s[2])[0]
+        # Right before sending: still held, and still consenting (the STOP check).
+        queries.held(ids, owner)
+        cursor.execute("SELECT customer_id, kind, value FROM customers_contactpoint "
+                       f"WHERE customer_id {c_sql} AND contact_consent", c_args)
+        cursor.fetchall()
         with transaction.atomic():
             queries.record(
                 [queries.TouchUpdate(r[0], "sent", now, "sms", 1, "", "", now, f"null-{r[5]}")
                  for r in rows], owner)
-            values = ", ".join([f"(%s, 'touch', %s, %s, %s{cast})"] * len(rows))
-            cursor.execute(
-                f"INSERT INTO timeline_timelineevent (customer_id, kind, at, store_id, data) "
-                f"VALUES {values}",
-                [x for r in rows for x in (r[1], nowp, r[2], json.dumps(
-                    {"touch": r[0], "flow": "bench", "step": r[12], "channel": "sms",
-                     "outcome": "sent", "attempt": 1, "reason": "", "error": ""}))])
-            due = queries._dt(now + timedelta(days=2))
-            values = ", ".join(["(%s, %s, 0, %s, %s, FALSE, %s, %s, 'queued', '', 0, '', %s, "
-                                "'', '', '', %s)"] * len(rows))
-            cursor.execute(
-                "INSERT INTO delivery_touch (enrollment_id, step_id, round, customer_id, "
-                "store_id, commercial, due_at, expires_at, state, channel, attempts, "
-                "last_error, idempotency_key, lease_owner, reason, provider_message_id, "
-                f"created_at) VALUES {values} ON CONFLICT DO NOTHING",
-                [x for r in rows for x in (r[3], second, r[1], r[2], due, due,
-                                           os.urandom(16).hex(), nowp)])
+            insert_many("timeline_timelineevent", ("customer_id", "kind", "at", "store_id", "data"),
+                        [(r[1], "touch", now, r[2],
+                          {"touch": r[0], "flow": "bench", "step": r[12], "channel": "sms",
+                           "outcome": "sent", "attempt": 1, "reason": "", "error": ""})
+                         for r in rows],
+                        json_columns=("data",), datetime_columns=("at",), copy=True)
+            due = now + timedelta(days=2)
+            queries.insert_touches(
+                [queries.NewTouch(r[3], second, r[1], r[2], False, due, due,
+                                  os.urandom(16).hex()) for r in rows], now)
         done += len(rows)
     return {"touches": done}
 
