@@ -46,16 +46,24 @@ class Touch(models.Model):
     enrollment = models.ForeignKey(
         "flows.Enrollment", on_delete=models.CASCADE, related_name="touches", db_index=False
     )
+    # The step, customer and store are copies the enrollment already determines: no
+    # database constraint checks them (each check takes a share lock on the parent row;
+    # two workers locking the same step and store rows for every touch they queue is
+    # what made PostgreSQL's multixacts the dispatcher's bottleneck). Django still
+    # enforces PROTECT and CASCADE, and steps are retired, never deleted.
     step = models.ForeignKey(
-        "flows.FlowStep", on_delete=models.PROTECT, related_name="touches", db_index=False
+        "flows.FlowStep", on_delete=models.PROTECT, related_name="touches", db_index=False,
+        db_constraint=False,
     )
     # A step is scheduled once per enrollment; "round" leaves room for steps that repeat.
     round = models.PositiveSmallIntegerField(default=0)
     customer = models.ForeignKey(
-        "customers.Customer", on_delete=models.CASCADE, related_name="touches"
+        "customers.Customer", on_delete=models.CASCADE, related_name="touches",
+        db_constraint=False,
     )
     store = models.ForeignKey(
-        "stores.Store", on_delete=models.CASCADE, related_name="+", db_index=False
+        "stores.Store", on_delete=models.CASCADE, related_name="+", db_index=False,
+        db_constraint=False,
     )
     commercial = models.BooleanField(default=False)
     due_at = models.DateTimeField()

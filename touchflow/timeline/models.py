@@ -36,8 +36,11 @@ class TimelineEvent(models.Model):
     )
     kind = models.CharField(max_length=32, choices=EventKind.choices)
     at = models.DateTimeField()
+    # Every row of every store would share-lock its store row on insert; Django's
+    # SET_NULL on a store's deletion needs no database constraint.
     store = models.ForeignKey(
-        "stores.Store", on_delete=models.SET_NULL, null=True, blank=True, db_index=False
+        "stores.Store", on_delete=models.SET_NULL, null=True, blank=True, db_index=False,
+        db_constraint=False,
     )
     staff = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
