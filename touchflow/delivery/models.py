@@ -43,8 +43,12 @@ class Touch(models.Model):
     # touch. So only the indexes a query needs exist. (enrollment, step, round) serves
     # lookups by enrollment; steps are retired, never deleted; stores are deleted so
     # rarely that a scan then is the cheaper price.
+    # Touches are the enrollment's scheduled work, written only by code that holds the
+    # enrollment in the same transaction: no per-row database check (a million of them
+    # when a segment enters a chain, 500 a dispatch round). Django cascades deletion.
     enrollment = models.ForeignKey(
-        "flows.Enrollment", on_delete=models.CASCADE, related_name="touches", db_index=False
+        "flows.Enrollment", on_delete=models.CASCADE, related_name="touches", db_index=False,
+        db_constraint=False,
     )
     # The step, customer and store are copies the enrollment already determines: no
     # database constraint checks them (each check takes a share lock on the parent row;

@@ -78,21 +78,39 @@ class EnrollmentState(models.TextChoices):
 
 
 class Enrollment(models.Model):
-    """One customer's passage through one chain."""
+    """One customer's passage through one chain.
 
-    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="enrollments")
-    customer = models.ForeignKey(
-        "customers.Customer", on_delete=models.CASCADE, related_name="enrollments"
+    Segments of a million customers are enrolled at once, so each row carries only the
+    indexes a query needs: the customer's enrollments by (customer, state), the active
+    one per chain by the partial unique key, and the optional references where set.
+    The chain and the store are not constrained in the database (Django cascades their
+    rare deletion; a check per row share-locked the same chain and store row a million
+    times); the customer is.
+    """
+
+    flow = models.ForeignKey(
+        Flow, on_delete=models.CASCADE, related_name="enrollments", db_index=False,
+        db_constraint=False,
     )
-    store = models.ForeignKey("stores.Store", on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="enrollments",
+        db_index=False,
+    )
+    store = models.ForeignKey(
+        "stores.Store", on_delete=models.CASCADE, related_name="+", db_index=False,
+        db_constraint=False,
+    )
     staff = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+", db_index=False,
     )
     visit = models.ForeignKey(
-        "visits.Visit", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "visits.Visit", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        db_index=False,
     )
     purchase = models.ForeignKey(
-        "purchases.Purchase", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "purchases.Purchase", on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+", db_index=False,
     )
     state = models.CharField(
         max_length=10, choices=EnrollmentState.choices, default=EnrollmentState.ACTIVE
@@ -110,7 +128,17 @@ class Enrollment(models.Model):
                 name="enrollment_one_active_per_flow",
             ),
         ]
-        indexes = [models.Index(fields=["customer", "state"])]
+        indexes = [
+            models.Index(fields=["customer", "state"]),
+            models.Index(fields=["flow"], name="enrollment_flow_ended",
+                         condition=~Q(state="active")),
+            models.Index(fields=["staff"], name="enrollment_staff",
+                         condition=Q(staff__isnull=False)),
+            models.Index(fields=["visit"], name="enrollment_visit",
+                         condition=Q(visit__isnull=False)),
+            models.Index(fields=["purchase"], name="enrollment_purchase",
+                         condition=Q(purchase__isnull=False)),
+        ]
 
     def __str__(self) -> str:
         return f"{self.customer_id} in {self.flow_id} ({self.state})"

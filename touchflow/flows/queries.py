@@ -19,7 +19,7 @@ def _dt(value: datetime) -> Any:
 
 def _random_key() -> str:
     if connection.vendor == "postgresql":
-        return "md5(random()::text || clock_timestamp()::text || e.id::text)"
+        return "replace(gen_random_uuid()::text, '-', '')"
     return "lower(hex(randomblob(16)))"
 
 
@@ -73,8 +73,9 @@ def enroll_segment(
             "commercial, due_at, expires_at, state, channel, attempts, last_error, "
             "idempotency_key, lease_owner, reason, provider_message_id, created_at) "
             f"SELECT e.id, %s, 0, e.customer_id, e.store_id, %s, %s, %s, 'queued', '', 0, '', "
-            f"{_random_key()}, '', '', '', %s {fresh} "
-            "ON CONFLICT (enrollment_id, step_id, round) DO NOTHING",
+            # No ON CONFLICT: these enrollments were created by this call, so none has a
+            # touch yet (and a speculative insert per row costs seconds a million).
+            f"{_random_key()}, '', '', '', %s {fresh}",
             [step_id, commercial, _dt(due_at), _dt(expires_at), _dt(now), *fresh_params],
         )
         cursor.execute(

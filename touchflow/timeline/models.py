@@ -31,8 +31,14 @@ class TimelineEvent(models.Model):
     # deletes by customer; the other references are indexed only where they are set
     # (cascades from a deleted visit or purchase, a deleted staff member); a deleted
     # store (SET_NULL) is rare enough to scan for.
+    # An append-only log written by every action, a row per touch and per enrollment:
+    # no database constraint checks the customer (the check share-locks the customer's
+    # row for every row written — a million of them when a segment enters a chain).
+    # Rows are written in the transaction of the change they record, and Django
+    # cascades a customer's deletion to them.
     customer = models.ForeignKey(
-        "customers.Customer", on_delete=models.CASCADE, related_name="timeline", db_index=False
+        "customers.Customer", on_delete=models.CASCADE, related_name="timeline", db_index=False,
+        db_constraint=False,
     )
     kind = models.CharField(max_length=32, choices=EventKind.choices)
     at = models.DateTimeField()
