@@ -41,8 +41,8 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web processes read while the worker writes; IMMEDIATE avoids the
     # "database is locked" upgrade deadlock between two writers. The file is read
     # through a memory map (the OS page cache, shared by every process) and each
-    # connection keeps 64 MB of pages: SQLite's 2 MB default made the worker read the
-    # same pages of a million-customer file again and again (2.9k -> … touches/s).
+    # connection keeps 64 MB of pages: with SQLite's 2 MB default the worker re-read
+    # the same pages of a million-customer file again and again (bench/RESULTS.md).
     _db["CONN_MAX_AGE"] = 0
     _db["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
