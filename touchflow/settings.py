@@ -39,17 +39,17 @@ DATABASE_URL = os.environ.get(
 _db = dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web processes read while the worker writes; IMMEDIATE avoids the
-    # "database is locked" upgrade deadlock between two writers. The file is read
-    # through a memory map (the OS page cache, shared by every process) and each
-    # connection keeps 64 MB of pages: with SQLite's 2 MB default the worker re-read
-    # the same pages of a million-customer file again and again (bench/RESULTS.md).
+    # "database is locked" upgrade deadlock between two writers. Each connection keeps
+    # 64 MB of pages: with SQLite's 2 MB default the worker re-read the same pages of a
+    # million-customer file again and again (bench/RESULTS.md). No memory map: its pages
+    # count in the worker's resident memory (354 MB at a million-touch backlog).
     _db["CONN_MAX_AGE"] = 0
     _db["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
         "init_command": (
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
-            " PRAGMA mmap_size=4294967296; PRAGMA cache_size=-65536;"
+            " PRAGMA cache_size=-65536;"
         ),
     }
 DATABASES = {"default": _db}

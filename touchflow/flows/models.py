@@ -83,9 +83,10 @@ class Enrollment(models.Model):
     Segments of a million customers are enrolled at once, so each row carries only the
     indexes a query needs: the customer's enrollments by (customer, state), the active
     one per chain by the partial unique key, and the optional references where set.
-    The chain and the store are not constrained in the database (Django cascades their
-    rare deletion; a check per row share-locked the same chain and store row a million
-    times); the customer is.
+    No reference is checked by the database per row (decision 0006): a check reads the
+    parent row FOR KEY SHARE, a million times when a segment enters a chain; Django
+    cascades the rare deletions, and enrollments are written only by
+    ``flows.enrollment`` and ``flows.queries`` from rows they have just read.
     """
 
     flow = models.ForeignKey(
@@ -94,7 +95,7 @@ class Enrollment(models.Model):
     )
     customer = models.ForeignKey(
         "customers.Customer", on_delete=models.CASCADE, related_name="enrollments",
-        db_index=False,
+        db_index=False, db_constraint=False,
     )
     store = models.ForeignKey(
         "stores.Store", on_delete=models.CASCADE, related_name="+", db_index=False,
