@@ -288,3 +288,26 @@ def test_the_qr_opens_the_first_messenger_the_store_has_a_bot_for(
     assert (qr_channel(bot_store), link(token)) == (
         "telegram", f"https://t.me/shop_bot?start={token.token}"
     )
+
+
+def test_a_stores_bot_is_not_given_a_username_it_cannot_write_to(
+    type3_visit: Callable[..., Visit], flows: dict[str, Flow], clock: Clock,
+    sink: tuple[Sink, str], telegram: tuple[MiniTelegram, ChannelAccount],
+) -> None:
+    """A typed @username is no address for the store's own Telegram bot (only a chat
+    that opened it is): the step falls back to SMS instead of failing at Telegram."""
+    fake, _account = telegram
+    visit = type3_visit()
+    ContactPoint.objects.create(customer_id=visit.customer_id, kind="telegram",
+                                value="@anna_nowak", contact_consent=True,
+                                created_at=visit.occurred_at)
+    clock.move_to(utc(2026, 6, 2, 15, 0))
+    from touchflow.delivery.channels.registry import from_settings
+
+    dispatcher = Dispatcher(from_settings(f"sms={sink[1]};telegram=null:", accounts=True),
+                            now=clock.now)
+    dispatcher.run_round()
+    dispatcher.close()
+    touch = Touch.objects.get(step__key="thank-you")
+    assert (touch.state, touch.channel) == ("sent", "sms")
+    assert fake.texts() == []

@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -345,7 +346,7 @@ class Dispatcher:
                 when_capped=step.when_capped,
                 recent=recent.get(touch.customer_id, Recent()),
                 failed=touch.failed_channels.split(",") if touch.failed_channels else (),
-                accepts=self._accepts,
+                accepts=partial(self._accepts, touch.store_id),
             )
             if isinstance(verdict, Send):
                 touch.channel = verdict.channel
@@ -430,8 +431,8 @@ class Dispatcher:
                 allowed.add((cid, kind, value, True))
         return allowed
 
-    def _accepts(self, channel_name: str, contact: Contact) -> bool:
-        return accepts(self.channels[channel_name], contact)
+    def _accepts(self, store_id: int, channel_name: str, contact: Contact) -> bool:
+        return accepts(self.channels[channel_name], contact, store_id)
 
     def _send(self, channel_name: str, messages: list[OutgoingMessage]) -> list[SendResult]:
         try:

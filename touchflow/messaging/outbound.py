@@ -32,11 +32,13 @@ class AccountChannel:
     def serves(self, store_id: int) -> bool:
         return self.default is not None or accounts.for_store(store_id, self.name) is not None
 
-    def accepts(self, contact: Contact) -> bool:
-        # Only bots need a chat that opened them; a deployment-wide channel (a webhook
-        # to another system, the outbox) takes any address it is given.
+    def accepts(self, contact: Contact, store_id: int) -> bool:
+        # Only a store's own bot needs a chat that opened it; the deployment-wide channel
+        # (a webhook to another system, the outbox) takes any address it is given.
         check = ADDRESSABLE.get(self.name)
-        return check is None or check(contact) or self.default is not None
+        if check is None or check(contact):
+            return True
+        return self.default is not None and accounts.for_store(store_id, self.name) is None
 
     def send(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
         results: list[SendResult | None] = [None] * len(messages)

@@ -49,8 +49,9 @@ class Channel(Protocol):
     message gets its own result, in order.
 
     A channel may also define ``serves(store_id) -> bool`` (does this store have an
-    account here; default yes) and ``accepts(contact) -> bool`` (can it deliver to this
-    contact point, e.g. a bot only to a chat that opened it; default yes).
+    account here; default yes) and ``accepts(contact, store_id) -> bool`` (can it
+    deliver to this contact point for this store, e.g. a bot only to a chat that opened
+    it; default yes).
     """
 
     name: str
@@ -65,6 +66,6 @@ def serves(channel: Channel, store_id: int) -> bool:
     return True if check is None else bool(check(store_id))
 
 
-def accepts(channel: Channel, contact: Any) -> bool:
+def accepts(channel: Channel, contact: Any, store_id: int) -> bool:
     check = getattr(channel, "accepts", None)
-    return True if check is None else bool(check(contact))
+    return True if check is None else bool(check(contact, store_id))
