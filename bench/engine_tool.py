@@ -253,7 +253,7 @@ def bare(seconds: float, batch: int) -> dict[str, Any]:
                           {"touch": r[0], "flow": "bench", "step": r[12], "channel": "sms",
                            "outcome": "sent", "attempt": 1, "reason": "", "error": ""})
                          for r in rows],
-                        json_columns=("data",), datetime_columns=("at",), copy=True)
+                        json_columns=("data",), datetime_columns=("at",))
             due = now + timedelta(days=2)
             queries.insert_touches(
                 [queries.NewTouch(r[3], second, r[1], r[2], False, due, due,

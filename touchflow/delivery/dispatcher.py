@@ -650,7 +650,7 @@ class Dispatcher:
             CallTask.objects.bulk_create([o.task for o in mine if o.task])
             insert_many(TimelineEvent._meta.db_table, TOUCH_ROW_COLUMNS,
                         [o.timeline for o in mine if o.timeline], json_columns=("data",),
-                        datetime_columns=("at",), copy=True)
+                        datetime_columns=("at",))
             self._advance([o for o in mine if o.advance], batch, now)
         for o in mine:
             stats.outcomes[o.update.state] += 1
