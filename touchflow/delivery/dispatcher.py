@@ -43,7 +43,7 @@ from touchflow.delivery.render import Renderer, first_name, unsubscribe_url
 from touchflow.delivery.retry import RetryPolicy
 from touchflow.flows import enrollment as flow_enrollment
 from touchflow.flows.models import Enrollment, EnrollmentState, Flow, FlowStatus, FlowStep
-from touchflow.flows.schedule import Policy, due_time, new_idempotency_key, next_step
+from touchflow.flows.schedule import Policy, due_and_expiry, new_idempotency_key, next_step
 from touchflow.purchases.models import Purchase
 from touchflow.stores.models import Role, Staff, Store
 from touchflow.timeline.events import TOUCH_ROW_COLUMNS, left_flow_row, touch_data
@@ -675,11 +675,12 @@ class Dispatcher:
                 completed.append(enrollment.pk)
                 continue
             base = enrollment.entered_at if step.anchor == "entry" else now
-            due = due_time(step, base, touch.customer.time_zone, batch.policies[touch.store_id])
+            due, expires = due_and_expiry(
+                step, base, touch.customer.time_zone, batch.policies[touch.store_id]
+            )
             new_touches.append(queries.NewTouch(
                 enrollment.pk, step.pk, enrollment.customer_id, enrollment.store_id,
-                step.commercial, due, due + timedelta(seconds=step.expires_seconds),
-                new_idempotency_key(),
+                step.commercial, due, expires, new_idempotency_key(),
             ))
         queries.insert_touches(new_touches, now)
         if completed:

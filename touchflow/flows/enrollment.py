@@ -19,7 +19,7 @@ from touchflow.customers.models import Customer
 from touchflow.delivery.models import Touch, TouchState
 from touchflow.flows import queries
 from touchflow.flows.models import Enrollment, EnrollmentState, Flow, FlowStatus, FlowStep
-from touchflow.flows.schedule import Policy, due_time, new_idempotency_key, next_step
+from touchflow.flows.schedule import Policy, due_and_expiry, new_idempotency_key, next_step
 from touchflow.stores.models import Store
 from touchflow.timeline import events
 
@@ -86,7 +86,7 @@ def build_touch(
     now: datetime,
 ) -> Touch:
     """An unsaved touch for ``step``, due ``base`` + the step's delay under the policy."""
-    due = due_time(step, base, tz_name, policy)
+    due, expires = due_and_expiry(step, base, tz_name, policy)
     return Touch(
         enrollment=enrollment,
         step=step,
@@ -95,7 +95,7 @@ def build_touch(
         store_id=enrollment.store_id,
         commercial=step.commercial,
         due_at=due,
-        expires_at=due + timedelta(seconds=step.expires_seconds),
+        expires_at=expires,
         idempotency_key=new_idempotency_key(),
         created_at=now,
     )
@@ -293,7 +293,7 @@ def enroll_many(
     entered = 0
     with transaction.atomic():
         for tz_name in customers.order_by().values_list("time_zone", flat=True).distinct():
-            due = due_time(first, at, tz_name, policy)
+            due, expires = due_and_expiry(first, at, tz_name, policy)
             entered += queries.enroll_segment(
                 flow_id=flow.pk,
                 flow_slug=flow.slug,
@@ -306,7 +306,7 @@ def enroll_many(
                 step_id=first.pk,
                 commercial=first.commercial,
                 due_at=due,
-                expires_at=due + timedelta(seconds=first.expires_seconds),
+                expires_at=expires,
                 now=now,
             )
     return entered

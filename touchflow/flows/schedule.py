@@ -37,6 +37,14 @@ def due_time(step: FlowStep, base: datetime, tz_name: str, policy: Policy) -> da
     return next_allowed(due, tz_name, quiet, step_window(step))
 
 
+def due_and_expiry(
+    step: FlowStep, base: datetime, tz_name: str, policy: Policy
+) -> tuple[datetime, datetime]:
+    """When a touch of ``step`` is due (``due_time``) and when it expires unsent."""
+    due = due_time(step, base, tz_name, policy)
+    return due, due + timedelta(seconds=step.expires_seconds)
+
+
 def next_step(steps: Sequence[FlowStep], after: FlowStep | None) -> FlowStep | None:
     """The first live step after ``after`` (or the first step), by position."""
     for step in steps:
