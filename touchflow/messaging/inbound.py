@@ -60,7 +60,7 @@ class Applied:
     applied: int = 0
     duplicates: int = 0
     outcomes: list[str] = field(default_factory=list)
-    replies: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
+    replies: list[tuple[str, str]] = field(default_factory=list)  # (address, text)
 
 
 def address_value(channel: str, address: str) -> str:
@@ -97,8 +97,8 @@ def apply(cfg: AccountConfig, items: Sequence[Inbound], now: datetime | None = N
             result.applied += 1
     if result.replies:
         provider = accounts.provider(cfg)
-        for address, text, buttons in result.replies:
-            provider.send_text(address, text, quick_replies=buttons)
+        for address, text in result.replies:
+            provider.send_text(address, text)
     return result
 
 
@@ -145,7 +145,7 @@ def _store(cfg: AccountConfig) -> Store:
 
 
 def _say(result: Applied, address: str, text: str) -> None:
-    result.replies.append((address, text, ()))
+    result.replies.append((address, text))
 
 
 def _start(cfg: AccountConfig, item: Start, now: datetime, result: Applied) -> str:

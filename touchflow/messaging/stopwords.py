@@ -12,7 +12,7 @@ import unicodedata
 
 STOP = {
     # en
-    "stop", "unsubscribe", "stopall", "stop all", "cancel", "end", "quit", "opt out", "optout",
+    "stop", "unsubscribe", "stopall", "cancel", "end", "quit", "opt out", "optout",
     # ru
     "стоп", "отписаться", "отписка", "отпишите", "отпишите меня", "хватит",
     "не пишите", "больше не пишите",
@@ -40,7 +40,7 @@ def stop_request(text: str) -> tuple[bool, bool]:
     if not words or len(words) > 40:
         return False, False
     if words in _STOP:
-        return True, words in {"stopall", "stop all"}
+        return True, words == "stopall"
     head, _sep, tail = words.rpartition(" ")
     if head in _STOP and tail in _ALL:
         return True, True

@@ -128,8 +128,7 @@ def chain_sms_size(request: HttpRequest) -> HttpResponse:
     """The template editor's live count: the size of the SMS the typed template makes."""
     language = request.POST.get("language", "en")
     size, rendered = sms_size(request.POST.get("text", "")[:5000], language)
-    return render(request, "web/_sms_size.html", {"sms": size, "error": "" if size else rendered,
-                                                   "rendered": rendered if size else ""})
+    return render(request, "web/_sms_size.html", {"sms": size, "error": "" if size else rendered})
 
 
 def _flow_or_404(slug: str) -> Flow:
