@@ -44,6 +44,28 @@ def make_account(store: Store) -> Callable[..., ChannelAccount]:
     return make
 
 
+@pytest.fixture
+def sent_touch(type3_visit: Callable[..., Any], clock: Any, account: ChannelAccount,  # noqa: F811
+               flows: Any) -> Any:  # noqa: F811
+    """The warming chain's first message, sent by SMS through the store's account (the
+    test module's ``account`` fixture: Twilio, SMSAPI, …)."""
+    from datetime import UTC, datetime
+
+    from touchflow.delivery.channels.null import NullChannel
+    from touchflow.delivery.dispatcher import Dispatcher
+    from touchflow.delivery.models import Touch
+    from touchflow.messaging.outbound import AccountChannel
+
+    type3_visit(email="anna@example.pl")
+    clock.move_to(datetime(2026, 6, 2, 15, 0, tzinfo=UTC))
+    dispatcher = Dispatcher(
+        {"sms": AccountChannel("sms"), "email": NullChannel("email")}, now=clock.now
+    )
+    dispatcher.drain()
+    dispatcher.close()
+    return Touch.objects.get(step__key="thank-you")
+
+
 def post_hook(client: Client, account: ChannelAccount, body: bytes | str,
               content_type: str = "application/json", **headers: str) -> Any:
     """POST a webhook body to the account's URL with the given headers."""

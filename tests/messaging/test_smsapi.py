@@ -93,24 +93,6 @@ def get(client: Client, account: ChannelAccount, params: dict[str, str]) -> Any:
     return client.get(account.webhook_path(), params)
 
 
-@pytest.fixture
-def sent_touch(
-    type3_visit: Callable[..., Visit],
-    clock: Clock,
-    account: ChannelAccount,
-    flows: Any,
-) -> Touch:
-    """The warming chain's first message, sent by SMS through the store's SMSAPI account."""
-    type3_visit(email="anna@example.pl")
-    clock.move_to(datetime(2026, 6, 2, 15, 0, tzinfo=UTC))
-    dispatcher = Dispatcher(
-        {"sms": AccountChannel("sms"), "email": NullChannel("email")}, now=clock.now
-    )
-    dispatcher.drain()
-    dispatcher.close()
-    return Touch.objects.get(step__key="thank-you")
-
-
 def phone_point() -> ContactPoint:
     return ContactPoint.objects.get(kind="phone", value=CUSTOMER)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -97,24 +96,6 @@ def hook(
     return client.post(
         path, data=body, content_type="application/x-www-form-urlencoded", headers=headers
     )
-
-
-@pytest.fixture
-def sent_touch(
-    type3_visit: Callable[..., Visit],
-    clock: Clock,
-    account: ChannelAccount,
-    flows: Any,
-) -> Touch:
-    """The warming chain's first message, sent by SMS through the store's Twilio account."""
-    type3_visit(email="anna@example.pl")
-    clock.move_to(datetime(2026, 6, 2, 15, 0, tzinfo=UTC))
-    dispatcher = Dispatcher(
-        {"sms": AccountChannel("sms"), "email": NullChannel("email")}, now=clock.now
-    )
-    dispatcher.drain()
-    dispatcher.close()
-    return Touch.objects.get(step__key="thank-you")
 
 
 def phone_point() -> ContactPoint:
