@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "touchflow.flows",
     "touchflow.delivery",
     "touchflow.messaging",
+    "touchflow.privacy",
     "touchflow.web",
 ]
 

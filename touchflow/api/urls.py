@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from django.urls import URLPattern, URLResolver
 from ninja import NinjaAPI, Router
 
-from touchflow.api import customers, errors, purchases, reference, visits
+from touchflow.api import customers, errors, privacy, purchases, reference, visits
 from touchflow.api.auth import TokenAuth
 from touchflow.api.errors import ApiError
 
@@ -43,6 +43,7 @@ api.add_router("", visits.router)
 api.add_router("", purchases.router)
 api.add_router("", customers.router)
 api.add_router("", reference.router)
+api.add_router("", privacy.router)
 
 # Last, so that it only catches what no route above matched: unknown paths answer
 # in the API's own error shape rather than Django's HTML 404 page.

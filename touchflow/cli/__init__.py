@@ -31,12 +31,13 @@ def build_app() -> typer.Typer:
     must be set up first (``main`` does it; pytest-django does it in tests)."""
     global _built
     if not _built:
-        from touchflow.cli import channels, flows, importing, run, tokens, worker
+        from touchflow.cli import channels, flows, importing, privacy, run, tokens, worker
 
         app.add_typer(importing.app, name="import")
         app.add_typer(tokens.app, name="token")
         app.add_typer(flows.app, name="flows")
         app.add_typer(channels.app, name="channels")
+        app.add_typer(privacy.app, name="privacy")
         run.register(app)
         worker.register(app)
         _built = True

@@ -45,6 +45,7 @@ def register(app: typer.Typer) -> None:
         from touchflow.delivery.channels.registry import from_settings
         from touchflow.delivery.dispatcher import Dispatcher
         from touchflow.delivery.retry import RetryPolicy
+        from touchflow.privacy.retention import Daily
 
         fixed: datetime | None = None
         if now:
@@ -90,6 +91,6 @@ def register(app: typer.Typer) -> None:
                 f"worker {dispatcher.owner} running; channels: "
                 f"{', '.join(channels) or 'none configured'}"
             )
-            dispatcher.run_forever(idle_sleep=idle, stop=lambda: stopping)
+            dispatcher.run_forever(idle_sleep=idle, stop=lambda: stopping, chores=Daily().tick)
         finally:
             dispatcher.close()

@@ -35,6 +35,7 @@ from touchflow.customers.models import (
     OptInToken,
 )
 from touchflow.flows import enrollment as flow_enrollment
+from touchflow.privacy import suppression
 from touchflow.stores.models import LANGUAGE_CHOICES, Staff, Store, validate_time_zone
 from touchflow.timeline import events
 from touchflow.timeline.models import TimelineEvent
@@ -216,6 +217,7 @@ def _add_contacts(
                 granted.append(_consent_event(point, ConsentPurpose.MARKETING, True, actor, at))
     ConsentEvent.objects.bulk_create(granted)
     timeline.extend(events.consent_changed_row(event) for event in granted)
+    suppression.withhold(points, at, timeline)
     return points
 
 

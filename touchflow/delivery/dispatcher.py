@@ -198,9 +198,12 @@ class Dispatcher:
         return total
 
     def run_forever(
-        self, idle_sleep: float = 1.0, stop: Callable[[], bool] = lambda: False
+        self, idle_sleep: float = 1.0, stop: Callable[[], bool] = lambda: False,
+        chores: Callable[[], object] = lambda: None,
     ) -> None:
+        """Rounds until ``stop``; ``chores`` runs before each round (it must not raise)."""
         while not stop():
+            chores()
             try:
                 stats = self.run_round()
             except Exception:  # noqa: BLE001 - a worker survives a bad round and retries

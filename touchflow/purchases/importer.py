@@ -27,6 +27,7 @@ from touchflow.core.errors import InvalidInput
 from touchflow.customers import actions as customer_actions
 from touchflow.customers.models import ContactPoint, Customer, CustomerStore
 from touchflow.flows import enrollment as flow_enrollment
+from touchflow.privacy import suppression
 from touchflow.purchases.actions import check_currency
 from touchflow.purchases.import_mapping import ColumnMapping, MappingError
 from touchflow.purchases.import_parse import (
@@ -339,6 +340,7 @@ def _create_customers(
     ContactPoint.objects.bulk_create(points, batch_size=CHUNK)
     rows: list[Any] = [events.customer_created_row(c, plan.actor) for c in new.values()]
     rows.extend(events.contact_added_row(p, plan.actor) for p in points)
+    suppression.withhold(points, plan.now, rows)
     ids = {key: customer.pk for key, customer in new.items()}
     created = {
         key: ids[owner] if owner in ids else plan.known[owner] for key, owner in aliases.items()
