@@ -18,6 +18,8 @@ def test_openapi_is_json_listing_every_endpoint(client: Client) -> None:
         "/api/v1/purchases": ["post"],
         "/api/v1/customers": ["get", "post"],
         "/api/v1/customers/{customer_id}": ["get"],
+        "/api/v1/customers/{customer_id}/export": ["get"],
+        "/api/v1/customers/{customer_id}/erase": ["post"],
         "/api/v1/reasons": ["get"],
         "/api/v1/categories": ["get"],
     }

@@ -50,7 +50,7 @@ def _unbound(request: HttpRequest) -> ApiToken:
     return token
 
 
-def _not_found(customer_id: int, exc: InvalidInput) -> ApiError:
+def _not_found(customer_id: int) -> ApiError:
     return ApiError(404, "customer_id", f"No customer {customer_id}.", "not_found")
 
 
@@ -67,7 +67,7 @@ def export(request: HttpRequest,
     try:
         return export_customer(customer_id, Requester.of_token(token))
     except InvalidInput as exc:
-        raise _not_found(customer_id, exc) from exc
+        raise _not_found(customer_id) from exc
 
 
 @router.post("/customers/{customer_id}/erase",
@@ -83,6 +83,6 @@ def erase(request: HttpRequest, query: Query[ErasureQuery],
         report = erase_customer(customer_id, Requester.of_token(token),
                                 suppress=query.suppress)
     except InvalidInput as exc:
-        raise _not_found(customer_id, exc) from exc
+        raise _not_found(customer_id) from exc
     return {"customer_id": report.customer_id, "customer_ids": report.customer_ids,
             "counts": report.counts}

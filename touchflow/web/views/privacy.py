@@ -31,7 +31,7 @@ LABELS = {
     "erased_at": gettext_lazy("Erased"), "store": gettext_lazy("Store"),
     "first_seen_at": gettext_lazy("First seen"), "last_seen_at": gettext_lazy("Last seen"),
     "kind": gettext_lazy("Kind"), "network": gettext_lazy("Network"),
-    "value": gettext_lazy("Contact"), "contact": gettext_lazy("Contact"),
+    "value": gettext_lazy("Contact details"), "contact": gettext_lazy("Contact details"),
     "contact_consent": gettext_lazy("Service messages"),
     "marketing_consent": gettext_lazy("Offers"),
     "consent_updated_at": gettext_lazy("Consent changed"),
