@@ -67,13 +67,14 @@ def _text_fields(model: type[models.Model]) -> list[str]:
 
 
 def scan(needle: str) -> list[tuple[str, str, int]]:
-    """Every (table, column, rows) whose text or JSON contains ``needle``, in every
-    installed model: a table added later is scanned without anyone listing it."""
+    """Every (table, column, rows) whose text or JSON contains ``needle`` in any case
+    (contacts are stored lower-cased), in every installed model: a table added later
+    is scanned without anyone listing it."""
     found = []
     for model in apps.get_models():
         for name in _text_fields(model):
             rows = (model._default_manager.annotate(_t=Cast(name, models.TextField()))
-                    .filter(_t__contains=needle).count())
+                    .filter(_t__icontains=needle).count())
             if rows:
                 found.append((model._meta.label, name, rows))
     return sorted(found)
