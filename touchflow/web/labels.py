@@ -40,6 +40,7 @@ _REASONS: dict[str, Callable[[], str]] = {
     "flow_paused": lambda: _("chain paused"),
     "purchase": lambda: _("bought"),
     "opt_out": lambda: _("unsubscribed"),
+    "erased": lambda: _("data erased on request"),
     "completed": lambda: _("chain completed"),
     "rejected": lambda: _("refused by the provider"),
     "gave_up": lambda: _("gave up after retries"),
