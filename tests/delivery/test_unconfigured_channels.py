@@ -111,7 +111,7 @@ def test_a_worker_round_holds_only_the_store_without_a_channel(
     assert "warming/thank-you" in krakow_line
     assert "(needs one of: telegram, viber, whatsapp, sms, email)" in krakow_line
     assert "store warsaw" not in result.output
-    assert "1 touch(es) wait in the queue" in result.output
+    assert "1 of them wait in the queue for a channel (stores: krakow)." in result.output
     assert "claimed 2: queued 1, skipped 1" in result.output
     # Warsaw has Telegram but the customer never opened its bot: that is theirs to skip.
     assert (thank_you(in_warsaw).state, thank_you(in_warsaw).reason) == ("skipped", "no_contact")

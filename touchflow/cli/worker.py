@@ -49,7 +49,6 @@ def register(app: typer.Typer) -> None:
         from datetime import timedelta
 
         from touchflow.core import clock
-        from touchflow.delivery import readiness
         from touchflow.delivery.channels.registry import from_settings
         from touchflow.delivery.dispatcher import Dispatcher
         from touchflow.delivery.retry import RetryPolicy
@@ -87,10 +86,10 @@ def register(app: typer.Typer) -> None:
                 summary = ", ".join(f"{k} {v}" for k, v in sorted(stats.outcomes.items()))
                 console.print(f"claimed {stats.claimed}: {summary or 'nothing due'}")
                 if stats.waiting:
+                    stores = ", ".join(sorted(stats.missing))
                     errors.print(
-                        f"[yellow]{readiness.waiting_summary(stats.waiting, stats.missing)}"
-                        "[/yellow]",
-                        markup=True,
+                        f"[yellow]{stats.waiting} of them wait in the queue for a channel "
+                        f"(stores: {escape(stores)}).[/yellow]"
                     )
                 return
             stopping = False
