@@ -194,7 +194,8 @@ class PurchaseOut(Schema):
     customer_id: int
     visit_id: int | None
     occurred_at: datetime
-    amount: str
+    amount: str | None = Field(description="null: a sale logged at the counter whose amount "
+                               "the till has not reported yet.")
     currency: str
     categories: list[str]
     items: list[ItemOut]

@@ -63,7 +63,7 @@ def purchase(row: Purchase, store: Store) -> dict[str, Any]:
         "customer_id": row.customer_id,
         "visit_id": row.visit_id,
         "occurred_at": utc(row.occurred_at),
-        "amount": money(row.amount),
+        "amount": None if row.amount is None else money(row.amount),
         "currency": row.currency,
         "categories": list(row.categories),
         "items": [item(i) for i in row.items],

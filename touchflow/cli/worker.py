@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import signal
+from collections.abc import Mapping
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+
+if TYPE_CHECKING:
+    from touchflow.delivery.channels.base import Channel
 
 console = Console()
+errors = Console(stderr=True, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -62,6 +69,7 @@ def register(app: typer.Typer) -> None:
         except ValueError as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(2) from exc
+        _check_channels(channels, once)
         dispatcher = Dispatcher(
             channels,
             batch_size=batch,
@@ -78,6 +86,12 @@ def register(app: typer.Typer) -> None:
                 stats = dispatcher.drain()
                 summary = ", ".join(f"{k} {v}" for k, v in sorted(stats.outcomes.items()))
                 console.print(f"claimed {stats.claimed}: {summary or 'nothing due'}")
+                if stats.waiting:
+                    stores = ", ".join(sorted(stats.missing))
+                    errors.print(
+                        f"[yellow]{stats.waiting} of them wait in the queue for a channel "
+                        f"(stores: {escape(stores)}).[/yellow]"
+                    )
                 return
             stopping = False
 
@@ -94,3 +108,28 @@ def register(app: typer.Typer) -> None:
             dispatcher.run_forever(idle_sleep=idle, stop=lambda: stopping, chores=Daily().tick)
         finally:
             dispatcher.close()
+
+
+def _check_channels(channels: Mapping[str, Channel], once: bool) -> None:
+    """Say loudly which stores cannot send which steps of the active chains; their
+    touches wait in the queue (never skipped) until a channel is configured.
+
+    A one-off run (``--once``) with no channel at all refuses instead: it could send
+    nothing, and would only move the queue's due times to the time it acts at.
+    """
+    from touchflow.delivery import readiness
+
+    gaps = readiness.gaps(channels)
+    if not gaps:
+        return
+    lines = "\n".join(f"  {escape(str(gap))}" for gap in gaps)
+    if once and readiness.nothing_usable(channels):
+        errors.print(
+            "[red]No channel is configured, so nothing the active chains send could go "
+            f"out; nothing was done.[/red]\n{lines}\n{escape(readiness.HOW_TO_FIX)}"
+        )
+        raise typer.Exit(2)
+    errors.print(
+        "[yellow]No channel configured for these steps: their touches wait in the queue "
+        f"until one is.[/yellow]\n{lines}\n{escape(readiness.HOW_TO_FIX)}"
+    )

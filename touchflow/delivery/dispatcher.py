@@ -26,11 +26,12 @@ from django.db.models import Max, Q
 from touchflow.core import clock
 from touchflow.core.bulk import insert_many
 from touchflow.customers.models import ContactPoint
-from touchflow.delivery import queries
+from touchflow.delivery import queries, readiness
 from touchflow.delivery.channels.base import Channel, OutgoingMessage, SendResult, accepts, serves
 from touchflow.delivery.models import Attempt, AttemptOutcome, CallTask, Touch, TouchState
 from touchflow.delivery.policies import (
     CHANNEL_CONTACT,
+    NO_CHANNEL,
     Contact,
     Defer,
     Drop,
@@ -64,11 +65,18 @@ def worker_name() -> str:
 class RoundStats:
     claimed: int = 0
     outcomes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    # Touches that wait because their store has none of their step's channels, and
+    # which channels each store lacks.
+    waiting: int = 0
+    missing: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
 
     def add(self, other: RoundStats) -> None:
         self.claimed += other.claimed
         for key, value in other.outcomes.items():
             self.outcomes[key] += value
+        self.waiting += other.waiting
+        for store, names in other.missing.items():
+            self.missing[store] |= names
 
 
 @dataclass(slots=True)
@@ -183,6 +191,9 @@ class Dispatcher:
         batch = self._load(ids, now)
         outcomes = self._decide_and_send(batch, now)
         self._record(outcomes, batch, now, stats)
+        if stats.waiting:
+            # Once a round, not once a touch: what the deployment lacks, not the customers.
+            log.warning(readiness.waiting_summary(stats.waiting, stats.missing))
         return stats
 
     def drain(self, max_rounds: int | None = None) -> RoundStats:
@@ -657,6 +668,9 @@ class Dispatcher:
             self._advance([o for o in mine if o.advance], batch, now)
         for o in mine:
             stats.outcomes[o.update.state] += 1
+            if o.update.state == TouchState.QUEUED and o.update.reason == NO_CHANNEL:
+                stats.waiting += 1
+                stats.missing[o.touch.store.slug].update(o.touch.step.channels)
             if o.exit_reason:
                 flow_enrollment.leave(
                     o.touch.customer_id, o.exit_reason, now, only_rule=o.exit_reason

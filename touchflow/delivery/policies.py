@@ -7,12 +7,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 
 from touchflow.core.localtime import next_allowed
 from touchflow.flows.schedule import Policy
 
 NEVER = datetime.max.replace(tzinfo=UTC)
+
+# The reason a touch waits in the queue when none of its step's channels is configured
+# for its store: the deployment lacks something, not the customer (decision 0007).
+NO_CHANNEL = "no_channel"
+# How often such a touch is judged again: a store's new channel account is picked up by
+# a running worker, so it goes out within this time of the account's arrival.
+CHANNEL_RECHECK = timedelta(minutes=5)
 
 # Which contact point a channel delivers to.
 CHANNEL_CONTACT = {
@@ -75,6 +82,11 @@ class Recent:
 Accepts = Callable[[str, Contact], bool]
 
 
+@dataclass(frozen=True)
+class Unconfigured:
+    """None of the step's channels is configured for the touch's store."""
+
+
 def choose_channel(
     preferences: Sequence[str],
     contacts: Sequence[Contact],
@@ -82,16 +94,21 @@ def choose_channel(
     commercial: bool,
     failed: Sequence[str] = (),
     accepts: Accepts | None = None,
-) -> Send | Drop:
+) -> Send | Drop | Unconfigured:
     """The first preferred channel that is configured, has not failed for good on this
     touch, and where the customer has a usable contact with consent (marketing consent
-    too for commercial steps)."""
-    reason = "no_channel"
-    for channel in preferences:
-        if channel not in available or channel in failed:
+    too for commercial steps).
+
+    Skipped only for a reason that is the customer's (no usable contact, no consent);
+    when the store has none of the channels at all, the answer is ``Unconfigured``.
+    """
+    configured = [c for c in preferences if c in available]
+    if not configured:
+        return Unconfigured()
+    reason = "no_contact"
+    for channel in configured:
+        if channel in failed:
             continue
-        if reason == "no_channel":
-            reason = "no_contact"
         kind = CHANNEL_CONTACT[channel]
         for contact in contacts:
             if contact.kind != kind or contact.undeliverable:
@@ -161,6 +178,9 @@ def judge(
             return Drop("expired", "quiet_hours")
         return Defer(allowed_at, "quiet_hours")
     route = choose_channel(preferences, contacts, available, commercial, failed, accepts)
+    if isinstance(route, Unconfigured):
+        # Not the customer's doing: it waits, and the worker says what is missing.
+        return Defer(now + CHANNEL_RECHECK, NO_CHANNEL)
     if isinstance(route, Drop):
         return route
     release = cap_release(recent, commercial, policy)

@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from touchflow.core import clock
 from touchflow.core.ttlcache import TTLCache
 from touchflow.customers.models import Customer
-from touchflow.delivery.models import Touch, TouchState
+from touchflow.delivery.models import CallTask, TaskState, Touch, TouchState
 from touchflow.flows import queries
 from touchflow.flows.models import Enrollment, EnrollmentState, Flow, FlowStatus, FlowStep
 from touchflow.flows.schedule import Policy, due_and_expiry, new_idempotency_key, next_step
@@ -247,7 +247,8 @@ def leave(
     flow_ids: Iterable[int] | None = None,
 ) -> int:
     """End the customer's active enrollments (those whose exit rules include
-    ``only_rule``, when given) and cancel their open touches. Returns how many ended.
+    ``only_rule``, when given), cancel their open touches and the call tasks their call
+    steps made that nobody has done yet. Returns how many ended.
 
     A touch already claimed by a worker is cancelled too; the worker re-reads the
     enrollment right before sending and drops it.
@@ -270,6 +271,10 @@ def leave(
             events.left_flow(enrollment)
         Touch.objects.filter(enrollment__in=ended, state__in=OPEN_TOUCH_STATES).update(
             state=TouchState.CANCELLED, reason=reason, finished_at=now, lease_owner=""
+        )
+        # A call about a chain the customer has left (they bought, opted out) is not made.
+        CallTask.objects.filter(touch__enrollment__in=ended, state=TaskState.OPEN).update(
+            state=TaskState.CANCELLED, done_at=now
         )
     return len(ended)
 

@@ -1,8 +1,9 @@
-"""Recording purchases, one at a time (API, counter) — the importer has its own bulk path."""
+"""Recording purchases, one at a time (API, counter sales) — the importer has its own bulk path."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -57,7 +58,13 @@ def record_purchase(
     visit: Visit | None = None,
     external_id: str | None = None,
 ) -> tuple[Purchase, bool]:
-    """Record one purchase. Idempotent by ``external_id`` within the store."""
+    """Record one purchase. Idempotent by ``external_id`` within the store.
+
+    A purchase carrying a visit is that visit's sale: when the visit was logged as
+    bought, its sale is already on file with the amount unknown, and this completes
+    it (one sale, whose chains were entered when the visit was logged). A further
+    purchase of the same visit (a split receipt) is recorded, but enters no chain again.
+    """
     if external_id:
         existing = Purchase.objects.filter(store=store, external_id=external_id).first()
         if existing is not None:
@@ -68,28 +75,118 @@ def record_purchase(
     if visit is not None and visit.store_id != store.pk:
         raise InvalidInput("visit_id", "The visit belongs to another store.", "not_allowed")
     customer = customer_actions.resolve(customer)
+    sale = _Sale(
+        store=store,
+        actor=actor,
+        customer=customer,
+        amount=value,
+        currency=code,
+        occurred_at=occurred_at,
+        categories=list(dict.fromkeys(c for c in categories if c)),
+        items=list(items),
+        visit=visit,
+        external_id=external_id or None,
+        now=now,
+    )
     try:
         with transaction.atomic():
-            purchase = Purchase.objects.create(
-                customer=customer,
-                store=store,
-                visit=visit,
-                occurred_at=occurred_at,
-                amount=value,
-                currency=code,
-                categories=list(dict.fromkeys(c for c in categories if c)),
-                items=list(items),
-                source=actor.source,
-                external_id=external_id or None,
-                created_at=now,
-            )
-            customer_actions.link_store(customer, store, occurred_at)
-            events.purchase_recorded(purchase)
-            flow_enrollment.on_purchase_recorded(purchase)
+            return sale.write(), True
     except IntegrityError:
         if external_id:
             existing = Purchase.objects.filter(store=store, external_id=external_id).first()
             if existing is not None:
                 return existing, False
         raise
-    return purchase, True
+
+
+@dataclass
+class _Sale:
+    """The writes of one purchase, in one transaction."""
+
+    store: Store
+    actor: Actor
+    customer: Customer
+    amount: Decimal
+    currency: str
+    occurred_at: datetime
+    categories: list[str]
+    items: list[dict[str, Any]]
+    visit: Visit | None
+    external_id: str | None
+    now: datetime
+
+    def write(self) -> Purchase:
+        if self.visit is None:
+            return self._create(enter_chains=True)
+        # Locked: two receipts for one visit complete its sale once.
+        of_visit = list(Purchase.objects.select_for_update().filter(visit=self.visit))
+        pending = next((p for p in of_visit if p.pending), None)
+        if pending is not None:
+            return self._complete(pending)
+        return self._create(enter_chains=not of_visit)
+
+    def _create(self, *, enter_chains: bool) -> Purchase:
+        purchase = Purchase.objects.create(
+            customer=self.customer,
+            store=self.store,
+            visit=self.visit,
+            occurred_at=self.occurred_at,
+            amount=self.amount,
+            currency=self.currency,
+            categories=self.categories,
+            items=self.items,
+            source=self.actor.source,
+            external_id=self.external_id,
+            created_at=self.now,
+        )
+        customer_actions.link_store(self.customer, self.store, self.occurred_at)
+        events.purchase_recorded(purchase)
+        if enter_chains:
+            flow_enrollment.on_purchase_recorded(purchase)
+        return purchase
+
+    def _complete(self, pending: Purchase) -> Purchase:
+        """The till reports the amount of a sale logged at the counter. The sale keeps
+        the visit's time (its chains were entered then); the timeline shows it now, with
+        its amount."""
+        if pending.customer_id != self.customer.pk:
+            raise InvalidInput(
+                "visit_id", "The visit was logged for another customer.", "conflict"
+            )
+        pending.amount = self.amount
+        pending.currency = self.currency
+        pending.categories = self.categories or pending.categories
+        pending.items = self.items
+        pending.external_id = self.external_id
+        pending.save(update_fields=["amount", "currency", "categories", "items", "external_id"])
+        customer_actions.link_store(self.customer, self.store, pending.occurred_at)
+        events.purchase_recorded(pending)
+        return pending
+
+
+def record_visit_sale(visit: Visit) -> Purchase | None:
+    """A visit logged as bought is a sale: on file at once with its amount unknown, so
+    it has a purchase's effect on the chains (leave those that exit on purchase, enter
+    the purchase chains with the visit's seller) even where no till reports sales.
+
+    Called by ``log_visit`` inside its transaction. Writes no timeline row: the visit's
+    own row says "bought", and the purchase row follows when the till reports the amount.
+    A visit with no known customer has no one to follow up: nothing is recorded.
+    """
+    if not visit.bought or visit.customer is None:
+        return None
+    purchase = Purchase.objects.create(
+        customer=visit.customer,
+        store=visit.store,
+        visit=visit,
+        occurred_at=visit.occurred_at,
+        amount=None,
+        currency=visit.store.currency,
+        categories=list(visit.categories),
+        items=[],
+        source=visit.source,
+        external_id=None,
+        created_at=visit.created_at,
+    )
+    flow_enrollment.on_purchase_recorded(purchase)
+    return purchase

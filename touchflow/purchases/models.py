@@ -21,7 +21,11 @@ class Purchase(models.Model):
         "visits.Visit", on_delete=models.SET_NULL, null=True, blank=True, related_name="purchases"
     )
     occurred_at = models.DateTimeField(_("time"))
-    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+    # NULL: a sale logged at the counter ("bought") whose amount nobody has told us yet;
+    # the till's purchase carrying the visit's id completes this row (decision 0007).
+    amount = models.DecimalField(
+        _("amount"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
     currency = models.CharField(_("currency"), max_length=3)
     categories = JSONField(_("categories"), default=list, blank=True)
     # [{"sku": str, "name": str, "quantity": int, "unit_price": "1.25"}]
@@ -41,8 +45,20 @@ class Purchase(models.Model):
                 condition=Q(external_id__isnull=False),
                 name="purchase_external_id_unique",
             ),
+            # One sale per visit waiting for its amount: the till completes that row.
+            models.UniqueConstraint(
+                fields=["visit"],
+                condition=Q(amount__isnull=True),
+                name="purchase_one_pending_per_visit",
+            ),
         ]
         indexes = [models.Index(fields=["customer", "occurred_at"])]
 
     def __str__(self) -> str:
-        return f"{self.amount} {self.currency} ({self.external_id or self.pk})"
+        amount = "?" if self.amount is None else self.amount
+        return f"{amount} {self.currency} ({self.external_id or self.pk})"
+
+    @property
+    def pending(self) -> bool:
+        """A counter sale whose amount the till has not reported yet."""
+        return self.amount is None

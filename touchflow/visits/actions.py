@@ -18,6 +18,7 @@ from touchflow.customers.actions import ConsentGrant, ContactInput
 from touchflow.customers.models import Customer
 from touchflow.customers.optin import attach_to_visit
 from touchflow.flows import enrollment as flow_enrollment
+from touchflow.purchases import actions as purchase_actions
 from touchflow.stores.models import Category, Staff, Store
 from touchflow.timeline import events
 from touchflow.timeline.models import TimelineEvent
@@ -225,6 +226,9 @@ class _VisitWrite:
             timeline.append(events.visit_row(visit))
         events.write_rows(timeline)
         if customer is not None:
+            # A sale first: it ends the chains that exit on purchase before the
+            # visit's own chains begin.
+            purchase_actions.record_visit_sale(visit)
             flow_enrollment.on_visit_logged(visit)
         if self.optin_token:
             _attach_token(self.optin_token, visit)
