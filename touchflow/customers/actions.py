@@ -163,29 +163,53 @@ def record_consent(
     timeline: list[TimelineEvent] | None = None,
     store: Store | None = None,
 ) -> ConsentEvent | None:
-    """Grant or withdraw one purpose on one contact point. A no-op if nothing changes.
+    """Grant or withdraw one purpose on one contact point. A no-op if nothing changes,
+    neither the contact's state nor what the recording store last recorded.
 
     With ``timeline``, the timeline row is appended there for the caller to write.
     ``store``: where it was given or withdrawn (default: the actor's token's store; none
     for the customer's own request); that store then counts as recording the contact.
     """
     field = "contact_consent" if purpose == ConsentPurpose.CONTACT else "marketing_consent"
-    if getattr(contact, field) is granted:
-        return None
     at = at or clock.now()
     event = _consent_event(contact, purpose, granted, actor, at, note, store)
+    changed = getattr(contact, field) is not granted
+    # Unchanged, but news to this store: it recorded it, so it sees it (decision 0008).
+    if not changed and not _news_to_store(event):
+        return None
     if event.store_id is not None:
         link_contacts([contact], event.store_id, at)
     event.save()
-    setattr(contact, field, granted)
-    contact.consent_updated_at = at
-    contact.save(update_fields=[field, "consent_updated_at"])
+    if changed:
+        setattr(contact, field, granted)
+        contact.consent_updated_at = at
+        contact.save(update_fields=[field, "consent_updated_at"])
     row = events.consent_changed_row(event)
     if timeline is None:
         row.save()
     else:
         timeline.append(row)
     return event
+
+
+def _news_to_store(event: ConsentEvent) -> bool:
+    """Whether a store's own record of this purpose says otherwise: the event's store's
+    (its latest), or for the customer's own request (no store, seen by every store) any
+    store's since that request was last recorded."""
+    if event.store_id is None:
+        same = ConsentEvent.objects.filter(contact_point_id=event.contact_point_id,
+                                           purpose=event.purpose)
+        last_own = same.filter(store__isnull=True, granted=event.granted).order_by("-at").first()
+        other = same.exclude(granted=event.granted)
+        if last_own is not None:
+            other = other.filter(at__gt=last_own.at)
+        return other.exists()
+    last = (
+        ConsentEvent.objects.filter(contact_point_id=event.contact_point_id,
+                                    store_id=event.store_id, purpose=event.purpose)
+        .order_by("-at", "-id").values_list("granted", flat=True).first()
+    )
+    return last is not event.granted
 
 
 def _consent_event(
