@@ -98,8 +98,9 @@ def _visit(store: Store, staff: Staff, bought: bool, contacts: list[ContactInput
     return visit.customer
 
 
-def _task(customer: Customer, store: Store, assignee: Staff, phone: str) -> CallTask:
-    touch = Touch.objects.filter(customer=customer, store=store).first()
+def _task(customer: Customer, store: Store, assignee: Staff, phone: str,
+          touch_of: Customer | None = None) -> CallTask:
+    touch = Touch.objects.filter(customer=touch_of or customer, store=store).first()
     assert touch is not None
     return CallTask.objects.create(touch=touch, customer=customer, store=store,
                                    assignee=assignee, phone=phone, script="Call them.",
@@ -148,7 +149,10 @@ def build_world() -> World:
                          [ContactInput("phone", "+48501234999")], "Wera Wlasna")
     second = _visit(own, staff["salesperson"], False, [ContactInput("phone", "+48501234888")],
                     "Wladyslaw Drugi")
-    tasks = {"own": _task(warsaw_only, own, staff["salesperson"], "+48501234999"),
+    # Warsaw's call to the shared person, on the phone London took (the engine may pick
+    # any consenting contact): the inbox must not show that phone to Warsaw.
+    tasks = {"own": _task(shared, own, staff["salesperson"], "+447911123456",
+                          touch_of=warsaw_only),
              "other": _task(london_only, other, london, "+447911123789")}
     dead = {"own": _dead(second, own, "warsaw failure"), "other": _dead(shared, other, "LDNERR")}
     category = Category.objects.create(slug="phones", name_en="Phones")

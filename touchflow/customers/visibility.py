@@ -250,8 +250,10 @@ def visible_timeline(customer: Customer, stores: Stores) -> list[TimelineEvent]:
     rows = rows.filter(Q(store_id__in=stores) | Q(store__isnull=True))
     facts = _facts(customer, stores)
     added = {(p.kind, p.value) for p in facts.points if p.pk in facts.first_recorded}
-    consents = {(e.contact_point.kind, e.contact_point.value, e.purpose, e.granted, e.at)
-                for e in facts.events}
+    # Rows written before consent rows carried their store (and the customer's own
+    # requests, which carry none) are matched to the consent events the viewer sees.
+    consents = {(e.contact_point.kind, e.contact_point.value, e.purpose, e.granted, e.at,
+                 e.staff_id) for e in facts.events}
     rows_list = list(rows)
     merged_homes = _merged_homes(rows_list)
 
@@ -262,7 +264,7 @@ def visible_timeline(customer: Customer, stores: Stores) -> list[TimelineEvent]:
             return (row.data.get("kind"), row.data.get("value")) in added
         if row.kind == EventKind.CONSENT:
             return (row.data.get("kind"), row.data.get("contact"), row.data.get("purpose"),
-                    row.data.get("granted"), row.at) in consents
+                    row.data.get("granted"), row.at, row.staff_id) in consents
         if row.kind == EventKind.MERGED:
             return merged_homes.get(row.data.get("merged_customer")) in stores
         return False
