@@ -179,8 +179,9 @@ def _staff(username: str, role: str, stores: list[Store], first: str, last: str 
 # -- the classification: one line per route ------------------------------------------------
 
 # Who may use a route: "public" (anyone), "staff" (signed-in staff), "manager" (managers
-# and admins), "token" (API bearer token), "admin_staff" (Django admin: managers and
-# admins), "admin_only" (Django admin: admins).
+# and admins), "admin" (admins), "token" (API bearer token), "unbound_token" (an API
+# token bound to no store), "admin_staff" (Django admin: managers and admins),
+# "admin_only" (Django admin: admins).
 # ``scoped``: the other store's object is refused to a store-bound viewer (``refused``).
 
 Request = Callable[[World, str], tuple[str, str, dict[str, Any] | None]]
@@ -256,6 +257,11 @@ WEB: dict[str, list[Rule]] = {
     # Signed links for the customer: a forged token is refused to everybody.
     "web:unsubscribe": [Rule("public", get("/u/forged-token"), allowed=(400,))],
     "web:profile": [Rule("staff", get("/profile/"))],
+    # A privacy export covers every store the person dealt with: admins only (0012).
+    "web:customer-export": [Rule("admin", get(
+        lambda w, which: f"/customers/{_customer(w, which)}/export"))],
+    "web:customer-export-json": [Rule("admin", get(
+        lambda w, which: f"/customers/{_customer(w, which)}/export.json"))],
     "web:login": [Rule("public", get("/login/"), allowed=(200, 302))],
     "web:logout": [Rule("public", post("/logout/"), allowed=(302,))],
     # Provider webhooks are verified by their key and signature, never by a session.
@@ -288,6 +294,11 @@ API: dict[str, list[Rule]] = {
     "GET /api/v1/customers/{customer_id}": [Rule("token", get(
         lambda w, which: f"/api/v1/customers/{_customer(w, which)}"), scoped=True)],
     "GET /api/v1/reasons": [Rule("token", get("/api/v1/reasons"))],
+    # Privacy requests reach every store's records: a token bound to none (0012).
+    "GET /api/v1/customers/{customer_id}/export": [Rule("unbound_token", get(
+        lambda w, which: f"/api/v1/customers/{_customer(w, which)}/export"))],
+    "POST /api/v1/customers/{customer_id}/erase": [Rule("unbound_token", post(
+        lambda w, which: f"/api/v1/customers/{_customer(w, which)}/erase"))],
     "GET /api/v1/categories": [Rule("token", get("/api/v1/categories"))],
 }
 
@@ -416,16 +427,26 @@ def openapi_operations(client: Client) -> set[str]:
             for path, operations in document["paths"].items() for method in operations}
 
 
-API_NAMES = {"api:create_visit", "api:create_purchase", "api:create_customer",
-             "api:find_customers", "api:read_customer", "api:list_reasons",
-             "api:list_categories"}
+def _api_path(route: str) -> str:
+    """``api/v1/customers/<customer_id>`` → ``/api/v1/customers/{customer_id}``."""
+    return "/" + route.replace("<", "{").replace(">", "}")
 
 
 def unclassified(rules: dict[str, list[Rule]], operations: set[str]) -> list[str]:
-    """Routes of the URL conf and operations of the OpenAPI document without a rule."""
+    """Routes of the URL conf and operations of the OpenAPI document without a rule.
+
+    A URL pattern of an OpenAPI operation is classified by the operation's line."""
+    paths = {op.split(" ", 1)[1] for op in operations}
     missing = [f"{name} ({route})" for name, route in sorted(url_routes().items())
-               if name not in rules and name not in API_NAMES]
+               if name not in rules and _api_path(route) not in paths]
     return missing + [op for op in sorted(operations) if op not in rules]
+
+
+def present_rules() -> dict[str, list[Rule]]:
+    """The rules of the routes this URL conf has (a line may be written ahead of its
+    route, e.g. by a branch not merged yet)."""
+    present = set(url_routes()) | openapi_operations(Client())
+    return {name: rules for name, rules in every_rule().items() if name in present}
 
 
 def test_every_route_is_classified(db: None) -> None:
@@ -435,8 +456,6 @@ def test_every_route_is_classified(db: None) -> None:
         "WEB, API, API_EXTRA or ADMIN_EXTRA (or ADMIN_MODELS) in "
         f"tests/test_authorization_matrix.py: {missing}"
     )
-    operations = {name for name in url_routes() if name in API_NAMES}
-    assert len(operations) == len(API_NAMES), "an API view was renamed: update API_NAMES"
 
 
 def test_a_route_left_out_is_named(db: None) -> None:
@@ -465,11 +484,18 @@ def expect(rule: Rule, role: str, which: str) -> Expect:
     if rule.policy == "token":
         if role not in TOKENS:
             return Expect((401,))
-    elif rule.policy in ("staff", "manager"):
+    elif rule.policy == "unbound_token":
+        if role not in TOKENS:
+            return Expect((401,))
+        if role == "store_token":
+            return Expect((403,), check_leaks=True)
+    elif rule.policy in ("staff", "manager", "admin"):
         if role not in STAFF:
             return Expect((302,), login="/login/")
         if rule.policy == "manager" and role == "salesperson":
             return Expect((403,))
+        if rule.policy == "admin" and role != "admin":
+            return Expect((403,), check_leaks=True)
     elif rule.policy in ("admin_staff", "admin_only"):
         if role not in ("manager", "admin"):
             return Expect((302,), login="/admin/login/")
@@ -520,7 +546,7 @@ def test_authorization_matrix(world: World, capsys: pytest.CaptureFixture[str]) 
         client = Client()
         client.force_login(world.staff[role])
         base[role] = client.cookies
-    rules = every_rule()
+    rules = present_rules()
     failures: list[str] = []
     answers: dict[tuple[str, str, str, str], Any] = {}
     cells = 0
