@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
 from ninja import Path, Query, Router, Status
 
@@ -23,9 +23,10 @@ from touchflow.api.schemas import (
 )
 from touchflow.core.errors import InvalidInput
 from touchflow.customers import actions as customer_actions
+from touchflow.customers import visibility
+from touchflow.customers.actions import ContactInput
 from touchflow.customers.models import ContactPoint, Customer, CustomerStore
 from touchflow.stores.models import Store
-from touchflow.timeline.models import TimelineEvent
 
 router = Router(tags=["customers"])
 
@@ -42,13 +43,20 @@ def create_customer(request: HttpRequest, payload: CustomerIn) -> Status[dict[st
     """Create a customer, or find the one these contacts (or external id) already
     belong to: 201 when created, 200 when found. Contacts are normalised first, so
     `+48 501 234 567` and `501234567` (in a Polish store) are the same phone. Contacts
-    that belonged to two customers prove they are one person: the two are merged."""
+    that belonged to two customers prove they are one person: the two are merged.
+
+    A store-bound token sees the customer as its store knows them: a person another
+    store recorded becomes this store's customer (201, the first time), and the answer
+    holds only what this store recorded — never the other store's name, contacts,
+    consent or external id."""
     token = token_of(request)
     store = scope.store_for_write(token, payload.store)
     contacts = contacts_of(payload, store, "")
     if not contacts and not payload.external_id:
         raise InvalidInput("phone", "Give at least one contact (phone, email, telegram, viber, "
                            "whatsapp) or an external_id.", "required")
+    stores = visibility.stores_of_token(token.store_id)
+    known_here = stores is not None and _known_in(store, contacts, payload.external_id)
     customer, created = customer_actions.resolve_customer(
         store=store,
         actor=actor_for(request),
@@ -61,7 +69,15 @@ def create_customer(request: HttpRequest, payload: CustomerIn) -> Status[dict[st
         consent=consent_of(payload.consent),
     )
     fresh = _with_contacts(Customer.objects.filter(pk=customer.pk)).get()
-    return Status(201 if created else 200, serializers.customer(fresh))
+    if stores is not None:
+        created = not known_here  # new to this store is all a store may learn
+    return Status(201 if created else 200, serializers.customer(fresh, stores))
+
+
+def _known_in(store: Store, contacts: list[ContactInput], external_id: str | None) -> bool:
+    """Whether this store already counts whoever owns these contacts among its customers."""
+    owners = [c.pk for c in customer_actions.find_customer(contacts, external_id)]
+    return CustomerStore.objects.filter(customer_id__in=owners, store=store).exists()
 
 
 @router.get("/customers", response={200: CustomerListOut, 401: ErrorOut, 403: ErrorOut,
@@ -69,8 +85,8 @@ def create_customer(request: HttpRequest, payload: CustomerIn) -> Status[dict[st
 def find_customers(request: HttpRequest, query: Query[CustomerQuery]) -> dict[str, Any]:
     """Find customers by phone, e-mail, Telegram or external id, normalised as on
     create (a phone without a country code is read in the store's country). A
-    store-bound token finds only its store's customers. Merged ids never appear:
-    the survivor does."""
+    store-bound token finds only its store's customers, and only by a contact (or
+    external id) its store recorded. Merged ids never appear: the survivor does."""
     token = token_of(request)
     store = scope.store_for_read(token, query.store)
     # Without a store, a phone must carry its country code or be in the default region.
@@ -79,12 +95,12 @@ def find_customers(request: HttpRequest, query: Query[CustomerQuery]) -> dict[st
     if not contacts and not query.external_id:
         raise InvalidInput("phone", "Give phone, email, telegram or external_id.", "required")
     matches = customer_actions.find_customer(contacts, query.external_id)
-    qs = Customer.active.filter(pk__in=[c.pk for c in matches])
-    if token.store_id is not None:
-        qs = qs.filter(pk__in=CustomerStore.objects.filter(store_id=token.store_id)
-                       .values("customer_id"))
-    found = list(_with_contacts(qs).order_by("id"))
-    return {"count": len(found), "results": [serializers.customer(c) for c in found]}
+    stores = visibility.stores_of_token(token.store_id)
+    qs = visibility.visible_customers(stores).filter(pk__in=[c.pk for c in matches])
+    keys = {(c.kind, c.network, c.value) for c in contacts}
+    found = [c for c in _with_contacts(qs).order_by("id")
+             if visibility.matches_visible(c, keys, query.external_id, stores)]
+    return {"count": len(found), "results": [serializers.customer(c, stores) for c in found]}
 
 
 @router.get("/customers/{customer_id}", response={200: CustomerDetailOut, 401: ErrorOut,
@@ -94,18 +110,13 @@ def read_customer(request: HttpRequest,
     """One customer with every contact point (and its consent) and their timeline,
     oldest first. An id that was merged into another customer answers with the
     survivor: `id` is the survivor's, `merged_into` says so. A store-bound token sees
-    the events of its own store and those of no store (contacts, consent)."""
+    what its store recorded: its own events, and the contacts and consent taken there."""
     token = token_of(request)
     customer = scope.customer_by_id(token, customer_id, "customer_id")
     customer = _with_contacts(Customer.objects.filter(pk=customer.pk)).get()
-    body = serializers.customer(customer, requested_id=customer_id)
-    body["timeline"] = [serializers.timeline_event(e) for e in _timeline(customer, token.store_id)]
+    stores = visibility.stores_of_token(token.store_id)
+    body = serializers.customer(customer, stores, requested_id=customer_id)
+    body["timeline"] = [serializers.timeline_event(e)
+                        for e in visibility.visible_timeline(customer, stores)]
     return body
-
-
-def _timeline(customer: Customer, store_id: int | None) -> QuerySet[TimelineEvent]:
-    events = TimelineEvent.objects.filter(customer=customer)
-    if store_id is not None:
-        events = events.filter(Q(store_id=store_id) | Q(store__isnull=True))
-    return events.select_related("store", "staff").order_by("at", "id")
 

@@ -225,10 +225,15 @@ class CustomerOut(Schema):
     time_zone: str
     country: str
     tags: list[str]
-    external_id: str | None
-    home_store: str
-    created_at: datetime
-    contacts: list[ContactOut]
+    external_id: str | None = Field(description="Null for a store-bound token of another "
+                                     "store than the customer's home store.")
+    home_store: str | None = Field(description="Null for a store-bound token of another store: "
+                                   "a store sees only what it recorded.")
+    created_at: datetime = Field(description="For a store-bound token of another store than "
+                                 "the home store: when this store first met the customer.")
+    contacts: list[ContactOut] = Field(description="The contact points this token's store "
+                                       "recorded (all of them for an unbound token), with the "
+                                       "consent recorded there.")
 
 
 class TimelineEventOut(Schema):

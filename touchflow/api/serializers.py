@@ -11,7 +11,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from touchflow.customers.models import ContactPoint, Customer
+from touchflow.customers import visibility
+from touchflow.customers.models import Customer
+from touchflow.customers.visibility import ContactView, Stores
 from touchflow.purchases.models import Purchase
 from touchflow.stores.models import Category, Store
 from touchflow.timeline.models import TimelineEvent
@@ -72,35 +74,42 @@ def purchase(row: Purchase, store: Store) -> dict[str, Any]:
     }
 
 
-def contact(point: ContactPoint) -> dict[str, Any]:
+def contact(view: ContactView) -> dict[str, Any]:
+    point, consent = view.point, view.consent
     return {
         "kind": point.kind,
         "network": point.network,
         "value": point.value,
         "consent": {
-            "contact": point.contact_consent,
-            "marketing": point.marketing_consent,
-            "updated_at": utc(point.consent_updated_at),
+            "contact": consent.contact,
+            "marketing": consent.marketing,
+            "updated_at": utc(consent.updated_at),
         },
     }
 
 
-def customer(row: Customer, requested_id: int | None = None) -> dict[str, Any]:
-    """``requested_id``: the id the caller asked for, when it may be a merged one."""
+def customer(row: Customer, stores: Stores, requested_id: int | None = None) -> dict[str, Any]:
+    """The customer as ``stores`` may see them (decision 0008; None: everything).
+
+    ``requested_id``: the id the caller asked for, when it may be a merged one. The
+    home store, external id, tags and creation time belong to the home store's record;
+    another store reads its own name, contacts and consent, and when it first met them.
+    """
     asked = requested_id if requested_id is not None else row.pk
+    view = visibility.view_of(row, stores)
     return {
         "id": row.pk,
         "requested_id": asked,
         "merged_into": row.pk if asked != row.pk else None,
-        "name": row.name,
+        "name": view.name,
         "language": row.language,
         "time_zone": row.time_zone,
         "country": row.country,
-        "tags": list(row.tags),
-        "external_id": row.external_id,
-        "home_store": row.home_store.slug,
-        "created_at": utc(row.created_at),
-        "contacts": [contact(p) for p in sorted(row.contacts.all(), key=lambda p: p.pk)],
+        "tags": list(row.tags) if view.sees_record else [],
+        "external_id": row.external_id if view.sees_record else None,
+        "home_store": row.home_store.slug if view.sees_record else None,
+        "created_at": utc(view.since or row.created_at),
+        "contacts": [contact(c) for c in sorted(view.contacts, key=lambda c: c.point.pk)],
     }
 
 

@@ -30,6 +30,7 @@ from touchflow.customers.models import (
     ConsentPurpose,
     ContactKind,
     ContactPoint,
+    ContactPointStore,
     Customer,
     CustomerStore,
     OptInToken,
@@ -121,19 +122,36 @@ def find_customer(
     return [found[pk] for pk in sorted(found)]
 
 
-def link_store(customer: Customer, store: Store, at: datetime, *, new: bool = False) -> None:
-    """Record that the customer dealt with this store at ``at``.
+def link_store(
+    customer: Customer, store: Store, at: datetime, *, new: bool = False, name: str = ""
+) -> None:
+    """Record that the customer dealt with this store at ``at`` (and, with ``name``,
+    that this store knows them by that name: decision 0008).
 
     ``new`` says the customer was created in this transaction, so no link can exist yet.
     """
+    name = name.strip()[:200]
     if not new:
-        updated = CustomerStore.objects.filter(customer=customer, store=store).update(
-            first_seen_at=Least("first_seen_at", Value(at)),
-            last_seen_at=Greatest("last_seen_at", Value(at)),
-        )
-        if updated:
+        change: dict[str, object] = {
+            "first_seen_at": Least("first_seen_at", Value(at)),
+            "last_seen_at": Greatest("last_seen_at", Value(at)),
+        }
+        if name:
+            change["name"] = name
+        if CustomerStore.objects.filter(customer=customer, store=store).update(**change):
             return
-    CustomerStore.objects.create(customer=customer, store=store, first_seen_at=at, last_seen_at=at)
+    CustomerStore.objects.create(
+        customer=customer, store=store, first_seen_at=at, last_seen_at=at, name=name
+    )
+
+
+def link_contacts(points: Iterable[ContactPoint], store: Store | int, at: datetime) -> None:
+    """Record that ``store`` recorded these contact points, so its staff see them."""
+    store_id = store if isinstance(store, int) else store.pk
+    ContactPointStore.objects.bulk_create(
+        [ContactPointStore(contact_point=p, store_id=store_id, first_seen_at=at) for p in points],
+        ignore_conflicts=True,
+    )
 
 
 def record_consent(
@@ -144,20 +162,29 @@ def record_consent(
     at: datetime | None = None,
     note: str = "",
     timeline: list[TimelineEvent] | None = None,
+    store: Store | None = None,
 ) -> ConsentEvent | None:
-    """Grant or withdraw one purpose on one contact point. A no-op if nothing changes.
+    """Grant or withdraw one purpose on one contact point. A no-op if nothing changes,
+    neither the contact's state nor what the recording store last recorded.
 
     With ``timeline``, the timeline row is appended there for the caller to write.
+    ``store``: where it was given or withdrawn (default: the actor's token's store; none
+    for the customer's own request); that store then counts as recording the contact.
     """
     field = "contact_consent" if purpose == ConsentPurpose.CONTACT else "marketing_consent"
-    if getattr(contact, field) is granted:
-        return None
     at = at or clock.now()
-    event = _consent_event(contact, purpose, granted, actor, at, note)
+    event = _consent_event(contact, purpose, granted, actor, at, note, store)
+    changed = getattr(contact, field) is not granted
+    # Unchanged, but news to this store: it recorded it, so it sees it (decision 0008).
+    if not changed and not _news_to_store(event):
+        return None
+    if event.store_id is not None:
+        link_contacts([contact], event.store_id, at)
     event.save()
-    setattr(contact, field, granted)
-    contact.consent_updated_at = at
-    contact.save(update_fields=[field, "consent_updated_at"])
+    if changed:
+        setattr(contact, field, granted)
+        contact.consent_updated_at = at
+        contact.save(update_fields=[field, "consent_updated_at"])
     row = events.consent_changed_row(event)
     if timeline is None:
         row.save()
@@ -166,10 +193,36 @@ def record_consent(
     return event
 
 
+def _news_to_store(event: ConsentEvent) -> bool:
+    """Whether a store's own record of this purpose says otherwise: the event's store's
+    (its latest), or for the customer's own request (no store, seen by every store) any
+    store's since that request was last recorded."""
+    if event.store_id is None:
+        same = ConsentEvent.objects.filter(contact_point_id=event.contact_point_id,
+                                           purpose=event.purpose)
+        last_own = same.filter(store__isnull=True, granted=event.granted).order_by("-at").first()
+        other = same.exclude(granted=event.granted)
+        if last_own is not None:
+            other = other.filter(at__gt=last_own.at)
+        return other.exists()
+    last = (
+        ConsentEvent.objects.filter(contact_point_id=event.contact_point_id,
+                                    store_id=event.store_id, purpose=event.purpose)
+        .order_by("-at", "-id").values_list("granted", flat=True).first()
+    )
+    return last is not event.granted
+
+
 def _consent_event(
-    contact: ContactPoint, purpose: str, granted: bool, actor: Actor, at: datetime, note: str = ""
+    contact: ContactPoint, purpose: str, granted: bool, actor: Actor, at: datetime,
+    note: str = "", store: Store | None = None,
 ) -> ConsentEvent:
+    if store is None and actor.integration is not None:
+        store_id = actor.integration.store_id
+    else:
+        store_id = store.pk if store is not None else None
     return ConsentEvent(
+        store_id=store_id,
         contact_point=contact,
         customer_id=contact.customer_id,
         purpose=purpose,
@@ -189,9 +242,11 @@ def _add_contacts(
     actor: Actor,
     at: datetime,
     timeline: list[TimelineEvent],
+    store: Store | None = None,
 ) -> list[ContactPoint]:
     """Create new contact points with their consent already in place: one insert for
-    the points and one for their consent events, however many there are."""
+    the points and one for their consent events, however many there are. ``store``
+    recorded them."""
     points = [
         ContactPoint(
             customer=customer,
@@ -206,15 +261,19 @@ def _add_contacts(
         for c in contacts
     ]
     ContactPoint.objects.bulk_create(points)
+    if store is not None:
+        link_contacts(points, store, at)
     granted = []
     for point in points:
         timeline.append(events.contact_added_row(point, actor))
         if consent is not None:
             granted.append(
-                _consent_event(point, ConsentPurpose.CONTACT, consent.contact, actor, at)
+                _consent_event(point, ConsentPurpose.CONTACT, consent.contact, actor, at,
+                               store=store)
             )
             if consent.marketing:
-                granted.append(_consent_event(point, ConsentPurpose.MARKETING, True, actor, at))
+                granted.append(_consent_event(point, ConsentPurpose.MARKETING, True, actor, at,
+                                              store=store))
     ConsentEvent.objects.bulk_create(granted)
     timeline.extend(events.consent_changed_row(event) for event in granted)
     suppression.withhold(points, at, timeline)
@@ -227,15 +286,18 @@ def _apply_consent(
     actor: Actor,
     at: datetime,
     timeline: list[TimelineEvent],
+    store: Store | None = None,
 ) -> None:
     """Consent given again for contacts already on file: record what changed."""
     if consent is None:
         return
     for point in points:
-        record_consent(point, ConsentPurpose.CONTACT, consent.contact, actor, at, timeline=timeline)
+        record_consent(point, ConsentPurpose.CONTACT, consent.contact, actor, at,
+                       timeline=timeline, store=store)
         if consent.marketing or point.marketing_consent is not None:
             record_consent(
-                point, ConsentPurpose.MARKETING, consent.marketing, actor, at, timeline=timeline
+                point, ConsentPurpose.MARKETING, consent.marketing, actor, at, timeline=timeline,
+                store=store,
             )
 
 
@@ -326,23 +388,36 @@ def _resolve_once(
             created_at=at,
         )
         timeline.append(events.customer_created_row(customer, actor))
-        _add_contacts(customer, _unique(contacts), consent, actor, at, timeline)
+        _add_contacts(customer, _unique(contacts), consent, actor, at, timeline, store)
     else:
         customer = matches[0]
         for other in matches[1:]:
             customer = merge_customers(customer, other, actor, at)
+        _keep_home_name(customer, name)
         _update_profile(customer, name, language, time_zone, country, tags, external_id)
         existing = {(p.kind, p.network, p.value): p for p in customer.contacts.all()}
         missing = [c for c in _unique(contacts) if (c.kind, c.network, c.value) not in existing]
-        _add_contacts(customer, missing, consent, actor, at, timeline)
+        _add_contacts(customer, missing, consent, actor, at, timeline, store)
         known = [
             existing[k]
             for k in dict.fromkeys((c.kind, c.network, c.value) for c in contacts)
             if k in existing
         ]
-        _apply_consent(known, consent, actor, at, timeline)
-    link_store(customer, store, at, new=created)
+        # Typed again here: this store now knows the contact too (its earlier consent,
+        # recorded elsewhere, stays that store's).
+        link_contacts(known, store, at)
+        _apply_consent(known, consent, actor, at, timeline, store)
+    link_store(customer, store, at, new=created, name=name)
     return customer, created
+
+
+def _keep_home_name(customer: Customer, name: str) -> None:
+    """Before another store's name replaces the customer's, pin the name the home store
+    gave on its link when the link does not say (a link the importer wrote)."""
+    if name.strip() and name.strip() != customer.name:
+        CustomerStore.objects.filter(
+            customer=customer, store_id=customer.home_store_id, name__isnull=True
+        ).update(name=customer.name)
 
 
 def _unique(contacts: Sequence[ContactInput]) -> list[ContactInput]:
@@ -397,6 +472,7 @@ def merge_customers(
         for link in CustomerStore.objects.filter(customer=other):
             link_store(survivor, link.store, link.first_seen_at)
             link_store(survivor, link.store, link.last_seen_at)
+            _merge_link_name(survivor, other, link)
         CustomerStore.objects.filter(customer=other).delete()
         flow_enrollment.end_overlap(survivor.pk, other.pk, at)
         for relation in Customer._meta.related_objects:
@@ -421,8 +497,25 @@ def merge_customers(
     return survivor
 
 
+def _merge_link_name(survivor: Customer, other: Customer, link: CustomerStore) -> None:
+    """The name a store knew the duplicate by stays that store's, unless it already
+    knows the survivor by one."""
+    name = link.name
+    if name is None and link.store_id == other.home_store_id:
+        name = other.name
+    if name:
+        blank = models.Q(name="") | (
+            models.Q(name__isnull=True) & ~models.Q(store_id=survivor.home_store_id)
+        )
+        CustomerStore.objects.filter(customer=survivor, store_id=link.store_id).filter(
+            blank
+        ).update(name=name)
+
+
 def visible_customers(staff: Staff) -> models.QuerySet[Customer]:
-    """The customers a staff member may see: all for admins, their stores' for others."""
+    """The customers a staff member may see: all for admins, their stores' for others.
+
+    What of each customer they may see: ``customers.visibility``."""
     qs = Customer.active.all()
     if staff.is_admin:
         return qs

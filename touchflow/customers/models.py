@@ -65,6 +65,10 @@ class CustomerStore(models.Model):
     store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="customer_links")
     first_seen_at = models.DateTimeField()
     last_seen_at = models.DateTimeField()
+    # The name as this store recorded it (decision 0008): a store sees only the name it
+    # was given. "" = this store gave none; None = not known (a link the importer wrote):
+    # for the home store that means the customer's own ``name``, recorded at creation.
+    name = models.CharField(_("name"), max_length=200, null=True, blank=True)  # noqa: DJ001 - None and "" differ
 
     class Meta:
         constraints = [
@@ -122,6 +126,31 @@ class ContactPoint(models.Model):
         return f"{self.get_kind_display()}: {self.value}"
 
 
+class ContactPointStore(models.Model):
+    """A store that recorded this contact point: what lets its staff see it (decision 0008).
+
+    A contact point without any of these rows (written in bulk by the importer) counts
+    as recorded by its customer's home store.
+    """
+
+    contact_point = models.ForeignKey(
+        ContactPoint, on_delete=models.CASCADE, related_name="store_links"
+    )
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="contact_links")
+    first_seen_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contact_point", "store"], name="contact_point_store_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["store", "contact_point"])]
+
+    def __str__(self) -> str:
+        return f"{self.contact_point_id}@{self.store_id}"
+
+
 class ConsentPurpose(models.TextChoices):
     CONTACT = "contact", _("Service messages")
     MARKETING = "marketing", _("Offers and promotions")
@@ -151,6 +180,11 @@ class ConsentEvent(models.Model):
     )
     integration = models.ForeignKey(
         "integrations.ApiToken", on_delete=models.SET_NULL, null=True, blank=True
+    )
+    # The store where it was given or withdrawn; None for the customer's own request
+    # (STOP, an unsubscribe link), which every store that knows the contact sees.
+    store = models.ForeignKey(
+        Store, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     at = models.DateTimeField()
     note = models.CharField(max_length=500, blank=True)

@@ -15,7 +15,7 @@ from django.db import transaction
 
 from touchflow.core import clock
 from touchflow.core.actor import Actor
-from touchflow.customers.actions import merge_customers, record_consent, resolve
+from touchflow.customers.actions import link_contacts, merge_customers, record_consent, resolve
 from touchflow.customers.models import (
     ConsentPurpose,
     ConsentSource,
@@ -88,8 +88,9 @@ def redeem(
                 customer=customer, kind=kind, network=network, value=address, created_at=at
             )
             events.contact_added(point, QR)
+        link_contacts([point], store_id, at)  # scanned at this store: it knows the chat
         for purpose in (ConsentPurpose.CONTACT, ConsentPurpose.MARKETING):
-            record_consent(point, purpose, True, QR, at=at, note="QR opt-in")
+            record_consent(point, purpose, True, QR, at=at, note="QR opt-in", store=row.store)
         row.customer = customer
         row.redeemed_at = at
         row.save(update_fields=["customer", "redeemed_at"])

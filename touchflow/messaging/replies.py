@@ -14,6 +14,7 @@ from datetime import datetime
 from touchflow.core import clock
 from touchflow.core.errors import InvalidInput
 from touchflow.customers.models import ContactPoint, Customer
+from touchflow.customers.visibility import stores_of_staff, visible_points
 from touchflow.delivery.policies import CHANNEL_CONTACT
 from touchflow.messaging import accounts
 from touchflow.messaging.inbound import BOT_NETWORK
@@ -32,9 +33,10 @@ class Route:
 
 
 def routes(customer: Customer, staff: Staff) -> list[Route]:
-    """Where this staff member can answer this customer: a contact point with consent
-    on a channel for which one of the customer's stores (the staff member's, unless
-    an admin) has an account. The contact that wrote last comes first."""
+    """Where this staff member can answer this customer: a contact point their stores
+    recorded, with consent, on a channel for which one of the customer's stores (the
+    staff member's, unless an admin) has an account. The contact that wrote last comes
+    first."""
     stores = list(customer.store_links.values_list("store_id", flat=True))
     if not staff.is_admin:
         mine = set(staff.stores.values_list("id", flat=True))
@@ -42,7 +44,10 @@ def routes(customer: Customer, staff: Staff) -> list[Route]:
     if customer.home_store_id in stores:  # the home store's account answers first
         stores.remove(customer.home_store_id)
         stores.insert(0, customer.home_store_id)
-    points = customer.contacts.filter(contact_consent=True, undeliverable_at__isnull=True)
+    # Only to a contact the staff member's stores recorded (decision 0008).
+    seen = {p.pk for p in visible_points(customer, stores_of_staff(staff))}
+    points = customer.contacts.filter(contact_consent=True, undeliverable_at__isnull=True,
+                                      pk__in=seen)
     found: list[Route] = []
     for point in sorted(points, key=lambda p: p.last_inbound_at or datetime.min.replace(
             tzinfo=clock.now().tzinfo), reverse=True):

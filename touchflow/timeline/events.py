@@ -70,6 +70,7 @@ def consent_changed_row(event: ConsentEvent) -> TimelineEvent:
         customer_id=event.customer_id,
         kind=EventKind.CONSENT,
         at=event.at,
+        store_id=event.store_id,  # None: the customer's own request, seen by every store
         staff_id=event.staff_id,
         data={
             "contact": event.contact_point.value,

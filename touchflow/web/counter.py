@@ -9,13 +9,13 @@ from django.utils.translation import gettext as _
 
 from touchflow.core.actor import Actor
 from touchflow.core.errors import InvalidInput
+from touchflow.customers import visibility
 from touchflow.customers.actions import (
     ConsentGrant,
     ContactInput,
     check_contact,
     create_optin_token,
     find_customer,
-    visible_customers,
 )
 from touchflow.customers.models import ContactKind, Customer, OptInToken
 from touchflow.messaging.optin_links import qr_channel
@@ -96,15 +96,17 @@ class ContactCheck:
     value: str = ""
     error: str = ""
     customer: Customer | None = None
-    known_elsewhere: bool = False
+    name: str = ""  # the customer's name as the salesperson's stores know it
     last_visit: Visit | None = None
 
 
 def check_typed_contact(raw: str, store: Store, staff: Staff) -> ContactCheck:
     """Validate a typed contact and find who owns it.
 
-    A customer the staff member may not see (another store's) is only said to be
-    known, never named: per-store data isolation holds while typing too.
+    Only a contact the staff member's stores recorded finds anybody: a customer of
+    another store, or another store's contact of one of ours, reads as a new customer
+    (saving adds the visit to that person's history all the same). The name and the
+    last visit shown are the ones the staff member's stores recorded.
     """
     if not raw.strip():
         return ContactCheck()
@@ -112,14 +114,22 @@ def check_typed_contact(raw: str, store: Store, staff: Staff) -> ContactCheck:
         contact = parse_contact(raw, store)
     except InvalidInput as exc:
         return ContactCheck(error=message(exc))
-    owners = find_customer([contact])
-    if not owners:
+    stores = visibility.stores_of_staff(staff)
+    owner = next(iter(find_customer([contact])), None)
+    key = {(contact.kind, contact.network, contact.value)}
+    if (
+        owner is None
+        or not visibility.visible_customers(stores).filter(pk=owner.pk).exists()
+        or not visibility.matches_visible(owner, key, None, stores)
+    ):
         return ContactCheck(value=contact.value)
-    owner = owners[0]
-    if not visible_customers(staff).filter(pk=owner.pk).exists():
-        return ContactCheck(value=contact.value, known_elsewhere=True)
-    last = owner.visits.order_by("-occurred_at", "-id").first()
-    return ContactCheck(value=contact.value, customer=owner, last_visit=last)
+    visits = owner.visits.order_by("-occurred_at", "-id")
+    if stores is not None:
+        visits = visits.filter(store_id__in=stores)
+    return ContactCheck(value=contact.value, customer=owner,
+                        name=visibility.names_of([owner], stores)[owner.pk]
+                        or _("customer #%(id)s") % {"id": owner.pk},
+                        last_visit=visits.first())
 
 
 def fresh_token(store: Store, staff: Staff, keep: str = "") -> OptInToken | None:

@@ -6,15 +6,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from django.db.models import QuerySet
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from touchflow.customers.models import ConsentPurpose, ConsentSource, ContactKind, Customer
+from touchflow.customers.visibility import Stores, visible_timeline
 from touchflow.delivery.models import CallResult
 from touchflow.flows.models import Flow
 from touchflow.stores.models import Category
-from touchflow.timeline.models import EventKind, TimelineEvent
+from touchflow.timeline.models import EventKind
 from touchflow.visits.classification import VisitClass
 from touchflow.visits.models import Reason, VisitSource
 from touchflow.web import labels as words
@@ -197,12 +197,11 @@ _RENDER = {
 }
 
 
-def rows(customer: Customer, language: str) -> list[Row]:
-    """The customer's timeline, oldest first, each row in words."""
+def rows(customer: Customer, language: str, stores: Stores = None) -> list[Row]:
+    """The customer's timeline as ``stores`` may see it (decision 0008; None: all of it),
+    oldest first, each row in words."""
     labels = _Labels(language)
-    events: QuerySet[TimelineEvent] = customer.timeline.select_related("store", "staff").order_by(
-        "at", "id"
-    )
+    events = visible_timeline(customer, stores)
     out = []
     for event in events:
         render = _RENDER.get(EventKind(event.kind)) if event.kind in EventKind.values else None

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from touchflow.core.errors import InvalidInput
+from touchflow.customers import visibility
 from touchflow.visits.classification import VisitClass
 from touchflow.web import counter
 from touchflow.web.current_store import current_store, pick_store, stores_for
@@ -59,7 +60,10 @@ def counter_page(request: HttpRequest) -> HttpResponse:
         return render(request, "web/counter.html", _context(request, entry, errors), status=422)
     label = VisitClass(visit.visit_class).label
     if visit.customer is not None:
-        customer = visit.customer.name or _("customer #%(id)s") % {"id": visit.customer.pk}
+        # The name this store knows them by, never one another store recorded.
+        stores = visibility.stores_of_staff(staff_of(request))
+        customer = (visibility.names_of([visit.customer], stores)[visit.customer.pk]
+                    or _("customer #%(id)s") % {"id": visit.customer.pk})
         text = _("Saved — %(class)s. Customer: %(customer)s.") % {"class": label,
                                                                  "customer": customer}
     else:

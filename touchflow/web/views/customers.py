@@ -14,9 +14,11 @@ from django.utils.translation import get_language
 from django.views.decorators.http import require_GET, require_POST
 
 from touchflow.core.errors import InvalidInput
+from touchflow.customers import visibility
 from touchflow.customers.actions import resolve, visible_customers
 from touchflow.customers.models import ContactPoint, Customer
 from touchflow.messaging.replies import reply, routes
+from touchflow.stores.models import Store
 from touchflow.web.staff import staff_of
 from touchflow.web.timeline import rows
 
@@ -24,8 +26,10 @@ PAGE_SIZE = 25
 _PHONE_NOISE = re.compile(r"[\s().\-/]")
 
 
-def search(customers: QuerySet[Customer], query: str) -> QuerySet[Customer]:
-    """Customers whose name or any contact contains ``query``.
+def search(customers: QuerySet[Customer], query: str,
+           stores: visibility.Stores = None) -> QuerySet[Customer]:
+    """Customers whose name or any contact contains ``query``, as far as ``stores``
+    recorded them (a name or contact another store recorded finds nobody).
 
     Phone numbers are stored in E.164, so the typed digits are also matched without
     spaces, dashes and brackets ("501 234-567" finds +48501234567).
@@ -33,24 +37,31 @@ def search(customers: QuerySet[Customer], query: str) -> QuerySet[Customer]:
     query = query.strip()
     if not query:
         return customers
-    match = Q(name__icontains=query) | Q(contacts__value__icontains=query)
+    contact = Q(value__icontains=query)
     digits = _PHONE_NOISE.sub("", query)
     if digits and digits != query and digits.lstrip("+").isdigit():
-        match |= Q(contacts__value__contains=digits)
-    ids = customers.filter(match).values("pk")
-    return customers.filter(pk__in=ids)
+        contact |= Q(value__contains=digits)
+    by_contact = visibility.visible_point_ids(stores).filter(contact).values("customer_id")
+    if stores is None:
+        by_name = Q(name__icontains=query)
+    else:
+        by_name = Q(pk__in=visibility.named_links(stores, query).values("customer_id"))
+    return customers.filter(Q(pk__in=by_contact) | by_name)
 
 
 @login_required
 @require_GET
 def customer_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")
-    customers = search(visible_customers(staff_of(request)), query).select_related("home_store")
-    customers = customers.order_by("-id").prefetch_related(
+    stores = visibility.stores_of_staff(staff_of(request))
+    customers = search(visible_customers(staff_of(request)), query, stores)
+    customers = customers.select_related("home_store").order_by("-id").prefetch_related(
         Prefetch("contacts", queryset=ContactPoint.objects.order_by("kind", "id"))
     )
     page = Paginator(customers, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "web/customers.html", {"page": page, "query": query})
+    rows = visibility.summaries(page.object_list, stores)
+    return render(request, "web/customers.html", {"page": page, "rows": rows, "query": query,
+                                                  "stores": stores})
 
 
 @login_required
@@ -88,12 +99,15 @@ def _detail(request: HttpRequest, pk: int, reply_error: str = "", draft: str = "
             if visible.filter(pk=survivor.pk).exists():
                 return redirect("web:customer", pk=survivor.pk)
         raise Http404
+    staff = staff_of(request)
+    stores = visibility.stores_of_staff(staff)
+    view = visibility.view_of(customer, stores)
     context = {
         "customer": customer,
-        "contacts": customer.contacts.order_by("kind", "id"),
-        "stores": customer.stores.order_by("name"),
-        "rows": rows(customer, get_language() or "en"),
-        "routes": routes(customer, staff_of(request)),
+        "view": view,
+        "stores": Store.objects.filter(pk__in=view.store_ids).order_by("name"),
+        "rows": rows(customer, get_language() or "en", stores),
+        "routes": routes(customer, staff),
         "reply_error": reply_error,
         "draft": draft,
     }

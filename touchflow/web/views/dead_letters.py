@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from touchflow.core.errors import InvalidInput
+from touchflow.customers import visibility
 from touchflow.delivery.actions import dead_letters_for, retry_dead_letter
 from touchflow.web.roles import manager_required
 from touchflow.web.staff import staff_of
@@ -24,6 +25,10 @@ def dead_letter_list(request: HttpRequest) -> HttpResponse:
         "customer", "store", "step", "enrollment__flow"
     )
     page = Paginator(touches, PAGE_SIZE).get_page(request.GET.get("page"))
+    for touch in page.object_list:
+        # The name the touch's store recorded, never another store's (decision 0008).
+        store = frozenset({touch.store_id})
+        touch.shown_name = visibility.names_of([touch.customer], store)[touch.customer_id]  # type: ignore[attr-defined]
     return render(request, "web/dead_letters.html", {"page": page})
 
 

@@ -4,28 +4,50 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from touchflow.core.errors import InvalidInput
+from touchflow.customers import visibility
 from touchflow.delivery.actions import complete_call_task, open_tasks_for
-from touchflow.delivery.models import CallResult
+from touchflow.delivery.models import CallResult, CallTask
+from touchflow.stores.models import Staff
 from touchflow.web.staff import staff_of
 
 SHOWN = 200  # an inbox longer than this is worked from the top anyway
+
+
+def _inbox(staff: Staff) -> QuerySet[CallTask]:
+    """The staff member's open tasks, in their stores only (an admin: every store)."""
+    tasks = open_tasks_for(staff)
+    if not staff.is_admin:
+        tasks = tasks.filter(store__in=staff.stores.all())
+    return tasks
+
+
+def _as_seen(tasks: list[CallTask]) -> None:
+    """Each task shows the customer as its store knows them: the name that store
+    recorded, and the phone only if that store recorded it (decision 0008)."""
+    for task in tasks:
+        store = frozenset({task.store_id})
+        task.shown_name = visibility.names_of([task.customer], store)[task.customer_id]  # type: ignore[attr-defined]
+        phones = {p.value for p in visibility.visible_points(task.customer, store)}
+        task.shown_phone = task.phone if task.phone in phones else ""  # type: ignore[attr-defined]
 
 
 @login_required
 @require_GET
 def task_list(request: HttpRequest) -> HttpResponse:
     staff = staff_of(request)
-    tasks = open_tasks_for(staff).select_related(
+    tasks = list(_inbox(staff).select_related(
         "customer", "assignee", "store", "touch__step", "touch__enrollment__flow"
-    )
+    )[:SHOWN])
+    _as_seen(tasks)
     context = {
-        "tasks": list(tasks[:SHOWN]),
+        "tasks": tasks,
         "results": CallResult.choices,
         "show_assignee": staff.is_manager,
     }
@@ -37,7 +59,7 @@ def task_list(request: HttpRequest) -> HttpResponse:
 def task_done(request: HttpRequest, pk: int) -> HttpResponse:
     """404 for a task that is not in the staff member's inbox (someone else's, or done)."""
     staff = staff_of(request)
-    task = open_tasks_for(staff).filter(pk=pk).select_related("customer").first()
+    task = _inbox(staff).filter(pk=pk).select_related("customer").first()
     if task is None:
         raise Http404
     try:
@@ -49,6 +71,7 @@ def task_done(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.error(request, _("This task is already done."))
         return redirect("web:tasks")
-    name = task.customer.name or _("customer #%(id)s") % {"id": task.customer_id}
+    name = (visibility.names_of([task.customer], frozenset({task.store_id}))[task.customer_id]
+            or _("customer #%(id)s") % {"id": task.customer_id})
     messages.success(request, _("Call with %(customer)s logged.") % {"customer": name})
     return redirect("web:tasks")
