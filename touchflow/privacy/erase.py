@@ -27,7 +27,13 @@ from django.db import transaction
 from touchflow.core import clock
 from touchflow.core.errors import InvalidInput
 from touchflow.customers.actions import resolve
-from touchflow.customers.models import ConsentEvent, ContactPoint, Customer, OptInToken
+from touchflow.customers.models import (
+    ConsentEvent,
+    ContactPoint,
+    Customer,
+    CustomerStore,
+    OptInToken,
+)
 from touchflow.delivery.models import Attempt, CallTask, TaskState, Touch
 from touchflow.flows.enrollment import leave
 from touchflow.privacy import audit, suppression
@@ -107,6 +113,8 @@ def _contacts(ids: list[int], suppress: bool, at: datetime) -> dict[str, int]:
 def _records(ids: list[int]) -> dict[str, int]:
     """Clear the free text of the customer's rows; keep their numbers and states."""
     Customer.objects.filter(pk__in=ids).update(name="", external_id=None, tags=[], country="")
+    # Each store's own name for the person (decision 0008) goes with the main one.
+    CustomerStore.objects.filter(customer_id__in=ids).exclude(name="").update(name="")
     counts = {
         "visit_notes": Visit.objects.filter(customer_id__in=ids).exclude(note="")
         .update(note=""),

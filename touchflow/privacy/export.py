@@ -121,15 +121,21 @@ def _profile(subject: Subject) -> list[Row]:
 @section("stores", _("Stores"), CustomerStore)
 def _stores(subject: Subject) -> list[Row]:
     links = CustomerStore.objects.filter(customer_id__in=subject.ids).select_related("store")
-    return [{"store": link.store.name, "first_seen_at": plain(link.first_seen_at),
+    return [{"store": link.store.name, "name_given": link.name,
+             "first_seen_at": plain(link.first_seen_at),
              "last_seen_at": plain(link.last_seen_at)} for link in links.order_by("id")]
 
 
 @section("contacts", _("Contacts"), ContactPoint)
 def _contacts(subject: Subject) -> list[Row]:
-    points = ContactPoint.objects.filter(customer_id__in=subject.ids).order_by("id")
+    points = (
+        ContactPoint.objects.filter(customer_id__in=subject.ids)
+        .prefetch_related("store_links__store")
+        .order_by("id")
+    )
     return [{
         "kind": p.kind, "network": p.network, "value": p.value,
+        "recorded_by": [link.store.name for link in p.store_links.all()],
         "contact_consent": p.contact_consent, "marketing_consent": p.marketing_consent,
         "consent_updated_at": plain(p.consent_updated_at),
         "last_inbound_at": plain(p.last_inbound_at),
