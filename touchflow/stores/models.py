@@ -136,3 +136,25 @@ class Category(models.Model):
 def remember_store(staff: Staff, store: Store) -> None:
     """Record that a query already proved ``staff`` works in ``store``."""
     staff.__dict__.setdefault("_known_stores", set()).add(store.pk)
+
+
+class LoginFailure(models.Model):
+    """One failed sign-in, counted against a username or a client address.
+
+    Kept in the database, not in a process's memory, so that every web process on
+    every machine counts the same failures (``touchflow/web/throttle.py``). ``key`` is a
+    hash: neither the typed username nor the address is stored in the clear.
+    """
+
+    key = models.CharField(max_length=64)
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["key", "at"], name="stores_loginfail_key_at"),
+            # Pruning what left the window reads by time alone.
+            models.Index(fields=["at"], name="stores_loginfail_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key[:12]}… at {self.at:%Y-%m-%d %H:%M:%S}"

@@ -8,3 +8,11 @@ class WebConfig(AppConfig):
     name = "touchflow.web"
     label = "web"
     verbose_name = _("Web")
+
+    def ready(self) -> None:
+        from django.contrib import admin
+
+        from touchflow.web.views.auth import ThrottledAdminAuthenticationForm
+
+        # The admin's sign-in counts failures with ours: one lock for both doors.
+        admin.site.login_form = ThrottledAdminAuthenticationForm
