@@ -10,12 +10,22 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from touchflow.core import currencies
+
 LANGUAGE_CHOICES = [("en", "English"), ("ru", "Русский"), ("pl", "Polski")]
 
 
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
         raise ValidationError(_("Unknown time zone: %(tz)s"), params={"tz": value})
+
+
+def validate_currency(value: str) -> None:
+    if not currencies.is_currency(value):
+        raise ValidationError(
+            _("%(code)s is not an ISO 4217 currency code; use one such as GBP, EUR or PLN."),
+            params={"code": value},
+        )
 
 
 class Store(models.Model):
@@ -33,7 +43,9 @@ class Store(models.Model):
     language = models.CharField(
         _("default language"), max_length=2, choices=LANGUAGE_CHOICES, default="en"
     )
-    currency = models.CharField(_("currency"), max_length=3, default="GBP")
+    currency = models.CharField(
+        _("currency"), max_length=3, default="GBP", validators=[validate_currency]
+    )
     telegram_bot = models.CharField(
         _("Telegram bot username"),
         max_length=64,
