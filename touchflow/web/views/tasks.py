@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 from touchflow.core.errors import InvalidInput
 from touchflow.delivery.actions import complete_call_task, open_tasks_for
 from touchflow.delivery.models import CallResult
+from touchflow.web.errors import message
 from touchflow.web.staff import staff_of
 
 SHOWN = 200  # an inbox longer than this is worked from the top anyway
@@ -20,6 +21,12 @@ SHOWN = 200  # an inbox longer than this is worked from the top anyway
 @login_required
 @require_GET
 def task_list(request: HttpRequest) -> HttpResponse:
+    return _inbox(request)
+
+
+def _inbox(request: HttpRequest, note_error: tuple[int, str] | None = None,
+           status: int = 200) -> HttpResponse:
+    """The inbox; ``note_error`` is (task id, message) for a refused note, shown beside it."""
     staff = staff_of(request)
     tasks = open_tasks_for(staff).select_related(
         "customer", "assignee", "store", "touch__step", "touch__enrollment__flow"
@@ -28,8 +35,9 @@ def task_list(request: HttpRequest) -> HttpResponse:
         "tasks": list(tasks[:SHOWN]),
         "results": CallResult.choices,
         "show_assignee": staff.is_manager,
+        "note_error": note_error,
     }
-    return render(request, "web/tasks.html", context)
+    return render(request, "web/tasks.html", context, status=status)
 
 
 @login_required
@@ -44,6 +52,8 @@ def task_done(request: HttpRequest, pk: int) -> HttpResponse:
         complete_call_task(task, staff, request.POST.get("result", ""),
                            request.POST.get("note", ""))
     except InvalidInput as exc:
+        if exc.field == "note":
+            return _inbox(request, note_error=(task.pk, message(exc)), status=422)
         if exc.field == "result":
             messages.error(request, _("Choose how the call went."))
         else:
