@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from django.db import connection
 
 from tests.paths import REPO
+from tests.servers import free_port
 
 PASSWORD = "right-pass-1"
 
@@ -89,3 +93,50 @@ def test_admin_login_is_locked_by_failures_in_another_process(database_url: str)
     # The web's own door is locked for the same account too.
     third = _run(database_url, "login", "/login/", "ada", PASSWORD, "1", "10.0.3.3")
     assert third == {"codes": [429], "signed_in": False}
+
+
+def _wait_for(url: str, server: subprocess.Popen[bytes], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert server.poll() is None, "gunicorn exited"
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer")
+
+
+def _http_login(base: str, username: str, password: str) -> int:
+    """One sign-in as a browser makes it: a fresh session, the form's CSRF token, a POST."""
+    with httpx.Client(base_url=base, timeout=30) as browser:
+        form = browser.get("/login/").text
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form)
+        assert token is not None
+        return browser.post("/login/", data={"csrfmiddlewaretoken": token.group(1),
+                                             "username": username, "password": password},
+                            headers={"Referer": f"{base}/login/"}).status_code
+
+
+def test_gunicorn_with_three_workers_checks_five_passwords_not_fifteen(
+    database_url: str,
+) -> None:
+    """The report's own setup: gunicorn with three sync workers, as `touchflow serve` runs it."""
+    _run(database_url, "staff", "sam", PASSWORD, "salesperson")
+    port = free_port()
+    env = {**os.environ, "TOUCHFLOW_DATABASE_URL": database_url,
+           "TOUCHFLOW_SECRET_KEY": "k" * 30 + "abcdefghijklmnopqrstuvwxyz",
+           "TOUCHFLOW_VAR_DIR": str(REPO / "var")}
+    gunicorn = [str(Path(sys.executable).parent / "gunicorn"), "touchflow.wsgi:application",
+                "--bind", f"127.0.0.1:{port}", "--workers", "3"]
+    server = subprocess.Popen(gunicorn, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait_for(f"{base}/login/", server)
+        codes = [_http_login(base, "sam", "wrong") for _ in range(15)]
+        assert codes == [200] * 5 + [429] * 10
+        assert _http_login(base, "sam", PASSWORD) == 429
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
