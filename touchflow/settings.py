@@ -25,7 +25,11 @@ def _env_bool(name: str, default: bool) -> bool:
 
 DEBUG = _env_bool("TOUCHFLOW_DEBUG", False)
 # The embedded default is a trial on one machine; a real deployment sets its own key.
-SECRET_KEY = os.environ.get("TOUCHFLOW_SECRET_KEY", "touchflow-insecure-embedded-default-key")
+# The trial key is public (it is in this file), so anything signed with it — unsubscribe
+# links, sessions — can be forged: `touchflow serve` refuses to start on it outside
+# debug mode (touchflow/core/secrets.py), `touchflow demo` runs on it.
+TRIAL_SECRET_KEY = "touchflow-insecure-embedded-default-key"
+SECRET_KEY = os.environ.get("TOUCHFLOW_SECRET_KEY") or TRIAL_SECRET_KEY
 ALLOWED_HOSTS = [
     h.strip() for h in os.environ.get("TOUCHFLOW_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")
 ]
@@ -80,6 +84,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "touchflow.web.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -136,6 +141,26 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# The Content-Security-Policy is set per response by touchflow.web.middleware.
+
+# Behind HTTPS (a proxy that terminates TLS and sets X-Forwarded-Proto; gunicorn here
+# speaks plain HTTP): cookies only over HTTPS, plain HTTP redirected, and browsers told
+# to use HTTPS only (HSTS) for a year, this host's subdomains included.
+HTTPS = _env_bool("TOUCHFLOW_HTTPS", False)
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = HTTPS
+if HTTPS:
+    # Trusted only behind the proxy, which must overwrite whatever a client sent.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = int(os.environ.get("TOUCHFLOW_HSTS_SECONDS", "31536000" if HTTPS else "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("TOUCHFLOW_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
+SECURE_HSTS_PRELOAD = _env_bool("TOUCHFLOW_HSTS_PRELOAD", False)
+# Asking browsers to preload HSTS commits the whole domain, apex included: that is the
+# domain owner's decision, not one host's, so its deploy warning is off unless asked.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 
 LOGGING = {
     "version": 1,
@@ -160,5 +185,6 @@ TOUCHFLOW_PUBLIC_URL = os.environ.get("TOUCHFLOW_PUBLIC_URL", "http://127.0.0.1:
 # a revoked token or a paused chain takes effect in other processes within this time.
 TOUCHFLOW_CACHE_SECONDS = float(os.environ.get("TOUCHFLOW_CACHE_SECONDS", "10"))
 # Encrypts provider credentials at rest (touchflow/messaging/crypto.py). Comma-separated,
-# newest first; empty derives one from SECRET_KEY (trials only).
+# newest first; empty derives one from SECRET_KEY (trials only: `check --deploy` warns,
+# and `touchflow serve` refuses it while the secret key is the trial one).
 TOUCHFLOW_CREDENTIALS_KEY = os.environ.get("TOUCHFLOW_CREDENTIALS_KEY", "")

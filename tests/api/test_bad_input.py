@@ -90,6 +90,7 @@ CASES: list[tuple[str, dict[str, Any], int, list[tuple[str | None, str]]]] = [
     ("/purchases", {**SALE, "amount": 1e40}, 422, [("amount", "out_of_range")]),
     ("/purchases", {**SALE, "amount": "9" * 5000}, 422, [("amount", "out_of_range")]),
     ("/purchases", {**SALE, "currency": "EURO"}, 422, [("currency", "string_pattern_mismatch")]),
+    ("/purchases", {**SALE, "currency": "ABC"}, 422, [("currency", "invalid_currency")]),
     ("/purchases", {**SALE, "items": [{}]}, 422, [("items.0.unit_price", "missing")]),
     ("/purchases", {**SALE, "items": [{"unit_price": "1.234"}]}, 422,
      [("items.0.unit_price", "decimal_max_places")]),

@@ -78,3 +78,19 @@ def test_staff_of_another_store_cannot_answer(
                          {"channel": "telegram", "text": "Hi"})
     assert answer.status_code == 404
     assert telegram[0].texts() == []
+
+
+def test_a_reply_with_a_nul_byte_is_refused_before_it_is_sent(
+    client: Client, salesperson: Staff, type3_visit: Callable[..., Visit],
+    telegram: tuple[MiniTelegram, ChannelAccount],  # noqa: F811
+) -> None:
+    fake, _account = telegram
+    visit = type3_visit()
+    chat_of(visit)
+    client.force_login(salesperson)
+    answer = client.post(f"/customers/{visit.customer_id}/reply",
+                         {"channel": "telegram", "text": "Yes\x00, two left."})
+    assert answer.status_code == 400
+    assert "This text contains control characters" in answer.content.decode()
+    assert fake.texts() == []
+    assert not TimelineEvent.objects.filter(kind="message_out").exists()

@@ -45,7 +45,7 @@ def compiled_messages() -> None:
 
 @pytest.fixture(autouse=True)
 def clean_cache() -> Iterator[None]:
-    """Login throttling counts failures in the cache; no test may inherit another's."""
+    """No test may inherit what another left in the per-process cache."""
     cache.clear()
     yield
     cache.clear()

@@ -9,7 +9,7 @@ import time_machine
 from django.test import Client
 
 from touchflow.core import clock
-from touchflow.stores.models import Staff, Store
+from touchflow.stores.models import LoginFailure, Role, Staff, Store
 
 PASSWORD = "counter-pass-1"
 
@@ -106,3 +106,32 @@ def test_twenty_failures_from_one_address_lock_the_address(salesperson: Staff) -
     assert response.status_code == 429
     # The same account from elsewhere still signs in.
     assert _login(Client(), "sam", PASSWORD, address="192.0.2.8").status_code == 302
+
+
+def test_admin_login_counts_failures_and_locks_like_ours(make_staff: Callable[..., Staff]) -> None:
+    make_staff(Role.ADMIN, username="ada")
+    assert Client().post("/admin/login/", {"username": "ada", "password": PASSWORD},
+                         REMOTE_ADDR="10.0.0.9").status_code == 302
+    client = Client()
+    for _ in range(5):
+        client.post("/admin/login/", {"username": "ada", "password": "wrong"},
+                    REMOTE_ADDR="10.0.0.9")
+    response = client.post("/admin/login/", {"username": "ada", "password": PASSWORD},
+                           REMOTE_ADDR="10.0.0.9")
+    assert response.status_code == 200
+    assert "Too many failed sign-in attempts. Try again in 15 minutes." in response.content.decode()
+    assert "_auth_user_id" not in client.session
+    # One lock for both doors: the web's sign-in refuses the account as well.
+    assert _login(Client(), "ada", PASSWORD, address="10.0.0.10").status_code == 429
+
+
+def test_failures_are_stored_hashed_and_a_right_password_clears_them(
+    salesperson: Staff,
+) -> None:
+    _login(Client(), "sam", "wrong", address="10.0.0.1")
+    keys = set(LoginFailure.objects.values_list("key", flat=True))
+    assert len(keys) == 2
+    assert not any("sam" in k or "10.0.0.1" in k for k in keys)
+    assert _login(Client(), "sam", PASSWORD, address="10.0.0.1").status_code == 302
+    # The address's failure stays (others share the address); the username's is gone.
+    assert LoginFailure.objects.count() == 1

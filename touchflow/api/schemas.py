@@ -19,6 +19,8 @@ from ninja import Schema
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
+from touchflow.core import currencies, text
+
 # The largest id a database row can have (a signed 64-bit integer).
 MAX_ID = 2**63 - 1
 # Times before this are typing errors, and would overflow time-zone arithmetic near year 1.
@@ -29,9 +31,8 @@ ContactCaptureCode = Literal["taken", "refused", "not_attempted"]
 
 
 def _printable(value: str) -> str:
-    # PostgreSQL cannot store NUL in text; other control characters are junk from a
-    # broken till, never part of a name or a note.
-    if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in value):
+    # The web forms refuse the same characters (touchflow/core/text.py says why).
+    if text.has_control_characters(value):
         raise PydanticCustomError("invalid_characters", "Text must not contain control characters.")
     return value
 
@@ -48,6 +49,13 @@ def _time_zone(value: str) -> str:
     return value
 
 
+def _currency(value: str) -> str:
+    if not currencies.is_currency(value.upper()):
+        raise PydanticCustomError("invalid_currency", "{code} is not an ISO 4217 currency code; "
+                                  "use one such as GBP.", {"code": repr(value)})
+    return value
+
+
 def _not_too_early(value: datetime) -> datetime:
     comparable = value.replace(tzinfo=UTC) if value.tzinfo is None else value
     if comparable < EARLIEST:
@@ -55,17 +63,19 @@ def _not_too_early(value: datetime) -> datetime:
     return value
 
 
-# Strings of at most N characters, without control characters.
-Text64 = Annotated[str, StringConstraints(max_length=64), AfterValidator(_printable)]
-Text150 = Annotated[str, StringConstraints(max_length=150), AfterValidator(_printable)]
-Text200 = Annotated[str, StringConstraints(max_length=200), AfterValidator(_printable)]
-Text254 = Annotated[str, StringConstraints(max_length=254), AfterValidator(_printable)]
-Text2000 = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_printable)]
-Code = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True),
-                 AfterValidator(_printable)]
-ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=100,
+# Strings of at most N characters, without control characters; the limits are the web
+# forms' too (touchflow/core/text.py).
+Text64 = Annotated[str, StringConstraints(max_length=text.CODE), AfterValidator(_printable)]
+Text150 = Annotated[str, StringConstraints(max_length=text.USERNAME), AfterValidator(_printable)]
+Text200 = Annotated[str, StringConstraints(max_length=text.NAME), AfterValidator(_printable)]
+Text254 = Annotated[str, StringConstraints(max_length=text.EMAIL), AfterValidator(_printable)]
+Text2000 = Annotated[str, StringConstraints(max_length=text.NOTE), AfterValidator(_printable)]
+Code = Annotated[str, StringConstraints(min_length=1, max_length=text.CODE,
+                                        strip_whitespace=True), AfterValidator(_printable)]
+ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=text.EXTERNAL_ID,
                                               strip_whitespace=True), AfterValidator(_printable)]
 TimeZone = Annotated[str, StringConstraints(max_length=64), AfterValidator(_time_zone)]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$"), AfterValidator(_currency)]
 Moment = Annotated[datetime, AfterValidator(_not_too_early)]
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
@@ -131,7 +141,7 @@ class PurchaseIn(Input):
     visit_id: Id | None = None
     occurred_at: Moment | None = None
     amount: Decimal = Field(description="Decimal string (\"12.50\") or number; two decimals.")
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$")] | None = Field(
+    currency: Currency | None = Field(
         None, description="ISO 4217; default: the store's currency.")
     categories: list[Code] | None = Field(None, max_length=50)
     items: list[ItemIn] | None = Field(None, max_length=1000)

@@ -12,6 +12,8 @@ import time
 import typer
 from rich.console import Console
 
+from touchflow.cli.secrets_check import refuse_trial_secrets
+
 console = Console()
 
 
@@ -88,6 +90,7 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Start the web UI and REST API (gunicorn) on HOST:PORT, with one delivery worker."""
+        refuse_trial_secrets(console)
         if not no_migrate:
             migrate()
         console.print(f"Touchflow on [bold]http://{host}:{port}/[/bold]  (API: /api/v1/docs)")

@@ -11,9 +11,10 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 
-from touchflow.core import clock
+from touchflow.core import clock, text
 from touchflow.core.actor import Actor
 from touchflow.core.errors import InvalidInput
+from touchflow.core.text import check_text
 from touchflow.customers.actions import record_consent
 from touchflow.customers.models import ConsentPurpose, ContactKind, ContactPoint
 from touchflow.delivery.models import CallResult, CallTask, TaskState, Touch, TouchState
@@ -58,8 +59,10 @@ def complete_call_task(task: CallTask, staff: Staff, result: str, note: str = ""
     customer's timeline says so. "Does not want calls" also withdraws contact consent
     on the phone that was called, recorded as a staff edit on the customer's request.
 
-    Raises InvalidInput for an unknown result or a task that is no longer open.
+    Raises InvalidInput for an unknown result, a note with control characters or over
+    ``core.text.NOTE``, or a task that is no longer open.
     """
+    check_text("note", note, text.NOTE)
     if result not in CallResult.values:
         raise InvalidInput(
             "result", f"Must be one of: {', '.join(CallResult.values)}.", "invalid_choice"

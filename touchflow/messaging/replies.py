@@ -13,6 +13,7 @@ from datetime import datetime
 
 from touchflow.core import clock
 from touchflow.core.errors import InvalidInput
+from touchflow.core.text import check_text
 from touchflow.customers.models import ContactPoint, Customer
 from touchflow.customers.visibility import stores_of_staff, visible_points
 from touchflow.delivery.policies import CHANNEL_CONTACT
@@ -70,6 +71,7 @@ def reply(customer: Customer, staff: Staff, channel: str, text: str) -> Timeline
         raise InvalidInput("text", "Write the reply first.", "required")
     if len(text) > MAX_REPLY:
         raise InvalidInput("text", f"A reply is at most {MAX_REPLY} characters.", "too_long")
+    check_text("text", text, MAX_REPLY)  # control characters (NUL breaks PostgreSQL)
     route = next((r for r in routes(customer, staff) if r.channel == channel), None)
     if route is None:
         raise InvalidInput(

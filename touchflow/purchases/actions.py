@@ -10,7 +10,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from touchflow.core import clock
+from touchflow.core import clock, currencies
 from touchflow.core.actor import Actor
 from touchflow.core.errors import InvalidInput
 from touchflow.customers import actions as customer_actions
@@ -37,10 +37,12 @@ def check_amount(raw: Any) -> Decimal:
 
 
 def check_currency(code: str) -> str:
+    """The code in capitals if it is a current ISO 4217 currency ("pln" → "PLN");
+    three letters that name no currency ("ABC") are refused."""
     code = (code or "").strip().upper()
-    if len(code) != 3 or not code.isalpha():
+    if not currencies.is_currency(code):
         raise InvalidInput(
-            "currency", "Use a three-letter ISO 4217 code such as GBP.", "invalid_currency"
+            "currency", "Use an ISO 4217 currency code such as GBP.", "invalid_currency"
         )
     return code
 

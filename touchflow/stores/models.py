@@ -10,12 +10,22 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from touchflow.core import currencies
+
 LANGUAGE_CHOICES = [("en", "English"), ("ru", "Русский"), ("pl", "Polski")]
 
 
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
         raise ValidationError(_("Unknown time zone: %(tz)s"), params={"tz": value})
+
+
+def validate_currency(value: str) -> None:
+    if not currencies.is_currency(value):
+        raise ValidationError(
+            _("%(code)s is not an ISO 4217 currency code; use one such as GBP, EUR or PLN."),
+            params={"code": value},
+        )
 
 
 class Store(models.Model):
@@ -33,7 +43,9 @@ class Store(models.Model):
     language = models.CharField(
         _("default language"), max_length=2, choices=LANGUAGE_CHOICES, default="en"
     )
-    currency = models.CharField(_("currency"), max_length=3, default="GBP")
+    currency = models.CharField(
+        _("currency"), max_length=3, default="GBP", validators=[validate_currency]
+    )
     telegram_bot = models.CharField(
         _("Telegram bot username"),
         max_length=64,
@@ -136,3 +148,25 @@ class Category(models.Model):
 def remember_store(staff: Staff, store: Store) -> None:
     """Record that a query already proved ``staff`` works in ``store``."""
     staff.__dict__.setdefault("_known_stores", set()).add(store.pk)
+
+
+class LoginFailure(models.Model):
+    """One failed sign-in, counted against a username or a client address.
+
+    Kept in the database, not in a process's memory, so that every web process on
+    every machine counts the same failures (``touchflow/web/throttle.py``). ``key`` is a
+    hash: neither the typed username nor the address is stored in the clear.
+    """
+
+    key = models.CharField(max_length=64)
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["key", "at"], name="stores_loginfail_key_at"),
+            # Pruning what left the window reads by time alone.
+            models.Index(fields=["at"], name="stores_loginfail_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key[:12]}… at {self.at:%Y-%m-%d %H:%M:%S}"

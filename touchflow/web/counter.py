@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from django.http import QueryDict
 from django.utils.translation import gettext as _
 
+from touchflow.core import text
 from touchflow.core.actor import Actor
 from touchflow.core.errors import InvalidInput
+from touchflow.core.text import check_text
 from touchflow.customers import visibility
 from touchflow.customers.actions import (
     ConsentGrant,
@@ -64,8 +66,21 @@ def parse_contact(raw: str, store: Store) -> ContactInput:
     return check_contact(kind, raw, region=store.country or None, field="contact")
 
 
+def check_text_fields(entry: CounterEntry) -> None:
+    """Refuse what the API refuses too (``core/text.py``): control characters (NUL breaks
+    PostgreSQL) and text over the limits, naming the form field."""
+    check_text("contact", entry.contact, text.EMAIL)
+    check_text("name", entry.name, text.NAME)
+    check_text("note", entry.note, text.NOTE)
+    check_text("reason", entry.reason, text.CODE)
+    check_text("optin_token", entry.token, text.CODE)
+    for code in entry.categories:
+        check_text("categories", code, text.CODE)
+
+
 def save(entry: CounterEntry, store: Store, staff: Staff) -> Visit:
     """Log the visit the entry describes; raise InvalidInput naming the form field."""
+    check_text_fields(entry)
     if entry.outcome not in (BOUGHT, NOT_BOUGHT):
         raise InvalidInput("outcome", "Choose bought or did not buy.", "required")
     bought = entry.outcome == BOUGHT
@@ -140,7 +155,7 @@ def fresh_token(store: Store, staff: Staff, keep: str = "") -> OptInToken | None
     channel = qr_channel(store)
     if channel is None:
         return None
-    if keep:
+    if keep and not text.has_control_characters(keep):
         token = OptInToken.objects.filter(
             token=keep, store=store, channel=channel, visit__isnull=True,
             redeemed_at__isnull=True,

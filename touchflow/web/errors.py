@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from touchflow.core.errors import InvalidInput
+from touchflow.core.text import TextTooLong
 
 # Domain actions speak English to integrators; the counter screen speaks the staff
 # member's language, so it maps the codes it can meet to translated sentences.
@@ -37,6 +39,12 @@ def form_field(exc: InvalidInput) -> str:
 
 def message(exc: InvalidInput) -> str:
     """A translated message for the error, or the action's own (English) one."""
+    if isinstance(exc, TextTooLong):
+        return ngettext("At most %(limit)d character, please.",
+                        "At most %(limit)d characters, please.", exc.limit) % {"limit": exc.limit}
+    if exc.code == "invalid_characters":
+        return _("This text contains control characters that cannot be saved; "
+                 "type it again without them.")
     field = form_field(exc)
     found = _MESSAGES.get((field, exc.code))
     return found() if found else exc.message

@@ -5,19 +5,53 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from touchflow.web import throttle
 
 
-class ThrottledAuthenticationForm(AuthenticationForm):
-    """Refuses to even check the password while the username or address is locked out."""
+class ThrottleMixin:
+    """Refuses to even check the password while the username or address is locked out.
 
+    Mixed into our sign-in form and the Django admin's, so both count the same failures.
+    """
+
+    request: HttpRequest | None
+    cleaned_data: dict[str, Any]
+    throttled = False
+
+    def clean(self) -> dict[str, Any]:
+        username = self.cleaned_data.get("username") or ""
+        address = throttle.client_address(self.request) if self.request else "unknown"
+        attempt = throttle.begin(username, address)
+        if attempt.locked_for is not None:
+            self.throttled = True
+            minutes = max(1, math.ceil(attempt.locked_for.total_seconds() / 60))
+            raise ValidationError(
+                ngettext(
+                    "Too many failed sign-in attempts. Try again in %(minutes)d minute.",
+                    "Too many failed sign-in attempts. Try again in %(minutes)d minutes.",
+                    minutes,
+                ) % {"minutes": minutes},
+                code="throttled",
+            )
+        cleaned: dict[str, Any] = super().clean()  # type: ignore[misc]
+        # A wrong password (or a disabled account, or a non-staff one at the admin) has
+        # raised above and stays counted; an empty field never reached the check.
+        if self.get_user() is None:  # type: ignore[attr-defined]
+            throttle.not_checked(attempt)
+        else:
+            throttle.succeeded(attempt)
+        return cleaned
+
+
+class ThrottledAuthenticationForm(ThrottleMixin, AuthenticationForm):
     error_messages = {
         **AuthenticationForm.error_messages,
         "invalid_login": _("Wrong username or password."),
@@ -28,38 +62,16 @@ class ThrottledAuthenticationForm(AuthenticationForm):
         super().__init__(*args, **kwargs)
         self.fields["username"].label = _("Username")
         self.fields["password"].label = _("Password")
-        self.throttled = False
 
-    def clean(self) -> dict[str, Any]:
-        username = self.cleaned_data.get("username") or ""
-        address = throttle.client_address(self.request) if self.request else "unknown"
-        wait = throttle.locked_for(username, address)
-        if wait is not None:
-            self.throttled = True
-            minutes = max(1, math.ceil(wait.total_seconds() / 60))
-            raise ValidationError(
-                ngettext(
-                    "Too many failed sign-in attempts. Try again in %(minutes)d minute.",
-                    "Too many failed sign-in attempts. Try again in %(minutes)d minutes.",
-                    minutes,
-                ) % {"minutes": minutes},
-                code="throttled",
-            )
-        try:
-            return super().clean()
-        except ValidationError:
-            throttle.record_failure(username, address)
-            raise
+
+class ThrottledAdminAuthenticationForm(ThrottleMixin, AdminAuthenticationForm):
+    pass
 
 
 class LoginView(auth_views.LoginView):
     template_name = "web/login.html"
     form_class = ThrottledAuthenticationForm
     redirect_authenticated_user = True
-
-    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
-        throttle.record_success(form.cleaned_data.get("username") or "")
-        return super().form_valid(form)
 
     def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
         response = super().form_invalid(form)

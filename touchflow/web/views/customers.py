@@ -13,12 +13,15 @@ from django.urls import reverse
 from django.utils.translation import get_language
 from django.views.decorators.http import require_GET, require_POST
 
+from touchflow.core import text as limits
 from touchflow.core.errors import InvalidInput
+from touchflow.core.text import check_text
 from touchflow.customers import visibility
 from touchflow.customers.actions import resolve, visible_customers
 from touchflow.customers.models import ContactPoint, Customer
 from touchflow.messaging.replies import reply, routes
 from touchflow.stores.models import Store
+from touchflow.web.errors import message
 from touchflow.web.staff import staff_of
 from touchflow.web.timeline import rows
 
@@ -53,6 +56,12 @@ def search(customers: QuerySet[Customer], query: str,
 @require_GET
 def customer_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")
+    try:
+        check_text("q", query, limits.SEARCH)
+    except InvalidInput as exc:
+        context = {"page": Paginator([], PAGE_SIZE).get_page(1), "rows": [], "query": query,
+                   "error": message(exc)}
+        return render(request, "web/customers.html", context, status=400)
     stores = visibility.stores_of_staff(staff_of(request))
     customers = search(visible_customers(staff_of(request)), query, stores)
     customers = customers.select_related("home_store").order_by("-id").prefetch_related(
@@ -84,7 +93,7 @@ def customer_reply(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         reply(customer, staff, channel, text)
     except InvalidInput as exc:
-        return _detail(request, pk, reply_error=exc.message, draft=text, status=400)
+        return _detail(request, pk, reply_error=message(exc), draft=text, status=400)
     return redirect(reverse("web:customer", args=[pk]) + "#timeline")
 
 

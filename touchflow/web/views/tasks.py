@@ -15,12 +15,13 @@ from touchflow.customers import visibility
 from touchflow.delivery.actions import complete_call_task, open_tasks_for
 from touchflow.delivery.models import CallResult, CallTask
 from touchflow.stores.models import Staff
+from touchflow.web.errors import message
 from touchflow.web.staff import staff_of
 
 SHOWN = 200  # an inbox longer than this is worked from the top anyway
 
 
-def _inbox(staff: Staff) -> QuerySet[CallTask]:
+def _open_tasks(staff: Staff) -> QuerySet[CallTask]:
     """The staff member's open tasks, in their stores only (an admin: every store)."""
     tasks = open_tasks_for(staff)
     if not staff.is_admin:
@@ -41,8 +42,14 @@ def _as_seen(tasks: list[CallTask]) -> None:
 @login_required
 @require_GET
 def task_list(request: HttpRequest) -> HttpResponse:
+    return _inbox(request)
+
+
+def _inbox(request: HttpRequest, note_error: tuple[int, str] | None = None,
+           status: int = 200) -> HttpResponse:
+    """The inbox; ``note_error`` is (task id, message) for a refused note, shown beside it."""
     staff = staff_of(request)
-    tasks = list(_inbox(staff).select_related(
+    tasks = list(_open_tasks(staff).select_related(
         "customer", "assignee", "store", "touch__step", "touch__enrollment__flow"
     )[:SHOWN])
     _as_seen(tasks)
@@ -50,8 +57,9 @@ def task_list(request: HttpRequest) -> HttpResponse:
         "tasks": tasks,
         "results": CallResult.choices,
         "show_assignee": staff.is_manager,
+        "note_error": note_error,
     }
-    return render(request, "web/tasks.html", context)
+    return render(request, "web/tasks.html", context, status=status)
 
 
 @login_required
@@ -59,13 +67,15 @@ def task_list(request: HttpRequest) -> HttpResponse:
 def task_done(request: HttpRequest, pk: int) -> HttpResponse:
     """404 for a task that is not in the staff member's inbox (someone else's, or done)."""
     staff = staff_of(request)
-    task = _inbox(staff).filter(pk=pk).select_related("customer").first()
+    task = _open_tasks(staff).filter(pk=pk).select_related("customer").first()
     if task is None:
         raise Http404
     try:
         complete_call_task(task, staff, request.POST.get("result", ""),
                            request.POST.get("note", ""))
     except InvalidInput as exc:
+        if exc.field == "note":
+            return _inbox(request, note_error=(task.pk, message(exc)), status=422)
         if exc.field == "result":
             messages.error(request, _("Choose how the call went."))
         else:
