@@ -47,8 +47,9 @@ REPLAY_STEP = timedelta(minutes=1)
 CHAINS_DAYS = 21
 OBJECTIVE = ("just_looking", "just_looking", "price_difference", "credit_refused")
 SELLER_ERRORS = ("too_pushy", "too_passive", "wrong_sales_tool", "weak_product_knowledge")
-# The demo stores' opening hours, on their own clocks.
-OPEN, CLOSE = time(9, 0), time(20, 0)
+# The demo stores' opening hours, on their own clocks: visits three hours before a
+# thank-you due at 10:00 (the warming chain's window opens then) fall inside them.
+OPEN, CLOSE = time(7, 0), time(20, 0)
 
 
 @dataclass(frozen=True)
@@ -272,10 +273,10 @@ def _load(seed: int, visitors_per_store: int, console: Console) -> None:
             _history_visit(rng, visitors[index], at, n)
             progress.advance(task)
         _activate_chains()
-        progress.add_task("Replaying the chains up to now", total=None)
-        replay(now)
         for spec in STORES:
             _today(rng, spec, stores[spec.slug], sellers[spec.slug], now)
+        progress.add_task("Replaying the chains up to now", total=None)
+        replay(now)
 
 
 def _activate_chains() -> None:
