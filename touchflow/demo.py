@@ -1,8 +1,10 @@
 """Demo data: two stores, staff of every role, a few hundred customers with history.
 
 Everything goes through the domain actions, so the demo obeys the same rules as
-real use (classification, de-duplication, consent, timeline). Loading is
-deterministic for a seed and does nothing when the demo is already there.
+real use (classification, de-duplication, consent, timeline). The history ends at the
+moment of loading, the delivery engine is replayed over its last weeks, and the day's
+last visitors are thanked minutes after loading (docs/decisions/0011). Loading is
+deterministic for a seed and a load time, and does nothing when the demo is there.
 """
 
 from __future__ import annotations
@@ -440,10 +442,10 @@ def _today(
     """Visitors of the last hours: the warming chain thanks each of them three hours
     after the visit, so while the stores' customers are awake, thank-yous fall due
     minutes after the demo starts (at night they wait for the morning)."""
-    delay = Flow.objects.get(slug="warming").steps.order_by("position").first()
-    assert delay is not None
+    thank_you = Flow.objects.get(slug="warming").steps.order_by("position").first()
+    assert thank_you is not None
     for minutes in TODAY:
-        at = now - timedelta(seconds=delay.delay_seconds) + timedelta(minutes=minutes)
+        at = now - timedelta(seconds=thank_you.delay_seconds) + timedelta(minutes=minutes)
         at = _opening(store, at, minutes)
         seller = rng.choice(sellers)
         person = _person(rng, spec)
