@@ -86,8 +86,8 @@ def test_a_busy_port_is_reported_once_and_nothing_claims_to_listen() -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        for command in ("serve", "demo"):
-            result = runner.invoke(build_app(), [command, "--port", str(port)])
+        for command in (["serve", "--no-migrate"], ["demo"]):
+            result = runner.invoke(build_app(), [*command, "--port", str(port)])
             assert result.exit_code == 1
             assert result.output.count("already in use") == 1, result.output
             assert f"PORT={port + 1}" in result.output

@@ -124,9 +124,9 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Start the web UI and REST API (gunicorn) on HOST:PORT, with one delivery worker."""
-        env = listen_env(host, port)
         if not no_migrate:
             migrate()
+        env = listen_env(host, port)
         console.print(f"Touchflow on [bold]http://{host}:{port}/[/bold]  (API: /api/v1/docs)")
         serve_forever(host, port, workers, with_worker=not no_worker, env=env)
 
