@@ -4,6 +4,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -81,7 +82,8 @@ def test_demo_data_loads_once_with_every_role(transactional_db: None) -> None:
     }
 
 
-def test_a_busy_port_is_reported_once_and_nothing_claims_to_listen() -> None:
+def test_a_busy_port_is_reported_once_and_nothing_claims_to_listen(settings: Any) -> None:
+    settings.DEBUG = True  # serve would otherwise stop first at the trial secret key
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
