@@ -2,6 +2,7 @@
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
+PORT   ?= 8000
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
 
 .PHONY: setup demo serve test test-sqlite test-postgres lint browser messages bench clean
@@ -19,11 +20,12 @@ messages: $(STAMP)
 	@command -v msgfmt >/dev/null || (apt-get update -qq && apt-get install -y -qq gettext)
 	cd touchflow && ../$(BIN)/django-admin compilemessages --ignore=.venv -v 0 --settings=touchflow.settings
 
+# `make demo PORT=8001` when 8000 is taken.
 demo: setup
-	$(BIN)/touchflow demo
+	$(BIN)/touchflow demo --port $(PORT)
 
 serve: setup
-	$(BIN)/touchflow serve
+	$(BIN)/touchflow serve --port $(PORT)
 
 # Debian's Chromium drives the browser tests; Playwright never downloads a browser.
 browser:

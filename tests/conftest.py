@@ -9,10 +9,13 @@ from __future__ import annotations
 import importlib
 import itertools
 import os
-from collections.abc import Callable
+import random
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import time_machine
 
 from touchflow.core.actor import Actor
 from touchflow.stores.models import Category, Role, Staff, Store
@@ -21,6 +24,44 @@ from touchflow.stores.models import Category, Role, Staff, Store
 pytest_plugins = ["tests.web.browser"]
 
 _seq = itertools.count(1)
+
+# Every test runs on a fixed clock: a Tuesday in June, 12:00 UTC (14:00 in Warsaw, 13:00
+# in London), ticking from there. No test sees the real date, time of day or day of the
+# week (a browser test once failed on a Sunday at 16:20 UTC); a test that moves the
+# clock itself (time_machine.travel) overrides this one while it does. A test whose
+# subprocesses must share the machine's real clock says so with
+# ``@pytest.mark.wall_clock("why")``; tests/test_determinism.py keeps that list short.
+FIXED_NOW = datetime(2026, 6, 2, 12, 0, tzinfo=UTC)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "wall_clock(reason): runs on the machine's real clock (subprocesses)"
+    )
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--shuffle", type=int, default=None, metavar="SEED",
+        help="Run the tests in a random order from SEED, to find tests that need another "
+        "test to run first.",
+    )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    seed = config.getoption("--shuffle")
+    if seed is not None:
+        random.Random(seed).shuffle(items)
+
+
+@pytest.fixture(autouse=True)
+def _fixed_clock(request: pytest.FixtureRequest) -> Iterator[None]:
+    if request.node.get_closest_marker("wall_clock") is not None:
+        yield
+        return
+    with time_machine.travel(FIXED_NOW, tick=True):
+        yield
 
 
 @pytest.fixture(scope="session")

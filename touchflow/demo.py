@@ -1,37 +1,114 @@
 """Demo data: two stores, staff of every role, a few hundred customers with history.
 
 Everything goes through the domain actions, so the demo obeys the same rules as
-real use (classification, de-duplication, consent, timeline). Loading is
-deterministic for a seed and does nothing when the demo is already there.
+real use (classification, de-duplication, consent, timeline). The history ends at the
+moment of loading, the delivery engine is replayed over its last weeks, and the day's
+last visitors are thanked minutes after loading (docs/decisions/0011). Loading is
+deterministic for a seed and a load time, and does nothing when the demo is there.
 """
 
 from __future__ import annotations
 
 import random
+import unicodedata
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import phonenumbers
 from django.db import transaction
+from django.db.models import Min
 from rich.console import Console
 from rich.progress import Progress
 
 from touchflow.core import clock
 from touchflow.core.actor import Actor
+from touchflow.core.localtime import at_local, zone
 from touchflow.customers.actions import ConsentGrant, ContactInput
+from touchflow.customers.models import Customer
+from touchflow.delivery.channels.registry import KNOWN, from_settings
+from touchflow.delivery.dispatcher import Dispatcher
+from touchflow.delivery.models import Touch, TouchState
 from touchflow.flows.actions import load_flow_dir, set_status
-from touchflow.flows.models import FlowStatus
+from touchflow.flows.enrollment import forget_active_flows
+from touchflow.flows.models import Flow, FlowStatus
 from touchflow.purchases.actions import record_purchase
 from touchflow.stores.models import Category, Role, Staff, Store
 from touchflow.visits.actions import log_visit
 from touchflow.visits.classification import ContactCapture
-from touchflow.visits.models import Reason
 
 PASSWORD = "touchflow-demo"
 EXAMPLE_FLOWS = Path(__file__).resolve().parent / "flows" / "examples"
 DAYS = 150
+# Minutes after loading when the thank-yous to the day's last visitors fall due.
+TODAY = (2, 3, 5, 8, 12, 17, 23, 30, 38, 47)
+REPLAY_STEP = timedelta(minutes=1)
+# The shipped chains went live this many days before the demo is loaded: older visits
+# are history without messages (else months of call tasks would wait in the inbox).
+CHAINS_DAYS = 21
+OBJECTIVE = ("just_looking", "just_looking", "price_difference", "credit_refused")
+SELLER_ERRORS = ("too_pushy", "too_passive", "wrong_sales_tool", "weak_product_knowledge")
+# The demo stores' opening hours, on their own clocks: visits three hours before a
+# thank-you due at 10:00 (the warming chain's window opens then) fall inside them.
+OPEN, CLOSE = time(7, 0), time(20, 0)
+
+
+@dataclass(frozen=True)
+class Names:
+    """A language's given names by gender and its surnames as (a man's, a woman's) form:
+    Kowalski/Kowalska, Иванов/Иванова; English surnames have one form."""
+
+    language: str
+    women: tuple[str, ...]
+    men: tuple[str, ...]
+    surnames: tuple[tuple[str, str], ...]
+
+    def pick(self, rng: random.Random) -> str:
+        woman = rng.random() < 0.5
+        first = rng.choice(self.women if woman else self.men)
+        surname = rng.choice(self.surnames)[1 if woman else 0]
+        return f"{first} {surname}"
+
+
+POLISH = Names(
+    "pl",
+    ("Anna", "Katarzyna", "Magdalena", "Agnieszka", "Małgorzata", "Zofia"),
+    ("Piotr", "Tomasz", "Michał", "Paweł", "Krzysztof", "Łukasz"),
+    (
+        ("Nowak", "Nowak"),
+        ("Kowalski", "Kowalska"),
+        ("Wiśniewski", "Wiśniewska"),
+        ("Wójcik", "Wójcik"),
+        ("Kamiński", "Kamińska"),
+        ("Lewandowski", "Lewandowska"),
+        ("Zieliński", "Zielińska"),
+        ("Szymański", "Szymańska"),
+        ("Dąbrowski", "Dąbrowska"),
+        ("Żak", "Żak"),
+    ),
+)
+RUSSIAN = Names(
+    "ru",
+    ("Ольга", "Ирина", "Наталья", "Юлия"),
+    ("Дмитрий", "Сергей", "Алексей", "Андрей"),
+    (
+        ("Иванов", "Иванова"),
+        ("Петров", "Петрова"),
+        ("Волков", "Волкова"),
+        ("Смирнов", "Смирнова"),
+        ("Соколов", "Соколова"),
+    ),
+)
+ENGLISH = Names(
+    "en",
+    ("Amelia", "Isla", "Ava", "Mia", "Emily", "Grace"),
+    ("Oliver", "Harry", "Jack", "George", "Noah", "Charlie"),
+    tuple(
+        (s, s)
+        for s in ("Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Evans", "Roberts")
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -42,80 +119,40 @@ class DemoStore:
     time_zone: str
     language: str
     currency: str
-    first_names: tuple[str, ...]
-    last_names: tuple[str, ...]
+    names: Names
+    # The share of Russian-speaking customers, who get their messages in Russian.
+    russian: float
 
 
 STORES = (
-    DemoStore(
-        "warsaw",
-        "Meble Nowak — Warszawa",
-        "PL",
-        "Europe/Warsaw",
-        "pl",
-        "PLN",
-        (
-            "Anna",
-            "Piotr",
-            "Katarzyna",
-            "Tomasz",
-            "Magdalena",
-            "Michał",
-            "Agnieszka",
-            "Paweł",
-            "Olga",
-            "Dmitrij",
-            "Irina",
-            "Sergiej",
-        ),
-        (
-            "Nowak",
-            "Kowalska",
-            "Wiśniewski",
-            "Wójcik",
-            "Kamińska",
-            "Lewandowski",
-            "Zielińska",
-            "Szymański",
-            "Petrova",
-            "Ivanov",
-        ),
-    ),
-    DemoStore(
-        "london",
-        "London Sofa Company",
-        "GB",
-        "Europe/London",
-        "en",
-        "GBP",
-        (
-            "Oliver",
-            "Amelia",
-            "Harry",
-            "Isla",
-            "Jack",
-            "Ava",
-            "George",
-            "Mia",
-            "Noah",
-            "Emily",
-            "Natalia",
-            "Alexei",
-        ),
-        (
-            "Smith",
-            "Jones",
-            "Taylor",
-            "Brown",
-            "Williams",
-            "Wilson",
-            "Evans",
-            "Thomas",
-            "Roberts",
-            "Volkova",
-        ),
-    ),
+    DemoStore("warsaw", "Meble Nowak — Warszawa", "PL", "Europe/Warsaw", "pl", "PLN", POLISH, 0.2),
+    DemoStore("london", "London Sofa Company", "GB", "Europe/London", "en", "GBP", ENGLISH, 0.1),
 )
+
+# Latin letters that do not decompose into a base letter and a mark, and Russian
+# Cyrillic, spelled the way e-mail addresses spell them (a passport-style table).
+_LATIN = {"ł": "l", "Ł": "L", "ø": "o", "đ": "d", "ß": "ss", "æ": "ae", "œ": "oe"}
+_CYRILLIC = {
+    **dict(zip("абвгдеёзийклмнопрстуфыэ", "abvgdeeziyklmnoprstufye", strict=True)),
+    **{"ж": "zh", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "shch", "ю": "yu", "я": "ya"},
+    **{"ъ": "", "ь": ""},
+}
+
+
+def transliterate(text: str) -> str:
+    """ASCII for an e-mail address: ł→l, ż→z, ą→a, Иванова→ivanova."""
+    out = []
+    for char in text.lower():
+        char = _LATIN.get(char, char)
+        char = _CYRILLIC.get(char, char)
+        out.append(unicodedata.normalize("NFKD", char))
+    return "".join(out).encode("ascii", "ignore").decode()
+
+
+def email_for(name: str, number: int) -> str:
+    local = ".".join(transliterate(part) for part in name.split())
+    return f"{local or 'customer'}.{number}@example.com"
+
 
 # username, first name, role, store slugs, language
 STAFF = (
@@ -185,11 +222,9 @@ def _make_setup() -> dict[str, Store]:
         staff.stores.set([stores[s] for s in slugs])
     for position, (slug, en, ru, pl, _price) in enumerate(CATEGORIES):
         Category.objects.create(slug=slug, name_en=en, name_ru=ru, name_pl=pl, position=position)
-    # The shipped chains, active, so the demo's visits and purchases enter them.
+    # The shipped chains, activated CHAINS_DAYS ago (``_activate_chains``).
     results, errors = load_flow_dir(EXAMPLE_FLOWS)
     assert not errors, errors
-    for result in results:
-        set_status(result.flow, FlowStatus.ACTIVE)
     return stores
 
 
@@ -216,87 +251,206 @@ def _load(seed: int, visitors_per_store: int, console: Console) -> None:
     rng = random.Random(seed)
     with transaction.atomic():
         stores = _make_setup()
-    reasons = {r.code: r for r in Reason.objects.all()}
-    objective = ["just_looking", "just_looking", "price_difference", "credit_refused"]
-    seller_errors = ["too_pushy", "too_passive", "wrong_sales_tool", "weak_product_knowledge"]
     now = clock.now()
+    sellers = {
+        slug: list(Staff.objects.filter(stores=store, role=Role.SALESPERSON))
+        for slug, store in stores.items()
+    }
+    visitors = [
+        _plan(rng, spec, stores[spec.slug], sellers[spec.slug], now)
+        for spec in STORES
+        for _ in range(visitors_per_store)
+    ]
+    visits = sorted(
+        (at, index, n) for index, v in enumerate(visitors) for n, at in enumerate(v.times)
+    )
+    live = now - timedelta(days=CHAINS_DAYS)
     with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("Loading demo visits", total=visitors_per_store * len(STORES))
+        task = progress.add_task("Loading demo visits", total=len(visits))
+        active = False
+        for at, index, n in visits:
+            if at >= live and not active:
+                _activate_chains()
+                active = True
+            _history_visit(rng, visitors[index], at, n)
+            progress.advance(task)
+        _activate_chains()
         for spec in STORES:
-            store = stores[spec.slug]
-            sellers = list(Staff.objects.filter(stores=store, role=Role.SALESPERSON))
-            for _ in range(visitors_per_store):
-                seller = rng.choice(sellers)
-                habits = SELLER_HABITS[seller.username]
-                first = rng.choice(spec.first_names)
-                name = f"{first} {rng.choice(spec.last_names)}"
-                language = (
-                    "ru"
-                    if first in ("Olga", "Dmitrij", "Irina", "Sergiej", "Natalia", "Alexei")
-                    else spec.language
-                )
-                phone = _phone(rng, spec.country)
-                email = f"{name.lower().replace(' ', '.')}.{rng.randint(1, 9999)}@example.com"
-                contacts = [ContactInput("phone", phone)]
-                if rng.random() < 0.5:
-                    contacts.append(ContactInput("email", email.encode("ascii", "ignore").decode()))
-                first_visit = now - timedelta(days=rng.uniform(1, DAYS), hours=rng.uniform(0, 8))
-                visits = 1 + (rng.random() < 0.35) + (rng.random() < 0.15)
-                at = first_visit
-                customer = None
-                for n in range(visits):
-                    bought = rng.random() < (0.45 if n == 0 else 0.7)
-                    asked = rng.random() < habits["ask"]
-                    capture = (
-                        ContactCapture.NOT_ATTEMPTED
-                        if not asked
-                        else ContactCapture.TAKEN
-                        if customer is None and rng.random() < habits["taken"]
-                        else ContactCapture.REFUSED
-                        if customer is None
-                        else ContactCapture.TAKEN
-                    )
-                    code = (
-                        None
-                        if bought
-                        else rng.choice(objective if rng.random() < 0.75 else seller_errors)
-                    )
-                    category = rng.choice(CATEGORIES)
-                    actor = Actor(source="demo", staff=seller)
-                    visit, _ = log_visit(
-                        store=store,
-                        actor=actor,
-                        bought=bought,
-                        contact_capture=capture,
-                        occurred_at=at,
-                        staff=seller,
-                        customer=customer,
-                        contacts=contacts
-                        if capture == ContactCapture.TAKEN and customer is None
-                        else (),
-                        name=name,
-                        language=language,
-                        consent=ConsentGrant(contact=True, marketing=rng.random() < 0.4),
-                        reason=reasons[code].code if code else None,
-                        categories=[category[0]],
-                    )
-                    customer = visit.customer or customer
-                    if bought and customer is not None:
-                        amount = (category[4] * Decimal(rng.uniform(0.6, 1.8))).quantize(
-                            Decimal("1")
-                        )
-                        record_purchase(
-                            store=store,
-                            actor=actor,
-                            customer=customer,
-                            amount=amount,
-                            occurred_at=at,
-                            categories=[category[0]],
-                            visit=visit,
-                        )
-                    if customer is None:
-                        break  # an anonymous visitor: no history to continue
-                    at = at + timedelta(days=rng.uniform(3, 40))
-                    if at >= now:
-                        break
-                progress.advance(task)
+            _today(rng, spec, stores[spec.slug], sellers[spec.slug], now)
+        progress.add_task("Replaying the chains up to now", total=None)
+        replay(now)
+
+
+def _activate_chains() -> None:
+    """The shipped chains go live (the demo's business started them CHAINS_DAYS ago)."""
+    for flow in Flow.objects.exclude(status=FlowStatus.ACTIVE):
+        set_status(flow, FlowStatus.ACTIVE)
+    forget_active_flows()
+
+
+@dataclass
+class Visitor:
+    """One person of the demo's past and the times they came in."""
+
+    store: Store
+    seller: Staff
+    person: Person
+    times: list[datetime]
+    customer: Customer | None = None
+    anonymous: bool = False
+
+
+def _plan(
+    rng: random.Random, spec: DemoStore, store: Store, sellers: list[Staff], now: datetime
+) -> Visitor:
+    """A visitor of the last DAYS days with up to three visits."""
+    seller = rng.choice(sellers)
+    at = now - timedelta(days=rng.uniform(1, DAYS), hours=rng.uniform(0, 8))
+    times = [at]
+    for _ in range((rng.random() < 0.35) + (rng.random() < 0.15)):
+        at = at + timedelta(days=rng.uniform(3, 40))
+        if at >= now:
+            break
+        times.append(at)
+    return Visitor(store, seller, _person(rng, spec), times)
+
+
+def _history_visit(rng: random.Random, visitor: Visitor, at: datetime, n: int) -> None:
+    """The ``n``-th visit of ``visitor``; an anonymous first visit has no sequel."""
+    if visitor.anonymous:
+        return
+    habits = SELLER_HABITS[visitor.seller.username]
+    bought = rng.random() < (0.45 if n == 0 else 0.7)
+    asked = rng.random() < habits["ask"]
+    known = visitor.customer is not None
+    capture = (
+        ContactCapture.NOT_ATTEMPTED
+        if not asked
+        else ContactCapture.TAKEN
+        if known or rng.random() < habits["taken"]
+        else ContactCapture.REFUSED
+    )
+    reason = None if bought else rng.choice(OBJECTIVE if rng.random() < 0.75 else SELLER_ERRORS)
+    visitor.customer = _visit(
+        rng, visitor.store, visitor.seller, visitor.person, at, bought=bought, capture=capture,
+        customer=visitor.customer, reason=reason,
+    )
+    visitor.anonymous = visitor.customer is None
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    language: str
+    contacts: tuple[ContactInput, ...]
+
+
+def _person(rng: random.Random, spec: DemoStore) -> Person:
+    names = RUSSIAN if rng.random() < spec.russian else spec.names
+    # Some people give a number at the counter and no name: the messages still read well.
+    name = "" if rng.random() < 0.05 else names.pick(rng)
+    contacts = [ContactInput("phone", _phone(rng, spec.country))]
+    if rng.random() < 0.5:
+        contacts.append(ContactInput("email", email_for(name, rng.randint(1, 9999))))
+    language = "ru" if names is RUSSIAN else spec.language
+    return Person(name, language, tuple(contacts))
+
+
+def _visit(
+    rng: random.Random,
+    store: Store,
+    seller: Staff,
+    person: Person,
+    at: datetime,
+    *,
+    bought: bool,
+    capture: str,
+    customer: Customer | None = None,
+    reason: str | None = None,
+) -> Customer | None:
+    """One visit, and the purchase when they bought; returns the visit's customer."""
+    category = rng.choice(CATEGORIES)
+    actor = Actor(source="demo", staff=seller)
+    visit, _ = log_visit(
+        store=store,
+        actor=actor,
+        bought=bought,
+        contact_capture=capture,
+        occurred_at=at,
+        staff=seller,
+        customer=customer,
+        contacts=person.contacts if capture == ContactCapture.TAKEN and customer is None else (),
+        name=person.name,
+        language=person.language,
+        consent=ConsentGrant(contact=True, marketing=rng.random() < 0.4),
+        reason=reason,
+        categories=[category[0]],
+    )
+    customer = visit.customer or customer
+    if bought and customer is not None:
+        amount = (category[4] * Decimal(rng.uniform(0.6, 1.8))).quantize(Decimal("1"))
+        record_purchase(
+            store=store,
+            actor=actor,
+            customer=customer,
+            amount=amount,
+            occurred_at=at,
+            categories=[category[0]],
+            visit=visit,
+        )
+    return customer
+
+
+def replay(until: datetime) -> int:
+    """Run the delivery engine over the demo's past, due time after due time, as a
+    worker running all along would have: messages due before ``until`` are sent (to
+    nowhere: the null channel), call tasks are created, and each chain moves on to its
+    next step. Returns the number of rounds. Without this every past message would
+    expire when the real worker starts, and the demo would stand still."""
+    at = {"now": until}
+    nowhere = ";".join(f"{name}=null:" for name in KNOWN)
+    dispatcher = Dispatcher(from_settings(nowhere, accounts=False), now=lambda: at["now"])
+    queued = Touch.objects.filter(state=TouchState.QUEUED, due_at__lte=until)
+    rounds = 0
+    try:
+        while (due := queued.aggregate(due=Min("due_at"))["due"]) is not None:
+            # A touch sent back "due now" must not hold the replay on one instant.
+            at["now"] = due if rounds == 0 or due > at["now"] else at["now"] + REPLAY_STEP
+            if at["now"] > until:
+                break
+            dispatcher.drain(max_rounds=10)
+            rounds += 1
+    finally:
+        dispatcher.close()
+    return rounds
+
+
+def _opening(store: Store, moment: datetime, minutes: int) -> datetime:
+    """``moment`` when the store was open then, else ``minutes`` past the last hour
+    before closing (a demo visit at 3 a.m. would look odd)."""
+    tz = zone(store.time_zone)
+    local = moment.astimezone(tz)
+    if OPEN <= local.time() < CLOSE:
+        return moment
+    day = local.date() if local.time() >= CLOSE else local.date() - timedelta(days=1)
+    return at_local(day, time(CLOSE.hour - 1), tz) + timedelta(minutes=minutes)
+
+
+def _today(
+    rng: random.Random, spec: DemoStore, store: Store, sellers: list[Staff], now: datetime
+) -> None:
+    """Visitors of the last hours: the warming chain thanks each of them three hours
+    after the visit, so while the stores' customers are awake, thank-yous fall due
+    minutes after the demo starts (at night they wait for the morning)."""
+    thank_you = Flow.objects.get(slug="warming").steps.order_by("position").first()
+    assert thank_you is not None
+    for minutes in TODAY:
+        at = now - timedelta(seconds=thank_you.delay_seconds) + timedelta(minutes=minutes)
+        at = _opening(store, at, minutes)
+        seller = rng.choice(sellers)
+        person = _person(rng, spec)
+        bought = minutes % 3 == 0  # most did not buy (Type 3), a few bought (Type 1)
+        _visit(
+            rng, store, seller, person, at, bought=bought, capture=ContactCapture.TAKEN,
+            reason=None if bought else "just_looking",
+        )

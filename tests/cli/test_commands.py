@@ -1,14 +1,16 @@
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from touchflow import demo
-from touchflow.cli import build_app
+from touchflow.cli import build_app, run
 from touchflow.customers.models import Customer
 from touchflow.integrations.actions import authenticate
 from touchflow.integrations.models import ApiToken
@@ -78,3 +80,32 @@ def test_demo_data_loads_once_with_every_role(transactional_db: None) -> None:
         "type4",
         "grey",
     }
+
+
+def test_a_busy_port_is_reported_once_and_nothing_claims_to_listen(settings: Any) -> None:
+    settings.DEBUG = True  # serve would otherwise stop first at the trial secret key
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for command in (["serve", "--no-migrate"], ["demo"]):
+            result = runner.invoke(build_app(), [*command, "--port", str(port)])
+            assert result.exit_code == 1
+            assert result.output.count("already in use") == 1, result.output
+            assert f"PORT={port + 1}" in result.output
+            assert "Touchflow on" not in result.output
+
+
+def test_links_follow_the_port_unless_a_public_url_is_set() -> None:
+    with socket.socket() as spare:
+        spare.bind(("127.0.0.1", 0))
+        port = spare.getsockname()[1]
+    env = run.listen_env("127.0.0.1", port, {})
+    assert env["TOUCHFLOW_PUBLIC_URL"] == f"http://127.0.0.1:{port}"
+    assert run.listen_env("0.0.0.0", port, {})["TOUCHFLOW_PUBLIC_URL"] == (
+        f"http://127.0.0.1:{port}"
+    )
+    public = {"TOUCHFLOW_PUBLIC_URL": "https://care.example.com"}
+    assert run.listen_env("127.0.0.1", port, public)["TOUCHFLOW_PUBLIC_URL"] == (
+        "https://care.example.com"
+    )

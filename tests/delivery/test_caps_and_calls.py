@@ -143,7 +143,7 @@ def test_a_call_step_becomes_a_task_for_the_seller_with_the_script(
         "+48501234567",
         "open",
     )
-    assert task.script.startswith("Zadzwoń do Anna Nowak.")
+    assert task.script.startswith("Zadzwoń do klienta (Anna Nowak).")
     call = Touch.objects.get(step__key="seller-call")
     assert (call.state, call.channel) == ("task", "call")
     assert Touch.objects.get(step__key="gentle-offer").state == "queued"

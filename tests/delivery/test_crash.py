@@ -38,11 +38,14 @@ from touchflow.flows.enrollment import enroll_many
 from touchflow.flows.models import Enrollment
 from touchflow.stores.models import Store
 
-pytestmark = pytest.mark.skipif(
-    not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"),
-    reason="several workers share one queue only on PostgreSQL (FOR UPDATE SKIP LOCKED); "
-    "run with TOUCHFLOW_DATABASE_URL=postgresql://… (CI does)",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"),
+        reason="several workers share one queue only on PostgreSQL (FOR UPDATE SKIP LOCKED); "
+        "run with TOUCHFLOW_DATABASE_URL=postgresql://… (CI does)",
+    ),
+    pytest.mark.wall_clock("the worker subprocesses hold leases on the machine's clock"),
+]
 
 TOUCHES = 10_000
 WORKERS = 3

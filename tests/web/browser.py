@@ -6,6 +6,7 @@ Loaded as a plugin by ``tests/conftest.py``: any test may ask for ``page``.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.db import connections
@@ -20,7 +21,11 @@ PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture
-def page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Page]:
+def page(monkeypatch: pytest.MonkeyPatch, settings: Any) -> Iterator[Page]:
+    # Tests run on a fixed clock (tests/conftest.py) and Chromium on the real one: a
+    # cookie whose expiry date the fixed clock wrote may already be past for the browser.
+    settings.SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+    settings.CSRF_COOKIE_AGE = None
     # Playwright's sync API runs an event loop in this thread; Django refuses ORM calls
     # from a thread with a running loop unless told it is fine (these are plain tests).
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

@@ -3,7 +3,7 @@ nothing wider than the screen, and the call can be logged with taps."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -38,14 +38,16 @@ def _visit(store: Store, staff: Staff, name: str, phone: str) -> Customer:
     return visit.customer
 
 
-def _work_through(sink: Sink, url: str, rounds: int) -> None:
-    """Run the worker at each next due time (the real clock stays where it is)."""
+def _work_through(sink: Sink, url: str, hours: float) -> None:
+    """Run the worker at each next due time within ``hours`` (the test's clock stays
+    where it is). Each visit has its own due time, so rounds are counted by time."""
     at: dict[str, datetime] = {"now": clock.now()}
+    until = at["now"] + timedelta(hours=hours)
     dispatcher = Dispatcher(from_settings(f"sms={url};email=null:"), now=lambda: at["now"])
     try:
-        for _ in range(rounds):
+        while True:
             due = Touch.objects.filter(state="queued").aggregate(due=Min("due_at"))["due"]
-            if due is None:
+            if due is None or due > until:
                 break
             at["now"] = max(at["now"], due)
             dispatcher.drain()
@@ -67,7 +69,7 @@ def test_engine_pages_fit_a_phone_and_a_call_is_logged_in_taps(
     _visit(store, salesperson, "Aleksandra Konstantynopolitańczykowska-Wielkopolska",
            "+48601234567")
     sink[0].script = [(200, {}), (400, {})]  # Anna's SMS goes, the second is refused
-    _work_through(sink[0], sink[1], rounds=2)
+    _work_through(sink[0], sink[1], hours=3)  # the first message, then the call
     assert CallTask.objects.filter(customer=anna).exists()
     make_staff(Role.MANAGER, [store], username="maria")
     base = live_server.url

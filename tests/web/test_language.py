@@ -67,6 +67,16 @@ def test_catalogue_has_no_untranslated_or_fuzzy_entries(language: str) -> None:
     assert untranslated == []
     header = po.read_text(encoding="utf-8").split("\n\n")[0]
     assert "#, fuzzy" not in header
+    # A counted message has every plural form of the language, and counts one number:
+    # "SMS: 164 characters, 2 segments" as one entry chose the form by the segments
+    # and printed "164 znaków".
+    match = re.search(r"nplurals=(\d+)", header)
+    assert match is not None
+    plurals = [e for e in entries if "msgid_plural" in e]
+    assert len(plurals) >= 8
+    for entry in plurals:
+        assert len(entry["msgstr"]) == int(match[1]), entry["msgid"]  # type: ignore[arg-type]
+        assert len(re.findall(r"%\(\w+\)", str(entry["msgid"]))) <= 1, entry["msgid"]
     # msgfmt checks that every translation keeps the placeholders of its msgid.
     subprocess.run(["msgfmt", "--check", "-o", os.devnull, str(po)], check=True)
 
@@ -171,3 +181,74 @@ def test_throttle_message_is_translated_with_plurals(
                            HTTP_ACCEPT_LANGUAGE="ru")
     assert response.status_code == 429
     assert "Попробуйте снова через 15 минут." in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("language", "units", "encoding", "segments", "expected"),
+    [
+        ("pl", 164, "GSM-7", 2, "SMS: 164 znaki, GSM-7, 2 segmenty"),
+        ("pl", 127, "UCS-2", 5, "SMS: 127 znaków, UCS-2, 5 segmentów"),
+        ("pl", 1, "GSM-7", 1, "SMS: 1 znak, GSM-7, 1 segment"),
+        ("ru", 127, "UCS-2", 1, "SMS: 127 символов, UCS-2, 1 сегмент"),
+        ("ru", 164, "GSM-7", 2, "SMS: 164 символа, GSM-7, 2 сегмента"),
+        ("ru", 21, "GSM-7", 1, "SMS: 21 символ, GSM-7, 1 сегмент"),
+        ("en", 1, "GSM-7", 1, "SMS: 1 character, GSM-7, 1 segment"),
+        ("en", 161, "GSM-7", 2, "SMS: 161 characters, GSM-7, 2 segments"),
+    ],
+)
+def test_sms_size_counts_characters_and_segments_each_with_its_own_plural(
+    language: str, units: int, encoding: str, segments: int, expected: str
+) -> None:
+    from django.template.loader import render_to_string
+    from django.utils import translation
+
+    sms = {"units": units, "encoding": encoding, "segments": segments}
+    with translation.override(language):
+        html = render_to_string("web/_sms_size.html", {"sms": sms})
+    assert f">{expected}</span>" in html
+
+
+ERROR_PAGES = {
+    "ru": {"404": "Страница не найдена", "403": "Нет доступа", "500": "Что-то пошло не так",
+           "400": "Неверный запрос", "csrf": "Форма устарела",
+           "admin": "Администрирование Touchflow"},
+    "pl": {"404": "Nie znaleziono strony", "403": "Brak dostępu", "500": "Coś poszło nie tak",
+           "400": "Nieprawidłowe żądanie", "csrf": "Formularz wygasł",
+           "admin": "Administracja Touchflow"},
+    "en": {"404": "Page not found", "403": "Not allowed", "500": "Something went wrong",
+           "400": "Bad request", "csrf": "The form has expired",
+           "admin": "Touchflow administration"},
+}
+
+
+@pytest.mark.parametrize("language", ["en", "ru", "pl"])
+def test_error_pages_and_the_admin_title_speak_the_language(
+    login_client: Callable[[Staff], Client], make_staff: Callable[..., Staff], store: Store,
+    language: str,
+) -> None:
+    from django.test import RequestFactory
+    from django.utils import translation
+    from django.views import defaults
+
+    words = ERROR_PAGES[language]
+    pages = {
+        "404": Client().get("/no-such-page/", HTTP_ACCEPT_LANGUAGE=language),
+        "403": login_client(make_staff(stores=[store], language=language)).get("/chains/"),
+        "csrf": Client(enforce_csrf_checks=True).post(
+            "/login/", {"username": "x", "password": "y"}, HTTP_ACCEPT_LANGUAGE=language
+        ),
+    }
+    request = RequestFactory().get("/")
+    with translation.override(language):
+        pages["500"] = defaults.server_error(request)
+        pages["400"] = defaults.bad_request(request, Exception("unreadable"))
+    for page, status in (("404", 404), ("403", 403), ("csrf", 403), ("500", 500), ("400", 400)):
+        html = pages[page].content.decode()
+        assert pages[page].status_code == status
+        assert f"<h1>{words[page]}</h1>" in html, page
+        assert "/static/web/touchflow.css" in html, page  # styled like every other page
+        assert f'lang="{language}"' in html, page
+    manager = make_staff(role="manager", stores=[store], language=language)
+    html = login_client(manager).get("/admin/").content.decode()
+    assert words["admin"] in html
+    assert "Django" not in html

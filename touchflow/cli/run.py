@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -47,6 +48,41 @@ def _gunicorn_argv(host: str, port: int, workers: int) -> list[str]:
         "--timeout",
         "60",
     ]
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """Can a server listen on HOST:PORT now? (gunicorn binds the same way.)"""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def refuse_busy_port(host: str, port: int) -> None:
+    if not port_is_free(host, port):
+        console.print(
+            f"[red]Port {port} is already in use on {host}.[/red] Stop what is using it, or "
+            f"choose another port: [bold]--port {port + 1}[/bold] "
+            f"(make demo PORT={port + 1})."
+        )
+        raise typer.Exit(1)
+
+
+def listen_env(host: str, port: int, env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of the server's processes, refusing a busy port once and plainly
+    (gunicorn would retry and log five times while the worker already ran). Links in
+    messages (unsubscribe) and webhook URLs follow the port unless
+    TOUCHFLOW_PUBLIC_URL says where the public address is."""
+    refuse_busy_port(host, port)
+    env = dict(os.environ if env is None else env)
+    if not env.get("TOUCHFLOW_PUBLIC_URL"):
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        env["TOUCHFLOW_PUBLIC_URL"] = f"http://{shown}:{port}"
+    return env
 
 
 def serve_forever(
@@ -93,8 +129,9 @@ def register(app: typer.Typer) -> None:
         refuse_trial_secrets(console)
         if not no_migrate:
             migrate()
+        env = listen_env(host, port)
         console.print(f"Touchflow on [bold]http://{host}:{port}/[/bold]  (API: /api/v1/docs)")
-        serve_forever(host, port, workers, with_worker=not no_worker)
+        serve_forever(host, port, workers, with_worker=not no_worker, env=env)
 
     @app.command("migrate")
     def migrate_cmd() -> None:
@@ -115,6 +152,7 @@ def register(app: typer.Typer) -> None:
 
         from touchflow import demo as demo_data
 
+        env = dict(os.environ) if load_only else listen_env(host, port)
         migrate()
         logins = demo_data.load(seed=seed, console=console)
         console.print(
@@ -125,7 +163,6 @@ def register(app: typer.Typer) -> None:
             console.print(f"  {username:<10} {role:<12} {stores}")
         if load_only:
             return
-        env = dict(os.environ)
         if not settings.TOUCHFLOW_CHANNELS:
             outbox = settings.VAR_DIR / "outbox"
             env["TOUCHFLOW_CHANNELS"] = ";".join(
@@ -133,6 +170,7 @@ def register(app: typer.Typer) -> None:
                 for name in ("telegram", "viber", "whatsapp", "sms", "email")
             )
             console.print(f"Messages are written to [bold]{outbox}/<channel>.jsonl[/bold].")
+        refuse_busy_port(host, port)  # it was free before loading; is it still?
         console.print(f"\nTouchflow on [bold]http://{host}:{port}/[/bold]")
         serve_forever(
             host,

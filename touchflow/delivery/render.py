@@ -26,6 +26,21 @@ FOOTERS = {
     "pl": ("Wypisz się: {url}", "Aby zrezygnować, odpisz STOP."),
 }
 
+# ``{{ greeting }}``: how a message opens, with the customer's first name or, for a
+# customer the counter knows only by a number, without one, so that no message starts
+# with ", three tips…". English ends on a comma (the sentence goes on), Russian and
+# Polish on "!" (a new sentence follows).
+GREETINGS = {
+    "en": ("Hello {name},", "Hello,"),
+    "ru": ("Здравствуйте, {name}!", "Здравствуйте!"),
+    "pl": ("Dzień dobry, {name}!", "Dzień dobry!"),
+}
+
+
+def greeting(language: str, first: str) -> str:
+    named, plain = GREETINGS.get(language, GREETINGS["en"])
+    return named.format(name=first) if first.strip() else plain
+
 
 # "<customer>.<channel>.<mac>": a link in every message, so it is signed with a key
 # derived once per process (Django's signing derives it again on every call, which
@@ -107,7 +122,9 @@ class Renderer:
         unsubscribe footer where the template has none."""
         lang = self.pick_language(messages, language, store_language)
         source = messages[lang]
-        text = self._template(source["text"]).render(context)
+        customer = context.get("customer") or {}
+        context = {**context, "greeting": greeting(lang, customer.get("first_name", ""))}
+        text = self._template(source["text"]).render(context).strip()
         subject = self._template(source["subject"]).render(context) if source.get("subject") else ""
         url = context.get("unsubscribe_url", "")
         if url and url not in text:

@@ -11,7 +11,7 @@ from functools import lru_cache
 from jinja2 import StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-ALLOWED_VARIABLES = frozenset({"customer", "store", "seller", "unsubscribe_url"})
+ALLOWED_VARIABLES = frozenset({"customer", "store", "seller", "unsubscribe_url", "greeting"})
 
 # What each variable offers; the renderer builds the same shape from real rows.
 SAMPLE_CONTEXT = {
@@ -19,6 +19,10 @@ SAMPLE_CONTEXT = {
     "store": {"name": "Meble Nowak", "phone": "+48221234567"},
     "seller": {"name": "Piotr", "first_name": "Piotr"},
     "unsubscribe_url": "https://touchflow.example/u/sample",
+    # In the message's language, with the first name or without it when the customer
+    # has none ("Hello Anna," / "Hello,"; "Здравствуйте, Анна!"; "Dzień dobry, Anna!"):
+    # the renderer fills it in (``delivery.render.greeting``).
+    "greeting": "Hello Anna,",
 }
 
 
