@@ -22,6 +22,7 @@ slug this deployment does not have: that is a documented 422, not a bug).
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,6 +38,8 @@ from hypothesis import HealthCheck
 from schemathesis.config import SchemathesisConfig
 from schemathesis.generation.stateful.state_machine import StepInput, StepOutput
 
+from tests.api.conftest import ApiClient, problems
+from touchflow.api.schemas import PRINTABLE_PATTERN
 from touchflow.integrations.actions import create_token
 from touchflow.stores.models import Category, Staff, Store
 
@@ -221,6 +224,17 @@ def test_every_operation_with_a_body_documents_what_parsing_it_may_answer() -> N
         for status in ("400", "413", "415"):
             ref = responses[status]["content"]["application/json"]["schema"]["$ref"]
             assert ref == "#/components/schemas/ErrorOut", (operation.label, status)
+
+
+@pytest.mark.parametrize("external_id", ["\x0bpos-1", "pos-1\x0c", "pos\x1f1"])
+def test_what_the_schema_refuses_the_api_refuses(api: ApiClient, external_id: str) -> None:
+    """The schema's pattern refuses control characters anywhere; the API used to strip
+    a leading or trailing vertical tab or form feed as space and accept the rest, so
+    schema-invalid input got a 201."""
+    assert re.fullmatch(PRINTABLE_PATTERN, external_id) is None
+    response = api.post("/customers", {"phone": "501234567", "external_id": external_id})
+    assert response.status_code == 422
+    assert problems(response) == [("external_id", "invalid_characters")]
 
 
 LINKS = {

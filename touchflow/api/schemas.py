@@ -13,11 +13,19 @@ import zoneinfo
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from ninja import Schema
-from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    StringConstraints,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 # The largest id a database row can have (a signed 64-bit integer).
 MAX_ID = 2**63 - 1
@@ -28,12 +36,35 @@ Language = Literal["en", "ru", "pl"]
 ContactCaptureCode = Literal["taken", "refused", "not_attempted"]
 
 
-def _printable(value: str) -> str:
+# Tab, line feed and carriage return are text; every other C0 control character is not.
+PRINTABLE_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"
+
+
+def _printable(value: Any) -> Any:
     # PostgreSQL cannot store NUL in text; other control characters are junk from a
     # broken till, never part of a name or a note.
-    if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in value):
+    if isinstance(value, str) and any(ord(ch) < 32 and ch not in "\t\n\r" for ch in value):
         raise PydanticCustomError("invalid_characters", "Text must not contain control characters.")
     return value
+
+
+class Printable:
+    """Refuses control characters, and says so in the JSON schema (``PRINTABLE_PATTERN``).
+
+    It checks the text as sent, before ``strip_whitespace`` drops a leading or trailing
+    vertical tab or form feed (both count as space): what the schema refuses, the API
+    refuses, and the other way round.
+    """
+
+    def __get_pydantic_core_schema__(self, source: Any,
+                                     handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_before_validator_function(_printable, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema,
+                                     handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema["pattern"] = PRINTABLE_PATTERN
+        return json_schema
 
 
 @cache
@@ -56,15 +87,15 @@ def _not_too_early(value: datetime) -> datetime:
 
 
 # Strings of at most N characters, without control characters.
-Text64 = Annotated[str, StringConstraints(max_length=64), AfterValidator(_printable)]
-Text150 = Annotated[str, StringConstraints(max_length=150), AfterValidator(_printable)]
-Text200 = Annotated[str, StringConstraints(max_length=200), AfterValidator(_printable)]
-Text254 = Annotated[str, StringConstraints(max_length=254), AfterValidator(_printable)]
-Text2000 = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_printable)]
+Text64 = Annotated[str, StringConstraints(max_length=64), Printable()]
+Text150 = Annotated[str, StringConstraints(max_length=150), Printable()]
+Text200 = Annotated[str, StringConstraints(max_length=200), Printable()]
+Text254 = Annotated[str, StringConstraints(max_length=254), Printable()]
+Text2000 = Annotated[str, StringConstraints(max_length=2000), Printable()]
 Code = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True),
-                 AfterValidator(_printable)]
+                 Printable()]
 ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=100,
-                                              strip_whitespace=True), AfterValidator(_printable)]
+                                              strip_whitespace=True), Printable()]
 TimeZone = Annotated[str, StringConstraints(max_length=64), AfterValidator(_time_zone)]
 Moment = Annotated[datetime, AfterValidator(_not_too_early)]
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
