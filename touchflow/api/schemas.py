@@ -18,10 +18,13 @@ from typing import Annotated, Any, Literal
 from ninja import Schema
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     ConfigDict,
     Field,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
+    Strict,
+    StrictBool,
     StringConstraints,
 )
 from pydantic.json_schema import JsonSchemaValue
@@ -79,6 +82,14 @@ def _time_zone(value: str) -> str:
     return value
 
 
+def _iso_text(value: Any) -> Any:
+    # The schema says a string; pydantic would also take a number as a Unix time.
+    if not isinstance(value, str | datetime):
+        raise PydanticCustomError("datetime_type", "Send the time as an ISO 8601 string, "
+                                  "such as 2025-03-01T14:30:00+01:00.")
+    return value
+
+
 def _not_too_early(value: datetime) -> datetime:
     comparable = value.replace(tzinfo=UTC) if value.tzinfo is None else value
     if comparable < EARLIEST:
@@ -97,8 +108,9 @@ Code = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_white
 ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=100,
                                               strip_whitespace=True), Printable()]
 TimeZone = Annotated[str, StringConstraints(max_length=64), AfterValidator(_time_zone)]
-Moment = Annotated[datetime, AfterValidator(_not_too_early)]
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Moment = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_not_too_early)]
+# Strict: the schema says integer, so "5" and 5.0 are refused, not read as 5.
+Id = Annotated[int, Strict(), Field(ge=1, le=MAX_ID)]
 
 
 class Input(Schema):
@@ -106,8 +118,9 @@ class Input(Schema):
 
 
 class ConsentIn(Input):
-    contact: bool = Field(True, description="May we send service messages to these contacts?")
-    marketing: bool = Field(False, description="May we send offers and promotions?")
+    contact: StrictBool = Field(True, description="May we send service messages to these "
+                                "contacts?")
+    marketing: StrictBool = Field(False, description="May we send offers and promotions?")
 
 
 class ContactsIn(Input):
@@ -138,7 +151,7 @@ class VisitIn(Input):
     staff: Text150 | None = Field(None, description="Username of the seller.")
     occurred_at: Moment | None = Field(None, description="ISO 8601; without an offset it is "
                                        "the store's local time. Default: now.")
-    bought: bool
+    bought: StrictBool  # the schema says boolean: 1, "yes" and "false" are refused
     contact_capture: ContactCaptureCode
     reason: Code | None = Field(None, description="Reason code; required iff bought is false.")
     customer: VisitCustomerIn | None = None
@@ -150,7 +163,7 @@ class VisitIn(Input):
 class ItemIn(Input):
     sku: Text64 = ""
     name: Text200 = ""
-    quantity: int = Field(1, ge=1, le=1_000_000)
+    quantity: Annotated[int, Strict()] = Field(1, ge=1, le=1_000_000)
     unit_price: Decimal = Field(ge=0, lt=Decimal("1e12"), decimal_places=2)
 
 
