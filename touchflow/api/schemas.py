@@ -3,8 +3,10 @@
 Input schemas bound every value (length, range, characters) so that nothing an
 integrator sends can reach the database in a shape it refuses; they reject unknown
 keys so that a typo (``"bougth"``) is an error naming the key, not silently ignored.
-Rules that need the database (reasons, categories, staff, de-duplication) are the
-domain actions' business.
+What the OpenAPI document generated from them refuses, they refuse too (the fuzz in
+``tests/api/test_fuzz.py`` holds them to it): no ``"5"`` for an integer, no ``1`` for
+a boolean, no control character that stripping would hide. Rules that need the
+database (reasons, categories, staff, de-duplication) are the domain actions' business.
 """
 
 from __future__ import annotations
