@@ -5,8 +5,9 @@ Every operation is fuzzed alone (examples, coverage and fuzzing phases), then ch
 through the links schemathesis infers from the schema (``POST /customers`` →
 ``GET /customers/{customer_id}``, ``POST /visits`` → ``POST /purchases`` with its
 ``visit_id``, …). Requests go in-process through Django's WSGI handler, on the test's
-own database connection and inside its transaction, with a store-bound token; nothing
-listens on a port and nothing reaches the internet.
+own database connection and inside its transaction, with a store-bound token (and, for
+single operations, an unbound one too); nothing listens on a port and nothing reaches
+the internet.
 
 Deterministic: Hypothesis is derandomized and keeps no example database, so a run
 generates the same cases every time. ``TOUCHFLOW_FUZZ_EXAMPLES`` sets the examples per
@@ -59,8 +60,9 @@ CONFIG = SchemathesisConfig.from_dict({
 })
 schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", WSGIHandler(), config=CONFIG)
 
-# The secret of the current test's token (each test makes its own, in its transaction).
-TOKEN = {"secret": ""}
+# The secret of the current test's token (each test makes its own, in its transaction),
+# and what its cases are tallied under.
+TOKEN = {"secret": "", "who": ""}
 
 
 @schema.auth(refresh_interval=None)
@@ -88,8 +90,9 @@ SETTINGS = hypothesis.settings(
                            HealthCheck.filter_too_much],
 )
 
-# Cases sent, per operation ("METHOD /path") and for the stateful run; printed at the end.
+# Cases sent, per token and operation ("METHOD /path") and in chains; printed at the end.
 TALLY: Counter[str] = Counter()
+CHAINS = "store-bound token: chains of calls"
 
 
 class _Summary:
@@ -119,7 +122,7 @@ def _report(request: pytest.FixtureRequest) -> None:
 def enough_cases(request: pytest.FixtureRequest) -> Iterator[None]:
     """Fails the operation's test when it sent fewer than ``MIN_CASES`` cases: a fuzz
     that generates nothing passes every check."""
-    label = request.node.name.partition("[")[2].rstrip("]")
+    label = TOKEN["who"] + request.node.name.partition("[")[2].rstrip("]")
     before = TALLY[label]
     yield
     assert TALLY[label] - before >= MIN_CASES, f"{label}: {TALLY[label] - before} cases"
@@ -131,14 +134,30 @@ def _operations() -> list[Any]:
 
 @pytest.fixture
 def token(store: Store, salesperson: Staff, categories: list[Category]) -> Iterator[None]:
-    """A store-bound token of a store with a salesperson (``sam``) and two categories,
-    at a standing clock.
+    """A token bound to a store with a salesperson (``sam``) and two categories, the
+    way a till connects."""
+    with _serving(store, who="store-bound token: "):
+        yield
+
+
+@pytest.fixture
+def unbound_token(store: Store, salesperson: Staff,
+                  categories: list[Category]) -> Iterator[None]:
+    """A token for every store (a CRM sync): each write must name its store."""
+    with _serving(None, who="unbound token: "):
+        yield
+
+
+@contextmanager
+def _serving(store: Store | None, who: str) -> Iterator[None]:
+    """Requests carry a fresh token (``who`` prefixes their tally), at a standing clock.
 
     Django closes a connection that is inside a transaction when a request starts or
     finishes; the test's transaction must outlive every request, as Django's test
     client arranges for its own requests.
     """
-    _token, TOKEN["secret"] = create_token("fuzz-till", store=store)
+    _token, TOKEN["secret"] = create_token("fuzz", store=store)
+    TOKEN["who"] = who
     request_signals = (signals.request_started, signals.request_finished)
     for signal in request_signals:
         signal.disconnect(close_old_connections)
@@ -164,7 +183,18 @@ def _rolled_back() -> Iterator[None]:
 @SETTINGS
 def test_every_operation_answers_as_documented(case: Any, token: None,
                                                enough_cases: None) -> None:
-    TALLY[case.operation.label] += 1
+    _send(case)
+
+
+@schema.parametrize()
+@SETTINGS
+def test_every_operation_answers_an_unbound_token_as_documented(
+        case: Any, unbound_token: None, enough_cases: None) -> None:
+    _send(case)
+
+
+def _send(case: Any) -> None:
+    TALLY[TOKEN["who"] + case.operation.label] += 1
     with _rolled_back():
         case.call_and_validate()
 
@@ -191,7 +221,7 @@ class Workflow(schema.as_state_machine()):  # type: ignore[misc]
         self.scenario.__exit__(None, None, None)
 
     def step(self, input: StepInput) -> StepOutput:
-        TALLY["stateful"] += 1
+        TALLY[CHAINS] += 1
         self.calls += 1
         as_sent_by_a_till = input.transition is not None or self.calls % 2 == 0
         if as_sent_by_a_till and isinstance(input.case.body, dict):
@@ -292,7 +322,7 @@ def test_links_between_operations_are_known() -> None:
 def test_chains_of_calls_answer_as_documented(token: None) -> None:
     Workflow.followed.clear()
     Workflow.run(settings=SETTINGS)
-    assert TALLY["stateful"] >= EXAMPLES
+    assert TALLY[CHAINS] >= EXAMPLES
     # Which links a run follows depends a little on the ids the database hands out
     # (a generated id may hit a customer created earlier in the scenario), so this asks
     # only that chains work at all; test_links_between_operations_are_known says which.
