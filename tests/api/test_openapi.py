@@ -29,7 +29,7 @@ def test_openapi_is_json_listing_every_endpoint(client: Client) -> None:
     visit_in = schema["components"]["schemas"]["VisitIn"]
     assert visit_in["required"] == ["bought", "contact_capture"]
     assert set(paths["/api/v1/visits"]["post"]["responses"]) == {
-        "200", "201", "401", "403", "404", "422"}
+        "200", "201", "400", "401", "403", "404", "413", "415", "422"}
 
 
 def test_docs_page_loads_only_local_assets(client: Client) -> None:

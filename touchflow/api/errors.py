@@ -176,6 +176,31 @@ def json_method_not_allowed(view: Callable[..., HttpResponse]) -> Callable[..., 
     return wrapper
 
 
+# What every operation that reads a JSON body may answer before its own code runs.
+BODY_ERRORS = {
+    400: "The body is not valid JSON (or not UTF-8).",
+    413: "The body is larger than the server accepts.",
+    415: "The body is not declared as JSON.",
+}
+
+
+def document_body_errors(schema: dict[str, Any]) -> None:
+    """Add the answers of ``JsonParser`` and ``_too_big`` to every operation with a body.
+
+    ninja documents only the answers a view declares; these come from parsing the body,
+    which happens before the view, so no view can declare them.
+    """
+    content = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            if "requestBody" not in operation:
+                continue
+            responses = operation.setdefault("responses", {})
+            for status, description in BODY_ERRORS.items():
+                responses.setdefault(str(status), {"description": description,
+                                                   "content": content})
+
+
 def install(api: NinjaAPI) -> None:
     """Register every handler on ``api``."""
     handlers: list[tuple[type[Exception], Any]] = [

@@ -3,8 +3,10 @@
 Input schemas bound every value (length, range, characters) so that nothing an
 integrator sends can reach the database in a shape it refuses; they reject unknown
 keys so that a typo (``"bougth"``) is an error naming the key, not silently ignored.
-Rules that need the database (reasons, categories, staff, de-duplication) are the
-domain actions' business.
+What the OpenAPI document generated from them refuses, they refuse too (the fuzz in
+``tests/api/test_fuzz.py`` holds them to it): no ``"5"`` for an integer, no ``1`` for
+a boolean, no control character that stripping would hide. Rules that need the
+database (reasons, categories, staff, de-duplication) are the domain actions' business.
 """
 
 from __future__ import annotations
@@ -13,11 +15,22 @@ import zoneinfo
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from ninja import Schema
-from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    Strict,
+    StrictBool,
+    StringConstraints,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from touchflow.core import currencies, text
 
@@ -30,11 +43,35 @@ Language = Literal["en", "ru", "pl"]
 ContactCaptureCode = Literal["taken", "refused", "not_attempted"]
 
 
-def _printable(value: str) -> str:
+# Tab, line feed and carriage return are text; every other C0 control character is not
+# (touchflow/core/text.py).
+PRINTABLE_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"
+
+
+def _printable(value: Any) -> Any:
     # The web forms refuse the same characters (touchflow/core/text.py says why).
-    if text.has_control_characters(value):
+    if isinstance(value, str) and text.has_control_characters(value):
         raise PydanticCustomError("invalid_characters", "Text must not contain control characters.")
     return value
+
+
+class Printable:
+    """Refuses control characters, and says so in the JSON schema (``PRINTABLE_PATTERN``).
+
+    It checks the text as sent, before ``strip_whitespace`` drops a leading or trailing
+    vertical tab or form feed (both count as space): what the schema refuses, the API
+    refuses, and the other way round.
+    """
+
+    def __get_pydantic_core_schema__(self, source: Any,
+                                     handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_before_validator_function(_printable, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema,
+                                     handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema["pattern"] = PRINTABLE_PATTERN
+        return json_schema
 
 
 @cache
@@ -56,6 +93,14 @@ def _currency(value: str) -> str:
     return value
 
 
+def _iso_text(value: Any) -> Any:
+    # The schema says a string; pydantic would also take a number as a Unix time.
+    if not isinstance(value, str | datetime):
+        raise PydanticCustomError("datetime_type", "Send the time as an ISO 8601 string, "
+                                  "such as 2025-03-01T14:30:00+01:00.")
+    return value
+
+
 def _not_too_early(value: datetime) -> datetime:
     comparable = value.replace(tzinfo=UTC) if value.tzinfo is None else value
     if comparable < EARLIEST:
@@ -65,19 +110,20 @@ def _not_too_early(value: datetime) -> datetime:
 
 # Strings of at most N characters, without control characters; the limits are the web
 # forms' too (touchflow/core/text.py).
-Text64 = Annotated[str, StringConstraints(max_length=text.CODE), AfterValidator(_printable)]
-Text150 = Annotated[str, StringConstraints(max_length=text.USERNAME), AfterValidator(_printable)]
-Text200 = Annotated[str, StringConstraints(max_length=text.NAME), AfterValidator(_printable)]
-Text254 = Annotated[str, StringConstraints(max_length=text.EMAIL), AfterValidator(_printable)]
-Text2000 = Annotated[str, StringConstraints(max_length=text.NOTE), AfterValidator(_printable)]
+Text64 = Annotated[str, StringConstraints(max_length=text.CODE), Printable()]
+Text150 = Annotated[str, StringConstraints(max_length=text.USERNAME), Printable()]
+Text200 = Annotated[str, StringConstraints(max_length=text.NAME), Printable()]
+Text254 = Annotated[str, StringConstraints(max_length=text.EMAIL), Printable()]
+Text2000 = Annotated[str, StringConstraints(max_length=text.NOTE), Printable()]
 Code = Annotated[str, StringConstraints(min_length=1, max_length=text.CODE,
-                                        strip_whitespace=True), AfterValidator(_printable)]
+                                        strip_whitespace=True), Printable()]
 ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=text.EXTERNAL_ID,
-                                              strip_whitespace=True), AfterValidator(_printable)]
+                                              strip_whitespace=True), Printable()]
 TimeZone = Annotated[str, StringConstraints(max_length=64), AfterValidator(_time_zone)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$"), AfterValidator(_currency)]
-Moment = Annotated[datetime, AfterValidator(_not_too_early)]
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Moment = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_not_too_early)]
+# Strict: the schema says integer, so "5" and 5.0 are refused, not read as 5.
+Id = Annotated[int, Strict(), Field(ge=1, le=MAX_ID)]
 
 
 class Input(Schema):
@@ -85,8 +131,9 @@ class Input(Schema):
 
 
 class ConsentIn(Input):
-    contact: bool = Field(True, description="May we send service messages to these contacts?")
-    marketing: bool = Field(False, description="May we send offers and promotions?")
+    contact: StrictBool = Field(True, description="May we send service messages to these "
+                                "contacts?")
+    marketing: StrictBool = Field(False, description="May we send offers and promotions?")
 
 
 class ContactsIn(Input):
@@ -117,7 +164,7 @@ class VisitIn(Input):
     staff: Text150 | None = Field(None, description="Username of the seller.")
     occurred_at: Moment | None = Field(None, description="ISO 8601; without an offset it is "
                                        "the store's local time. Default: now.")
-    bought: bool
+    bought: StrictBool  # the schema says boolean: 1, "yes" and "false" are refused
     contact_capture: ContactCaptureCode
     reason: Code | None = Field(None, description="Reason code; required iff bought is false.")
     customer: VisitCustomerIn | None = None
@@ -129,7 +176,7 @@ class VisitIn(Input):
 class ItemIn(Input):
     sku: Text64 = ""
     name: Text200 = ""
-    quantity: int = Field(1, ge=1, le=1_000_000)
+    quantity: Annotated[int, Strict()] = Field(1, ge=1, le=1_000_000)
     unit_price: Decimal = Field(ge=0, lt=Decimal("1e12"), decimal_places=2)
 
 

@@ -8,9 +8,12 @@ a CDN.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest
 from django.urls import URLPattern, URLResolver
 from ninja import NinjaAPI, Router
+from ninja.openapi.schema import OpenAPISchema
 
 from touchflow.api import customers, errors, privacy, purchases, reference, visits
 from touchflow.api.auth import TokenAuth
@@ -18,7 +21,8 @@ from touchflow.api.errors import ApiError
 
 
 class TouchflowAPI(NinjaAPI):
-    """NinjaAPI whose every URL answers failures in the API's JSON error shape."""
+    """NinjaAPI whose every URL answers failures in the API's JSON error shape, and
+    whose OpenAPI document lists them."""
 
     def _get_urls(self) -> list[URLResolver | URLPattern]:
         patterns = super()._get_urls()
@@ -26,6 +30,12 @@ class TouchflowAPI(NinjaAPI):
             if isinstance(pattern, URLPattern):
                 pattern.callback = errors.json_method_not_allowed(pattern.callback)
         return patterns
+
+    def get_openapi_schema(self, *, path_prefix: str | None = None,
+                           path_params: dict[str, Any] | None = None) -> OpenAPISchema:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        errors.document_body_errors(schema)
+        return schema
 
 
 api = TouchflowAPI(
