@@ -57,6 +57,16 @@ def test_the_export_holds_everything_including_the_merged_record(seeded: Seeded)
     json.dumps(document)  # JSON values only
 
 
+def test_the_export_says_what_each_store_was_told(seeded: Seeded, store: Store) -> None:
+    """Each store's own name for the person and which store took each contact (decision
+    0008) belong to the person too."""
+    sections = export_customer(seeded.customer.pk, Requester.cli())["sections"]
+    assert [(s["store"], s["name_given"]) for s in sections["stores"]] == [
+        (store.name, f"{MARKER} Kowalska")]
+    phone = next(c for c in sections["contacts"] if c["value"] == PHONE)
+    assert phone["recorded_by"] == [store.name]
+
+
 def test_each_export_is_logged_and_the_log_says_nothing_about_the_person(
         seeded: Seeded) -> None:
     export_customer(seeded.customer.pk, Requester.cli())

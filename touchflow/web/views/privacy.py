@@ -59,6 +59,8 @@ LABELS = {
     "result": gettext_lazy("Result"), "done_at": gettext_lazy("Done"),
     "data": gettext_lazy("Details"), "action": gettext_lazy("Action"),
     "by": gettext_lazy("By"),
+    "name_given": gettext_lazy("Name given there"),
+    "recorded_by": gettext_lazy("Recorded by"),
 }
 
 
