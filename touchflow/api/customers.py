@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.http import HttpRequest
 from ninja import Path, Query, Router, Status
 
@@ -23,17 +23,21 @@ from touchflow.api.schemas import (
 )
 from touchflow.core.errors import InvalidInput
 from touchflow.customers import actions as customer_actions
-from touchflow.customers.models import ContactPoint, Customer, CustomerStore
+from touchflow.customers.models import ContactPoint, Customer, CustomerExternalId, CustomerStore
 from touchflow.stores.models import Store
 from touchflow.timeline.models import TimelineEvent
 
 router = Router(tags=["customers"])
 
 
-def _with_contacts(qs: QuerySet[Customer]) -> QuerySet[Customer]:
-    return qs.select_related("home_store").prefetch_related(
-        Prefetch("contacts", queryset=ContactPoint.objects.order_by("id"))
-    )
+def _with_contacts(qs: QuerySet[Customer], store_id: int | None) -> QuerySet[Customer]:
+    """With contacts, and the customer's external id in the caller's store (without a
+    store: in their home store) as ``store_external_id``."""
+    store = store_id if store_id is not None else OuterRef("home_store_id")
+    external_id = CustomerExternalId.objects.filter(customer=OuterRef("pk"), store=store)
+    return qs.select_related("home_store").annotate(
+        store_external_id=Subquery(external_id.order_by("pk").values("value")[:1])
+    ).prefetch_related(Prefetch("contacts", queryset=ContactPoint.objects.order_by("id")))
 
 
 @router.post("/customers", response={200: CustomerOut, 201: CustomerOut, 401: ErrorOut,
@@ -60,7 +64,7 @@ def create_customer(request: HttpRequest, payload: CustomerIn) -> Status[dict[st
         tags=payload.tags or (),
         consent=consent_of(payload.consent),
     )
-    fresh = _with_contacts(Customer.objects.filter(pk=customer.pk)).get()
+    fresh = _with_contacts(Customer.objects.filter(pk=customer.pk), store.pk).get()
     return Status(201 if created else 200, serializers.customer(fresh))
 
 
@@ -78,12 +82,12 @@ def find_customers(request: HttpRequest, query: Query[CustomerQuery]) -> dict[st
     contacts = contacts_of(query, region_of, "")
     if not contacts and not query.external_id:
         raise InvalidInput("phone", "Give phone, email, telegram or external_id.", "required")
-    matches = customer_actions.find_customer(contacts, query.external_id)
+    matches = customer_actions.find_customer(contacts, query.external_id, store)
     qs = Customer.active.filter(pk__in=[c.pk for c in matches])
     if token.store_id is not None:
         qs = qs.filter(pk__in=CustomerStore.objects.filter(store_id=token.store_id)
                        .values("customer_id"))
-    found = list(_with_contacts(qs).order_by("id"))
+    found = list(_with_contacts(qs, store.pk if store else None).order_by("id"))
     return {"count": len(found), "results": [serializers.customer(c) for c in found]}
 
 
@@ -97,7 +101,7 @@ def read_customer(request: HttpRequest,
     the events of its own store and those of no store (contacts, consent)."""
     token = token_of(request)
     customer = scope.customer_by_id(token, customer_id, "customer_id")
-    customer = _with_contacts(Customer.objects.filter(pk=customer.pk)).get()
+    customer = _with_contacts(Customer.objects.filter(pk=customer.pk), token.store_id).get()
     body = serializers.customer(customer, requested_id=customer_id)
     body["timeline"] = [serializers.timeline_event(e) for e in _timeline(customer, token.store_id)]
     return body

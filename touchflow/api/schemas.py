@@ -224,7 +224,8 @@ class CustomerOut(Schema):
     time_zone: str
     country: str
     tags: list[str]
-    external_id: str | None
+    external_id: str | None = Field(description="The customer's id in the caller's store "
+                                    "(without a store: in their home store).")
     home_store: str
     created_at: datetime
     contacts: list[ContactOut]

@@ -86,7 +86,8 @@ def contact(point: ContactPoint) -> dict[str, Any]:
 
 
 def customer(row: Customer, requested_id: int | None = None) -> dict[str, Any]:
-    """``requested_id``: the id the caller asked for, when it may be a merged one."""
+    """``requested_id``: the id the caller asked for, when it may be a merged one.
+    ``row.store_external_id``: its id in the caller's store (annotated by the query)."""
     asked = requested_id if requested_id is not None else row.pk
     return {
         "id": row.pk,
@@ -97,7 +98,7 @@ def customer(row: Customer, requested_id: int | None = None) -> dict[str, Any]:
         "time_zone": row.time_zone,
         "country": row.country,
         "tags": list(row.tags),
-        "external_id": row.external_id,
+        "external_id": getattr(row, "store_external_id", None),
         "home_store": row.home_store.slug,
         "created_at": utc(row.created_at),
         "contacts": [contact(p) for p in sorted(row.contacts.all(), key=lambda p: p.pk)],
