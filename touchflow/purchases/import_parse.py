@@ -7,6 +7,7 @@ lines to import or why it is held back, so the writer never sees half an invoice
 from __future__ import annotations
 
 import csv
+import hashlib
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -17,6 +18,7 @@ from typing import Any
 
 from touchflow.core.errors import InvalidInput
 from touchflow.customers.actions import ContactInput, check_contact
+from touchflow.purchases.actions import check_currency
 from touchflow.purchases.import_report import (
     CANCELLED,
     NO_CUSTOMER,
@@ -34,6 +36,11 @@ FUTURE_SKEW = timedelta(minutes=10)
 _FLOAT_INT = re.compile(r"^(\d+)\.0*$")
 PROGRESS_EVERY = 5000
 
+# How lines become purchases: by the file's invoice column, one purchase per line, or
+# one per customer and local day (for files without an invoice column).
+INVOICE_COLUMN, INVOICE_LINE, INVOICE_CUSTOMER_DAY = "column", "line", "customer-day"
+INVOICE_MODES = (INVOICE_COLUMN, INVOICE_LINE, INVOICE_CUSTOMER_DAY)
+
 
 class LineError(ValueError):
     def __init__(self, field: str, message: str) -> None:
@@ -49,9 +56,12 @@ class ParseSettings:
     region: str
     now: datetime
     cancel_prefix: str = "C"
+    invoice_mode: str = INVOICE_COLUMN
+    # Physical line number → why its bytes could not be decoded (from import_source).
+    undecodable: dict[int, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Line:
     number: int
     occurred_at: datetime
@@ -63,6 +73,7 @@ class Line:
     contacts: tuple[ContactInput, ...]
     name: str
     country: str
+    currency: str = ""
 
 
 @dataclass
@@ -76,6 +87,7 @@ class InvoiceDraft:
     items: list[dict[str, Any]]
     categories: list[str]
     lines: int
+    currency: str = ""  # "" = the import's currency
 
 
 @dataclass
@@ -101,9 +113,13 @@ class _Reader:
     def __init__(self, columns: dict[str, int], header: Sequence[str], settings: ParseSettings):
         self.columns = columns
         self.header = header
+        self.width = len(header)
         self.settings = settings
         self._dates: dict[str, datetime | LineError] = {}
+        self._numbers: dict[tuple[str, str], Decimal | LineError] = {}
         self._contacts: dict[tuple[str, str], ContactInput | LineError] = {}
+        self._currencies: dict[str, str | LineError] = {}
+        self._seen_rows: dict[str, int] = {}
 
     def cell(self, row: Sequence[str], target: str) -> str:
         index = self.columns.get(target)
@@ -125,12 +141,20 @@ class _Reader:
 
     def number(self, row: Sequence[str], target: str) -> Decimal:
         raw = self.cell(row, target)
+        cached = self._numbers.get((target, raw))
+        if cached is None:
+            cached = self._numbers[(target, raw)] = self._parse_number(raw, target)
+        if isinstance(cached, LineError):
+            raise cached
+        return cached
+
+    def _parse_number(self, raw: str, target: str) -> Decimal | LineError:
         try:
             value = Decimal(raw)
         except InvalidOperation:
-            raise self.fail(target, f"Not a number: {raw!r}.") from None
+            return self.fail(target, f"Not a number: {raw!r}.")
         if not value.is_finite():
-            raise self.fail(target, f"Not a number: {raw!r}.")
+            return self.fail(target, f"Not a number: {raw!r}.")
         return value
 
     def when(self, row: Sequence[str]) -> datetime:
@@ -154,6 +178,21 @@ class _Reader:
         if value > self.settings.now + FUTURE_SKEW:
             return self.fail("occurred_at", f"The date {raw!r} is in the future.")
         return value
+
+    def currency(self, row: Sequence[str]) -> str:
+        if "currency" not in self.columns:
+            return ""
+        raw = self.cell(row, "currency")
+        cached = self._currencies.get(raw)
+        if cached is None:
+            try:
+                cached = check_currency(raw) if raw else ""
+            except InvalidInput as exc:
+                cached = self.fail("currency", f"{exc.message} Found {raw!r}.")
+            self._currencies[raw] = cached
+        if isinstance(cached, LineError):
+            raise cached
+        return cached
 
     def contacts(self, row: Sequence[str]) -> tuple[ContactInput, ...]:
         found = []
@@ -192,6 +231,36 @@ class _Reader:
             item["amount"] = str(amount)
         return amount, item
 
+    def invoice(self, row: Sequence[str]) -> str:
+        """The invoice column's value ("" without one, or when the row is too short)."""
+        index = self.columns.get("invoice")
+        return row[index].strip() if index is not None and index < len(row) else ""
+
+    def line_invoice(self, row: Sequence[str]) -> str:
+        """A line's own purchase id: a digest of the row, so the same file (or a later
+        export repeating the line) imports it once; a repeated identical row in one file
+        is a second purchase, numbered in file order."""
+        digest = hashlib.blake2b("\x1f".join(row).encode(), digest_size=10).hexdigest()
+        seen = self._seen_rows[digest] = self._seen_rows.get(digest, 0) + 1
+        return f"line-{digest}" + (f"-{seen}" if seen > 1 else "")
+
+    def day_invoice(self, customer_key: str, occurred_at: datetime) -> str:
+        """One purchase per customer and local day: ``<customer>@<YYYY-MM-DD>``."""
+        day = occurred_at.astimezone(self.settings.time_zone).date().isoformat()
+        if len(customer_key) + len(day) + 1 > MAX_ID:
+            customer_key = hashlib.blake2b(customer_key.encode(), digest_size=16).hexdigest()
+        return f"{customer_key}@{day}"
+
+    def day_invoice_of_bad_row(self, row: Sequence[str]) -> str:
+        """The customer-day a row that failed to parse belongs to, if that much is legible."""
+        try:
+            external_id = self.customer_id(row)
+            contacts = () if external_id else self.contacts(row)
+            key = external_id or (f"{contacts[0].kind}:{contacts[0].value}" if contacts else "")
+            return self.day_invoice(key, self.when(row)) if key else ""
+        except LineError:
+            return ""
+
 
 def _json_number(value: Decimal | int) -> int | str:
     """Quantities are whole numbers almost always; keep a fraction as exact text."""
@@ -200,12 +269,12 @@ def _json_number(value: Decimal | int) -> int | str:
 
 @dataclass
 class _Collector:
-    """Everything the single pass over the file gathers."""
+    """Everything the single pass over the file gathers (line numbers per invoice)."""
 
     groups: dict[str, list[Line]] = field(default_factory=lambda: defaultdict(list))
     bad: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
-    cancelled: set[str] = field(default_factory=set)
-    no_customer: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    cancelled: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    no_customer: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
 
 
 def read_rows(
@@ -219,6 +288,7 @@ def read_rows(
     """Read every row of ``reader`` (a csv.reader positioned after the header)."""
     line_reader = _Reader(columns, header, settings)
     seen = _Collector()
+    undecodable = settings.undecodable
     end = reader.line_num
     while True:
         try:
@@ -234,10 +304,15 @@ def read_rows(
         if not row:
             continue  # a blank line is no row at all
         report.rows_read += 1
-        _take_row(row, start, line_reader, seen, report, settings)
+        if undecodable and not undecodable.keys().isdisjoint(range(start, end + 1)):
+            number = min(n for n in range(start, end + 1) if n in undecodable)
+            invoice = line_reader.invoice(row) if settings.invoice_mode == INVOICE_COLUMN else ""
+            _bad(report, seen, number, invoice, "", undecodable[number])
+        else:
+            _take_row(row, start, line_reader, seen, report, settings)
         if tick is not None and report.rows_read % PROGRESS_EVERY == 0:
             tick()
-    return _decide(seen, report)
+    return _decide(seen, report, line_reader)
 
 
 def _take_row(
@@ -248,36 +323,36 @@ def _take_row(
     report: ImportReport,
     settings: ParseSettings,
 ) -> None:
-    invoice = reader.cell(row, "invoice") if reader.columns["invoice"] < len(row) else ""
-    if len(row) != len(reader.header):
+    by_column = settings.invoice_mode == INVOICE_COLUMN
+    invoice = reader.invoice(row) if by_column else ""
+    if len(row) != reader.width:
         # A cancellation stays a cancellation; any other invoice must not import partly.
         held = "" if invoice.startswith(settings.cancel_prefix) else invoice
-        _bad(
-            report,
-            seen,
-            number,
-            held,
-            "",
-            f"Expected {len(reader.header)} columns, found {len(row)}.",
-        )
+        _bad(report, seen, number, held, "", f"Expected {reader.width} columns, found {len(row)}.")
         return
-    if not invoice:
-        _bad(report, seen, number, "", reader.column("invoice"), "The invoice number is missing.")
-        return
-    if invoice.startswith(settings.cancel_prefix):
-        seen.cancelled.add(invoice)
-        report.skip(CANCELLED).lines += 1
-        return
+    if by_column:
+        if not invoice:
+            _bad(report, seen, number, "", reader.column("invoice"),
+                 "The invoice number is missing.")
+            return
+        if invoice.startswith(settings.cancel_prefix):
+            seen.cancelled[invoice].append(number)
+            return
     try:
         line = _line(row, number, reader)
     except LineError as exc:
+        if settings.invoice_mode == INVOICE_CUSTOMER_DAY:
+            invoice = reader.day_invoice_of_bad_row(row)
         _bad(report, seen, number, invoice, exc.field, exc.message)
         return
     if line is None:
-        seen.no_customer[invoice] += 1
-        report.skip(NO_CUSTOMER).lines += 1
+        seen.no_customer[invoice].append(number)
         return
-    if len(invoice) > MAX_ID:
+    if settings.invoice_mode == INVOICE_LINE:
+        invoice = reader.line_invoice(row)
+    elif settings.invoice_mode == INVOICE_CUSTOMER_DAY:
+        invoice = reader.day_invoice(line.customer_key, line.occurred_at)
+    elif len(invoice) > MAX_ID:
         _bad(
             report,
             seen,
@@ -311,6 +386,7 @@ def _line(row: list[str], number: int, reader: _Reader) -> Line | None:
         contacts,
         reader.cell(row, "name"),
         reader.cell(row, "country")[:64],
+        reader.currency(row),
     )
 
 
@@ -322,10 +398,10 @@ def _bad(
         seen.bad[invoice].append(number)
 
 
-def _decide(seen: _Collector, report: ImportReport) -> ParseResult:
-    """Every invoice either becomes a draft or is held back with its reason."""
-    report.skip(CANCELLED).invoices = len(seen.cancelled)
-    report.skip(NO_CUSTOMER).invoices = len(seen.no_customer.keys() - seen.groups.keys())
+def _decide(seen: _Collector, report: ImportReport, reader: _Reader) -> ParseResult:
+    """Every invoice either becomes a draft or is held back with its reason; every line
+    left out is on the report's list with why."""
+    _skipped(seen, report, reader)
     result = ParseResult()
     for invoice in sorted(seen.bad.keys() - seen.groups.keys(), key=lambda i: seen.bad[i][0]):
         report.held_back.append(
@@ -346,6 +422,29 @@ def _decide(seen: _Collector, report: ImportReport) -> ParseResult:
     return result
 
 
+def _skipped(seen: _Collector, report: ImportReport, reader: _Reader) -> None:
+    cancelled = report.skip(CANCELLED)
+    cancelled.invoices = len(seen.cancelled)
+    cancelled.lines = sum(len(n) for n in seen.cancelled.values())
+    no_customer = report.skip(NO_CUSTOMER)
+    no_customer.invoices = len(seen.no_customer.keys() - seen.groups.keys() - {""})
+    no_customer.lines = sum(len(n) for n in seen.no_customer.values())
+    prefix = reader.settings.cancel_prefix
+    for invoice, numbers in seen.cancelled.items():
+        report.skipped_rows.extend(
+            BadRow(n, f"A cancellation (its invoice starts with {prefix!r}): not imported.",
+                   reader.column("invoice"), invoice)
+            for n in numbers
+        )
+    who = "customer_id" if "customer_id" in reader.columns else "phone"
+    for invoice, numbers in seen.no_customer.items():
+        report.skipped_rows.extend(
+            BadRow(n, "No customer id, e-mail or phone: not imported.", reader.column(who),
+                   invoice)
+            for n in numbers
+        )
+
+
 def _bad_reason(numbers: list[int]) -> str:
     shown = ", ".join(str(n) for n in numbers[:5]) + (", …" if len(numbers) > 5 else "")
     return f"line{'s' if len(numbers) > 1 else ''} {shown} could not be read"
@@ -355,9 +454,11 @@ def _hold_reason(invoice: str, lines: list[Line], seen: _Collector) -> str:
     if invoice in seen.bad:
         return _bad_reason(seen.bad[invoice])
     if invoice in seen.no_customer:
-        return f"{seen.no_customer[invoice]} of its lines have no customer id"
+        return f"{len(seen.no_customer[invoice])} of its lines have no customer id"
     if len({ln.customer_key for ln in lines}) > 1:
         return "its lines name different customers"
+    if len({ln.currency for ln in lines}) > 1:
+        return "its lines are in different currencies"
     total = sum((ln.amount for ln in lines), Decimal(0))
     if total < 0:
         return f"its total {total} is negative"
@@ -376,6 +477,7 @@ def _draft(invoice: str, lines: list[Line]) -> InvoiceDraft:
         items=[ln.item for ln in lines if ln.item is not None],
         categories=list(dict.fromkeys(ln.category for ln in lines if ln.category)),
         lines=len(lines),
+        currency=lines[0].currency,
     )
 
 

@@ -1,0 +1,373 @@
+"""The importer's write phase: what already exists, then one transaction per batch.
+
+Rows are built as model instances (so defaults, and the timeline's own row builders in
+``timeline.events``, stay the one source of what a row holds) and go to the database
+through ``core.bulk.insert_many`` — ``COPY`` on PostgreSQL, one prepared ``INSERT``
+run with ``executemany`` on SQLite — instead of ``bulk_create``, whose per-value
+preparation cost more than the database's work (decision 0010). Customers and
+purchases take their ids from the database first, so their contacts, external ids,
+timeline rows and enrolments can refer to them in the same batch.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from django.db import IntegrityError, connection, models, transaction
+from django.db.models.expressions import DatabaseDefault
+
+from touchflow.core import clock
+from touchflow.core.actor import Actor
+from touchflow.core.bulk import insert_many
+from touchflow.customers import actions as customer_actions
+from touchflow.customers.models import ContactPoint, Customer, CustomerExternalId, CustomerStore
+from touchflow.flows import enrollment as flow_enrollment
+from touchflow.purchases.import_parse import CustomerDraft, InvoiceDraft
+from touchflow.purchases.import_report import ALREADY_IMPORTED, ImportReport
+from touchflow.purchases.models import Purchase, PurchaseSource
+from touchflow.stores.models import Store
+from touchflow.timeline import events
+
+CHUNK = 1000  # ids per IN (...) lookup
+T = TypeVar("T")
+
+
+@dataclass
+class Plan:
+    """What the write phase works from; ``known`` maps a customer key to a live id."""
+
+    store: Store
+    currency: str
+    batch_size: int
+    customers: dict[str, CustomerDraft]
+    known: dict[str, int] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+    now: datetime = field(default_factory=clock.now)
+    actor: Actor = field(default_factory=lambda: Actor.system(PurchaseSource.IMPORT))
+
+
+def write(
+    drafts: list[InvoiceDraft], plan: Plan, report: ImportReport, tell: Any
+) -> None:
+    """Import every draft not imported before, one transaction per batch of invoices."""
+    present = _existing_invoices(plan.store, [d.invoice for d in drafts])
+    todo = [d for d in drafts if d.invoice not in present]
+    already = report.skip(ALREADY_IMPORTED)
+    already.invoices = len(drafts) - len(todo)
+    already.lines = sum(d.lines for d in drafts if d.invoice in present)
+    plan.known = _find_customers(plan.customers.values(), plan.store)
+    report.customers_existing = len(set(plan.known.values()))
+    plan.aliases = _aliases(plan)
+    _fill_blanks(plan)
+    tell("write", 0, len(todo))
+    for done, batch in enumerate(_chunks(todo, plan.batch_size), start=1):
+        _write_batch_retrying(batch, plan, report)
+        tell("write", min(done * plan.batch_size, len(todo)), len(todo))
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# --- what exists --------------------------------------------------------------------
+
+
+def _existing_invoices(store: Store, invoices: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(invoices, CHUNK):
+        found.update(
+            external_id
+            for external_id in Purchase.objects.filter(
+                store=store, external_id__in=chunk
+            ).values_list("external_id", flat=True)
+            if external_id is not None
+        )
+    return found
+
+
+def _find_customers(drafts: Iterable[CustomerDraft], store: Store) -> dict[str, int]:
+    """Customer key → live customer id, for the drafts that already exist.
+
+    By the store's external ids first (one chunked query; another store's ids are
+    another namespace); then, only for drafts whose phone or e-mail is already on file,
+    by ``find_customer`` — so a file of new customers costs no per-customer query.
+    """
+    drafts = list(drafts)
+    known: dict[str, int] = {}
+    by_external = {d.external_id: d.key for d in drafts if d.external_id}
+    for chunk in _chunks(list(by_external), CHUNK):
+        rows = CustomerExternalId.objects.filter(store=store, value__in=chunk).values_list(
+            "value", "customer_id", "customer__merged_into_id"
+        )
+        for value, pk, merged_into in rows:
+            if merged_into is not None:
+                pk = customer_actions.resolve(Customer.objects.get(pk=pk)).pk
+            known[by_external[value]] = pk
+    on_file = _contacts_on_file(c for d in drafts if d.key not in known for c in d.contacts)
+    for draft in drafts:
+        if draft.key not in known and on_file.intersection(draft.contacts):
+            matches = customer_actions.find_customer(draft.contacts)
+            if matches:
+                known[draft.key] = matches[0].pk
+    return known
+
+
+def _contacts_on_file(
+    contacts: Iterable[customer_actions.ContactInput],
+) -> set[customer_actions.ContactInput]:
+    wanted: dict[tuple[str, str], set[str]] = {}
+    for c in contacts:
+        wanted.setdefault((c.kind, c.network), set()).add(c.value)
+    found: set[customer_actions.ContactInput] = set()
+    for (kind, network), values in wanted.items():
+        for chunk in _chunks(sorted(values), CHUNK):
+            rows = ContactPoint.objects.filter(kind=kind, network=network, value__in=chunk)
+            found.update(
+                customer_actions.ContactInput(kind, v, network)
+                for v in rows.values_list("value", flat=True)
+            )
+    return found
+
+
+def _aliases(plan: Plan) -> dict[str, str]:
+    """New customer key → the key of the first new customer with one of the same contacts.
+
+    One phone or e-mail is one person, so two ids in the file sharing a contact become
+    one customer (the first one met), as they would at the counter.
+    """
+    owners: dict[customer_actions.ContactInput, str] = {}
+    aliases: dict[str, str] = {}
+    for key, draft in plan.customers.items():
+        if key in plan.known or not draft.contacts:
+            continue
+        owner = next((owners[c] for c in draft.contacts if c in owners), None)
+        if owner is not None:
+            aliases[key] = owner
+        for c in draft.contacts:
+            owners.setdefault(c, owner or key)
+    return aliases
+
+
+def _fill_blanks(plan: Plan) -> None:
+    """Existing customers take the file's country where they have none, and the file's
+    id as their id in this store where the store knew them by a contact only."""
+    drafts = {k: d for k, d in plan.customers.items() if k in plan.known}
+    by_customer = {plan.known[k]: d for k, d in drafts.items()}
+    changed = []
+    for chunk in _chunks(list(by_customer), CHUNK):
+        for customer in Customer.objects.filter(pk__in=chunk):
+            draft = by_customer[customer.pk]
+            if draft.country and not customer.country:
+                customer.country = draft.country
+                customer.updated_at = plan.now
+                changed.append(customer)
+    ids = {d.external_id: plan.known[k] for k, d in drafts.items() if d.external_id}
+    present: set[str] = set()
+    for values in _chunks(list(ids), CHUNK):
+        present.update(
+            CustomerExternalId.objects.filter(store=plan.store, value__in=values).values_list(
+                "value", flat=True
+            )
+        )
+    with transaction.atomic():
+        Customer.objects.bulk_update(changed, ["country", "updated_at"], batch_size=CHUNK)
+        insert_rows(
+            [
+                CustomerExternalId(customer_id=pk, store=plan.store, value=value)
+                for value, pk in ids.items()
+                if value not in present
+            ]
+        )
+
+
+# --- one batch ----------------------------------------------------------------------
+
+
+def _write_batch_retrying(batch: Sequence[InvoiceDraft], plan: Plan, report: ImportReport) -> None:
+    """Write one batch; if another writer got in first, look again and retry once."""
+    try:
+        _write_batch(batch, plan, report)
+    except IntegrityError:
+        present = _existing_invoices(plan.store, [d.invoice for d in batch])
+        report.skip(ALREADY_IMPORTED).invoices += len(present)
+        batch = [d for d in batch if d.invoice not in present]
+        keys = {d.customer_key for d in batch} - plan.known.keys()
+        plan.known.update(_find_customers((plan.customers[k] for k in keys), plan.store))
+        _write_batch(batch, plan, report)
+
+
+def _write_batch(batch: Sequence[InvoiceDraft], plan: Plan, report: ImportReport) -> None:
+    with transaction.atomic():
+        created, rows, fresh = _create_customers(batch, plan)
+        ids = {**plan.known, **created}
+        _link_store(batch, ids, plan.store)
+        purchase_ids = reserve_ids(Purchase, len(batch))
+        purchases = [
+            _purchase(d, pk, ids[d.customer_key], plan)
+            for d, pk in zip(batch, purchase_ids, strict=True)
+        ]
+        insert_rows(purchases, with_pk=True)
+        rows.extend(events.purchase_row(p) for p in purchases)
+        insert_rows(rows)
+        flow_enrollment.on_purchases_imported(purchases)
+    # Only after the commit: a rolled-back batch must leave the plan as it was.
+    plan.known.update(created)
+    report.customers_created += fresh
+    report.invoices_imported += len(batch)
+    report.lines_imported += sum(d.lines for d in batch)
+
+
+def _create_customers(
+    batch: Sequence[InvoiceDraft], plan: Plan
+) -> tuple[dict[str, int], list[Any], int]:
+    """Create the batch's new customers with their contacts, their ids in this store and
+    their timeline rows. Returns (key → id for every key of the batch that was new,
+    the timeline rows to write, how many customers were created)."""
+    owners: dict[str, str] = {}  # new key → the key of the customer it becomes
+    for key in dict.fromkeys(d.customer_key for d in batch):
+        if key not in plan.known:
+            owners[key] = plan.aliases.get(key, key)
+    new_keys = [k for k in dict.fromkeys(owners.values()) if k not in plan.known]
+    customers = {
+        key: _customer(plan.customers[key], pk, plan)
+        for key, pk in zip(new_keys, reserve_ids(Customer, len(new_keys)), strict=True)
+    }
+    insert_rows(list(customers.values()), with_pk=True)
+    points = new_contact_points(customers, plan)
+    insert_rows(points)
+    ids = {key: customer.pk for key, customer in customers.items()}
+    created = {key: ids.get(owner) or plan.known[owner] for key, owner in owners.items()}
+    insert_rows(
+        [
+            CustomerExternalId(customer_id=created[key], store=plan.store, value=external_id)
+            for key in owners
+            if (external_id := plan.customers[key].external_id)
+        ]
+    )
+    rows: list[Any] = [events.customer_created_row(c, plan.actor) for c in customers.values()]
+    rows.extend(events.contact_added_row(p, plan.actor) for p in points)
+    return created, rows, len(customers)
+
+
+def _customer(draft: CustomerDraft, pk: int, plan: Plan) -> Customer:
+    return Customer(
+        pk=pk,
+        name=draft.name,
+        language=plan.store.language,
+        time_zone=plan.store.time_zone,
+        country=draft.country,
+        tags=[],
+        home_store=plan.store,
+        created_at=plan.now,
+        updated_at=plan.now,
+    )
+
+
+def new_contact_points(customers: dict[str, Customer], plan: Plan) -> list[ContactPoint]:
+    """The contact points the file gives the customers this import creates: the one place
+    the importer makes contact points."""
+    return [
+        ContactPoint(
+            customer=customer, kind=c.kind, network=c.network, value=c.value, created_at=plan.now
+        )
+        for key, customer in customers.items()
+        for c in plan.customers[key].contacts
+    ]
+
+
+def _link_store(batch: Sequence[InvoiceDraft], ids: dict[str, int], store: Store) -> None:
+    """Each customer in the batch is linked to the store over the span of their purchases."""
+    span: dict[int, tuple[datetime, datetime]] = {}
+    for d in batch:
+        pk = ids[d.customer_key]
+        first, last = span.get(pk, (d.occurred_at, d.occurred_at))
+        span[pk] = (min(first, d.occurred_at), max(last, d.occurred_at))
+    widened = []
+    for chunk in _chunks(list(span), CHUNK):
+        for link in CustomerStore.objects.filter(store=store, customer_id__in=chunk):
+            first, last = span.pop(link.customer_id)
+            if first < link.first_seen_at or last > link.last_seen_at:
+                link.first_seen_at = min(first, link.first_seen_at)
+                link.last_seen_at = max(last, link.last_seen_at)
+                widened.append(link)
+    CustomerStore.objects.bulk_update(widened, ["first_seen_at", "last_seen_at"], batch_size=CHUNK)
+    insert_rows(
+        [
+            CustomerStore(customer_id=pk, store=store, first_seen_at=first, last_seen_at=last)
+            for pk, (first, last) in span.items()
+        ]
+    )
+
+
+def _purchase(draft: InvoiceDraft, pk: int, customer_id: int, plan: Plan) -> Purchase:
+    return Purchase(
+        pk=pk,
+        customer_id=customer_id,
+        store=plan.store,
+        occurred_at=draft.occurred_at,
+        amount=draft.amount,
+        currency=draft.currency or plan.currency,
+        categories=draft.categories,
+        items=draft.items,
+        source=PurchaseSource.IMPORT,
+        external_id=draft.invoice,
+        created_at=plan.now,
+    )
+
+
+# --- rows in bulk -------------------------------------------------------------------
+
+
+def reserve_ids(model: type[models.Model], count: int) -> list[int]:
+    """``count`` fresh primary keys of ``model``'s table, for rows inserted with them.
+
+    PostgreSQL hands them out from the table's sequence (safe beside other writers).
+    SQLite continues after the highest id ever given (``sqlite_sequence``, or the
+    table's highest id); the caller's transaction holds SQLite's write lock (IMMEDIATE),
+    so no one else takes them meanwhile.
+    """
+    if count == 0:
+        return []
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                [table, count],
+            )
+            return [row[0] for row in cursor.fetchall()]
+        cursor.execute(
+            f"SELECT MAX(m) FROM (SELECT MAX(id) AS m FROM {table} UNION ALL "
+            "SELECT seq FROM sqlite_sequence WHERE name = %s)",
+            [table],
+        )
+        start = (cursor.fetchone()[0] or 0) + 1
+        return list(range(start, start + count))
+
+
+def insert_rows(objs: Sequence[models.Model], *, with_pk: bool = False) -> None:
+    """INSERT unsaved instances of one model with ``insert_many``: every concrete column
+    (the primary key only ``with_pk``), minus those left to a database default."""
+    if not objs:
+        return
+    model = type(objs[0])
+    sample = objs[0]
+    fields: list[Any] = [
+        f
+        for f in model._meta.concrete_fields
+        if (with_pk or not f.primary_key)
+        and not isinstance(getattr(sample, f.attname), DatabaseDefault)
+    ]
+    values = operator.attrgetter(*(f.attname for f in fields))
+    insert_many(
+        model._meta.db_table,
+        [str(f.column) for f in fields],
+        [values(o) for o in objs],
+        json_columns=[str(f.column) for f in fields if isinstance(f, models.JSONField)],
+        datetime_columns=[str(f.column) for f in fields if isinstance(f, models.DateTimeField)],
+    )
