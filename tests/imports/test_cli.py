@@ -93,6 +93,8 @@ def test_a_toml_mapping_file_works_too(uk_store: Store, write_csv: WriteCsv,
         (["--map", "customer_id"], "--map 'customer_id': write it as field=Column."),
         (["--store", "nowhere"], "--store: no store with slug 'nowhere'."),
         (["--time-zone", "Mars/Olympus"], "--time-zone: unknown time zone 'Mars/Olympus'."),
+        (["--encoding", "klingon"], "--encoding: unknown encoding 'klingon'"),
+        (["--invoice", "week"], "--invoice: 'week' is not one of column, line, customer-day."),
     ],
 )
 def test_an_unusable_mapping_or_option_exits_non_zero_naming_the_problem(
