@@ -11,8 +11,9 @@ timeline rows and enrolments can refer to them in the same batch.
 
 from __future__ import annotations
 
+import json
 import operator
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -31,9 +32,31 @@ from touchflow.purchases.import_report import ALREADY_IMPORTED, ImportReport
 from touchflow.purchases.models import Purchase, PurchaseSource
 from touchflow.stores.models import Store
 from touchflow.timeline import events
+from touchflow.timeline.models import TimelineEvent
 
 CHUNK = 1000  # ids per IN (...) lookup
 T = TypeVar("T")
+
+
+M = TypeVar("M", bound=models.Model)
+
+
+def maker(model: type[M], *names: str) -> Callable[..., M]:
+    """``make(*values)`` → an unsaved ``model`` with ``names`` (attnames) set to ``values``
+    and every other field at its default, built positionally: Django's keyword path
+    looks every field up and calls its default, which cost more than the insert."""
+    fields = model._meta.concrete_fields
+    template = [None if f.attname in names else f.get_default() for f in fields]
+    slots = [next(i for i, f in enumerate(fields) if f.attname == n) for n in names]
+    pairs = list(enumerate(slots))
+
+    def make(*values: Any) -> M:
+        args = template.copy()
+        for i, slot in pairs:
+            args[slot] = values[i]
+        return model(*args)
+
+    return make
 
 
 @dataclass
@@ -46,6 +69,10 @@ class Plan:
     customers: dict[str, CustomerDraft]
     known: dict[str, int] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
+    # Customer key → (first, last) purchase time in the file; customer id → the span its
+    # store link has, with the link's id.
+    spans: dict[str, tuple[datetime, datetime]] = field(default_factory=dict)
+    linked: dict[int, tuple[datetime, datetime, int]] = field(default_factory=dict)
     now: datetime = field(default_factory=clock.now)
     actor: Actor = field(default_factory=lambda: Actor.system(PurchaseSource.IMPORT))
 
@@ -62,11 +89,20 @@ def write(
     plan.known = _find_customers(plan.customers.values(), plan.store)
     report.customers_existing = len(set(plan.known.values()))
     plan.aliases = _aliases(plan)
+    plan.spans = _spans(todo)
     _fill_blanks(plan)
     tell("write", 0, len(todo))
     for done, batch in enumerate(_chunks(todo, plan.batch_size), start=1):
         _write_batch_retrying(batch, plan, report)
         tell("write", min(done * plan.batch_size, len(todo)), len(todo))
+
+
+def _spans(drafts: Iterable[InvoiceDraft]) -> dict[str, tuple[datetime, datetime]]:
+    spans: dict[str, tuple[datetime, datetime]] = {}
+    for d in drafts:
+        first, last = spans.get(d.customer_key, (d.occurred_at, d.occurred_at))
+        spans[d.customer_key] = (min(first, d.occurred_at), max(last, d.occurred_at))
+    return spans
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
@@ -79,6 +115,8 @@ def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
 
 def _existing_invoices(store: Store, invoices: Sequence[str]) -> set[str]:
     found: set[str] = set()
+    if not Purchase.objects.filter(store=store, external_id__isnull=False).exists():
+        return found  # a store's first import asks nothing more
     for chunk in _chunks(invoices, CHUNK):
         found.update(
             external_id
@@ -100,6 +138,8 @@ def _find_customers(drafts: Iterable[CustomerDraft], store: Store) -> dict[str, 
     drafts = list(drafts)
     known: dict[str, int] = {}
     by_external = {d.external_id: d.key for d in drafts if d.external_id}
+    if not CustomerExternalId.objects.filter(store=store).exists():
+        by_external = {}  # the store's first import: none of its ids is known yet
     for chunk in _chunks(list(by_external), CHUNK):
         rows = CustomerExternalId.objects.filter(store=store, value__in=chunk).values_list(
             "value", "customer_id", "customer__merged_into_id"
@@ -176,13 +216,7 @@ def _fill_blanks(plan: Plan) -> None:
         )
     with transaction.atomic():
         Customer.objects.bulk_update(changed, ["country", "updated_at"], batch_size=CHUNK)
-        insert_rows(
-            [
-                CustomerExternalId(customer_id=pk, store=plan.store, value=value)
-                for value, pk in ids.items()
-                if value not in present
-            ]
-        )
+        _insert_external_ids([(pk, plan.store.pk, v) for v, pk in ids.items() if v not in present])
 
 
 # --- one batch ----------------------------------------------------------------------
@@ -205,18 +239,22 @@ def _write_batch(batch: Sequence[InvoiceDraft], plan: Plan, report: ImportReport
     with transaction.atomic():
         created, rows, fresh = _create_customers(batch, plan)
         ids = {**plan.known, **created}
-        _link_store(batch, ids, plan.store)
+        linked = _link_store(batch, ids, plan, set(created.values()))
         purchase_ids = reserve_ids(Purchase, len(batch))
         purchases = [
             _purchase(d, pk, ids[d.customer_key], plan)
             for d, pk in zip(batch, purchase_ids, strict=True)
         ]
         insert_rows(purchases, with_pk=True)
-        rows.extend(events.purchase_row(p) for p in purchases)
-        insert_rows(rows)
+        rows.extend(events.purchase_values(p) for p in purchases)
+        insert_values(
+            TimelineEvent._meta.db_table, events.BULK_ROW_COLUMNS, rows, json_columns=("data",),
+            datetime_columns=("at",),
+        )
         flow_enrollment.on_purchases_imported(purchases)
     # Only after the commit: a rolled-back batch must leave the plan as it was.
     plan.known.update(created)
+    plan.linked.update(linked)
     report.customers_created += fresh
     report.invoices_imported += len(batch)
     report.lines_imported += sum(d.lines for d in batch)
@@ -224,7 +262,7 @@ def _write_batch(batch: Sequence[InvoiceDraft], plan: Plan, report: ImportReport
 
 def _create_customers(
     batch: Sequence[InvoiceDraft], plan: Plan
-) -> tuple[dict[str, int], list[Any], int]:
+) -> tuple[dict[str, int], list[events.BulkRow], int]:
     """Create the batch's new customers with their contacts, their ids in this store and
     their timeline rows. Returns (key → id for every key of the batch that was new,
     the timeline rows to write, how many customers were created)."""
@@ -242,29 +280,39 @@ def _create_customers(
     insert_rows(points)
     ids = {key: customer.pk for key, customer in customers.items()}
     created = {key: ids.get(owner) or plan.known[owner] for key, owner in owners.items()}
-    insert_rows(
+    _insert_external_ids(
         [
-            CustomerExternalId(customer_id=created[key], store=plan.store, value=external_id)
+            (created[key], plan.store.pk, external_id)
             for key in owners
             if (external_id := plan.customers[key].external_id)
         ]
     )
-    rows: list[Any] = [events.customer_created_row(c, plan.actor) for c in customers.values()]
-    rows.extend(events.contact_added_row(p, plan.actor) for p in points)
+    rows = [events.customer_created_values(c, plan.actor) for c in customers.values()]
+    rows.extend(events.contact_added_values(p, plan.actor) for p in points)
     return created, rows, len(customers)
 
 
+_new_customer = maker(
+    Customer, "id", "name", "language", "time_zone", "country", "tags", "home_store_id",
+    "created_at", "updated_at",
+)
+_new_contact = maker(ContactPoint, "customer_id", "kind", "network", "value", "created_at")
+_new_purchase = maker(
+    Purchase, "id", "customer_id", "store_id", "occurred_at", "amount", "currency",
+    "categories", "items", "source", "external_id", "created_at",
+)
+
+
+def _insert_external_ids(rows: Sequence[tuple[int, int, str]]) -> None:
+    """(customer id, store id, value) rows: the customers' ids in the store's POS."""
+    insert_values(CustomerExternalId._meta.db_table, ("customer_id", "store_id", "value"), rows)
+
+
 def _customer(draft: CustomerDraft, pk: int, plan: Plan) -> Customer:
-    return Customer(
-        pk=pk,
-        name=draft.name,
-        language=plan.store.language,
-        time_zone=plan.store.time_zone,
-        country=draft.country,
-        tags=[],
-        home_store=plan.store,
-        created_at=plan.now,
-        updated_at=plan.now,
+    store = plan.store
+    return _new_customer(
+        pk, draft.name, store.language, store.time_zone, draft.country, [], store.pk, plan.now,
+        plan.now,
     )
 
 
@@ -272,55 +320,78 @@ def new_contact_points(customers: dict[str, Customer], plan: Plan) -> list[Conta
     """The contact points the file gives the customers this import creates: the one place
     the importer makes contact points."""
     return [
-        ContactPoint(
-            customer=customer, kind=c.kind, network=c.network, value=c.value, created_at=plan.now
-        )
+        _new_contact(customer.pk, c.kind, c.network, c.value, plan.now)
         for key, customer in customers.items()
         for c in plan.customers[key].contacts
     ]
 
 
-def _link_store(batch: Sequence[InvoiceDraft], ids: dict[str, int], store: Store) -> None:
-    """Each customer in the batch is linked to the store over the span of their purchases."""
-    span: dict[int, tuple[datetime, datetime]] = {}
-    for d in batch:
-        pk = ids[d.customer_key]
-        first, last = span.get(pk, (d.occurred_at, d.occurred_at))
-        span[pk] = (min(first, d.occurred_at), max(last, d.occurred_at))
-    widened = []
-    for chunk in _chunks(list(span), CHUNK):
-        for link in CustomerStore.objects.filter(store=store, customer_id__in=chunk):
-            first, last = span.pop(link.customer_id)
-            if first < link.first_seen_at or last > link.last_seen_at:
-                link.first_seen_at = min(first, link.first_seen_at)
-                link.last_seen_at = max(last, link.last_seen_at)
-                widened.append(link)
-    CustomerStore.objects.bulk_update(widened, ["first_seen_at", "last_seen_at"], batch_size=CHUNK)
-    insert_rows(
-        [
-            CustomerStore(customer_id=pk, store=store, first_seen_at=first, last_seen_at=last)
-            for pk, (first, last) in span.items()
-        ]
+def _link_store(
+    batch: Sequence[InvoiceDraft], ids: dict[str, int], plan: Plan, fresh: set[int]
+) -> dict[int, tuple[datetime, datetime, int]]:
+    """Link each customer of the batch to the store over the span of all their purchases
+    in the file: one row written per customer and import, not one per batch. Returns
+    the links written, for the plan once the batch commits. ``fresh``: customers created
+    in this batch, who have no link yet."""
+    wanted: dict[int, tuple[datetime, datetime]] = {}
+    for key in dict.fromkeys(d.customer_key for d in batch):
+        pk = ids[key]
+        first, last = plan.spans[key]
+        if pk in wanted:
+            first, last = min(first, wanted[pk][0]), max(last, wanted[pk][1])
+        wanted[pk] = (first, last)
+    linked = {pk: plan.linked[pk] for pk in wanted if pk in plan.linked}
+    for chunk in _chunks([pk for pk in wanted if pk not in linked and pk not in fresh], CHUNK):
+        rows = CustomerStore.objects.filter(store=plan.store, customer_id__in=chunk)
+        for pk, first, last, link_id in rows.values_list(
+            "customer_id", "first_seen_at", "last_seen_at", "pk"
+        ):
+            linked[pk] = (first, last, link_id)
+    new = [pk for pk in wanted if pk not in linked]
+    written = {
+        pk: (*wanted[pk], link_id)
+        for pk, link_id in zip(new, reserve_ids(CustomerStore, len(new)), strict=True)
+    }
+    insert_values(
+        CustomerStore._meta.db_table,
+        ("id", "customer_id", "store_id", "first_seen_at", "last_seen_at"),
+        [(link_id, pk, plan.store.pk, first, last)
+         for pk, (first, last, link_id) in written.items()],
+        datetime_columns=("first_seen_at", "last_seen_at"),
     )
+    for pk, (seen_first, seen_last, link_id) in linked.items():
+        first, last = wanted[pk]
+        if first < seen_first or last > seen_last:
+            written[pk] = (min(first, seen_first), max(last, seen_last), link_id)
+    _widen_links([span for pk, span in written.items() if pk in linked])
+    return written
+
+
+def _widen_links(rows: Sequence[tuple[datetime, datetime, int]]) -> None:
+    if not rows:
+        return
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {CustomerStore._meta.db_table} SET first_seen_at = %s, last_seen_at = %s "
+            "WHERE id = %s",
+            [(adapt(first), adapt(last), link_id) for first, last, link_id in rows],
+        )
 
 
 def _purchase(draft: InvoiceDraft, pk: int, customer_id: int, plan: Plan) -> Purchase:
-    return Purchase(
-        pk=pk,
-        customer_id=customer_id,
-        store=plan.store,
-        occurred_at=draft.occurred_at,
-        amount=draft.amount,
-        currency=draft.currency or plan.currency,
-        categories=draft.categories,
-        items=draft.items,
-        source=PurchaseSource.IMPORT,
-        external_id=draft.invoice,
-        created_at=plan.now,
+    purchase = _new_purchase(
+        pk, customer_id, plan.store.pk, draft.occurred_at, draft.amount,
+        draft.currency or plan.currency, draft.categories, draft.items, PurchaseSource.IMPORT,
+        draft.invoice, plan.now,
     )
+    Purchase.store.field.set_cached_value(purchase, plan.store)  # the enrolment reads it
+    return purchase
 
 
 # --- rows in bulk -------------------------------------------------------------------
+
+
 
 
 def reserve_ids(model: type[models.Model], count: int) -> list[int]:
@@ -364,10 +435,60 @@ def insert_rows(objs: Sequence[models.Model], *, with_pk: bool = False) -> None:
         and not isinstance(getattr(sample, f.attname), DatabaseDefault)
     ]
     values = operator.attrgetter(*(f.attname for f in fields))
-    insert_many(
+    insert_values(
         model._meta.db_table,
         [str(f.column) for f in fields],
         [values(o) for o in objs],
         json_columns=[str(f.column) for f in fields if isinstance(f, models.JSONField)],
         datetime_columns=[str(f.column) for f in fields if isinstance(f, models.DateTimeField)],
     )
+
+
+def insert_values(
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    json_columns: Sequence[str] = (),
+    datetime_columns: Sequence[str] = (),
+) -> None:
+    """``insert_many``, with SQLite's datetimes adapted once per distinct value: SQLite
+    keeps them as text, and a batch repeats the same few (its own "now", each purchase's
+    time again on its timeline row)."""
+    if json_columns and rows:
+        rows, json_columns = _encode_json(columns, rows, json_columns), ()
+    times = [i for i, c in enumerate(columns) if c in datetime_columns]
+    if connection.vendor != "postgresql" and times and rows:
+        adapt = connection.ops.adapt_datetimefield_value
+        memo: dict[Any, Any] = {None: None}
+        as_text = [row if isinstance(row, list) else list(row) for row in rows]
+        for row in as_text:
+            for i in times:
+                value = row[i]
+                text = memo.get(value)
+                if text is None:
+                    text = memo[value] = adapt(value)
+                row[i] = text
+        rows, datetime_columns = as_text, ()
+    insert_many(
+        table, columns, rows, json_columns=json_columns, datetime_columns=datetime_columns
+    )
+
+
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _encode_json(
+    columns: Sequence[str], rows: Sequence[Sequence[Any]], json_columns: Sequence[str]
+) -> list[list[Any]]:
+    """Rows with their JSON columns as text (one encoder; empty lists and objects, the
+    commonest values, encoded once)."""
+    at = [i for i, c in enumerate(columns) if c in json_columns]
+    encoded = []
+    for row in rows:
+        values = list(row)
+        for i in at:
+            value = values[i]
+            values[i] = "[]" if value == [] else "{}" if value == {} else _encode(value)
+        encoded.append(values)
+    return encoded
