@@ -122,6 +122,10 @@ class _Reader:
         self._contacts: dict[tuple[str, str], tuple[ContactInput, ...] | LineError] = {}
         self._currencies: dict[str, str | LineError] = {}
         self._seen_rows: dict[str, int] = {}
+        self._items: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self._amount_columns = [
+            columns[c] for c in ("quantity", "unit_price", "amount") if c in columns
+        ]
 
     def cell(self, row: Sequence[str], target: str) -> str:
         index = self.columns.get(target)
@@ -233,11 +237,12 @@ class _Reader:
         sku, name = self.cell(row, "sku"), self.cell(row, "description")
         if not (sku or name):
             return amount, None
-        item: dict[str, Any] = {"sku": sku, "name": name, "quantity": _json_number(quantity or 1)}
-        item["unit_price"] = str(price if price is not None else amount)
-        if price is None and quantity not in (None, 1):
-            item.pop("unit_price")
-            item["amount"] = str(amount)
+        # Lines that read the same share one item: the writer encodes it once. (Raw
+        # text in the key: 2.5 and 2.50 are equal Decimals but print differently.)
+        key = (sku, name, *(row[i] for i in self._amount_columns))
+        item = self._items.get(key)
+        if item is None:
+            item = self._items[key] = _item(sku, name, quantity, price, amount)
         return amount, item
 
     def invoice(self, row: Sequence[str]) -> str:
@@ -291,6 +296,17 @@ def plain_email(raw: str) -> ContactInput | None:
     if len(local) > 64 or len(domain) > 253 or special or tld in _SPECIAL_USE:
         return None
     return ContactInput("email", text)
+
+
+def _item(
+    sku: str, name: str, quantity: Decimal | None, price: Decimal | None, amount: Decimal
+) -> dict[str, Any]:
+    item: dict[str, Any] = {"sku": sku, "name": name, "quantity": _json_number(quantity or 1)}
+    item["unit_price"] = str(price if price is not None else amount)
+    if price is None and quantity not in (None, 1):
+        item.pop("unit_price")
+        item["amount"] = str(amount)
+    return item
 
 
 def _json_number(value: Decimal | int) -> int | str:

@@ -481,14 +481,26 @@ _encode = json.JSONEncoder(ensure_ascii=False).encode
 def _encode_json(
     columns: Sequence[str], rows: Sequence[Sequence[Any]], json_columns: Sequence[str]
 ) -> list[list[Any]]:
-    """Rows with their JSON columns as text (one encoder; empty lists and objects, the
-    commonest values, encoded once)."""
+    """Rows with their JSON columns as text. A list is encoded element by element, each
+    element object once: the parser hands the same item dict to every line that reads
+    the same (rows holds them all alive, so their ids stay theirs meanwhile)."""
     at = [i for i, c in enumerate(columns) if c in json_columns]
+    seen: dict[int, str] = {}
+
+    def element(value: Any) -> str:
+        text = seen.get(id(value))
+        if text is None:
+            text = seen[id(value)] = _encode(value)
+        return text
+
     encoded = []
     for row in rows:
         values = list(row)
         for i in at:
             value = values[i]
-            values[i] = "[]" if value == [] else "{}" if value == {} else _encode(value)
+            if isinstance(value, list):
+                values[i] = "[" + ", ".join(map(element, value)) + "]"
+            else:
+                values[i] = _encode(value)
         encoded.append(values)
     return encoded
