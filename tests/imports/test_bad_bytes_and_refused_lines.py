@@ -192,3 +192,28 @@ def test_every_line_not_imported_is_in_the_errors_file_with_its_reason(
     assert summary.split("│")[2].strip() == "6"
     assert sorted(Purchase.objects.values_list("external_id", "currency")) == [
         ("A-1", "GBP"), ("A-7", "EUR")]
+
+
+def test_a_bad_line_holds_back_its_customers_day_and_nothing_else(
+    uk_store: Store, write_csv: Callable[..., Path]
+) -> None:
+    path = write_csv(
+        "Client,Date,Total,Item\n"
+        "k1,2024-07-01 09:00,10.00,Lamp\n"
+        "k1,2024-07-01 10:00,ten,Bulb\n"
+        "k1,2024-07-02 10:00,1.00,Card\n"
+    )
+    report = import_purchases(path, build_mapping(SIMPLE),
+                              ImportOptions(store=uk_store, invoice="customer-day"))
+    assert report.held_back == [HeldBack("k1@2024-07-01", "line 3 could not be read", (2, 3))]
+    assert list(Purchase.objects.values_list("external_id", flat=True)) == ["k1@2024-07-02"]
+
+
+def test_the_help_documents_the_invoice_and_encoding_options() -> None:
+    result = runner.invoke(build_app(), ["import", "purchases", "--help"],
+                           env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    for fragment in ("--invoice", "column|line|customer-day", "--encoding", "cp1251",
+                     "--errors", "every line not imported"):
+        assert fragment in text

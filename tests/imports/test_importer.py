@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import time_machine
 
 from touchflow.core.actor import Actor
 from touchflow.customers.actions import ContactInput, resolve_customer
@@ -265,3 +266,29 @@ def test_dates_follow_the_format_and_time_zone_given(uk_store: Store) -> None:
     assert (purchase.amount, purchase.currency, purchase.customer.external_id_in(uk_store.pk)) == (
         Decimal("2.50"), "PLN", "5")
     assert TimelineEvent.objects.filter(purchase=purchase).count() == 1
+
+
+def test_store_links_span_every_purchase_across_batches_and_widen_existing_ones(
+    uk_store: Store, write_csv: WriteCsv
+) -> None:
+    with time_machine.travel(datetime(2011, 2, 1, 12, tzinfo=UTC), tick=False):
+        known, _ = resolve_customer(store=uk_store, actor=Actor(source="api"),
+                                    external_id="13047")
+    path = write_csv(
+        HEADER
+        + "1,A,Lamp,1,2011-01-05 10:00:00,1.00,17850.0,UK\n"
+        "2,A,Lamp,1,2011-03-05 10:00:00,1.00,13047.0,UK\n"
+        "3,A,Lamp,1,2010-12-24 10:00:00,1.00,17850.0,UK\n"
+        "4,A,Lamp,1,2011-01-10 10:00:00,1.00,13047.0,UK\n"
+    )
+    report = import_purchases(path, build_mapping(), ImportOptions(store=uk_store,
+                                                                   batch_size=1))
+    assert (report.invoices_imported, report.customers_created) == (4, 1)
+    spans = {c.customer.external_id_in(uk_store.pk): (c.first_seen_at, c.last_seen_at)
+             for c in CustomerStore.objects.select_related("customer")}
+    assert spans == {
+        "17850": (datetime(2010, 12, 24, 10, tzinfo=UTC), datetime(2011, 1, 5, 10, tzinfo=UTC)),
+        # Known since February; the file's purchases widen the link both ways.
+        "13047": (datetime(2011, 1, 10, 10, tzinfo=UTC), datetime(2011, 3, 5, 10, tzinfo=UTC)),
+    }
+    assert CustomerStore.objects.filter(customer=known).count() == 1
