@@ -200,10 +200,9 @@ class _Reader:
             raise cached
         return cached
 
-    def contacts(self, row: Sequence[str]) -> tuple[ContactInput, ...]:
-        """The row's phone and e-mail, normalised. Rows with the same raw contacts share
-        one tuple, so grouping a customer's lines compares tuples by identity."""
-        phone, email = self.cell(row, "phone"), self.cell(row, "email")
+    def contacts(self, phone: str, email: str) -> tuple[ContactInput, ...]:
+        """A row's phone and e-mail cells, normalised. Rows with the same raw contacts
+        share one tuple, so grouping a customer's lines compares tuples by identity."""
         if not (phone or email):
             return ()
         cached = self._contacts.get((phone, email))
@@ -269,7 +268,9 @@ class _Reader:
         """The customer-day a row that failed to parse belongs to, if that much is legible."""
         try:
             external_id = self.customer_id(row)
-            contacts = () if external_id else self.contacts(row)
+            contacts = () if external_id else self.contacts(
+                self.cell(row, "phone"), self.cell(row, "email")
+            )
             key = external_id or (f"{contacts[0].kind}:{contacts[0].value}" if contacts else "")
             return self.day_invoice(key, self.when(row)) if key else ""
         except LineError:
@@ -415,12 +416,12 @@ def _take_row(
 def _line(row: list[str], number: int, reader: _Reader) -> Line | None:
     """The parsed line, or None when it names no customer at all."""
     external_id = reader.customer_id(row) or None
-    has_contact = bool(reader.cell(row, "phone") or reader.cell(row, "email"))
-    if external_id is None and not has_contact:
+    phone, email = reader.cell(row, "phone"), reader.cell(row, "email")
+    if external_id is None and not (phone or email):
         return None
     occurred_at = reader.when(row)
     amount, item = reader.amount_and_item(row)
-    contacts = reader.contacts(row)
+    contacts = reader.contacts(phone, email)
     key = external_id if external_id is not None else f"{contacts[0].kind}:{contacts[0].value}"
     return Line(
         number,
@@ -455,12 +456,13 @@ def _decide(seen: _Collector, report: ImportReport, reader: _Reader) -> ParseRes
             HeldBack(invoice, _bad_reason(seen.bad[invoice]), tuple(seen.bad[invoice]))
         )
     for invoice, lines in seen.groups.items():
-        reason = _hold_reason(invoice, lines, seen)
+        total = sum((ln.amount for ln in lines), Decimal(0))
+        reason = _hold_reason(invoice, lines, seen, total)
         if reason:
             numbers = sorted([ln.number for ln in lines] + seen.bad.get(invoice, []))
             report.held_back.append(HeldBack(invoice, reason, tuple(numbers)))
             continue
-        draft = _draft(invoice, lines)
+        draft = _draft(invoice, lines, total)
         result.invoices.append(draft)
         known = result.customers.get(draft.customer_key)
         described = _customer(lines)
@@ -497,7 +499,7 @@ def _bad_reason(numbers: list[int]) -> str:
     return f"line{'s' if len(numbers) > 1 else ''} {shown} could not be read"
 
 
-def _hold_reason(invoice: str, lines: list[Line], seen: _Collector) -> str:
+def _hold_reason(invoice: str, lines: list[Line], seen: _Collector, total: Decimal) -> str:
     if invoice in seen.bad:
         return _bad_reason(seen.bad[invoice])
     if invoice in seen.no_customer:
@@ -506,7 +508,6 @@ def _hold_reason(invoice: str, lines: list[Line], seen: _Collector) -> str:
         return "its lines name different customers"
     if len({ln.currency for ln in lines}) > 1:
         return "its lines are in different currencies"
-    total = sum((ln.amount for ln in lines), Decimal(0))
     if total < 0:
         return f"its total {total} is negative"
     if total >= MAX_AMOUNT:
@@ -514,8 +515,7 @@ def _hold_reason(invoice: str, lines: list[Line], seen: _Collector) -> str:
     return ""
 
 
-def _draft(invoice: str, lines: list[Line]) -> InvoiceDraft:
-    total = sum((ln.amount for ln in lines), Decimal(0))
+def _draft(invoice: str, lines: list[Line], total: Decimal) -> InvoiceDraft:
     return InvoiceDraft(
         invoice=invoice,
         customer_key=lines[0].customer_key,

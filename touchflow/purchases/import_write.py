@@ -452,55 +452,45 @@ def insert_values(
     json_columns: Sequence[str] = (),
     datetime_columns: Sequence[str] = (),
 ) -> None:
-    """``insert_many``, with SQLite's datetimes adapted once per distinct value: SQLite
-    keeps them as text, and a batch repeats the same few (its own "now", each purchase's
-    time again on its timeline row)."""
-    if json_columns and rows:
-        rows, json_columns = _encode_json(columns, rows, json_columns), ()
-    times = [i for i, c in enumerate(columns) if c in datetime_columns]
-    if connection.vendor != "postgresql" and times and rows:
-        adapt = connection.ops.adapt_datetimefield_value
-        memo: dict[Any, Any] = {None: None}
-        as_text = [row if isinstance(row, list) else list(row) for row in rows]
-        for row in as_text:
-            for i in times:
-                value = row[i]
-                text = memo.get(value)
-                if text is None:
-                    text = memo[value] = adapt(value)
-                row[i] = text
-        rows, datetime_columns = as_text, ()
-    insert_many(
-        table, columns, rows, json_columns=json_columns, datetime_columns=datetime_columns
-    )
-
-
-_encode = json.JSONEncoder(ensure_ascii=False).encode
-
-
-def _encode_json(
-    columns: Sequence[str], rows: Sequence[Sequence[Any]], json_columns: Sequence[str]
-) -> list[list[Any]]:
-    """Rows with their JSON columns as text. A list is encoded element by element, each
-    element object once: the parser hands the same item dict to every line that reads
-    the same (rows holds them all alive, so their ids stay theirs meanwhile)."""
-    at = [i for i, c in enumerate(columns) if c in json_columns]
-    seen: dict[int, str] = {}
+    """``insert_many`` with the values prepared here, in one pass: JSON as text (a list
+    element by element, each element object once — the parser hands the same item dict
+    to every line that reads the same, and ``rows`` keeps them alive, so their ids stay
+    theirs meanwhile), and on SQLite, which keeps datetimes as text, each distinct
+    datetime adapted once (a batch repeats its own "now", and each purchase's time on its
+    timeline row)."""
+    json_at = [i for i, c in enumerate(columns) if c in json_columns]
+    sqlite = connection.vendor != "postgresql"
+    time_at = [i for i, c in enumerate(columns) if c in datetime_columns] if sqlite else []
+    if not rows or not (json_at or time_at):
+        insert_many(table, columns, rows, datetime_columns=datetime_columns)
+        return
+    adapt = connection.ops.adapt_datetimefield_value
+    times: dict[Any, Any] = {None: None}
+    elements: dict[int, str] = {}
 
     def element(value: Any) -> str:
-        text = seen.get(id(value))
+        text = elements.get(id(value))
         if text is None:
-            text = seen[id(value)] = _encode(value)
+            text = elements[id(value)] = _encode(value)
         return text
 
-    encoded = []
+    prepared = []
     for row in rows:
         values = list(row)
-        for i in at:
+        for i in json_at:
             value = values[i]
             if isinstance(value, list):
                 values[i] = "[" + ", ".join(map(element, value)) + "]"
             else:
                 values[i] = _encode(value)
-        encoded.append(values)
-    return encoded
+        for i in time_at:
+            value = values[i]
+            text = times.get(value)
+            if text is None:
+                text = times[value] = adapt(value)
+            values[i] = text
+        prepared.append(values)
+    insert_many(table, columns, prepared, datetime_columns=() if sqlite else datetime_columns)
+
+
+_encode = json.JSONEncoder(ensure_ascii=False).encode

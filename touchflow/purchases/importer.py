@@ -55,7 +55,7 @@ class ImportOptions:
     time_zone: str | None = None  # for dates without an offset; default: the store's
     date_format: str | None = None  # strptime format; default: ISO 8601
     cancel_prefix: str = "C"
-    batch_size: int = 5000  # invoices per transaction
+    batch_size: int = 10_000  # invoices per transaction
     encoding: str | None = None  # of the file; default UTF-8
     # "column": one purchase per invoice number; "line": per line; "customer-day": per
     # customer and local day (for files without an invoice column).
