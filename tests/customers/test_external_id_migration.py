@@ -52,3 +52,28 @@ def test_global_ids_become_ids_of_each_store_that_knew_the_customer() -> None:
     assert [c.pk for c in find_customer(external_id="old-1", store=new_paris)] == [both.pk]
     assert find_customer(external_id="P-5", store=new_london) == []
     assert NewCustomer.objects.get(pk=merged.pk).merged_into_id == both.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_going_back_restores_one_global_id_per_customer() -> None:
+    from touchflow.customers.models import Customer, CustomerExternalId
+    from touchflow.stores.models import Store
+
+    now = clock.now()
+    london = Store.objects.create(name="London", slug="b-london")
+    paris = Store.objects.create(name="Paris", slug="b-paris")
+    first = Customer.objects.create(home_store=london, created_at=now)
+    second = Customer.objects.create(home_store=paris, created_at=now)
+    CustomerExternalId.objects.create(customer=first, store=paris, value="P-1")
+    CustomerExternalId.objects.create(customer=first, store=london, value="L-1")
+    # Two stores' customers with the same id: only one can keep it globally.
+    CustomerExternalId.objects.create(customer=second, store=paris, value="L-1")
+
+    executor = MigrationExecutor(connection)
+    executor.migrate([CUSTOMERS_BEFORE])
+    old = executor.loader.project_state([CUSTOMERS_BEFORE]).apps
+    ids = dict(old.get_model("customers", "Customer").objects.values_list("pk", "external_id"))
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+    assert (ids[first.pk], ids[second.pk]) == ("L-1", None)  # its home store's id first
