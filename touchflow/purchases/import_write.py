@@ -1,12 +1,13 @@
 """The importer's write phase: what already exists, then one transaction per batch.
 
-Rows are built as model instances (so defaults, and the timeline's own row builders in
-``timeline.events``, stay the one source of what a row holds) and go to the database
-through ``core.bulk.insert_many`` — ``COPY`` on PostgreSQL, one prepared ``INSERT``
-run with ``executemany`` on SQLite — instead of ``bulk_create``, whose per-value
-preparation cost more than the database's work (decision 0010). Customers and
-purchases take their ids from the database first, so their contacts, external ids,
-timeline rows and enrolments can refer to them in the same batch.
+Every row goes to the database through ``core.bulk.insert_many`` — ``COPY`` on
+PostgreSQL, one prepared ``INSERT`` run with ``executemany`` on SQLite — instead of
+``bulk_create``, whose per-value preparation cost more than the database's work
+(decision 0010). Customers, purchases and contact points are model instances built
+positionally (``maker``: the model's defaults stay the source of the other columns);
+timeline rows are the plain values of ``timeline.events.*_values``. Customers, purchases
+and store links take their ids from the database first, so their contacts, external
+ids, timeline rows and enrolments can refer to them in the same batch.
 """
 
 from __future__ import annotations
@@ -78,7 +79,10 @@ class Plan:
 
 
 def write(
-    drafts: list[InvoiceDraft], plan: Plan, report: ImportReport, tell: Any
+    drafts: list[InvoiceDraft],
+    plan: Plan,
+    report: ImportReport,
+    tell: Callable[[str, int, int], None],
 ) -> None:
     """Import every draft not imported before, one transaction per batch of invoices."""
     present = _existing_invoices(plan.store, [d.invoice for d in drafts])
