@@ -29,7 +29,11 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1_000_000, help="engine: base size")
     parser.add_argument("--small-base", type=int, default=100_000,
                         help="engine: the small base of the round-cost comparison")
-    parser.add_argument("--repeat", type=int, default=3, help="engine: runs per measurement")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="engine and import: runs per measurement")
+    parser.add_argument("--file", default="both", choices=["both", "online-retail",
+                                                           "generated-70k"],
+                        help="import: which file")
     parser.add_argument("--window", type=float, default=10, help="engine: seconds per rate")
     args = parser.parse_args()
     kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
@@ -38,8 +42,9 @@ def main() -> None:
           f"{platform.node()}, {os.cpu_count()} CPUs, {platform.python_version()}\n")
     out: dict[str, object] = {}
     if args.which in ("all", "import"):
-        results = [import_bench.bench_import(kind) for kind in kinds]
-        print("## Import of the Online Retail file\n\n" + import_bench.report(results) + "\n")
+        results = [r for kind in kinds
+                   for r in import_bench.bench_import(kind, args.repeat, args.file)]
+        print("## Import\n\n" + import_bench.report(results) + "\n")
         out["import"] = import_bench.as_json(results)
     if args.which in ("all", "visits"):
         loads = [r for kind in kinds

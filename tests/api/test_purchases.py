@@ -56,7 +56,8 @@ def test_records_a_purchase_for_a_new_customer(api: ApiClient, frozen: Any) -> N
         "external_id": "inv-2025-0001",
         "created_at": "2025-03-14T12:00:00Z",
     }
-    assert (customer.external_id, customer.name) == ("loyalty-77", "Anna")
+    assert (customer.external_id_in(customer.home_store_id), customer.name) == (
+        "loyalty-77", "Anna")
     assert (purchase.source, str(purchase.amount)) == ("api", "1299.90")
     assert TimelineEvent.objects.filter(kind="purchase", purchase=purchase).count() == 1
 

@@ -41,8 +41,12 @@ def test_import_prints_the_summary_and_writes_the_bad_rows_file(
     for text in ("Import summary", "line 3 [Quantity]: Not a number: 'six'.",
                  "invoice 536366: line 3 could not be read", "cancellations"):
         assert text in result.output
+    # Every line not imported, with why: the bad one, the cancellation, the line
+    # without a customer.
     assert errors.read_text().splitlines() == [
-        "line,invoice,column,message", "3,536366,Quantity,Not a number: 'six'."]
+        "line,invoice,column,message", "3,536366,Quantity,Not a number: 'six'.",
+        "4,C536379,InvoiceNo,A cancellation (its invoice starts with 'C'): not imported.",
+        "5,536414,CustomerID,\"No customer id, e-mail or phone: not imported.\""]
     assert list(Purchase.objects.values_list("external_id", "amount")) == [
         ("536365", Decimal("15.30"))]
 
@@ -67,7 +71,7 @@ def test_a_mapping_file_and_map_options_name_the_columns(
     purchase = Purchase.objects.get()
     assert (purchase.external_id, purchase.amount, purchase.currency) == (
         "r1", Decimal("9.99"), "EUR")
-    assert Customer.objects.get().external_id == "k1"
+    assert Customer.objects.get().external_id_in(uk_store.pk) == "k1"
 
 
 def test_a_toml_mapping_file_works_too(uk_store: Store, write_csv: WriteCsv,
@@ -89,6 +93,8 @@ def test_a_toml_mapping_file_works_too(uk_store: Store, write_csv: WriteCsv,
         (["--map", "customer_id"], "--map 'customer_id': write it as field=Column."),
         (["--store", "nowhere"], "--store: no store with slug 'nowhere'."),
         (["--time-zone", "Mars/Olympus"], "--time-zone: unknown time zone 'Mars/Olympus'."),
+        (["--encoding", "klingon"], "--encoding: unknown encoding 'klingon'"),
+        (["--invoice", "week"], "--invoice: 'week' is not one of column, line, customer-day."),
     ],
 )
 def test_an_unusable_mapping_or_option_exits_non_zero_naming_the_problem(

@@ -12,7 +12,7 @@ import time_machine
 from tests.delivery.conftest import EXAMPLES
 from tests.imports.conftest import HEADER
 from touchflow.core.actor import Actor
-from touchflow.customers.actions import ConsentGrant, check_contact
+from touchflow.customers.actions import ConsentGrant, add_external_id, check_contact
 from touchflow.flows.actions import load_flow_dir, set_status
 from touchflow.flows.models import Enrollment
 from touchflow.purchases.import_mapping import build_mapping
@@ -42,8 +42,7 @@ def test_imported_purchases_move_leads_and_only_recent_ones_enter_chains(
             consent=ConsentGrant(),
             occurred_at=datetime(2026, 6, 1, 10, tzinfo=UTC),
         )
-        visit.customer.external_id = "17850"
-        visit.customer.save(update_fields=["external_id"])
+        add_external_id(visit.customer, uk_store, "17850")
         path = write_csv(
             HEADER
             + "1001,A,Lamp,1,2026-06-09 10:00:00,20.00,17850.0,United Kingdom\n"
@@ -52,7 +51,9 @@ def test_imported_purchases_move_leads_and_only_recent_ones_enter_chains(
         report = import_purchases(path, build_mapping({}), ImportOptions(store=uk_store))
     assert report.invoices_imported == 2
     states = sorted(
-        Enrollment.objects.values_list("customer__external_id", "flow__slug", "state", "end_reason")
+        Enrollment.objects.values_list(
+            "customer__external_ids__value", "flow__slug", "state", "end_reason"
+        )
     )
     assert states == [
         ("17850", "check-in", "active", ""),

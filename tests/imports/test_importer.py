@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import time_machine
 
 from touchflow.core.actor import Actor
 from touchflow.customers.actions import ContactInput, resolve_customer
@@ -59,10 +60,10 @@ def test_lines_group_into_one_purchase_per_invoice_with_exact_amounts(
     summer = Purchase.objects.get(external_id="553000")
     assert summer.amount == Decimal("54.24")  # 32 × 1.695 = 54.24 exactly
     assert summer.occurred_at == datetime(2011, 6, 1, 9, 0, tzinfo=UTC)  # BST is UTC+1
-    customer = Customer.objects.get(external_id="17850")
+    customer = Customer.objects.get(external_ids__value="17850")
     assert (customer.country, customer.home_store_id) == ("United Kingdom", uk_store.pk)
     assert sorted(customer.purchases.values_list("external_id", flat=True)) == ["536365", "536366"]
-    assert Customer.objects.get(external_id="13047").country == "France"
+    assert Customer.objects.get(external_ids__value="13047").country == "France"
     link = CustomerStore.objects.get(customer=customer, store=uk_store)
     assert (link.first_seen_at, link.last_seen_at) == (
         datetime(2010, 12, 1, 8, 26, tzinfo=UTC), datetime(2010, 12, 1, 8, 28, tzinfo=UTC))
@@ -104,7 +105,7 @@ def test_cancellations_and_lines_without_a_customer_are_counted_not_lost(
     # A line that is skipped anyway is not parsed, so its bad price is no bad row.
     assert (report.rows_read, report.invoices_imported, report.bad_rows) == (7, 1, [])
     assert list(Purchase.objects.values_list("external_id", flat=True)) == ["536365"]
-    assert list(Customer.objects.values_list("external_id", flat=True)) == ["17850"]
+    assert list(Customer.objects.values_list("external_ids__value", flat=True)) == ["17850"]
 
 
 def test_bad_rows_are_reported_by_physical_line_while_good_invoices_import(
@@ -140,7 +141,8 @@ def test_bad_rows_are_reported_by_physical_line_while_good_invoices_import(
         "536365": Decimal("35.64"), "536373": Decimal("17.85")}
     assert Purchase.objects.get(external_id="536365").items[1]["name"] == "WHITE METAL\nLANTERN"
     # No half invoice, and no customer whose only invoice was held back.
-    assert sorted(Customer.objects.values_list("external_id", flat=True)) == ["13047", "17850"]
+    assert sorted(Customer.objects.values_list("external_ids__value", flat=True)) == [
+        "13047", "17850"]
 
 
 def test_an_invoice_with_lines_without_a_customer_is_held_back_whole(
@@ -209,7 +211,7 @@ def test_existing_customers_are_found_by_external_id_phone_or_email(
     assert by_invoice["A-1"] == by_invoice["A-2"] == existing.pk
     assert by_invoice["A-3"] == known.pk
     existing.refresh_from_db()
-    assert existing.external_id == "C-9"  # a blank filled in, nothing overwritten
+    assert existing.external_id_in(uk_store.pk) == "C-9"  # its id in this store, now
     new = Customer.objects.get(pk=by_invoice["A-4"])
     assert list(new.contacts.values_list("kind", "value")) == [("email", "new@example.com")]
     assert ContactPoint.objects.filter(value="+442079460018").count() == 1
@@ -232,7 +234,9 @@ def test_two_new_ids_with_one_phone_become_one_customer(uk_store: Store) -> None
     assert (report.invoices_imported, report.customers_created) == (2, 1)
     assert report.bad_rows == [BadRow(
         4, "'07700 900123' is not a valid phone number for its country.", "Phone", "A-3")]
-    assert set(Purchase.objects.values_list("customer__external_id", flat=True)) == {"C-1"}
+    # The second id sharing the phone is that customer's id in the store too.
+    assert set(Purchase.objects.values_list("customer__external_ids__value", flat=True)) == {
+        "C-1", "C-2"}
     before = table_counts()
     assert import_purchases(lines, mapping, ImportOptions(store=uk_store)).invoices_imported == 0
     assert table_counts() == before
@@ -259,6 +263,32 @@ def test_dates_follow_the_format_and_time_zone_given(uk_store: Store) -> None:
     assert report.invoices_imported == 1
     purchase = Purchase.objects.get()
     assert purchase.occurred_at == datetime(2011, 7, 1, 8, 0, tzinfo=UTC)  # CEST is UTC+2
-    assert (purchase.amount, purchase.currency, purchase.customer.external_id) == (
+    assert (purchase.amount, purchase.currency, purchase.customer.external_id_in(uk_store.pk)) == (
         Decimal("2.50"), "PLN", "5")
     assert TimelineEvent.objects.filter(purchase=purchase).count() == 1
+
+
+def test_store_links_span_every_purchase_across_batches_and_widen_existing_ones(
+    uk_store: Store, write_csv: WriteCsv
+) -> None:
+    with time_machine.travel(datetime(2011, 2, 1, 12, tzinfo=UTC), tick=False):
+        known, _ = resolve_customer(store=uk_store, actor=Actor(source="api"),
+                                    external_id="13047")
+    path = write_csv(
+        HEADER
+        + "1,A,Lamp,1,2011-01-05 10:00:00,1.00,17850.0,UK\n"
+        "2,A,Lamp,1,2011-03-05 10:00:00,1.00,13047.0,UK\n"
+        "3,A,Lamp,1,2010-12-24 10:00:00,1.00,17850.0,UK\n"
+        "4,A,Lamp,1,2011-01-10 10:00:00,1.00,13047.0,UK\n"
+    )
+    report = import_purchases(path, build_mapping(), ImportOptions(store=uk_store,
+                                                                   batch_size=1))
+    assert (report.invoices_imported, report.customers_created) == (4, 1)
+    spans = {c.customer.external_id_in(uk_store.pk): (c.first_seen_at, c.last_seen_at)
+             for c in CustomerStore.objects.select_related("customer")}
+    assert spans == {
+        "17850": (datetime(2010, 12, 24, 10, tzinfo=UTC), datetime(2011, 1, 5, 10, tzinfo=UTC)),
+        # Known since February; the file's purchases widen the link both ways.
+        "13047": (datetime(2011, 1, 10, 10, tzinfo=UTC), datetime(2011, 3, 5, 10, tzinfo=UTC)),
+    }
+    assert CustomerStore.objects.filter(customer=known).count() == 1

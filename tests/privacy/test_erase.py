@@ -10,7 +10,13 @@ from django.db.models import Count, Sum
 from django.db.models.functions import TruncDate
 
 from touchflow.core.errors import InvalidInput
-from touchflow.customers.models import ConsentEvent, ContactPoint, Customer, OptInToken
+from touchflow.customers.models import (
+    ConsentEvent,
+    ContactPoint,
+    Customer,
+    CustomerStore,
+    OptInToken,
+)
 from touchflow.delivery.models import FINAL_STATES, CallTask, TaskState, Touch, TouchState
 from touchflow.flows.models import Enrollment, EnrollmentState
 from touchflow.privacy.actor import Requester
@@ -45,7 +51,7 @@ def test_the_seed_reaches_every_kind_of_record(seeded: Seeded) -> None:
     tables = {(table, column) for table, column, _ in scan(MARKER)}
     assert {
         ("customers.Customer", "name"), ("customers.Customer", "tags"),
-        ("customers.Customer", "country"), ("customers.Customer", "external_id"),
+        ("customers.Customer", "country"), ("customers.CustomerExternalId", "value"),
         ("customers.ContactPoint", "value"), ("customers.ContactPoint", "undeliverable_reason"),
         ("customers.ConsentEvent", "note"), ("visits.Visit", "note"),
         ("purchases.Purchase", "items"), ("delivery.Touch", "provider_message_id"),
@@ -89,8 +95,9 @@ def test_the_customer_becomes_an_anonymous_tombstone_and_leaves_everything(
         seeded: Seeded) -> None:
     erase_customer(seeded.customer.pk, Requester.cli())
     customer = Customer.objects.get(pk=seeded.customer.pk)
-    assert (customer.name, customer.external_id, customer.tags, customer.country) == (
-        "", None, [], "")
+    assert (customer.name, customer.tags, customer.country) == ("", [], "")
+    assert not customer.external_ids.exists()
+    assert not CustomerStore.objects.filter(customer=customer).exclude(name="").exists()
     assert Erasure.objects.filter(customer_id__in=[seeded.customer.pk, seeded.tombstone.pk]
                                   ).count() == 2
     assert not Enrollment.objects.filter(customer=customer, state=EnrollmentState.ACTIVE).exists()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Prefetch, QuerySet
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 from django.http import HttpRequest
 from ninja import Path, Query, Router, Status
 
@@ -25,16 +25,20 @@ from touchflow.core.errors import InvalidInput
 from touchflow.customers import actions as customer_actions
 from touchflow.customers import visibility
 from touchflow.customers.actions import ContactInput
-from touchflow.customers.models import ContactPoint, Customer, CustomerStore
+from touchflow.customers.models import ContactPoint, Customer, CustomerExternalId, CustomerStore
 from touchflow.stores.models import Store
 
 router = Router(tags=["customers"])
 
 
-def _with_contacts(qs: QuerySet[Customer]) -> QuerySet[Customer]:
-    return qs.select_related("home_store").prefetch_related(
-        Prefetch("contacts", queryset=ContactPoint.objects.order_by("id"))
-    )
+def _with_contacts(qs: QuerySet[Customer], store_id: int | None) -> QuerySet[Customer]:
+    """With contacts, and the customer's external id in the caller's store (without a
+    store: in their home store) as ``store_external_id``."""
+    store = store_id if store_id is not None else OuterRef("home_store_id")
+    external_id = CustomerExternalId.objects.filter(customer=OuterRef("pk"), store=store)
+    return qs.select_related("home_store").annotate(
+        store_external_id=Subquery(external_id.order_by("pk").values("value")[:1])
+    ).prefetch_related(Prefetch("contacts", queryset=ContactPoint.objects.order_by("id")))
 
 
 @router.post("/customers", response={200: CustomerOut, 201: CustomerOut, 401: ErrorOut,
@@ -68,7 +72,7 @@ def create_customer(request: HttpRequest, payload: CustomerIn) -> Status[dict[st
         tags=payload.tags or (),
         consent=consent_of(payload.consent),
     )
-    fresh = _with_contacts(Customer.objects.filter(pk=customer.pk)).get()
+    fresh = _with_contacts(Customer.objects.filter(pk=customer.pk), store.pk).get()
     if stores is not None:
         created = not known_here  # new to this store is all a store may learn
     return Status(201 if created else 200, serializers.customer(fresh, stores))
@@ -76,7 +80,7 @@ def create_customer(request: HttpRequest, payload: CustomerIn) -> Status[dict[st
 
 def _known_in(store: Store, contacts: list[ContactInput], external_id: str | None) -> bool:
     """Whether this store already counts whoever owns these contacts among its customers."""
-    owners = [c.pk for c in customer_actions.find_customer(contacts, external_id)]
+    owners = [c.pk for c in customer_actions.find_customer(contacts, external_id, store)]
     return CustomerStore.objects.filter(customer_id__in=owners, store=store).exists()
 
 
@@ -94,11 +98,11 @@ def find_customers(request: HttpRequest, query: Query[CustomerQuery]) -> dict[st
     contacts = contacts_of(query, region_of, "")
     if not contacts and not query.external_id:
         raise InvalidInput("phone", "Give phone, email, telegram or external_id.", "required")
-    matches = customer_actions.find_customer(contacts, query.external_id)
+    matches = customer_actions.find_customer(contacts, query.external_id, store)
     stores = visibility.stores_of_token(token.store_id)
     qs = visibility.visible_customers(stores).filter(pk__in=[c.pk for c in matches])
     keys = {(c.kind, c.network, c.value) for c in contacts}
-    found = [c for c in _with_contacts(qs).order_by("id")
+    found = [c for c in _with_contacts(qs, store.pk if store else None).order_by("id")
              if visibility.matches_visible(c, keys, query.external_id, stores)]
     return {"count": len(found), "results": [serializers.customer(c, stores) for c in found]}
 
@@ -113,7 +117,7 @@ def read_customer(request: HttpRequest,
     what its store recorded: its own events, and the contacts and consent taken there."""
     token = token_of(request)
     customer = scope.customer_by_id(token, customer_id, "customer_id")
-    customer = _with_contacts(Customer.objects.filter(pk=customer.pk)).get()
+    customer = _with_contacts(Customer.objects.filter(pk=customer.pk), token.store_id).get()
     stores = visibility.stores_of_token(token.store_id)
     body = serializers.customer(customer, stores, requested_id=customer_id)
     body["timeline"] = [serializers.timeline_event(e)

@@ -282,8 +282,8 @@ class CustomerOut(Schema):
     time_zone: str
     country: str
     tags: list[str]
-    external_id: str | None = Field(description="Null for a store-bound token of another "
-                                     "store than the customer's home store.")
+    external_id: str | None = Field(description="The customer's id in the caller's store "
+                                    "(without a store: in their home store).")
     home_store: str | None = Field(description="Null for a store-bound token of another store: "
                                    "a store sees only what it recorded.")
     created_at: datetime = Field(description="For a store-bound token of another store than "

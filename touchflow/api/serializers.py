@@ -92,8 +92,10 @@ def customer(row: Customer, stores: Stores, requested_id: int | None = None) -> 
     """The customer as ``stores`` may see them (decision 0008; None: everything).
 
     ``requested_id``: the id the caller asked for, when it may be a merged one. The
-    home store, external id, tags and creation time belong to the home store's record;
-    another store reads its own name, contacts and consent, and when it first met them.
+    home store, tags and creation time belong to the home store's record; another store
+    reads its own name, contacts and consent, and when it first met them.
+    ``row.store_external_id``: the customer's id in the caller's store (without a store:
+    in the home store), annotated by the query — external ids are per store.
     """
     asked = requested_id if requested_id is not None else row.pk
     view = visibility.view_of(row, stores)
@@ -106,7 +108,7 @@ def customer(row: Customer, stores: Stores, requested_id: int | None = None) -> 
         "time_zone": row.time_zone,
         "country": row.country,
         "tags": list(row.tags) if view.sees_record else [],
-        "external_id": row.external_id if view.sees_record else None,
+        "external_id": getattr(row, "store_external_id", None),
         "home_store": row.home_store.slug if view.sees_record else None,
         "created_at": utc(view.since or row.created_at),
         "contacts": [contact(c) for c in sorted(view.contacts, key=lambda c: c.point.pk)],

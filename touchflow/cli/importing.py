@@ -40,7 +40,7 @@ def purchases(
         "--map", metavar="FIELD=COLUMN",
         help="Map a field to a CSV column (repeatable); FIELD= unmaps. Fields: invoice, "
              "customer_id, occurred_at, quantity, unit_price, amount, sku, description, "
-             "country, email, phone, name, category.",
+             "country, email, phone, name, category, currency.",
     )] = None,
     mapping: Annotated[Path | None, typer.Option(
         "--mapping", help="A .json or .toml file with the column mapping.")] = None,
@@ -50,8 +50,17 @@ def purchases(
         "--time-zone", help="Time zone of dates without an offset (default: the store's).")] = None,
     date_format: Annotated[str | None, typer.Option(
         "--date-format", help="strptime format of the dates (default: ISO 8601).")] = None,
+    encoding: Annotated[str | None, typer.Option(
+        "--encoding", help="Encoding of the file (default: UTF-8), e.g. cp1250, cp1251, "
+                           "latin-1. A line the encoding cannot read is refused alone.")] = None,
+    invoice: Annotated[str, typer.Option(
+        "--invoice", metavar="column|line|customer-day",
+        help="What makes one purchase: the invoice column (default); each line; or each "
+             "customer's lines of one local day, for files without an invoice column.",
+    )] = "column",
     errors: Annotated[Path | None, typer.Option(
-        "--errors", help="Write every bad row to this CSV file.")] = None,
+        "--errors", help="Write every line not imported to this CSV file, with its line "
+                         "number and why (bad, held back with its invoice, skipped).")] = None,
     show: Annotated[int, typer.Option(
         help="How many bad rows and held-back invoices to print.")] = 10,
 ) -> None:
@@ -63,6 +72,9 @@ def purchases(
 
     Bad rows are reported with their line numbers while every good invoice imports; \
     the exit code is non-zero only when the file or the mapping cannot be used at all.
+
+    Without an invoice column, --invoice line makes each line a purchase and \
+    --invoice customer-day each customer's lines of one day (in the store's time zone).
     """
     from touchflow.purchases.importer import ImportOptions, UnusableInput, import_purchases
     from touchflow.stores.models import Store
@@ -78,6 +90,8 @@ def purchases(
             currency=currency or file_settings.get("currency"),
             time_zone=time_zone or file_settings.get("time_zone"),
             date_format=date_format or file_settings.get("date_format"),
+            encoding=encoding,
+            invoice=invoice,
         )
         with _progress() as bar:
             report = import_purchases(file, column_mapping, options, bar)
@@ -86,7 +100,7 @@ def purchases(
     _print_report(report, show)
     if errors:
         _write_errors(errors, report)
-        console.print(f"Every bad row is listed in [bold]{errors}[/bold].")
+        console.print(f"Every line not imported is listed in [bold]{errors}[/bold].")
 
 
 def _fail(message: str) -> NoReturn:
@@ -127,6 +141,7 @@ def _print_report(report: ImportReport, show: int) -> None:
     held_lines = sum(len(h.lines) for h in report.held_back)
     table.add_row("held back (bad lines)", str(held_lines), str(report.invoices_held_back))
     table.add_row("bad rows", str(len(report.bad_rows)), "")
+    table.add_row("not imported (in --errors)", str(len(report.refused())), "")
     table.add_row("customers created", "", str(report.customers_created))
     table.add_row("customers already present", "", str(report.customers_existing))
     console.print(table)
@@ -146,5 +161,5 @@ def _write_errors(path: Path, report: ImportReport) -> None:
     with path.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(["line", "invoice", "column", "message"])
-        for bad in report.bad_rows:
-            writer.writerow([bad.line, bad.invoice, bad.column, bad.message])
+        for row in report.refused():
+            writer.writerow([row.line, row.invoice, row.column, row.message])

@@ -32,6 +32,7 @@ from touchflow.customers.models import (
     ContactPoint,
     ContactPointStore,
     Customer,
+    CustomerExternalId,
     CustomerStore,
     OptInToken,
 )
@@ -103,12 +104,23 @@ def resolve(customer: Customer) -> Customer:
 
 
 def find_customer(
-    contacts: Iterable[ContactInput] = (), external_id: str | None = None
+    contacts: Iterable[ContactInput] = (),
+    external_id: str | None = None,
+    store: Store | None = None,
 ) -> list[Customer]:
-    """Every live customer that owns one of these contacts or this external id, oldest first."""
+    """Every live customer that owns one of these contacts or this external id, oldest first.
+
+    External ids are scoped per store (decision 0010): ``external_id`` is looked up
+    among ``store``'s ids only; without a store (an admin's or an unbound token's
+    search), among every store's.
+    """
     found: dict[int, Customer] = {}
     if external_id:
-        for c in Customer.objects.filter(external_id=external_id):
+        owners = CustomerExternalId.objects.filter(value=external_id)
+        if store is not None:
+            owners = owners.filter(store=store)
+        owner_ids = list(owners.values_list("customer_id", flat=True))
+        for c in Customer.objects.filter(pk__in=owner_ids):
             live = resolve(c)
             found[live.pk] = live
     query = models.Q()
@@ -374,7 +386,7 @@ def _resolve_once(
     at: datetime,
     timeline: list[TimelineEvent],
 ) -> tuple[Customer, bool]:
-    matches = find_customer(contacts, external_id)
+    matches = find_customer(contacts, external_id, store)
     created = not matches
     if created:
         customer = Customer.objects.create(
@@ -383,7 +395,6 @@ def _resolve_once(
             time_zone=time_zone or store.time_zone,
             country=country,
             tags=sorted(set(tags)),
-            external_id=external_id or None,
             home_store=store,
             created_at=at,
         )
@@ -394,7 +405,7 @@ def _resolve_once(
         for other in matches[1:]:
             customer = merge_customers(customer, other, actor, at)
         _keep_home_name(customer, name)
-        _update_profile(customer, name, language, time_zone, country, tags, external_id)
+        _update_profile(customer, name, language, time_zone, country, tags)
         existing = {(p.kind, p.network, p.value): p for p in customer.contacts.all()}
         missing = [c for c in _unique(contacts) if (c.kind, c.network, c.value) not in existing]
         _add_contacts(customer, missing, consent, actor, at, timeline, store)
@@ -407,6 +418,8 @@ def _resolve_once(
         # recorded elsewhere, stays that store's).
         link_contacts(known, store, at)
         _apply_consent(known, consent, actor, at, timeline, store)
+    if external_id:
+        add_external_id(customer, store, external_id, new=created)
     link_store(customer, store, at, new=created, name=name)
     return customer, created
 
@@ -431,7 +444,6 @@ def _update_profile(
     time_zone: str | None,
     country: str,
     tags: Sequence[str],
-    external_id: str | None,
 ) -> None:
     """Fill in what the customer record lacks; never overwrite with blanks."""
     changed = []
@@ -450,20 +462,28 @@ def _update_profile(
     if tags and not set(tags) <= set(customer.tags):
         customer.tags = sorted(set(customer.tags) | set(tags))
         changed.append("tags")
-    if external_id and not customer.external_id:
-        customer.external_id = external_id
-        changed.append("external_id")
     if changed:
         customer.save(update_fields=[*changed, "updated_at"])
+
+
+def add_external_id(customer: Customer, store: Store, value: str, *, new: bool = False) -> None:
+    """Record ``value`` as the customer's id in ``store``'s POS, unless it already is.
+
+    ``resolve_customer`` looked the id up first, so within the store it belongs to no one
+    else; a concurrent writer that got in first surfaces as IntegrityError. ``new``: the
+    customer was created in this transaction, so the id cannot be recorded yet.
+    """
+    if new or not CustomerExternalId.objects.filter(store=store, value=value).exists():
+        CustomerExternalId.objects.create(customer=customer, store=store, value=value)
 
 
 def merge_customers(
     survivor: Customer, other: Customer, actor: Actor, at: datetime | None = None
 ) -> Customer:
-    """Fold ``other`` into ``survivor``: every visit, purchase, contact and consent moves.
+    """Fold ``other`` into ``survivor``: every visit, purchase, contact, consent and
+    external id moves (the survivor answers to the ids of both, in every store).
 
-    ``other`` stays as a tombstone pointing at the survivor, so its id and external id
-    keep resolving.
+    ``other`` stays as a tombstone pointing at the survivor, so its id keeps resolving.
     """
     if survivor.pk == other.pk:
         return survivor
@@ -489,7 +509,6 @@ def merge_customers(
             None,
             other.country,
             other.tags,
-            None,
         )
         other.merged_into = survivor
         other.save(update_fields=["merged_into", "updated_at"])

@@ -24,14 +24,6 @@ class Customer(models.Model):
     )
     country = models.CharField(_("country"), max_length=64, blank=True)
     tags = JSONField(_("tags"), default=list, blank=True)
-    external_id = models.CharField(
-        _("external id"),
-        max_length=100,
-        null=True,
-        blank=True,
-        unique=True,
-        help_text=_("The customer's id in the POS or the imported system."),
-    )
     home_store = models.ForeignKey(
         Store, on_delete=models.PROTECT, related_name="home_customers", verbose_name=_("home store")
     )
@@ -56,6 +48,37 @@ class Customer(models.Model):
 
     def __str__(self) -> str:
         return self.name or f"#{self.pk}"
+
+    def external_id_in(self, store_id: int | None) -> str | None:
+        """The customer's id in that store's POS (the oldest, if a merge left several).
+
+        Reads ``external_ids`` through the prefetch cache when the caller prefetched it.
+        """
+        ids = [e for e in self.external_ids.all() if e.store_id == store_id]
+        return min(ids, key=lambda e: e.pk).value if ids else None
+
+
+class CustomerExternalId(models.Model):
+    """The customer's id in one store's POS or imported system (decision 0010).
+
+    Ids are scoped per store: two stores' files may both say "17850" for two different
+    people. A customer known to several stores may carry an id in each; after a merge
+    the survivor carries every id of both, so each keeps resolving.
+    """
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="external_ids")
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
+    value = models.CharField(_("external id"), max_length=100)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["store", "value"], name="customer_external_id_unique"),
+        ]
+        verbose_name = _("external id")
+        verbose_name_plural = _("external ids")
+
+    def __str__(self) -> str:
+        return f"{self.value}@{self.store_id}"
 
 
 class CustomerStore(models.Model):

@@ -24,6 +24,7 @@ from touchflow.customers.models import (
     ContactPoint,
     ContactPointStore,
     Customer,
+    CustomerExternalId,
     CustomerStore,
 )
 from touchflow.stores.models import Staff
@@ -286,7 +287,10 @@ def matches_visible(customer: Customer, contact_keys: Collection[tuple[str, str,
     (kind, network, value) or this external id: only if they recorded it themselves."""
     if stores is None:
         return True
-    if external_id and customer.external_id == external_id and customer.home_store_id in stores:
+    if external_id and any(
+        e.value == external_id and e.store_id in stores
+        for e in CustomerExternalId.objects.filter(customer=customer)
+    ):
         return True
     points = [p for p in customer.contacts.all() if (p.kind, p.network, p.value) in contact_keys]
     if not points:

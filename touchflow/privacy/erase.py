@@ -31,6 +31,7 @@ from touchflow.customers.models import (
     ConsentEvent,
     ContactPoint,
     Customer,
+    CustomerExternalId,
     CustomerStore,
     OptInToken,
 )
@@ -112,7 +113,8 @@ def _contacts(ids: list[int], suppress: bool, at: datetime) -> dict[str, int]:
 
 def _records(ids: list[int]) -> dict[str, int]:
     """Clear the free text of the customer's rows; keep their numbers and states."""
-    Customer.objects.filter(pk__in=ids).update(name="", external_id=None, tags=[], country="")
+    Customer.objects.filter(pk__in=ids).update(name="", tags=[], country="")
+    CustomerExternalId.objects.filter(customer_id__in=ids).delete()
     # Each store's own name for the person (decision 0008) goes with the main one.
     CustomerStore.objects.filter(customer_id__in=ids).exclude(name="").update(name="")
     counts = {

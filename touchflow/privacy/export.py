@@ -22,7 +22,13 @@ from django.utils.translation import gettext_lazy as _
 from touchflow.core import clock
 from touchflow.core.errors import InvalidInput
 from touchflow.customers.actions import resolve
-from touchflow.customers.models import ConsentEvent, ContactPoint, Customer, CustomerStore
+from touchflow.customers.models import (
+    ConsentEvent,
+    ContactPoint,
+    Customer,
+    CustomerExternalId,
+    CustomerStore,
+)
 from touchflow.delivery.models import Attempt, CallTask, Touch
 from touchflow.flows.models import Enrollment
 from touchflow.privacy import audit
@@ -106,14 +112,19 @@ def _staff(staff: Any) -> str:
     return (staff.get_full_name() or staff.username) if staff is not None else ""
 
 
-@section("profile", _("Profile"), Customer, Erasure)
+@section("profile", _("Profile"), Customer, CustomerExternalId, Erasure)
 def _profile(subject: Subject) -> list[Row]:
     c = subject.customer
     erasure = Erasure.objects.filter(customer_id=c.pk).first()
     return [{
         "id": c.pk, "merged_ids": subject.ids[1:], "name": c.name, "language": c.language,
         "time_zone": c.time_zone, "country": c.country, "tags": c.tags,
-        "external_id": c.external_id, "home_store": c.home_store.name,
+        "external_ids": {
+            e.store.name: e.value
+            for e in CustomerExternalId.objects.filter(customer_id__in=subject.ids)
+            .select_related("store").order_by("pk")
+        },
+        "home_store": c.home_store.name,
         "created_at": plain(c.created_at), "erased_at": plain(erasure.at if erasure else None),
     }]
 

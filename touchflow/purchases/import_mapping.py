@@ -31,6 +31,7 @@ FIELDS: dict[str, str] = {
     "phone": "the customer's phone number",
     "name": "the customer's name",
     "category": "product category of the line",
+    "currency": "ISO 4217 currency of the line (default: --currency, else the store's)",
 }
 
 DEFAULT_COLUMNS: dict[str, str] = {
@@ -59,8 +60,12 @@ class ColumnMapping:
     columns: dict[str, str]
     explicit: frozenset[str] = field(default_factory=frozenset)
 
-    def resolve(self, header: Sequence[str]) -> dict[str, int]:
-        """Target field → column index in ``header``; raise MappingError if unusable."""
+    def resolve(self, header: Sequence[str], by_invoice: bool = True) -> dict[str, int]:
+        """Target field → column index in ``header``; raise MappingError if unusable.
+
+        ``by_invoice`` false: purchases are made per line or per customer and day, so
+        the file needs no invoice column (and any is not used).
+        """
         index = {name.strip(): i for i, name in enumerate(header)}
         resolved: dict[str, int] = {}
         unknown = []
@@ -74,12 +79,17 @@ class ColumnMapping:
                 f"Unknown column in the mapping: {', '.join(unknown)}. "
                 f"The file's columns are: {', '.join(repr(h) for h in header)}."
             )
-        _check_required(resolved)
+        if not by_invoice:
+            resolved.pop("invoice", None)
+        _check_required(resolved, by_invoice)
         return resolved
 
 
-def _check_required(resolved: Mapping[str, int]) -> None:
-    missing = [f for f in ("invoice", "occurred_at") if f not in resolved]
+def _check_required(resolved: Mapping[str, int], by_invoice: bool) -> None:
+    needed = ("invoice", "occurred_at") if by_invoice else ("occurred_at",)
+    missing = [f for f in needed if f not in resolved]
+    if "invoice" in missing:
+        missing[missing.index("invoice")] = "invoice (or --invoice line or customer-day)"
     if not {"customer_id", "email", "phone"} & resolved.keys():
         missing.append("customer_id (or email or phone)")
     if "amount" not in resolved and not {"quantity", "unit_price"} <= resolved.keys():

@@ -7,6 +7,7 @@ lines to import or why it is held back, so the writer never sees half an invoice
 from __future__ import annotations
 
 import csv
+import hashlib
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -15,8 +16,11 @@ from datetime import datetime, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from email_validator import SPECIAL_USE_DOMAIN_NAMES
+
 from touchflow.core.errors import InvalidInput
 from touchflow.customers.actions import ContactInput, check_contact
+from touchflow.purchases.actions import check_currency
 from touchflow.purchases.import_report import (
     CANCELLED,
     NO_CUSTOMER,
@@ -34,6 +38,11 @@ FUTURE_SKEW = timedelta(minutes=10)
 _FLOAT_INT = re.compile(r"^(\d+)\.0*$")
 PROGRESS_EVERY = 5000
 
+# How lines become purchases: by the file's invoice column, one purchase per line, or
+# one per customer and local day (for files without an invoice column).
+INVOICE_COLUMN, INVOICE_LINE, INVOICE_CUSTOMER_DAY = "column", "line", "customer-day"
+INVOICE_MODES = (INVOICE_COLUMN, INVOICE_LINE, INVOICE_CUSTOMER_DAY)
+
 
 class LineError(ValueError):
     def __init__(self, field: str, message: str) -> None:
@@ -49,9 +58,12 @@ class ParseSettings:
     region: str
     now: datetime
     cancel_prefix: str = "C"
+    invoice_mode: str = INVOICE_COLUMN
+    # Physical line number → why its bytes could not be decoded (from import_source).
+    undecodable: dict[int, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Line:
     number: int
     occurred_at: datetime
@@ -63,6 +75,7 @@ class Line:
     contacts: tuple[ContactInput, ...]
     name: str
     country: str
+    currency: str = ""
 
 
 @dataclass
@@ -76,6 +89,7 @@ class InvoiceDraft:
     items: list[dict[str, Any]]
     categories: list[str]
     lines: int
+    currency: str = ""  # "" = the import's currency
 
 
 @dataclass
@@ -101,9 +115,17 @@ class _Reader:
     def __init__(self, columns: dict[str, int], header: Sequence[str], settings: ParseSettings):
         self.columns = columns
         self.header = header
+        self.width = len(header)
         self.settings = settings
         self._dates: dict[str, datetime | LineError] = {}
-        self._contacts: dict[tuple[str, str], ContactInput | LineError] = {}
+        self._numbers: dict[tuple[str, str], Decimal | LineError] = {}
+        self._contacts: dict[tuple[str, str], tuple[ContactInput, ...] | LineError] = {}
+        self._currencies: dict[str, str | LineError] = {}
+        self._seen_rows: dict[str, int] = {}
+        self._items: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self._amount_columns = [
+            columns[c] for c in ("quantity", "unit_price", "amount") if c in columns
+        ]
 
     def cell(self, row: Sequence[str], target: str) -> str:
         index = self.columns.get(target)
@@ -125,12 +147,20 @@ class _Reader:
 
     def number(self, row: Sequence[str], target: str) -> Decimal:
         raw = self.cell(row, target)
+        cached = self._numbers.get((target, raw))
+        if cached is None:
+            cached = self._numbers[(target, raw)] = self._parse_number(raw, target)
+        if isinstance(cached, LineError):
+            raise cached
+        return cached
+
+    def _parse_number(self, raw: str, target: str) -> Decimal | LineError:
         try:
             value = Decimal(raw)
         except InvalidOperation:
-            raise self.fail(target, f"Not a number: {raw!r}.") from None
+            return self.fail(target, f"Not a number: {raw!r}.")
         if not value.is_finite():
-            raise self.fail(target, f"Not a number: {raw!r}.")
+            return self.fail(target, f"Not a number: {raw!r}.")
         return value
 
     def when(self, row: Sequence[str]) -> datetime:
@@ -155,22 +185,43 @@ class _Reader:
             return self.fail("occurred_at", f"The date {raw!r} is in the future.")
         return value
 
-    def contacts(self, row: Sequence[str]) -> tuple[ContactInput, ...]:
+    def currency(self, row: Sequence[str]) -> str:
+        if "currency" not in self.columns:
+            return ""
+        raw = self.cell(row, "currency")
+        cached = self._currencies.get(raw)
+        if cached is None:
+            try:
+                cached = check_currency(raw) if raw else ""
+            except InvalidInput as exc:
+                cached = self.fail("currency", f"{exc.message} Found {raw!r}.")
+            self._currencies[raw] = cached
+        if isinstance(cached, LineError):
+            raise cached
+        return cached
+
+    def contacts(self, phone: str, email: str) -> tuple[ContactInput, ...]:
+        """A row's phone and e-mail cells, normalised. Rows with the same raw contacts
+        share one tuple, so grouping a customer's lines compares tuples by identity."""
+        if not (phone or email):
+            return ()
+        cached = self._contacts.get((phone, email))
+        if cached is None:
+            cached = self._contacts[(phone, email)] = self._parse_contacts(phone, email)
+        if isinstance(cached, LineError):
+            raise cached
+        return cached
+
+    def _parse_contacts(self, phone: str, email: str) -> tuple[ContactInput, ...] | LineError:
         found = []
-        for kind in ("phone", "email"):
-            raw = self.cell(row, kind)
+        for kind, raw in (("phone", phone), ("email", email)):
             if not raw:
                 continue
-            cached = self._contacts.get((kind, raw))
-            if cached is None:
-                try:
-                    cached = check_contact(kind, raw, region=self.settings.region)
-                except InvalidInput as exc:
-                    cached = self.fail(kind, exc.message)
-                self._contacts[(kind, raw)] = cached
-            if isinstance(cached, LineError):
-                raise cached
-            found.append(cached)
+            quick = plain_email(raw) if kind == "email" else None
+            try:
+                found.append(quick or check_contact(kind, raw, region=self.settings.region))
+            except InvalidInput as exc:
+                return self.fail(kind, exc.message)
         return tuple(found)
 
     def amount_and_item(self, row: Sequence[str]) -> tuple[Decimal, dict[str, Any] | None]:
@@ -185,12 +236,78 @@ class _Reader:
         sku, name = self.cell(row, "sku"), self.cell(row, "description")
         if not (sku or name):
             return amount, None
-        item: dict[str, Any] = {"sku": sku, "name": name, "quantity": _json_number(quantity or 1)}
-        item["unit_price"] = str(price if price is not None else amount)
-        if price is None and quantity not in (None, 1):
-            item.pop("unit_price")
-            item["amount"] = str(amount)
+        # Lines that read the same share one item: the writer encodes it once. (Raw
+        # text in the key: 2.5 and 2.50 are equal Decimals but print differently.)
+        key = (sku, name, *(row[i] for i in self._amount_columns))
+        item = self._items.get(key)
+        if item is None:
+            item = self._items[key] = _item(sku, name, quantity, price, amount)
         return amount, item
+
+    def invoice(self, row: Sequence[str]) -> str:
+        """The invoice column's value ("" without one, or when the row is too short)."""
+        index = self.columns.get("invoice")
+        return row[index].strip() if index is not None and index < len(row) else ""
+
+    def line_invoice(self, row: Sequence[str]) -> str:
+        """A line's own purchase id: a digest of the row, so the same file (or a later
+        export repeating the line) imports it once; a repeated identical row in one file
+        is a second purchase, numbered in file order."""
+        digest = hashlib.blake2b("\x1f".join(row).encode(), digest_size=10).hexdigest()
+        seen = self._seen_rows[digest] = self._seen_rows.get(digest, 0) + 1
+        return f"line-{digest}" + (f"-{seen}" if seen > 1 else "")
+
+    def day_invoice(self, customer_key: str, occurred_at: datetime) -> str:
+        """One purchase per customer and local day: ``<customer>@<YYYY-MM-DD>``."""
+        day = occurred_at.astimezone(self.settings.time_zone).date().isoformat()
+        if len(customer_key) + len(day) + 1 > MAX_ID:
+            customer_key = hashlib.blake2b(customer_key.encode(), digest_size=16).hexdigest()
+        return f"{customer_key}@{day}"
+
+    def day_invoice_of_bad_row(self, row: Sequence[str]) -> str:
+        """The customer-day a row that failed to parse belongs to, if that much is legible."""
+        try:
+            external_id = self.customer_id(row)
+            contacts = () if external_id else self.contacts(
+                self.cell(row, "phone"), self.cell(row, "email")
+            )
+            key = external_id or (f"{contacts[0].kind}:{contacts[0].value}" if contacts else "")
+            return self.day_invoice(key, self.when(row)) if key else ""
+        except LineError:
+            return ""
+
+
+# An everyday address: dot-atom local part, ASCII host names, a top-level domain of
+# letters. For these email-validator's verdict is known (valid, and lower case is its
+# normal form), and asking it costs ~100 µs an address; anything else still goes to it.
+_PLAIN_EMAIL = re.compile(
+    r"[a-z0-9_+-]+(?:\.[a-z0-9_+-]+)*@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"
+)
+_SPECIAL_USE = tuple(SPECIAL_USE_DOMAIN_NAMES)
+
+
+def plain_email(raw: str) -> ContactInput | None:
+    """The normalised contact for an everyday address, or None to ask the validator."""
+    text = raw.strip().lower()
+    if len(text) > 254 or not _PLAIN_EMAIL.fullmatch(text):
+        return None
+    local, _, domain = text.partition("@")
+    tld = domain.rsplit(".", 1)[-1]
+    special = any(domain == d or domain.endswith("." + d) for d in _SPECIAL_USE)
+    if len(local) > 64 or len(domain) > 253 or special or tld in _SPECIAL_USE:
+        return None
+    return ContactInput("email", text)
+
+
+def _item(
+    sku: str, name: str, quantity: Decimal | None, price: Decimal | None, amount: Decimal
+) -> dict[str, Any]:
+    item: dict[str, Any] = {"sku": sku, "name": name, "quantity": _json_number(quantity or 1)}
+    item["unit_price"] = str(price if price is not None else amount)
+    if price is None and quantity not in (None, 1):
+        item.pop("unit_price")
+        item["amount"] = str(amount)
+    return item
 
 
 def _json_number(value: Decimal | int) -> int | str:
@@ -200,12 +317,12 @@ def _json_number(value: Decimal | int) -> int | str:
 
 @dataclass
 class _Collector:
-    """Everything the single pass over the file gathers."""
+    """Everything the single pass over the file gathers (line numbers per invoice)."""
 
     groups: dict[str, list[Line]] = field(default_factory=lambda: defaultdict(list))
     bad: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
-    cancelled: set[str] = field(default_factory=set)
-    no_customer: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    cancelled: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    no_customer: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
 
 
 def read_rows(
@@ -219,6 +336,7 @@ def read_rows(
     """Read every row of ``reader`` (a csv.reader positioned after the header)."""
     line_reader = _Reader(columns, header, settings)
     seen = _Collector()
+    undecodable = settings.undecodable
     end = reader.line_num
     while True:
         try:
@@ -234,10 +352,15 @@ def read_rows(
         if not row:
             continue  # a blank line is no row at all
         report.rows_read += 1
-        _take_row(row, start, line_reader, seen, report, settings)
+        if undecodable and not undecodable.keys().isdisjoint(range(start, end + 1)):
+            number = min(n for n in range(start, end + 1) if n in undecodable)
+            invoice = line_reader.invoice(row) if settings.invoice_mode == INVOICE_COLUMN else ""
+            _bad(report, seen, number, invoice, "", undecodable[number])
+        else:
+            _take_row(row, start, line_reader, seen, report, settings)
         if tick is not None and report.rows_read % PROGRESS_EVERY == 0:
             tick()
-    return _decide(seen, report)
+    return _decide(seen, report, line_reader)
 
 
 def _take_row(
@@ -248,36 +371,36 @@ def _take_row(
     report: ImportReport,
     settings: ParseSettings,
 ) -> None:
-    invoice = reader.cell(row, "invoice") if reader.columns["invoice"] < len(row) else ""
-    if len(row) != len(reader.header):
+    by_column = settings.invoice_mode == INVOICE_COLUMN
+    invoice = reader.invoice(row) if by_column else ""
+    if len(row) != reader.width:
         # A cancellation stays a cancellation; any other invoice must not import partly.
         held = "" if invoice.startswith(settings.cancel_prefix) else invoice
-        _bad(
-            report,
-            seen,
-            number,
-            held,
-            "",
-            f"Expected {len(reader.header)} columns, found {len(row)}.",
-        )
+        _bad(report, seen, number, held, "", f"Expected {reader.width} columns, found {len(row)}.")
         return
-    if not invoice:
-        _bad(report, seen, number, "", reader.column("invoice"), "The invoice number is missing.")
-        return
-    if invoice.startswith(settings.cancel_prefix):
-        seen.cancelled.add(invoice)
-        report.skip(CANCELLED).lines += 1
-        return
+    if by_column:
+        if not invoice:
+            _bad(report, seen, number, "", reader.column("invoice"),
+                 "The invoice number is missing.")
+            return
+        if invoice.startswith(settings.cancel_prefix):
+            seen.cancelled[invoice].append(number)
+            return
     try:
         line = _line(row, number, reader)
     except LineError as exc:
+        if settings.invoice_mode == INVOICE_CUSTOMER_DAY:
+            invoice = reader.day_invoice_of_bad_row(row)
         _bad(report, seen, number, invoice, exc.field, exc.message)
         return
     if line is None:
-        seen.no_customer[invoice] += 1
-        report.skip(NO_CUSTOMER).lines += 1
+        seen.no_customer[invoice].append(number)
         return
-    if len(invoice) > MAX_ID:
+    if settings.invoice_mode == INVOICE_LINE:
+        invoice = reader.line_invoice(row)
+    elif settings.invoice_mode == INVOICE_CUSTOMER_DAY:
+        invoice = reader.day_invoice(line.customer_key, line.occurred_at)
+    elif len(invoice) > MAX_ID:
         _bad(
             report,
             seen,
@@ -293,12 +416,12 @@ def _take_row(
 def _line(row: list[str], number: int, reader: _Reader) -> Line | None:
     """The parsed line, or None when it names no customer at all."""
     external_id = reader.customer_id(row) or None
-    has_contact = bool(reader.cell(row, "phone") or reader.cell(row, "email"))
-    if external_id is None and not has_contact:
+    phone, email = reader.cell(row, "phone"), reader.cell(row, "email")
+    if external_id is None and not (phone or email):
         return None
     occurred_at = reader.when(row)
     amount, item = reader.amount_and_item(row)
-    contacts = reader.contacts(row)
+    contacts = reader.contacts(phone, email)
     key = external_id if external_id is not None else f"{contacts[0].kind}:{contacts[0].value}"
     return Line(
         number,
@@ -311,6 +434,7 @@ def _line(row: list[str], number: int, reader: _Reader) -> Line | None:
         contacts,
         reader.cell(row, "name"),
         reader.cell(row, "country")[:64],
+        reader.currency(row),
     )
 
 
@@ -322,22 +446,23 @@ def _bad(
         seen.bad[invoice].append(number)
 
 
-def _decide(seen: _Collector, report: ImportReport) -> ParseResult:
-    """Every invoice either becomes a draft or is held back with its reason."""
-    report.skip(CANCELLED).invoices = len(seen.cancelled)
-    report.skip(NO_CUSTOMER).invoices = len(seen.no_customer.keys() - seen.groups.keys())
+def _decide(seen: _Collector, report: ImportReport, reader: _Reader) -> ParseResult:
+    """Every invoice either becomes a draft or is held back with its reason; every line
+    left out is on the report's list with why."""
+    _skipped(seen, report, reader)
     result = ParseResult()
     for invoice in sorted(seen.bad.keys() - seen.groups.keys(), key=lambda i: seen.bad[i][0]):
         report.held_back.append(
             HeldBack(invoice, _bad_reason(seen.bad[invoice]), tuple(seen.bad[invoice]))
         )
     for invoice, lines in seen.groups.items():
-        reason = _hold_reason(invoice, lines, seen)
+        total = sum((ln.amount for ln in lines), Decimal(0))
+        reason = _hold_reason(invoice, lines, seen, total)
         if reason:
             numbers = sorted([ln.number for ln in lines] + seen.bad.get(invoice, []))
             report.held_back.append(HeldBack(invoice, reason, tuple(numbers)))
             continue
-        draft = _draft(invoice, lines)
+        draft = _draft(invoice, lines, total)
         result.invoices.append(draft)
         known = result.customers.get(draft.customer_key)
         described = _customer(lines)
@@ -346,19 +471,43 @@ def _decide(seen: _Collector, report: ImportReport) -> ParseResult:
     return result
 
 
+def _skipped(seen: _Collector, report: ImportReport, reader: _Reader) -> None:
+    cancelled = report.skip(CANCELLED)
+    cancelled.invoices = len(seen.cancelled)
+    cancelled.lines = sum(len(n) for n in seen.cancelled.values())
+    no_customer = report.skip(NO_CUSTOMER)
+    no_customer.invoices = len(seen.no_customer.keys() - seen.groups.keys() - {""})
+    no_customer.lines = sum(len(n) for n in seen.no_customer.values())
+    prefix = reader.settings.cancel_prefix
+    for invoice, numbers in seen.cancelled.items():
+        report.skipped_rows.extend(
+            BadRow(n, f"A cancellation (its invoice starts with {prefix!r}): not imported.",
+                   reader.column("invoice"), invoice)
+            for n in numbers
+        )
+    who = "customer_id" if "customer_id" in reader.columns else "phone"
+    for invoice, numbers in seen.no_customer.items():
+        report.skipped_rows.extend(
+            BadRow(n, "No customer id, e-mail or phone: not imported.", reader.column(who),
+                   invoice)
+            for n in numbers
+        )
+
+
 def _bad_reason(numbers: list[int]) -> str:
     shown = ", ".join(str(n) for n in numbers[:5]) + (", …" if len(numbers) > 5 else "")
     return f"line{'s' if len(numbers) > 1 else ''} {shown} could not be read"
 
 
-def _hold_reason(invoice: str, lines: list[Line], seen: _Collector) -> str:
+def _hold_reason(invoice: str, lines: list[Line], seen: _Collector, total: Decimal) -> str:
     if invoice in seen.bad:
         return _bad_reason(seen.bad[invoice])
     if invoice in seen.no_customer:
-        return f"{seen.no_customer[invoice]} of its lines have no customer id"
+        return f"{len(seen.no_customer[invoice])} of its lines have no customer id"
     if len({ln.customer_key for ln in lines}) > 1:
         return "its lines name different customers"
-    total = sum((ln.amount for ln in lines), Decimal(0))
+    if len({ln.currency for ln in lines}) > 1:
+        return "its lines are in different currencies"
     if total < 0:
         return f"its total {total} is negative"
     if total >= MAX_AMOUNT:
@@ -366,8 +515,7 @@ def _hold_reason(invoice: str, lines: list[Line], seen: _Collector) -> str:
     return ""
 
 
-def _draft(invoice: str, lines: list[Line]) -> InvoiceDraft:
-    total = sum((ln.amount for ln in lines), Decimal(0))
+def _draft(invoice: str, lines: list[Line], total: Decimal) -> InvoiceDraft:
     return InvoiceDraft(
         invoice=invoice,
         customer_key=lines[0].customer_key,
@@ -376,27 +524,38 @@ def _draft(invoice: str, lines: list[Line]) -> InvoiceDraft:
         items=[ln.item for ln in lines if ln.item is not None],
         categories=list(dict.fromkeys(ln.category for ln in lines if ln.category)),
         lines=len(lines),
+        currency=lines[0].currency,
     )
 
 
 def _merged(first: CustomerDraft, later: CustomerDraft) -> CustomerDraft:
     """What the first invoice said, with blanks filled from a later one."""
+    if later.contacts is first.contacts and (first.name or not later.name) and (
+        first.country or not later.country
+    ):
+        return first  # the usual case: a customer's invoices say the same
     return CustomerDraft(
         key=first.key,
         external_id=first.external_id,
-        contacts=tuple(dict.fromkeys(first.contacts + later.contacts)),
+        contacts=_union(first.contacts, later.contacts),
         name=first.name or later.name,
         country=first.country or later.country,
     )
 
 
+def _union(*groups: tuple[ContactInput, ...]) -> tuple[ContactInput, ...]:
+    distinct = list({id(g): g for g in groups}.values())  # rows of one person share a tuple
+    if len(distinct) == 1:
+        return distinct[0]
+    return tuple(dict.fromkeys(c for g in distinct for c in g))
+
+
 def _customer(lines: Iterable[Line]) -> CustomerDraft:
     lines = list(lines)
-    contacts = list(dict.fromkeys(c for ln in lines for c in ln.contacts))
     return CustomerDraft(
         key=lines[0].customer_key,
         external_id=lines[0].external_id,
-        contacts=tuple(contacts),
+        contacts=_union(*(ln.contacts for ln in lines)),
         name=next((ln.name for ln in lines if ln.name), "")[:200],
         country=next((ln.country for ln in lines if ln.country), ""),
     )

@@ -51,6 +51,8 @@ class ImportReport:
     skipped: dict[str, SkipCount] = field(default_factory=dict)
     bad_rows: list[BadRow] = field(default_factory=list)
     held_back: list[HeldBack] = field(default_factory=list)
+    # Lines left out on purpose (cancellations, no customer), each with why.
+    skipped_rows: list[BadRow] = field(default_factory=list)
 
     def skip(self, reason: str) -> SkipCount:
         return self.skipped.setdefault(reason, SkipCount())
@@ -58,3 +60,16 @@ class ImportReport:
     @property
     def invoices_held_back(self) -> int:
         return len(self.held_back)
+
+    def refused(self) -> list[BadRow]:
+        """Every line that was read and not imported, by line number, each with why:
+        bad rows, the other lines of held-back invoices, skipped lines. (Lines already
+        imported by an earlier run are not refused: they are in.)"""
+        bad = {b.line for b in self.bad_rows}
+        held = [
+            BadRow(n, f"Not imported: its invoice is held back ({h.reason}).", "", h.invoice)
+            for h in self.held_back
+            for n in h.lines
+            if n not in bad
+        ]
+        return sorted([*self.bad_rows, *held, *self.skipped_rows], key=lambda r: r.line)

@@ -25,16 +25,31 @@ def _write(customer_id: int, kind: str, at: datetime, **fields: Any) -> Timeline
     return TimelineEvent.objects.create(customer_id=customer_id, kind=kind, at=at, **fields)
 
 
-def customer_created_row(customer: Customer, actor: Actor) -> TimelineEvent:
-    """An unsaved ``customer_created`` row, for bulk writers (the importer)."""
-    return TimelineEvent(
-        customer_id=customer.pk,
-        kind=EventKind.CUSTOMER_CREATED,
-        at=customer.created_at,
-        store_id=customer.home_store_id,
-        staff=actor.staff,
-        data={"source": actor.source, "name": customer.name},
+# Columns of the rows below as plain values, for writers that insert many (the importer).
+BULK_ROW_COLUMNS = ("customer_id", "kind", "at", "store_id", "staff_id", "purchase_id", "data")
+BulkRow = tuple[int, str, datetime, int | None, int | None, int | None, dict[str, Any]]
+
+
+def _from_values(values: BulkRow) -> TimelineEvent:
+    return TimelineEvent(**dict(zip(BULK_ROW_COLUMNS, values, strict=True)))
+
+
+def customer_created_values(customer: Customer, actor: Actor) -> BulkRow:
+    """A ``customer_created`` row as values in ``BULK_ROW_COLUMNS`` order."""
+    return (
+        customer.pk,
+        EventKind.CUSTOMER_CREATED,
+        customer.created_at,
+        customer.home_store_id,
+        actor.staff.pk if actor.staff else None,
+        None,
+        {"source": actor.source, "name": customer.name},
     )
+
+
+def customer_created_row(customer: Customer, actor: Actor) -> TimelineEvent:
+    """An unsaved ``customer_created`` row."""
+    return _from_values(customer_created_values(customer, actor))
 
 
 def customer_created(customer: Customer, actor: Actor) -> TimelineEvent:
@@ -43,15 +58,22 @@ def customer_created(customer: Customer, actor: Actor) -> TimelineEvent:
     return row
 
 
-def contact_added_row(contact: ContactPoint, actor: Actor) -> TimelineEvent:
-    """An unsaved ``contact_added`` row, for bulk writers (the importer)."""
-    return TimelineEvent(
-        customer_id=contact.customer_id,
-        kind=EventKind.CONTACT_ADDED,
-        at=contact.created_at,
-        staff=actor.staff,
-        data={"kind": contact.kind, "value": contact.value, "source": actor.source},
+def contact_added_values(contact: ContactPoint, actor: Actor) -> BulkRow:
+    """A ``contact_added`` row as values in ``BULK_ROW_COLUMNS`` order."""
+    return (
+        contact.customer_id,
+        EventKind.CONTACT_ADDED,
+        contact.created_at,
+        None,
+        actor.staff.pk if actor.staff else None,
+        None,
+        {"kind": contact.kind, "value": contact.value, "source": actor.source},
     )
+
+
+def contact_added_row(contact: ContactPoint, actor: Actor) -> TimelineEvent:
+    """An unsaved ``contact_added`` row, for bulk writers."""
+    return _from_values(contact_added_values(contact, actor))
 
 
 def contact_added(contact: ContactPoint, actor: Actor) -> TimelineEvent:
@@ -127,16 +149,24 @@ def purchase_data(purchase: Purchase) -> dict[str, Any]:
     }
 
 
-def purchase_row(purchase: Purchase) -> TimelineEvent:
-    """An unsaved timeline row for a purchase, for bulk writers (the importer)."""
-    return TimelineEvent(
-        customer_id=purchase.customer_id,
-        kind=EventKind.PURCHASE,
-        at=purchase.occurred_at,
-        store_id=purchase.store_id,
-        purchase=purchase,
-        data=purchase_data(purchase),
+def purchase_values(purchase: Purchase) -> BulkRow:
+    """A purchase's row as values in ``BULK_ROW_COLUMNS`` order (the purchase has its id)."""
+    return (
+        purchase.customer_id,
+        EventKind.PURCHASE,
+        purchase.occurred_at,
+        purchase.store_id,
+        None,
+        purchase.pk,
+        purchase_data(purchase),
     )
+
+
+def purchase_row(purchase: Purchase) -> TimelineEvent:
+    """An unsaved timeline row for a purchase."""
+    row = TimelineEvent(**dict(zip(BULK_ROW_COLUMNS, purchase_values(purchase), strict=True)))
+    row.purchase = purchase  # an unsaved purchase gets its id when saved, before the row
+    return row
 
 
 def purchase_recorded(purchase: Purchase) -> TimelineEvent:

@@ -1,0 +1,515 @@
+"""The importer's write phase: what already exists, then one transaction per batch.
+
+Every row goes to the database through ``core.bulk.insert_many`` — ``COPY`` on
+PostgreSQL, one prepared ``INSERT`` run with ``executemany`` on SQLite — instead of
+``bulk_create``, whose per-value preparation cost more than the database's work
+(decision 0010). Customers, purchases and contact points are model instances built
+positionally (``maker``: the model's defaults stay the source of the other columns);
+timeline rows are the plain values of ``timeline.events.*_values``. Customers, purchases
+and store links take their ids from the database first, so their contacts, external
+ids, timeline rows and enrolments can refer to them in the same batch.
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from django.db import IntegrityError, connection, models, transaction
+from django.db.models import Q
+from django.db.models.expressions import DatabaseDefault
+
+from touchflow.core import clock
+from touchflow.core.actor import Actor
+from touchflow.core.bulk import insert_many
+from touchflow.customers import actions as customer_actions
+from touchflow.customers.models import ContactPoint, Customer, CustomerExternalId, CustomerStore
+from touchflow.flows import enrollment as flow_enrollment
+from touchflow.privacy import suppression
+from touchflow.purchases.import_parse import CustomerDraft, InvoiceDraft
+from touchflow.purchases.import_report import ALREADY_IMPORTED, ImportReport
+from touchflow.purchases.models import Purchase, PurchaseSource
+from touchflow.stores.models import Store
+from touchflow.timeline import events
+from touchflow.timeline.models import TimelineEvent
+
+CHUNK = 1000  # ids per IN (...) lookup
+T = TypeVar("T")
+
+
+M = TypeVar("M", bound=models.Model)
+
+
+def maker(model: type[M], *names: str) -> Callable[..., M]:
+    """``make(*values)`` → an unsaved ``model`` with ``names`` (attnames) set to ``values``
+    and every other field at its default, built positionally: Django's keyword path
+    looks every field up and calls its default, which cost more than the insert."""
+    fields = model._meta.concrete_fields
+    template = [None if f.attname in names else f.get_default() for f in fields]
+    slots = [next(i for i, f in enumerate(fields) if f.attname == n) for n in names]
+    pairs = list(enumerate(slots))
+
+    def make(*values: Any) -> M:
+        args = template.copy()
+        for i, slot in pairs:
+            args[slot] = values[i]
+        return model(*args)
+
+    return make
+
+
+@dataclass
+class Plan:
+    """What the write phase works from; ``known`` maps a customer key to a live id."""
+
+    store: Store
+    currency: str
+    batch_size: int
+    customers: dict[str, CustomerDraft]
+    known: dict[str, int] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+    # Customer key → (first, last) purchase time in the file; customer id → the span its
+    # store link has, with the link's id.
+    spans: dict[str, tuple[datetime, datetime]] = field(default_factory=dict)
+    linked: dict[int, tuple[datetime, datetime, int]] = field(default_factory=dict)
+    now: datetime = field(default_factory=clock.now)
+    actor: Actor = field(default_factory=lambda: Actor.system(PurchaseSource.IMPORT))
+
+
+def write(
+    drafts: list[InvoiceDraft],
+    plan: Plan,
+    report: ImportReport,
+    tell: Callable[[str, int, int], None],
+) -> None:
+    """Import every draft not imported before, one transaction per batch of invoices."""
+    present = _existing_invoices(plan.store, [d.invoice for d in drafts])
+    todo = [d for d in drafts if d.invoice not in present]
+    already = report.skip(ALREADY_IMPORTED)
+    already.invoices = len(drafts) - len(todo)
+    already.lines = sum(d.lines for d in drafts if d.invoice in present)
+    plan.known = _find_customers(plan.customers.values(), plan.store)
+    report.customers_existing = len(set(plan.known.values()))
+    plan.aliases = _aliases(plan)
+    plan.spans = _spans(todo)
+    _fill_blanks(plan)
+    tell("write", 0, len(todo))
+    for done, batch in enumerate(_chunks(todo, plan.batch_size), start=1):
+        _write_batch_retrying(batch, plan, report)
+        tell("write", min(done * plan.batch_size, len(todo)), len(todo))
+
+
+def _spans(drafts: Iterable[InvoiceDraft]) -> dict[str, tuple[datetime, datetime]]:
+    spans: dict[str, tuple[datetime, datetime]] = {}
+    for d in drafts:
+        first, last = spans.get(d.customer_key, (d.occurred_at, d.occurred_at))
+        spans[d.customer_key] = (min(first, d.occurred_at), max(last, d.occurred_at))
+    return spans
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# --- what exists --------------------------------------------------------------------
+
+
+def _existing_invoices(store: Store, invoices: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    if not Purchase.objects.filter(store=store, external_id__isnull=False).exists():
+        return found  # a store's first import asks nothing more
+    for chunk in _chunks(invoices, CHUNK):
+        found.update(
+            external_id
+            for external_id in Purchase.objects.filter(
+                store=store, external_id__in=chunk
+            ).values_list("external_id", flat=True)
+            if external_id is not None
+        )
+    return found
+
+
+def _find_customers(drafts: Iterable[CustomerDraft], store: Store) -> dict[str, int]:
+    """Customer key → live customer id, for the drafts that already exist.
+
+    By the store's external ids first (one chunked query; another store's ids are
+    another namespace); then, only for drafts whose phone or e-mail is already on file,
+    by ``find_customer`` — so a file of new customers costs no per-customer query.
+    """
+    drafts = list(drafts)
+    known: dict[str, int] = {}
+    by_external = {d.external_id: d.key for d in drafts if d.external_id}
+    if not CustomerExternalId.objects.filter(store=store).exists():
+        by_external = {}  # the store's first import: none of its ids is known yet
+    for chunk in _chunks(list(by_external), CHUNK):
+        rows = CustomerExternalId.objects.filter(store=store, value__in=chunk).values_list(
+            "value", "customer_id", "customer__merged_into_id"
+        )
+        for value, pk, merged_into in rows:
+            if merged_into is not None:
+                pk = customer_actions.resolve(Customer.objects.get(pk=pk)).pk
+            known[by_external[value]] = pk
+    on_file = _contacts_on_file(c for d in drafts if d.key not in known for c in d.contacts)
+    for draft in drafts:
+        if draft.key not in known and on_file.intersection(draft.contacts):
+            matches = customer_actions.find_customer(draft.contacts)
+            if matches:
+                known[draft.key] = matches[0].pk
+    return known
+
+
+def _contacts_on_file(
+    contacts: Iterable[customer_actions.ContactInput],
+) -> set[customer_actions.ContactInput]:
+    wanted: dict[tuple[str, str], set[str]] = {}
+    for c in contacts:
+        wanted.setdefault((c.kind, c.network), set()).add(c.value)
+    found: set[customer_actions.ContactInput] = set()
+    for (kind, network), values in wanted.items():
+        for chunk in _chunks(sorted(values), CHUNK):
+            rows = ContactPoint.objects.filter(kind=kind, network=network, value__in=chunk)
+            found.update(
+                customer_actions.ContactInput(kind, v, network)
+                for v in rows.values_list("value", flat=True)
+            )
+    return found
+
+
+def _aliases(plan: Plan) -> dict[str, str]:
+    """New customer key → the key of the first new customer with one of the same contacts.
+
+    One phone or e-mail is one person, so two ids in the file sharing a contact become
+    one customer (the first one met), as they would at the counter.
+    """
+    owners: dict[customer_actions.ContactInput, str] = {}
+    aliases: dict[str, str] = {}
+    for key, draft in plan.customers.items():
+        if key in plan.known or not draft.contacts:
+            continue
+        owner = next((owners[c] for c in draft.contacts if c in owners), None)
+        if owner is not None:
+            aliases[key] = owner
+        for c in draft.contacts:
+            owners.setdefault(c, owner or key)
+    return aliases
+
+
+def _fill_blanks(plan: Plan) -> None:
+    """Existing customers take the file's country where they have none, and the file's
+    id as their id in this store where the store knew them by a contact only."""
+    drafts = {k: d for k, d in plan.customers.items() if k in plan.known}
+    by_customer = {plan.known[k]: d for k, d in drafts.items()}
+    changed = []
+    for chunk in _chunks(list(by_customer), CHUNK):
+        for customer in Customer.objects.filter(pk__in=chunk):
+            draft = by_customer[customer.pk]
+            if draft.country and not customer.country:
+                customer.country = draft.country
+                customer.updated_at = plan.now
+                changed.append(customer)
+    ids = {d.external_id: plan.known[k] for k, d in drafts.items() if d.external_id}
+    present: set[str] = set()
+    for values in _chunks(list(ids), CHUNK):
+        present.update(
+            CustomerExternalId.objects.filter(store=plan.store, value__in=values).values_list(
+                "value", flat=True
+            )
+        )
+    with transaction.atomic():
+        Customer.objects.bulk_update(changed, ["country", "updated_at"], batch_size=CHUNK)
+        _insert_external_ids([(pk, plan.store.pk, v) for v, pk in ids.items() if v not in present])
+
+
+# --- one batch ----------------------------------------------------------------------
+
+
+def _write_batch_retrying(batch: Sequence[InvoiceDraft], plan: Plan, report: ImportReport) -> None:
+    """Write one batch; if another writer got in first, look again and retry once."""
+    try:
+        _write_batch(batch, plan, report)
+    except IntegrityError:
+        present = _existing_invoices(plan.store, [d.invoice for d in batch])
+        report.skip(ALREADY_IMPORTED).invoices += len(present)
+        batch = [d for d in batch if d.invoice not in present]
+        keys = {d.customer_key for d in batch} - plan.known.keys()
+        plan.known.update(_find_customers((plan.customers[k] for k in keys), plan.store))
+        _write_batch(batch, plan, report)
+
+
+def _write_batch(batch: Sequence[InvoiceDraft], plan: Plan, report: ImportReport) -> None:
+    with transaction.atomic():
+        created, rows, fresh = _create_customers(batch, plan)
+        ids = {**plan.known, **created}
+        linked = _link_store(batch, ids, plan, set(created.values()))
+        purchase_ids = reserve_ids(Purchase, len(batch))
+        purchases = [
+            _purchase(d, pk, ids[d.customer_key], plan)
+            for d, pk in zip(batch, purchase_ids, strict=True)
+        ]
+        insert_rows(purchases, with_pk=True)
+        rows.extend(events.purchase_values(p) for p in purchases)
+        insert_values(
+            TimelineEvent._meta.db_table, events.BULK_ROW_COLUMNS, rows, json_columns=("data",),
+            datetime_columns=("at",),
+        )
+        flow_enrollment.on_purchases_imported(purchases)
+    # Only after the commit: a rolled-back batch must leave the plan as it was.
+    plan.known.update(created)
+    plan.linked.update(linked)
+    report.customers_created += fresh
+    report.invoices_imported += len(batch)
+    report.lines_imported += sum(d.lines for d in batch)
+
+
+def _create_customers(
+    batch: Sequence[InvoiceDraft], plan: Plan
+) -> tuple[dict[str, int], list[events.BulkRow], int]:
+    """Create the batch's new customers with their contacts, their ids in this store and
+    their timeline rows. Returns (key → id for every key of the batch that was new,
+    the timeline rows to write, how many customers were created)."""
+    owners: dict[str, str] = {}  # new key → the key of the customer it becomes
+    for key in dict.fromkeys(d.customer_key for d in batch):
+        if key not in plan.known:
+            owners[key] = plan.aliases.get(key, key)
+    new_keys = [k for k in dict.fromkeys(owners.values()) if k not in plan.known]
+    customers = {
+        key: _customer(plan.customers[key], pk, plan)
+        for key, pk in zip(new_keys, reserve_ids(Customer, len(new_keys)), strict=True)
+    }
+    insert_rows(list(customers.values()), with_pk=True)
+    points = new_contact_points(customers, plan)
+    insert_rows(points)
+    _withhold_suppressed(points, plan)
+    ids = {key: customer.pk for key, customer in customers.items()}
+    created = {key: ids.get(owner) or plan.known[owner] for key, owner in owners.items()}
+    _insert_external_ids(
+        [
+            (created[key], plan.store.pk, external_id)
+            for key in owners
+            if (external_id := plan.customers[key].external_id)
+        ]
+    )
+    rows = [events.customer_created_values(c, plan.actor) for c in customers.values()]
+    rows.extend(events.contact_added_values(p, plan.actor) for p in points)
+    return created, rows, len(customers)
+
+
+_new_customer = maker(
+    Customer, "id", "name", "language", "time_zone", "country", "tags", "home_store_id",
+    "created_at", "updated_at",
+)
+_new_contact = maker(ContactPoint, "customer_id", "kind", "network", "value", "created_at")
+_new_purchase = maker(
+    Purchase, "id", "customer_id", "store_id", "occurred_at", "amount", "currency",
+    "categories", "items", "source", "external_id", "created_at",
+)
+
+
+def _insert_external_ids(rows: Sequence[tuple[int, int, str]]) -> None:
+    """(customer id, store id, value) rows: the customers' ids in the store's POS."""
+    insert_values(CustomerExternalId._meta.db_table, ("customer_id", "store_id", "value"), rows)
+
+
+def _customer(draft: CustomerDraft, pk: int, plan: Plan) -> Customer:
+    store = plan.store
+    return _new_customer(
+        pk, draft.name, store.language, store.time_zone, draft.country, [], store.pk, plan.now,
+        plan.now,
+    )
+
+
+def _withhold_suppressed(points: Sequence[ContactPoint], plan: Plan) -> None:
+    """A contact of an erased person that the file brings back gets its consent withdrawn
+    (``privacy.suppression``). Rare: only those few are read back with their ids."""
+    listed = suppression.suppressed(points)
+    if not listed:
+        return
+    match = Q()
+    for point in listed:
+        match |= Q(kind=point.kind, network=point.network, value=point.value)
+    suppression.withhold(list(ContactPoint.objects.filter(match)), plan.now)
+
+
+def new_contact_points(customers: dict[str, Customer], plan: Plan) -> list[ContactPoint]:
+    """The contact points the file gives the customers this import creates: the one place
+    the importer makes contact points."""
+    return [
+        _new_contact(customer.pk, c.kind, c.network, c.value, plan.now)
+        for key, customer in customers.items()
+        for c in plan.customers[key].contacts
+    ]
+
+
+def _link_store(
+    batch: Sequence[InvoiceDraft], ids: dict[str, int], plan: Plan, fresh: set[int]
+) -> dict[int, tuple[datetime, datetime, int]]:
+    """Link each customer of the batch to the store over the span of all their purchases
+    in the file: one row written per customer and import, not one per batch. Returns
+    the links written, for the plan once the batch commits. ``fresh``: customers created
+    in this batch, who have no link yet."""
+    wanted: dict[int, tuple[datetime, datetime]] = {}
+    for key in dict.fromkeys(d.customer_key for d in batch):
+        pk = ids[key]
+        first, last = plan.spans[key]
+        if pk in wanted:
+            first, last = min(first, wanted[pk][0]), max(last, wanted[pk][1])
+        wanted[pk] = (first, last)
+    linked = {pk: plan.linked[pk] for pk in wanted if pk in plan.linked}
+    for chunk in _chunks([pk for pk in wanted if pk not in linked and pk not in fresh], CHUNK):
+        rows = CustomerStore.objects.filter(store=plan.store, customer_id__in=chunk)
+        for pk, first, last, link_id in rows.values_list(
+            "customer_id", "first_seen_at", "last_seen_at", "pk"
+        ):
+            linked[pk] = (first, last, link_id)
+    new = [pk for pk in wanted if pk not in linked]
+    written = {
+        pk: (*wanted[pk], link_id)
+        for pk, link_id in zip(new, reserve_ids(CustomerStore, len(new)), strict=True)
+    }
+    insert_values(
+        CustomerStore._meta.db_table,
+        ("id", "customer_id", "store_id", "first_seen_at", "last_seen_at"),
+        [(link_id, pk, plan.store.pk, first, last)
+         for pk, (first, last, link_id) in written.items()],
+        datetime_columns=("first_seen_at", "last_seen_at"),
+    )
+    for pk, (seen_first, seen_last, link_id) in linked.items():
+        first, last = wanted[pk]
+        if first < seen_first or last > seen_last:
+            written[pk] = (min(first, seen_first), max(last, seen_last), link_id)
+    _widen_links([span for pk, span in written.items() if pk in linked])
+    return written
+
+
+def _widen_links(rows: Sequence[tuple[datetime, datetime, int]]) -> None:
+    if not rows:
+        return
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {CustomerStore._meta.db_table} SET first_seen_at = %s, last_seen_at = %s "
+            "WHERE id = %s",
+            [(adapt(first), adapt(last), link_id) for first, last, link_id in rows],
+        )
+
+
+def _purchase(draft: InvoiceDraft, pk: int, customer_id: int, plan: Plan) -> Purchase:
+    purchase = _new_purchase(
+        pk, customer_id, plan.store.pk, draft.occurred_at, draft.amount,
+        draft.currency or plan.currency, draft.categories, draft.items, PurchaseSource.IMPORT,
+        draft.invoice, plan.now,
+    )
+    Purchase.store.field.set_cached_value(purchase, plan.store)  # the enrolment reads it
+    return purchase
+
+
+# --- rows in bulk -------------------------------------------------------------------
+
+
+
+
+def reserve_ids(model: type[models.Model], count: int) -> list[int]:
+    """``count`` fresh primary keys of ``model``'s table, for rows inserted with them.
+
+    PostgreSQL hands them out from the table's sequence (safe beside other writers).
+    SQLite continues after the highest id ever given (``sqlite_sequence``, or the
+    table's highest id); the caller's transaction holds SQLite's write lock (IMMEDIATE),
+    so no one else takes them meanwhile.
+    """
+    if count == 0:
+        return []
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                [table, count],
+            )
+            return [row[0] for row in cursor.fetchall()]
+        cursor.execute(
+            f"SELECT MAX(m) FROM (SELECT MAX(id) AS m FROM {table} UNION ALL "
+            "SELECT seq FROM sqlite_sequence WHERE name = %s)",
+            [table],
+        )
+        start = (cursor.fetchone()[0] or 0) + 1
+        return list(range(start, start + count))
+
+
+def insert_rows(objs: Sequence[models.Model], *, with_pk: bool = False) -> None:
+    """INSERT unsaved instances of one model with ``insert_many``: every concrete column
+    (the primary key only ``with_pk``), minus those left to a database default."""
+    if not objs:
+        return
+    model = type(objs[0])
+    sample = objs[0]
+    fields: list[Any] = [
+        f
+        for f in model._meta.concrete_fields
+        if (with_pk or not f.primary_key)
+        and not isinstance(getattr(sample, f.attname), DatabaseDefault)
+    ]
+    values = operator.attrgetter(*(f.attname for f in fields))
+    insert_values(
+        model._meta.db_table,
+        [str(f.column) for f in fields],
+        [values(o) for o in objs],
+        json_columns=[str(f.column) for f in fields if isinstance(f, models.JSONField)],
+        datetime_columns=[str(f.column) for f in fields if isinstance(f, models.DateTimeField)],
+    )
+
+
+def insert_values(
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    json_columns: Sequence[str] = (),
+    datetime_columns: Sequence[str] = (),
+) -> None:
+    """``insert_many`` with the values prepared here, in one pass: JSON as text (a list
+    element by element, each element object once — the parser hands the same item dict
+    to every line that reads the same, and ``rows`` keeps them alive, so their ids stay
+    theirs meanwhile), and on SQLite, which keeps datetimes as text, each distinct
+    datetime adapted once (a batch repeats its own "now", and each purchase's time on its
+    timeline row)."""
+    json_at = [i for i, c in enumerate(columns) if c in json_columns]
+    sqlite = connection.vendor != "postgresql"
+    time_at = [i for i, c in enumerate(columns) if c in datetime_columns] if sqlite else []
+    if not rows or not (json_at or time_at):
+        insert_many(table, columns, rows, datetime_columns=datetime_columns)
+        return
+    adapt = connection.ops.adapt_datetimefield_value
+    times: dict[Any, Any] = {None: None}
+    elements: dict[int, str] = {}
+
+    def element(value: Any) -> str:
+        text = elements.get(id(value))
+        if text is None:
+            text = elements[id(value)] = _encode(value)
+        return text
+
+    prepared = []
+    for row in rows:
+        values = list(row)
+        for i in json_at:
+            value = values[i]
+            if isinstance(value, list):
+                values[i] = "[" + ", ".join(map(element, value)) + "]"
+            else:
+                values[i] = _encode(value)
+        for i in time_at:
+            value = values[i]
+            text = times.get(value)
+            if text is None:
+                text = times[value] = adapt(value)
+            values[i] = text
+        prepared.append(values)
+    insert_many(table, columns, prepared, datetime_columns=() if sqlite else datetime_columns)
+
+
+_encode = json.JSONEncoder(ensure_ascii=False).encode
