@@ -18,6 +18,7 @@ from django.test import Client
 
 from tests.delivery.conftest import Clock
 from tests.servers import Sink
+from touchflow.customers.actions import add_external_id
 from touchflow.delivery.actions import open_tasks_for
 from touchflow.delivery.dispatcher import Dispatcher
 from touchflow.delivery.models import CallTask, Touch
@@ -205,8 +206,7 @@ def test_an_imported_purchase_ends_warming_with_its_call_task_and_starts_the_che
     lead_with_an_open_call_task(client, store, make_dispatcher(), clock)
     customer = Visit.objects.get().customer
     assert customer is not None
-    customer.external_id = "C-17"
-    customer.save(update_fields=["external_id"])
+    add_external_id(customer, store, "C-17")
     path = tmp_path / "till.csv"
     path.write_text(
         "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"

@@ -26,16 +26,19 @@ from django.db.models.expressions import DatabaseDefault
 from touchflow.core import clock
 from touchflow.core.actor import Actor
 from touchflow.core.bulk import insert_many
+from touchflow.core.errors import InvalidInput
 from touchflow.customers import actions as customer_actions
 from touchflow.customers.models import ContactPoint, Customer, CustomerExternalId, CustomerStore
 from touchflow.flows import enrollment as flow_enrollment
 from touchflow.privacy import suppression
+from touchflow.purchases import actions as purchase_actions
 from touchflow.purchases.import_parse import CustomerDraft, InvoiceDraft
-from touchflow.purchases.import_report import ALREADY_IMPORTED, ImportReport
+from touchflow.purchases.import_report import ALREADY_IMPORTED, BadRow, HeldBack, ImportReport
 from touchflow.purchases.models import Purchase, PurchaseSource
 from touchflow.stores.models import Store
 from touchflow.timeline import events
 from touchflow.timeline.models import TimelineEvent
+from touchflow.visits.models import Visit
 
 CHUNK = 1000  # ids per IN (...) lookup
 T = TypeVar("T")
@@ -78,6 +81,7 @@ class Plan:
     linked: dict[int, tuple[datetime, datetime, int]] = field(default_factory=dict)
     now: datetime = field(default_factory=clock.now)
     actor: Actor = field(default_factory=lambda: Actor.system(PurchaseSource.IMPORT))
+    visit_column: str = "visit"  # the file's column of visit ids, for refused lines
 
 
 def write(
@@ -93,6 +97,7 @@ def write(
     already.invoices = len(drafts) - len(todo)
     already.lines = sum(d.lines for d in drafts if d.invoice in present)
     plan.known = _find_customers(plan.customers.values(), plan.store)
+    todo = _check_visits(todo, plan, report)
     report.customers_existing = len(set(plan.known.values()))
     plan.aliases = _aliases(plan)
     plan.spans = _spans(todo)
@@ -225,6 +230,92 @@ def _fill_blanks(plan: Plan) -> None:
         _insert_external_ids([(pk, plan.store.pk, v) for v, pk in ids.items() if v not in present])
 
 
+# --- counter sales -----------------------------------------------------------------
+
+
+def _check_visits(
+    drafts: list[InvoiceDraft], plan: Plan, report: ImportReport
+) -> list[InvoiceDraft]:
+    """The drafts without a refused visit id. An invoice naming a visit completes that
+    visit's sale, so the visit must be one of this store's (another store's visit reads
+    as unknown: its existence is not this store's to learn), and the file's customer,
+    when already known, must be the visit's. A customer the store does not know yet is
+    the visit's customer: the till names the person the counter logged."""
+    wanted = sorted({d.visit for d in drafts if d.visit is not None})
+    if not wanted:
+        return drafts
+    visits: dict[int, int | None] = {}
+    for chunk in _chunks(wanted, CHUNK):
+        rows = Visit.objects.filter(pk__in=chunk, store=plan.store).values_list(
+            "pk", "customer_id", "customer__merged_into_id"
+        )
+        for pk, customer_id, merged_into in rows:
+            if merged_into is not None:
+                customer_id = customer_actions.resolve(Customer.objects.get(pk=customer_id)).pk
+            visits[pk] = customer_id
+    kept = []
+    for draft in drafts:
+        if draft.visit is None:
+            kept.append(draft)
+            continue
+        reason = _visit_refusal(draft, visits, plan)
+        if reason:
+            refuse(draft, reason, plan, report)
+            continue
+        owner = visits[draft.visit]
+        if owner is not None and draft.customer_key not in plan.known:
+            plan.known[draft.customer_key] = owner
+        kept.append(draft)
+    return kept
+
+
+def _visit_refusal(draft: InvoiceDraft, visits: dict[int, int | None], plan: Plan) -> str:
+    assert draft.visit is not None
+    if draft.visit not in visits:
+        return f"Visit {draft.visit} is not one of this store's visits."
+    owner, known = visits[draft.visit], plan.known.get(draft.customer_key)
+    if owner is not None and known is not None and owner != known:
+        return f"Visit {draft.visit} was logged for another customer."
+    return ""
+
+
+def refuse(draft: InvoiceDraft, reason: str, plan: Plan, report: ImportReport) -> None:
+    """Leave out an invoice for its visit id: each of its lines refused, with why."""
+    report.bad_rows.extend(BadRow(n, reason, plan.visit_column, draft.invoice)
+                           for n in draft.numbers)
+    report.bad_rows.sort(key=lambda b: b.line)
+    report.held_back.append(HeldBack(draft.invoice, reason.rstrip("."), draft.numbers))
+    report.held_back.sort(key=lambda h: h.lines[0])
+
+
+def _complete_visit_sales(
+    drafts: Sequence[InvoiceDraft], ids: dict[str, int], plan: Plan
+) -> list[tuple[InvoiceDraft, str]]:
+    """Record the invoices that carry a visit id through ``record_purchase``, the one
+    owner of "the till completes a counter sale" (decision 0007): the visit's pending
+    sale takes the amount, currency, items and invoice number, and enters no chain
+    again. One call per such invoice (they are few). Returns the invoices refused."""
+    refused = []
+    for draft in drafts:
+        assert draft.visit is not None
+        try:
+            purchase_actions.record_purchase(
+                store=plan.store,
+                actor=plan.actor,
+                customer=Customer.objects.get(pk=ids[draft.customer_key]),
+                amount=draft.amount,
+                currency=draft.currency or plan.currency,
+                occurred_at=draft.occurred_at,
+                categories=draft.categories,
+                items=draft.items,
+                visit=Visit.objects.get(pk=draft.visit),
+                external_id=draft.invoice,
+            )
+        except InvalidInput as exc:
+            refused.append((draft, f"Visit {draft.visit}: {exc.message}"))
+    return refused
+
+
 # --- one batch ----------------------------------------------------------------------
 
 
@@ -242,14 +333,15 @@ def _write_batch_retrying(batch: Sequence[InvoiceDraft], plan: Plan, report: Imp
 
 
 def _write_batch(batch: Sequence[InvoiceDraft], plan: Plan, report: ImportReport) -> None:
+    plain = [d for d in batch if d.visit is None]
     with transaction.atomic():
         created, rows, fresh = _create_customers(batch, plan)
         ids = {**plan.known, **created}
         linked = _link_store(batch, ids, plan, set(created.values()))
-        purchase_ids = reserve_ids(Purchase, len(batch))
+        purchase_ids = reserve_ids(Purchase, len(plain))
         purchases = [
             _purchase(d, pk, ids[d.customer_key], plan)
-            for d, pk in zip(batch, purchase_ids, strict=True)
+            for d, pk in zip(plain, purchase_ids, strict=True)
         ]
         insert_rows(purchases, with_pk=True)
         rows.extend(events.purchase_values(p) for p in purchases)
@@ -258,12 +350,15 @@ def _write_batch(batch: Sequence[InvoiceDraft], plan: Plan, report: ImportReport
             datetime_columns=("at",),
         )
         flow_enrollment.on_purchases_imported(purchases)
-    # Only after the commit: a rolled-back batch must leave the plan as it was.
+        refused = _complete_visit_sales([d for d in batch if d.visit is not None], ids, plan)
+    # Only after the commit: a rolled-back batch must leave the plan and report as they were.
     plan.known.update(created)
     plan.linked.update(linked)
+    for draft, reason in refused:
+        refuse(draft, reason, plan, report)
     report.customers_created += fresh
-    report.invoices_imported += len(batch)
-    report.lines_imported += sum(d.lines for d in batch)
+    report.invoices_imported += len(batch) - len(refused)
+    report.lines_imported += sum(d.lines for d in batch) - sum(d.lines for d, _ in refused)
 
 
 def _create_customers(
