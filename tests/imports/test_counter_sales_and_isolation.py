@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 import time_machine
+from django.test import Client
 
 from touchflow.core.actor import Actor
-from touchflow.customers.actions import ConsentGrant, ContactInput
-from touchflow.customers.models import Customer
+from touchflow.customers import visibility
+from touchflow.customers.actions import ConsentGrant, ContactInput, resolve_customer
+from touchflow.customers.models import ContactPointStore, Customer
 from touchflow.flows.actions import load_flow_dir, set_status
 from touchflow.flows.models import Enrollment
 from touchflow.purchases.import_mapping import build_mapping
@@ -142,3 +144,87 @@ def test_another_stores_visit_or_an_unknown_one_is_a_refused_line(
     assert not Purchase.objects.filter(external_id__in=["F-1", "F-2", "F-4", "F-5"]).exists()
     assert not Customer.objects.filter(contacts__value=PHONE.replace(" ", ""),
                                        home_store=store).exists()
+
+
+def test_a_customer_another_store_recorded_is_seen_by_the_importing_store_as_its_file_says(
+    store: Store, make_store: Callable[..., Store], make_staff: Callable[..., Staff],
+    clock: time_machine.Coordinates, write_csv: Callable[..., Path],
+) -> None:
+    london = make_store(name="Londinium", slug="london", country="GB",
+                        time_zone="Europe/London")
+    customer, _ = resolve_customer(
+        store=london, actor=Actor(source="counter"), name="Lorna London",
+        contacts=[ContactInput("phone", PHONE.replace(" ", "")),
+                  ContactInput("email", "lorna@example.org")],
+    )
+    warsaw_staff = make_staff(Role.SALESPERSON, [store], username="wanda")
+    ldn_staff = make_staff(Role.SALESPERSON, [london], username="larry")
+    warsaw, ldn = visibility.stores_of_staff(warsaw_staff), visibility.stores_of_staff(ldn_staff)
+    assert visibility.visible_customers(warsaw).count() == 0
+    clock.shift(timedelta(days=1))
+    path = write_csv(
+        "Invoice,Date,Phone,Name,Amount\n"
+        f"W-1,2026-06-03 10:00:00,{PHONE},Ola Nowak,120.00\n"
+    )
+    mapping = build_mapping({"invoice": "Invoice", "occurred_at": "Date", "phone": "Phone",
+                             "name": "Name", "amount": "Amount", "customer_id": "",
+                             "sku": "", "description": "", "quantity": "", "unit_price": "",
+                             "country": ""})
+
+    report = import_purchases(path, mapping, ImportOptions(store=store))
+
+    assert (report.customers_existing, report.customers_created) == (1, 0)
+    assert list(visibility.visible_customers(warsaw)) == [customer]
+    seen = visibility.view_of(Customer.objects.get(pk=customer.pk), warsaw)
+    assert seen.name == "Ola Nowak"
+    assert [c.point.value for c in seen.contacts] == [PHONE.replace(" ", "")]
+    # London keeps its own name and both its contacts.
+    home = visibility.view_of(Customer.objects.get(pk=customer.pk), ldn)
+    assert home.name == "Lorna London"
+    assert sorted(c.point.value for c in home.contacts) == [
+        PHONE.replace(" ", ""), "lorna@example.org"]
+    # The customer page as Warsaw staff: the file's name and phone, nothing of London's.
+    client = Client()
+    client.force_login(warsaw_staff)
+    page = client.get(f"/customers/{customer.pk}/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Ola Nowak" in text
+    assert "Lorna" not in text
+    assert "lorna@example.org" not in text
+
+    # Importing again records nothing new.
+    before = table_counts()
+    import_purchases(path, mapping, ImportOptions(store=store))
+    assert table_counts() == before
+
+
+def test_a_point_the_importer_wrote_stays_its_home_stores_when_another_store_imports_it(
+    store: Store, make_store: Callable[..., Store], make_staff: Callable[..., Staff],
+    clock: time_machine.Coordinates, write_csv: Callable[..., Path],
+) -> None:
+    """A contact point no store is linked to is its home store's: when another store's
+    file links it, the home store keeps seeing it."""
+    london = make_store(name="Londinium", slug="london", country="GB",
+                        time_zone="Europe/London")
+    mapping = build_mapping({"invoice": "Invoice", "occurred_at": "Date", "phone": "Phone",
+                             "name": "Name", "amount": "Amount", "customer_id": "",
+                             "sku": "", "description": "", "quantity": "", "unit_price": "",
+                             "country": ""})
+    header = "Invoice,Date,Phone,Name,Amount\n"
+    import_purchases(write_csv(header + f"L-1,2026-06-01 10:00:00,{PHONE},Lorna,5.00\n",
+                               name="london.csv"), mapping, ImportOptions(store=london))
+    customer = Customer.objects.get()
+    assert not ContactPointStore.objects.exists()  # the importer links none of its own
+
+    import_purchases(write_csv(header + f"W-1,2026-06-01 11:00:00,{PHONE},Ola,7.00\n",
+                               name="warsaw.csv"), mapping, ImportOptions(store=store))
+
+    ldn = visibility.stores_of_staff(make_staff(Role.SALESPERSON, [london], username="larry"))
+    waw = visibility.stores_of_staff(make_staff(Role.SALESPERSON, [store], username="wanda"))
+    assert [p.value for p in visibility.visible_points(customer, ldn)] == [
+        PHONE.replace(" ", "")]
+    assert [p.value for p in visibility.visible_points(customer, waw)] == [
+        PHONE.replace(" ", "")]
+    names = (visibility.view_of(customer, ldn).name, visibility.view_of(customer, waw).name)
+    assert names == ("Lorna", "Ola")

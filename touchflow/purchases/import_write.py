@@ -228,6 +228,31 @@ def _fill_blanks(plan: Plan) -> None:
     with transaction.atomic():
         Customer.objects.bulk_update(changed, ["country", "updated_at"], batch_size=CHUNK)
         _insert_external_ids([(pk, plan.store.pk, v) for v, pk in ids.items() if v not in present])
+        customer_actions.link_contacts(_points_news_to_store(drafts, plan), plan.store, plan.now)
+
+
+def _points_news_to_store(drafts: dict[str, CustomerDraft], plan: Plan) -> list[ContactPoint]:
+    """The existing customers' contact points that the file gives again and this store
+    has not recorded yet: by the file, it records them now (decision 0008), so its staff
+    see them. Only the customer's own points: a contact owned by someone else is not
+    theirs to show."""
+    wanted = {
+        (plan.known[key], c.kind, c.network, c.value)
+        for key, draft in drafts.items()
+        for c in draft.contacts
+    }
+    owners = sorted({pk for pk, *_ in wanted})
+    points = []
+    for chunk in _chunks(owners, CHUNK):
+        for point in ContactPoint.objects.filter(customer_id__in=chunk).select_related(
+            "customer"
+        ).prefetch_related("store_links"):
+            if (point.customer_id, point.kind, point.network, point.value) not in wanted:
+                continue
+            recorders = {link.store_id for link in point.store_links.all()}
+            if plan.store.pk not in (recorders or {point.customer.home_store_id}):
+                points.append(point)
+    return points
 
 
 # --- counter sales -----------------------------------------------------------------
@@ -466,10 +491,11 @@ def _link_store(
         pk: (*wanted[pk], link_id)
         for pk, link_id in zip(new, reserve_ids(CustomerStore, len(new)), strict=True)
     }
+    names = _names_given(batch, ids, plan, fresh)
     insert_values(
         CustomerStore._meta.db_table,
-        ("id", "customer_id", "store_id", "first_seen_at", "last_seen_at"),
-        [(link_id, pk, plan.store.pk, first, last)
+        ("id", "customer_id", "store_id", "first_seen_at", "last_seen_at", "name"),
+        [(link_id, pk, plan.store.pk, first, last, names.get(pk))
          for pk, (first, last, link_id) in written.items()],
         datetime_columns=("first_seen_at", "last_seen_at"),
     )
@@ -479,6 +505,21 @@ def _link_store(
             written[pk] = (min(first, seen_first), max(last, seen_last), link_id)
     _widen_links([span for pk, span in written.items() if pk in linked])
     return written
+
+
+def _names_given(
+    batch: Sequence[InvoiceDraft], ids: dict[str, int], plan: Plan, fresh: set[int]
+) -> dict[int, str]:
+    """Customer id → the name the file gives a customer who existed before the import:
+    the name this store knows them by (decision 0008). A customer the import creates
+    has the file's name as their own, which a link without a name stands for."""
+    names: dict[int, str] = {}
+    for key in dict.fromkeys(d.customer_key for d in batch):
+        pk = ids[key]
+        name = plan.customers[key].name.strip()
+        if pk not in fresh and name:
+            names.setdefault(pk, name)
+    return names
 
 
 def _widen_links(rows: Sequence[tuple[datetime, datetime, int]]) -> None:
