@@ -166,8 +166,11 @@ def link_contacts(points: Iterable[ContactPoint], store: Store | int, at: dateti
     """
     store_id = store if isinstance(store, int) else store.pk
     points = list(points)
-    rows = [ContactPointStore(contact_point=p, store_id=store_id, first_seen_at=at) for p in points]
-    rows.extend(_home_links(points))
+    # The home store's rows first: where it is the linking store too, its row (one per
+    # point and store) keeps the point's creation time.
+    rows = _home_links(points)
+    rows.extend(ContactPointStore(contact_point=p, store_id=store_id, first_seen_at=at)
+                for p in points)
     ContactPointStore.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
 
 
