@@ -158,12 +158,41 @@ def link_store(
 
 
 def link_contacts(points: Iterable[ContactPoint], store: Store | int, at: datetime) -> None:
-    """Record that ``store`` recorded these contact points, so its staff see them."""
+    """Record that ``store`` recorded these contact points, so its staff see them.
+
+    A point no store is linked to (written by the importer) is its customer's home
+    store's (``visibility``): it is linked to that store first, as of its creation, so
+    that the home store keeps seeing it once another store is linked too.
+    """
     store_id = store if isinstance(store, int) else store.pk
-    ContactPointStore.objects.bulk_create(
-        [ContactPointStore(contact_point=p, store_id=store_id, first_seen_at=at) for p in points],
-        ignore_conflicts=True,
-    )
+    points = list(points)
+    # The home store's rows first: where it is the linking store too, its row (one per
+    # point and store) keeps the point's creation time.
+    rows = _home_links(points)
+    rows.extend(ContactPointStore(contact_point=p, store_id=store_id, first_seen_at=at)
+                for p in points)
+    ContactPointStore.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+
+
+def _home_links(points: Sequence[ContactPoint]) -> list[ContactPointStore]:
+    linked: set[int] = set()
+    for start in range(0, len(points), 1000):
+        linked.update(ContactPointStore.objects.filter(
+            contact_point_id__in=[p.pk for p in points[start : start + 1000]]
+        ).values_list("contact_point_id", flat=True))
+    unlinked = [p for p in points if p.pk not in linked]
+    if not unlinked:
+        return []
+    customer_ids = sorted({p.customer_id for p in unlinked})
+    homes: dict[int, int] = {}
+    for start in range(0, len(customer_ids), 1000):
+        homes.update(Customer.objects.filter(pk__in=customer_ids[start : start + 1000])
+                     .values_list("pk", "home_store_id"))
+    return [
+        ContactPointStore(contact_point=p, store_id=homes[p.customer_id],
+                          first_seen_at=p.created_at)
+        for p in unlinked
+    ]
 
 
 def record_consent(

@@ -32,6 +32,8 @@ FIELDS: dict[str, str] = {
     "name": "the customer's name",
     "category": "product category of the line",
     "currency": "ISO 4217 currency of the line (default: --currency, else the store's)",
+    "visit": "the visit id Touchflow gave a counter sale (the API's visit_id): the line "
+    "completes that sale",
 }
 
 DEFAULT_COLUMNS: dict[str, str] = {

@@ -76,6 +76,7 @@ class Line:
     name: str
     country: str
     currency: str = ""
+    visit: int | None = None
 
 
 @dataclass
@@ -90,6 +91,10 @@ class InvoiceDraft:
     categories: list[str]
     lines: int
     currency: str = ""  # "" = the import's currency
+    # The counter sale this invoice completes (decision 0007), with the invoice's line
+    # numbers (only then: the writer may refuse such an invoice line by line).
+    visit: int | None = None
+    numbers: tuple[int, ...] = ()
 
 
 @dataclass
@@ -199,6 +204,17 @@ class _Reader:
         if isinstance(cached, LineError):
             raise cached
         return cached
+
+    def visit(self, row: Sequence[str]) -> int | None:
+        """The visit id of a counter sale the line completes (None without one)."""
+        raw = self.cell(row, "visit")
+        if not raw:
+            return None
+        match = _FLOAT_INT.match(raw)
+        digits = match.group(1) if match else raw
+        if not digits.isdigit() or len(digits) > 18 or int(digits) == 0:
+            raise self.fail("visit", f"Not a visit id: {raw!r}.")
+        return int(digits)
 
     def contacts(self, phone: str, email: str) -> tuple[ContactInput, ...]:
         """A row's phone and e-mail cells, normalised. Rows with the same raw contacts
@@ -435,6 +451,7 @@ def _line(row: list[str], number: int, reader: _Reader) -> Line | None:
         reader.cell(row, "name"),
         reader.cell(row, "country")[:64],
         reader.currency(row),
+        reader.visit(row) if "visit" in reader.columns else None,
     )
 
 
@@ -508,6 +525,8 @@ def _hold_reason(invoice: str, lines: list[Line], seen: _Collector, total: Decim
         return "its lines name different customers"
     if len({ln.currency for ln in lines}) > 1:
         return "its lines are in different currencies"
+    if len({ln.visit for ln in lines if ln.visit is not None}) > 1:
+        return "its lines name different visits"
     if total < 0:
         return f"its total {total} is negative"
     if total >= MAX_AMOUNT:
@@ -516,6 +535,7 @@ def _hold_reason(invoice: str, lines: list[Line], seen: _Collector, total: Decim
 
 
 def _draft(invoice: str, lines: list[Line], total: Decimal) -> InvoiceDraft:
+    visit = next((ln.visit for ln in lines if ln.visit is not None), None)
     return InvoiceDraft(
         invoice=invoice,
         customer_key=lines[0].customer_key,
@@ -525,6 +545,8 @@ def _draft(invoice: str, lines: list[Line], total: Decimal) -> InvoiceDraft:
         categories=list(dict.fromkeys(ln.category for ln in lines if ln.category)),
         lines=len(lines),
         currency=lines[0].currency,
+        visit=visit,
+        numbers=tuple(ln.number for ln in lines) if visit is not None else (),
     )
 
 

@@ -26,16 +26,19 @@ from django.db.models.expressions import DatabaseDefault
 from touchflow.core import clock
 from touchflow.core.actor import Actor
 from touchflow.core.bulk import insert_many
+from touchflow.core.errors import InvalidInput
 from touchflow.customers import actions as customer_actions
 from touchflow.customers.models import ContactPoint, Customer, CustomerExternalId, CustomerStore
 from touchflow.flows import enrollment as flow_enrollment
 from touchflow.privacy import suppression
+from touchflow.purchases import actions as purchase_actions
 from touchflow.purchases.import_parse import CustomerDraft, InvoiceDraft
-from touchflow.purchases.import_report import ALREADY_IMPORTED, ImportReport
+from touchflow.purchases.import_report import ALREADY_IMPORTED, BadRow, HeldBack, ImportReport
 from touchflow.purchases.models import Purchase, PurchaseSource
 from touchflow.stores.models import Store
 from touchflow.timeline import events
 from touchflow.timeline.models import TimelineEvent
+from touchflow.visits.models import Visit
 
 CHUNK = 1000  # ids per IN (...) lookup
 T = TypeVar("T")
@@ -78,6 +81,7 @@ class Plan:
     linked: dict[int, tuple[datetime, datetime, int]] = field(default_factory=dict)
     now: datetime = field(default_factory=clock.now)
     actor: Actor = field(default_factory=lambda: Actor.system(PurchaseSource.IMPORT))
+    visit_column: str = "visit"  # the file's column of visit ids, for refused lines
 
 
 def write(
@@ -93,6 +97,7 @@ def write(
     already.invoices = len(drafts) - len(todo)
     already.lines = sum(d.lines for d in drafts if d.invoice in present)
     plan.known = _find_customers(plan.customers.values(), plan.store)
+    todo = _check_visits(todo, plan, report)
     report.customers_existing = len(set(plan.known.values()))
     plan.aliases = _aliases(plan)
     plan.spans = _spans(todo)
@@ -223,6 +228,117 @@ def _fill_blanks(plan: Plan) -> None:
     with transaction.atomic():
         Customer.objects.bulk_update(changed, ["country", "updated_at"], batch_size=CHUNK)
         _insert_external_ids([(pk, plan.store.pk, v) for v, pk in ids.items() if v not in present])
+        customer_actions.link_contacts(_points_news_to_store(drafts, plan), plan.store, plan.now)
+
+
+def _points_news_to_store(drafts: dict[str, CustomerDraft], plan: Plan) -> list[ContactPoint]:
+    """The existing customers' contact points that the file gives again and this store
+    has not recorded yet: by the file, it records them now (decision 0008), so its staff
+    see them. Only the customer's own points: a contact owned by someone else is not
+    theirs to show."""
+    wanted = {
+        (plan.known[key], c.kind, c.network, c.value)
+        for key, draft in drafts.items()
+        for c in draft.contacts
+    }
+    owners = sorted({pk for pk, *_ in wanted})
+    points = []
+    for chunk in _chunks(owners, CHUNK):
+        for point in ContactPoint.objects.filter(customer_id__in=chunk).select_related(
+            "customer"
+        ).prefetch_related("store_links"):
+            if (point.customer_id, point.kind, point.network, point.value) not in wanted:
+                continue
+            recorders = {link.store_id for link in point.store_links.all()}
+            if plan.store.pk not in (recorders or {point.customer.home_store_id}):
+                points.append(point)
+    return points
+
+
+# --- counter sales -----------------------------------------------------------------
+
+
+def _check_visits(
+    drafts: list[InvoiceDraft], plan: Plan, report: ImportReport
+) -> list[InvoiceDraft]:
+    """The drafts without a refused visit id. An invoice naming a visit completes that
+    visit's sale, so the visit must be one of this store's (another store's visit reads
+    as unknown: its existence is not this store's to learn), and the file's customer,
+    when already known, must be the visit's. A customer the store does not know yet is
+    the visit's customer: the till names the person the counter logged."""
+    wanted = sorted({d.visit for d in drafts if d.visit is not None})
+    if not wanted:
+        return drafts
+    visits: dict[int, int | None] = {}
+    for chunk in _chunks(wanted, CHUNK):
+        rows = Visit.objects.filter(pk__in=chunk, store=plan.store).values_list(
+            "pk", "customer_id", "customer__merged_into_id"
+        )
+        for pk, customer_id, merged_into in rows:
+            if merged_into is not None:
+                customer_id = customer_actions.resolve(Customer.objects.get(pk=customer_id)).pk
+            visits[pk] = customer_id
+    kept = []
+    for draft in drafts:
+        if draft.visit is None:
+            kept.append(draft)
+            continue
+        reason = _visit_refusal(draft, visits, plan)
+        if reason:
+            refuse(draft, reason, plan, report)
+            continue
+        owner = visits[draft.visit]
+        if owner is not None and draft.customer_key not in plan.known:
+            plan.known[draft.customer_key] = owner
+        kept.append(draft)
+    return kept
+
+
+def _visit_refusal(draft: InvoiceDraft, visits: dict[int, int | None], plan: Plan) -> str:
+    assert draft.visit is not None
+    if draft.visit not in visits:
+        return f"Visit {draft.visit} is not one of this store's visits."
+    owner, known = visits[draft.visit], plan.known.get(draft.customer_key)
+    if owner is not None and known is not None and owner != known:
+        return f"Visit {draft.visit} was logged for another customer."
+    return ""
+
+
+def refuse(draft: InvoiceDraft, reason: str, plan: Plan, report: ImportReport) -> None:
+    """Leave out an invoice for its visit id: each of its lines refused, with why."""
+    report.bad_rows.extend(BadRow(n, reason, plan.visit_column, draft.invoice)
+                           for n in draft.numbers)
+    report.bad_rows.sort(key=lambda b: b.line)
+    report.held_back.append(HeldBack(draft.invoice, reason.rstrip("."), draft.numbers))
+    report.held_back.sort(key=lambda h: h.lines[0])
+
+
+def _complete_visit_sales(
+    drafts: Sequence[InvoiceDraft], ids: dict[str, int], plan: Plan
+) -> list[tuple[InvoiceDraft, str]]:
+    """Record the invoices that carry a visit id through ``record_purchase``, the one
+    owner of "the till completes a counter sale" (decision 0007): the visit's pending
+    sale takes the amount, currency, items and invoice number, and enters no chain
+    again. One call per such invoice (they are few). Returns the invoices refused."""
+    refused = []
+    for draft in drafts:
+        assert draft.visit is not None
+        try:
+            purchase_actions.record_purchase(
+                store=plan.store,
+                actor=plan.actor,
+                customer=Customer.objects.get(pk=ids[draft.customer_key]),
+                amount=draft.amount,
+                currency=draft.currency or plan.currency,
+                occurred_at=draft.occurred_at,
+                categories=draft.categories,
+                items=draft.items,
+                visit=Visit.objects.get(pk=draft.visit),
+                external_id=draft.invoice,
+            )
+        except InvalidInput as exc:
+            refused.append((draft, f"Visit {draft.visit}: {exc.message}"))
+    return refused
 
 
 # --- one batch ----------------------------------------------------------------------
@@ -242,14 +358,15 @@ def _write_batch_retrying(batch: Sequence[InvoiceDraft], plan: Plan, report: Imp
 
 
 def _write_batch(batch: Sequence[InvoiceDraft], plan: Plan, report: ImportReport) -> None:
+    plain = [d for d in batch if d.visit is None]
     with transaction.atomic():
         created, rows, fresh = _create_customers(batch, plan)
         ids = {**plan.known, **created}
         linked = _link_store(batch, ids, plan, set(created.values()))
-        purchase_ids = reserve_ids(Purchase, len(batch))
+        purchase_ids = reserve_ids(Purchase, len(plain))
         purchases = [
             _purchase(d, pk, ids[d.customer_key], plan)
-            for d, pk in zip(batch, purchase_ids, strict=True)
+            for d, pk in zip(plain, purchase_ids, strict=True)
         ]
         insert_rows(purchases, with_pk=True)
         rows.extend(events.purchase_values(p) for p in purchases)
@@ -258,12 +375,15 @@ def _write_batch(batch: Sequence[InvoiceDraft], plan: Plan, report: ImportReport
             datetime_columns=("at",),
         )
         flow_enrollment.on_purchases_imported(purchases)
-    # Only after the commit: a rolled-back batch must leave the plan as it was.
+        refused = _complete_visit_sales([d for d in batch if d.visit is not None], ids, plan)
+    # Only after the commit: a rolled-back batch must leave the plan and report as they were.
     plan.known.update(created)
     plan.linked.update(linked)
+    for draft, reason in refused:
+        refuse(draft, reason, plan, report)
     report.customers_created += fresh
-    report.invoices_imported += len(batch)
-    report.lines_imported += sum(d.lines for d in batch)
+    report.invoices_imported += len(batch) - len(refused)
+    report.lines_imported += sum(d.lines for d in batch) - sum(d.lines for d, _ in refused)
 
 
 def _create_customers(
@@ -371,10 +491,11 @@ def _link_store(
         pk: (*wanted[pk], link_id)
         for pk, link_id in zip(new, reserve_ids(CustomerStore, len(new)), strict=True)
     }
+    names = _names_given(batch, ids, plan, fresh)
     insert_values(
         CustomerStore._meta.db_table,
-        ("id", "customer_id", "store_id", "first_seen_at", "last_seen_at"),
-        [(link_id, pk, plan.store.pk, first, last)
+        ("id", "customer_id", "store_id", "first_seen_at", "last_seen_at", "name"),
+        [(link_id, pk, plan.store.pk, first, last, names.get(pk))
          for pk, (first, last, link_id) in written.items()],
         datetime_columns=("first_seen_at", "last_seen_at"),
     )
@@ -384,6 +505,21 @@ def _link_store(
             written[pk] = (min(first, seen_first), max(last, seen_last), link_id)
     _widen_links([span for pk, span in written.items() if pk in linked])
     return written
+
+
+def _names_given(
+    batch: Sequence[InvoiceDraft], ids: dict[str, int], plan: Plan, fresh: set[int]
+) -> dict[int, str]:
+    """Customer id → the name the file gives a customer who existed before the import:
+    the name this store knows them by (decision 0008). A customer the import creates
+    has the file's name as their own, which a link without a name stands for."""
+    names: dict[int, str] = {}
+    for key in dict.fromkeys(d.customer_key for d in batch):
+        pk = ids[key]
+        name = plan.customers[key].name.strip()
+        if pk not in fresh and name:
+            names.setdefault(pk, name)
+    return names
 
 
 def _widen_links(rows: Sequence[tuple[datetime, datetime, int]]) -> None:

@@ -119,6 +119,7 @@ def _import(
         currency=currency,
         batch_size=options.batch_size,
         customers=parsed.customers,
+        visit_column=mapping.columns.get("visit", "visit"),
     )
     import_write.write(parsed.invoices, plan, report, tell)
     return report
