@@ -28,21 +28,9 @@ def insert_many(
     ``datetime_columns``, Python objects in ``json_columns``) into ``table``."""
     if not rows:
         return
-    postgres = connection.vendor == "postgresql"
-    json_at = [i for i, c in enumerate(columns) if c in json_columns]
-    # SQLite keeps datetimes as text in Django's own format; psycopg adapts them itself.
-    time_at = [] if postgres else [i for i, c in enumerate(columns) if c in datetime_columns]
-    adapt = connection.ops.adapt_datetimefield_value
-    prepared = []
-    for row in rows:
-        values = list(row)
-        for i in json_at:
-            values[i] = json.dumps(values[i], ensure_ascii=False)
-        for i in time_at:
-            values[i] = adapt(values[i])
-        prepared.append(values)
+    prepared = _prepare(rows, columns, json_columns, datetime_columns)
     with connection.cursor() as cursor:
-        if postgres:
+        if connection.vendor == "postgresql":
             raw = cursor.cursor  # the psycopg cursor under Django's wrapper
             with raw.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as stream:
                 for values in prepared:
@@ -52,3 +40,52 @@ def insert_many(
             cursor.executemany(
                 f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", prepared
             )
+
+
+def _prepare(
+    rows: Sequence[Sequence[Any]],
+    columns: Sequence[str],
+    json_columns: Sequence[str],
+    datetime_columns: Sequence[str],
+) -> Sequence[Sequence[Any]]:
+    """The rows with JSON as text and, on SQLite, datetimes as Django's text, each
+    distinct value encoded once: a batch repeats its own "now", a purchase's time on its
+    timeline row, and the same item dict on every line that reads the same. A list is
+    encoded element by element, each element object once (``rows`` keeps the objects
+    alive meanwhile, so their ids stay theirs)."""
+    json_at = [i for i, c in enumerate(columns) if c in json_columns]
+    # SQLite keeps datetimes as text in Django's own format; psycopg adapts them itself.
+    sqlite = connection.vendor != "postgresql"
+    time_at = [i for i, c in enumerate(columns) if c in datetime_columns] if sqlite else []
+    if not (json_at or time_at):
+        return rows
+    adapt = connection.ops.adapt_datetimefield_value
+    times: dict[Any, Any] = {None: None}
+    elements: dict[int, str] = {}
+
+    def element(value: Any) -> str:
+        text = elements.get(id(value))
+        if text is None:
+            text = elements[id(value)] = _encode(value)
+        return text
+
+    prepared = []
+    for row in rows:
+        values = list(row)
+        for i in json_at:
+            value = values[i]
+            if isinstance(value, list):
+                values[i] = "[" + ", ".join(map(element, value)) + "]"
+            else:
+                values[i] = _encode(value)
+        for i in time_at:
+            value = values[i]
+            text = times.get(value)
+            if text is None:
+                text = times[value] = adapt(value)
+            values[i] = text
+        prepared.append(values)
+    return prepared
+
+
+_encode = json.JSONEncoder(ensure_ascii=False).encode

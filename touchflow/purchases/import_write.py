@@ -12,7 +12,6 @@ ids, timeline rows and enrolments can refer to them in the same batch.
 
 from __future__ import annotations
 
-import json
 import operator
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -370,7 +369,7 @@ def _write_batch(batch: Sequence[InvoiceDraft], plan: Plan, report: ImportReport
         ]
         insert_rows(purchases, with_pk=True)
         rows.extend(events.purchase_values(p) for p in purchases)
-        insert_values(
+        insert_many(
             TimelineEvent._meta.db_table, events.BULK_ROW_COLUMNS, rows, json_columns=("data",),
             datetime_columns=("at",),
         )
@@ -432,7 +431,7 @@ _new_purchase = maker(
 
 def _insert_external_ids(rows: Sequence[tuple[int, int, str]]) -> None:
     """(customer id, store id, value) rows: the customers' ids in the store's POS."""
-    insert_values(CustomerExternalId._meta.db_table, ("customer_id", "store_id", "value"), rows)
+    insert_many(CustomerExternalId._meta.db_table, ("customer_id", "store_id", "value"), rows)
 
 
 def _customer(draft: CustomerDraft, pk: int, plan: Plan) -> Customer:
@@ -492,7 +491,7 @@ def _link_store(
         for pk, link_id in zip(new, reserve_ids(CustomerStore, len(new)), strict=True)
     }
     names = _names_given(batch, ids, plan, fresh)
-    insert_values(
+    insert_many(
         CustomerStore._meta.db_table,
         ("id", "customer_id", "store_id", "first_seen_at", "last_seen_at", "name"),
         [(link_id, pk, plan.store.pk, first, last, names.get(pk))
@@ -590,7 +589,7 @@ def insert_rows(objs: Sequence[models.Model], *, with_pk: bool = False) -> None:
         and not isinstance(getattr(sample, f.attname), DatabaseDefault)
     ]
     values = operator.attrgetter(*(f.attname for f in fields))
-    insert_values(
+    insert_many(
         model._meta.db_table,
         [str(f.column) for f in fields],
         [values(o) for o in objs],
@@ -598,54 +597,3 @@ def insert_rows(objs: Sequence[models.Model], *, with_pk: bool = False) -> None:
         datetime_columns=[str(f.column) for f in fields if isinstance(f, models.DateTimeField)],
     )
 
-
-def insert_values(
-    table: str,
-    columns: Sequence[str],
-    rows: Sequence[Sequence[Any]],
-    *,
-    json_columns: Sequence[str] = (),
-    datetime_columns: Sequence[str] = (),
-) -> None:
-    """``insert_many`` with the values prepared here, in one pass: JSON as text (a list
-    element by element, each element object once — the parser hands the same item dict
-    to every line that reads the same, and ``rows`` keeps them alive, so their ids stay
-    theirs meanwhile), and on SQLite, which keeps datetimes as text, each distinct
-    datetime adapted once (a batch repeats its own "now", and each purchase's time on its
-    timeline row)."""
-    json_at = [i for i, c in enumerate(columns) if c in json_columns]
-    sqlite = connection.vendor != "postgresql"
-    time_at = [i for i, c in enumerate(columns) if c in datetime_columns] if sqlite else []
-    if not rows or not (json_at or time_at):
-        insert_many(table, columns, rows, datetime_columns=datetime_columns)
-        return
-    adapt = connection.ops.adapt_datetimefield_value
-    times: dict[Any, Any] = {None: None}
-    elements: dict[int, str] = {}
-
-    def element(value: Any) -> str:
-        text = elements.get(id(value))
-        if text is None:
-            text = elements[id(value)] = _encode(value)
-        return text
-
-    prepared = []
-    for row in rows:
-        values = list(row)
-        for i in json_at:
-            value = values[i]
-            if isinstance(value, list):
-                values[i] = "[" + ", ".join(map(element, value)) + "]"
-            else:
-                values[i] = _encode(value)
-        for i in time_at:
-            value = values[i]
-            text = times.get(value)
-            if text is None:
-                text = times[value] = adapt(value)
-            values[i] = text
-        prepared.append(values)
-    insert_many(table, columns, prepared, datetime_columns=() if sqlite else datetime_columns)
-
-
-_encode = json.JSONEncoder(ensure_ascii=False).encode
