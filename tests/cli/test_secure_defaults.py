@@ -8,6 +8,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -112,3 +113,49 @@ def test_deploy_checks_name_every_missing_production_setting(tmp_path: Path) -> 
     assert result.returncode == 1
     assert "touchflow.W002" in result.stderr
     assert "security.W009" not in result.stderr
+
+
+def test_a_terminated_serve_stops_its_web_server_and_worker(tmp_path: Path) -> None:
+    """`kill` (or a service manager's stop) ends serve with SIGTERM: gunicorn and the
+    worker stop with it, and the port is free again."""
+    port = _free_port()
+    env = _env(TOUCHFLOW_VAR_DIR=str(tmp_path), TOUCHFLOW_SECRET_KEY="k" * 50,
+               TOUCHFLOW_CREDENTIALS_KEY="x8dxNQXbJz5bDvXr_Ic8Iqd6jpRC2m6kTxgECIcKHKY=")
+    serve = subprocess.Popen(
+        [str(TOUCHFLOW), "serve", "--port", str(port), "--workers", "1"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        _wait_until(lambda: _listening(port), serve)
+        children = _children(serve.pid)
+        assert len(children) == 2  # gunicorn and the worker
+        serve.terminate()
+        serve.wait(timeout=30)
+        assert not _listening(port)
+        assert all(not Path(f"/proc/{pid}").exists() or _zombie(pid) for pid in children)
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _wait_until(ready: Any, process: subprocess.Popen[str]) -> None:
+    for _ in range(600):  # the real web server's start-up: migrations, gunicorn boot
+        if ready():
+            return
+        assert process.poll() is None, process.stdout.read() if process.stdout else ""
+        time.sleep(0.1)
+    raise AssertionError("serve did not start listening")
+
+
+def _children(pid: int) -> list[int]:
+    found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(p) for p in found]
+
+
+def _zombie(pid: int) -> bool:
+    return " Z " in Path(f"/proc/{pid}/stat").read_text()

@@ -85,11 +85,18 @@ def listen_env(host: str, port: int, env: dict[str, str] | None = None) -> dict[
     return env
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def serve_forever(
     host: str, port: int, workers: int, with_worker: bool, env: dict[str, str] | None = None
 ) -> None:
     """Run the production web server (gunicorn) and, unless told otherwise, one
     delivery worker beside it, until interrupted; stop both together."""
+    # A service manager (or `kill`) stops us with SIGTERM: treat it as Ctrl-C, so the
+    # children are stopped too instead of holding the port as orphans.
+    signal.signal(signal.SIGTERM, _interrupt)
     children = [subprocess.Popen(_gunicorn_argv(host, port, workers), env=env)]
     if with_worker:
         children.append(subprocess.Popen([_bin("touchflow"), "worker"], env=env))
