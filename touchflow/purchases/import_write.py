@@ -27,7 +27,13 @@ from touchflow.core.actor import Actor
 from touchflow.core.bulk import insert_many
 from touchflow.core.errors import InvalidInput
 from touchflow.customers import actions as customer_actions
-from touchflow.customers.models import ContactPoint, Customer, CustomerExternalId, CustomerStore
+from touchflow.customers.models import (
+    ContactPoint,
+    ContactPointStore,
+    Customer,
+    CustomerExternalId,
+    CustomerStore,
+)
 from touchflow.flows import enrollment as flow_enrollment
 from touchflow.privacy import suppression
 from touchflow.purchases import actions as purchase_actions
@@ -241,16 +247,27 @@ def _points_news_to_store(drafts: dict[str, CustomerDraft], plan: Plan) -> list[
         for c in draft.contacts
     }
     owners = sorted({pk for pk, *_ in wanted})
-    points = []
+    points: list[ContactPoint] = []
     for chunk in _chunks(owners, CHUNK):
-        for point in ContactPoint.objects.filter(customer_id__in=chunk).select_related(
-            "customer"
-        ).prefetch_related("store_links"):
-            if (point.customer_id, point.kind, point.network, point.value) not in wanted:
-                continue
-            recorders = {link.store_id for link in point.store_links.all()}
-            if plan.store.pk not in (recorders or {point.customer.home_store_id}):
-                points.append(point)
+        # Read lean: a re-import of the same store reads every point and writes nothing.
+        mine = [
+            p for p in ContactPoint.objects.filter(customer_id__in=chunk).only(
+                "id", "customer_id", "kind", "network", "value", "created_at"
+            )
+            if (p.customer_id, p.kind, p.network, p.value) in wanted
+        ]
+        recorders: dict[int, set[int]] = {}
+        for point_id, store_id in ContactPointStore.objects.filter(
+            contact_point_id__in=[p.pk for p in mine]
+        ).values_list("contact_point_id", "store_id"):
+            recorders.setdefault(point_id, set()).add(store_id)
+        homes = dict(
+            Customer.objects.filter(pk__in=chunk).values_list("pk", "home_store_id")
+        )
+        points.extend(
+            p for p in mine
+            if plan.store.pk not in recorders.get(p.pk, {homes[p.customer_id]})
+        )
     return points
 
 
