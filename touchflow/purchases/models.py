@@ -15,20 +15,8 @@ PurchaseSource = Source
 
 
 class Purchase(models.Model):
-    # No row checks in the database on the two references every purchase has: the
-    # writers hold both parents in the same transaction, customers and stores are never
-    # deleted but through Django, which protects (decision 0015, after 0006). The
-    # customer's own index is the (customer, occurred_at) one below.
-    customer = models.ForeignKey(
-        Customer,
-        on_delete=models.PROTECT,
-        related_name="purchases",
-        db_constraint=False,
-        db_index=False,
-    )
-    store = models.ForeignKey(
-        Store, on_delete=models.PROTECT, related_name="purchases", db_constraint=False
-    )
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="purchases")
+    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="purchases")
     visit = models.ForeignKey(
         "visits.Visit", on_delete=models.SET_NULL, null=True, blank=True, related_name="purchases"
     )
