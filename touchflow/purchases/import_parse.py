@@ -21,6 +21,7 @@ from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from touchflow.core.errors import InvalidInput
 from touchflow.customers.actions import ContactInput, check_contact
 from touchflow.purchases.actions import check_currency
+from touchflow.purchases.import_phone import plain_phone
 from touchflow.purchases.import_report import (
     CANCELLED,
     NO_CUSTOMER,
@@ -233,7 +234,7 @@ class _Reader:
         for kind, raw in (("phone", phone), ("email", email)):
             if not raw:
                 continue
-            quick = plain_email(raw) if kind == "email" else None
+            quick = plain_email(raw) if kind == "email" else _plain_phone(raw)
             try:
                 found.append(quick or check_contact(kind, raw, region=self.settings.region))
             except InvalidInput as exc:
@@ -313,6 +314,11 @@ def plain_email(raw: str) -> ContactInput | None:
     if len(local) > 64 or len(domain) > 253 or special or tld in _SPECIAL_USE:
         return None
     return ContactInput("email", text)
+
+
+def _plain_phone(raw: str) -> ContactInput | None:
+    e164 = plain_phone(raw)
+    return ContactInput("phone", e164) if e164 is not None else None
 
 
 def _item(
