@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from touchflow.core import clock
+from tests.conftest import FIXED_NOW
 
 CUSTOMERS_BEFORE = ("customers", "0005_contactpoint_last_inbound_at_and_more")
 
@@ -22,7 +22,7 @@ def test_global_ids_become_ids_of_each_store_that_knew_the_customer() -> None:
     Store = old.get_model("stores", "Store")
     Customer = old.get_model("customers", "Customer")
     CustomerStore = old.get_model("customers", "CustomerStore")
-    now = clock.now()
+    now = FIXED_NOW  # the rows' times only need to be some moment: a fixed one
     london = Store.objects.create(name="London", slug="m-london")
     paris = Store.objects.create(name="Paris", slug="m-paris")
     both = Customer.objects.create(home_store=london, external_id="17850", created_at=now)
@@ -59,7 +59,7 @@ def test_going_back_restores_one_global_id_per_customer() -> None:
     from touchflow.customers.models import Customer, CustomerExternalId
     from touchflow.stores.models import Store
 
-    now = clock.now()
+    now = FIXED_NOW  # the rows' times only need to be some moment: a fixed one
     london = Store.objects.create(name="London", slug="b-london")
     paris = Store.objects.create(name="Paris", slug="b-paris")
     first = Customer.objects.create(home_store=london, created_at=now)

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from touchflow.core import clock
+from tests.conftest import FIXED_NOW
 
 
 @pytest.mark.django_db(transaction=True)
@@ -26,7 +26,7 @@ def test_touches_claimed_under_the_old_scheme_come_back_to_the_queue() -> None:
     FlowStep = old.get_model("flows", "FlowStep")
     Enrollment = old.get_model("flows", "Enrollment")
     Touch = old.get_model("delivery", "Touch")
-    now = clock.now()
+    now = FIXED_NOW  # a fixed moment; the claim below is asked at that same moment
     store = Store.objects.create(name="S", slug="s-migr")
     customer = Customer.objects.create(home_store=store, created_at=now)
     flow = Flow.objects.create(slug="f-migr", name="F", created_at=now, updated_at=now)

@@ -10,11 +10,11 @@ import pytest
 from django.db.models import Min
 from playwright.sync_api import Page
 
+from tests.conftest import FIXED_NOW
 from tests.servers import Sink
 from tests.web.browser import PHONE
 from tests.web.conftest import FOLLOW_UP
 from tests.web.test_counter_browser import _sign_in
-from touchflow.core import clock
 from touchflow.core.actor import Actor
 from touchflow.customers.actions import ConsentGrant, ContactInput
 from touchflow.customers.models import Customer
@@ -41,7 +41,7 @@ def _visit(store: Store, staff: Staff, name: str, phone: str) -> Customer:
 def _work_through(sink: Sink, url: str, hours: float) -> None:
     """Run the worker at each next due time within ``hours`` (the test's clock stays
     where it is). Each visit has its own due time, so rounds are counted by time."""
-    at: dict[str, datetime] = {"now": clock.now()}
+    at: dict[str, datetime] = {"now": FIXED_NOW}  # the visits were logged on this clock
     until = at["now"] + timedelta(hours=hours)
     dispatcher = Dispatcher(from_settings(f"sms={url};email=null:"), now=lambda: at["now"])
     try:
