@@ -23,6 +23,11 @@ class TouchState(models.TextChoices):
     SKIPPED = "skipped", _("Skipped")
     EXPIRED = "expired", _("Expired")
     DEAD = "dead", _("Failed (dead letter)")
+    # The request may have reached a provider that does not honour idempotency keys,
+    # but its answer was never recorded (the worker died mid-send, or the request timed
+    # out after it was written): sent again it could arrive twice, so it is not; it is
+    # listed with the dead letters, and a person may send it again (decision 0016).
+    UNCERTAIN = "uncertain", _("Not known whether it was sent")
     CANCELLED = "cancelled", _("Cancelled")
 
 
@@ -32,6 +37,7 @@ FINAL_STATES = (
     TouchState.SKIPPED,
     TouchState.EXPIRED,
     TouchState.DEAD,
+    TouchState.UNCERTAIN,
     TouchState.CANCELLED,
 )
 
@@ -81,6 +87,10 @@ class Touch(models.Model):
     idempotency_key = models.CharField(max_length=64)
     lease_owner = models.CharField(max_length=64, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
+    # Set (with the lease, so no index changes: a HOT update) right before the request
+    # leaves the worker, cleared when its outcome is recorded. A touch claimed with it
+    # set was in flight when its worker died: the send is ambiguous (decision 0016).
+    in_flight_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     reason = models.CharField(max_length=64, blank=True)
     provider_message_id = models.CharField(max_length=200, blank=True)
@@ -114,6 +124,9 @@ class Touch(models.Model):
             ),
             # The dead-letter list, newest first.
             models.Index(fields=["finished_at"], name="touch_dead", condition=Q(state="dead")),
+            models.Index(
+                fields=["finished_at"], name="touch_uncertain", condition=Q(state="uncertain")
+            ),
         ]
 
     def __str__(self) -> str:
