@@ -59,7 +59,7 @@ def test_groups_count_and_order_their_failures(
     heads = [part.split("</a>")[0] for part in html.split('<strong class="group-count">')[1:]]
     assert [h.split("</strong>")[0] for h in heads] == ["1 ×", "1 ×", "3 ×"]
     # The uncertain ones first (each waits for a decision), then the newest failure.
-    assert "not known whether it was sent" in heads[0]
+    assert "Not known whether it was sent" in heads[0]
     assert "HTTP 400: {&quot;id&quot;: &quot;msg-&lt;n&gt;&quot;}" in heads[1]
     assert TEMPLATE in heads[2]
     assert html.count("newest ") == 3
