@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from tests.delivery.conftest import Clock
 from tests.servers import Sink
+from touchflow.cli import build_app
 from touchflow.delivery.dispatcher import Dispatcher
 from touchflow.delivery.models import Touch
 from touchflow.delivery.render import Renderer, TemplateFailed
@@ -54,6 +57,17 @@ def test_store_phone_fails_validation_naming_chain_step_language_and_variable() 
         "available: customer.first_name, customer.name, greeting, seller.first_name, "
         "seller.name, store.name, unsubscribe_url"
     ]
+
+
+def test_flows_validate_says_so_and_fails(tmp_path: Path) -> None:
+    """The command an author runs: exit 1, and the line says chain, step, language, variable."""
+    path = tmp_path / "rules.yaml"
+    path.write_text(_chain("Zadzwoń: {{ store.phone }}"), encoding="utf-8")
+    result = CliRunner().invoke(build_app(), ["flows", "validate", str(path)],
+                                terminal_width=400)
+    assert result.exit_code == 1
+    assert (f"{path}:15: chain 'rules', step 'hello', message.pl.text: unknown variable(s) "
+            "store.phone;") in result.stderr.replace("\n", "")
 
 
 @pytest.mark.parametrize(
