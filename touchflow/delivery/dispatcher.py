@@ -51,10 +51,11 @@ from touchflow.delivery.policies import (
     Verdict,
     judge,
 )
-from touchflow.delivery.render import Renderer, first_name, unsubscribe_url
+from touchflow.delivery.render import Renderer, message_context, unsubscribe_url
 from touchflow.delivery.retry import RetryPolicy
 from touchflow.delivery.sending import Flight, InFlight
 from touchflow.delivery.transitions import Outcome, Reason
+from touchflow.flows import enrollment as flow_enrollment
 from touchflow.flows.models import EnrollmentState, FlowStatus, FlowStep
 from touchflow.flows.schedule import Policy
 
@@ -409,8 +410,8 @@ class Dispatcher:
         if flow.status != FlowStatus.ACTIVE:
             return transitions.park(touch)
         purchased = self._known.last_purchase.get(touch.customer_id)
-        if "purchase" in flow.exit_on and purchased is not None and (
-            purchased > enrollment.entered_at
+        if purchased is not None and flow_enrollment.ended_by_purchase(
+            flow.exit_on, enrollment.entered_at, purchased
         ):
             return transitions.left_on_purchase(touch, now, purchased)
         if touch.in_flight_at is not None and not self._may_repeat(touch):
@@ -483,15 +484,11 @@ class Dispatcher:
         return Flight(touch, route, message, started=0.0)
 
     def _context(self, touch: Due, channel: str) -> dict[str, object]:
-        customer = touch.customer
+        """What the touch's templates see: the one definition validation also uses."""
         seller = touch.enrollment.staff
         seller_name = (seller.get_full_name() or seller.username) if seller else ""
-        return {
-            "customer": {"name": customer.name, "first_name": first_name(customer.name)},
-            "store": {"name": touch.store.name},
-            "seller": {"name": seller_name, "first_name": first_name(seller_name)},
-            "unsubscribe_url": unsubscribe_url(customer.pk, channel),
-        }
+        return message_context(touch.customer.name, touch.store.name, seller_name,
+                               unsubscribe_url(touch.customer.pk, channel))
 
     def _message(self, touch: Due, route: Send) -> OutgoingMessage:
         context_ = self._context(touch, route.channel)
