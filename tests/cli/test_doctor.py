@@ -250,6 +250,20 @@ def test_the_trial_secrets_fail_outside_debug_and_warn_in_it(settings: Any) -> N
     assert finding(lines, "WARN settings: TOUCHFLOW_DEBUG is on")
 
 
+def test_a_credentials_key_that_does_not_parse_fails(store: Store, settings: Any) -> None:
+    account(store, "telegram", {"token": "1:A"}, handle="shop_bot")
+    settings.TOUCHFLOW_CREDENTIALS_KEY = "not-a-fernet-key"
+    code, lines = doctor()
+    assert code == 1
+    assert finding(lines, "FAIL settings: ") == (
+        "FAIL settings: TOUCHFLOW_CREDENTIALS_KEY: Each key must be 32 url-safe base64-encoded "
+        "bytes (see `touchflow keys new`)."
+    )
+    assert finding(lines, "FAIL account warsaw/telegram (telegram): ").endswith(
+        "Each key must be 32 url-safe base64-encoded bytes (see `touchflow keys new`)."
+    )
+
+
 def test_a_channel_list_that_does_not_parse_fails_naming_the_entry(settings: Any) -> None:
     settings.TOUCHFLOW_CHANNELS = "sms=http://127.0.0.1:9/sms;fax=http://x"
     code, lines = doctor()

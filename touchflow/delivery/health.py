@@ -58,8 +58,8 @@ def fail(check: str, detail: str, fix: str) -> Finding:
     return Finding(check, Status.FAIL, detail, fix)
 
 
-# The queue is behind when its oldest due touch waited this long (a worker claims due
-# work every second); far behind, or no worker running, past the second.
+# A running worker claims due work every second or so: a touch due this long ago means
+# the workers are behind (BEHIND), or that none is running at all (STUCK).
 BEHIND = timedelta(minutes=10)
 STUCK = timedelta(hours=1)
 RECENT = timedelta(days=1)
@@ -75,7 +75,7 @@ REQUIRED_CREDENTIALS: dict[str, tuple[str, ...]] = {
     "smsapi": ("token",),
     "mailgun": ("api_key",),
 }
-# Providers that take the sender from the handle when the credentials name none.
+# Providers that cannot send without a sender: one of these credentials, or the handle.
 SENDER_NEEDED = {"twilio": ("from", "messaging_service_sid"), "mailgun": ()}
 
 
