@@ -95,9 +95,16 @@ def test_label_values_are_escaped() -> None:
     assert_valid_exposition(metrics.render())
 
 
-def test_a_failure_kind_outside_the_four_is_refused_by_name() -> None:
-    with pytest.raises(ValueError, match="kind: must be one of retry, dead, uncertain, rejected"):
-        Metrics().failed("warsaw/sms", "oops")
+def test_a_failure_named_by_the_touchs_state_counts_and_nothing_raises() -> None:
+    metrics = Metrics()
+    metrics.failed("account:3", "queued")  # retried: the touch is queued again
+    metrics.failed("account:3", "retry")
+    metrics.failed("account:3", "expired")  # not one of the four: counted as given
+    lines = metrics.render().splitlines()
+    assert 'touchflow_send_failures_total{provider="",account="account:3",kind="retry"} 2' in lines
+    assert 'touchflow_send_failures_total{provider="",account="account:3",kind="expired"} 1' in (
+        lines
+    )
 
 
 def test_lag_quantiles_interpolate_inside_the_bucket_like_histogram_quantile() -> None:

@@ -43,6 +43,8 @@ LAG_BUCKETS: tuple[float, ...] = (
 )
 
 FAILURE_KINDS = ("retry", "dead", "uncertain", "rejected")
+# A failure named by the touch's new state: a touch that will be retried is queued again.
+KIND_OF_STATE = {"queued": "retry"}
 
 Labels = tuple[tuple[str, str], ...]
 
@@ -151,9 +153,11 @@ class Metrics:
             self._lag.observe(max(lag_seconds, 0.0))
 
     def failed(self, account: str, kind: str, *, provider: str = "") -> None:
-        """A send that did not succeed; ``kind`` says what became of the touch."""
-        if kind not in FAILURE_KINDS:
-            raise ValueError(f"kind: must be one of {', '.join(FAILURE_KINDS)}, not {kind!r}")
+        """A send that did not succeed; ``kind`` says what became of the touch: retry,
+        dead, uncertain or rejected. A touch's new state is taken too ("queued" counts
+        as a retry), and any other word is counted under its own name: a metric never
+        raises where a send is being recorded."""
+        kind = KIND_OF_STATE.get(kind, kind)
         with self._lock:
             _add(self._failures, (*_account(provider, account), ("kind", kind)), 1)
 
