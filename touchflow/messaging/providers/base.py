@@ -10,7 +10,7 @@ a reply on the timeline, STOP, a receipt — is decided once, in ``messaging.inb
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
@@ -113,7 +113,10 @@ class AccountConfig:
     webhook_url: str = ""  # the public URL of this account's webhook
 
 
-QUICK_STOP = "stop"  # the payload of the unsubscribe button every provider shows
+QUICK_STOP = "stop"
+# Connections kept to one provider account by one worker (its bound on requests in
+# flight to that account).
+CONNECTIONS = 100  # the payload of the unsubscribe button every provider shows
 
 
 class Provider:
@@ -137,7 +140,12 @@ class Provider:
         if self._client is None:
             # Without reuse no connection is kept alive: every request opens its own
             # (and closes it), which is what the benchmark compares reuse against.
-            limits = httpx.Limits() if self.reuse else httpx.Limits(max_keepalive_connections=0)
+            # Sending threads share the client (it is thread-safe): as many connections
+            # as a worker keeps requests in flight to one account.
+            limits = (
+                httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
+                if self.reuse else httpx.Limits(max_keepalive_connections=0)
+            )
             self._client = httpx.Client(timeout=self.timeout, limits=limits)
         return self._client
 
@@ -158,6 +166,12 @@ class Provider:
 
     def send_one(self, message: OutgoingMessage) -> SendResult:
         raise NotImplementedError
+
+    def sender_for(self, message: OutgoingMessage) -> Callable[[OutgoingMessage], SendResult]:
+        """What sends ``message`` on a sending thread, which must not read the database:
+        a provider that needs stored facts to send reads them here, on the worker's
+        main thread."""
+        return self.send_one
 
     def send_text(
         self, address: str, text: str, *, quick_replies: Sequence[str] = (),
@@ -193,7 +207,13 @@ class Provider:
 
     @staticmethod
     def network_error(exc: Exception) -> SendResult:
-        return SendResult.retry(f"{type(exc).__name__}: {exc}")
+        """A request that never reached the provider (no connection) is retried; one
+        that may have (a timeout or a broken connection after it was written) is
+        ambiguous."""
+        error = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+            return SendResult.retry(error)
+        return SendResult.unknown(error)
 
     @staticmethod
     def retry_after(response: httpx.Response, body: Any = None) -> float | None:
