@@ -12,7 +12,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tests.conftest import assert_no_stranded_enrollments
 from tests.delivery.conftest import Clock
+from tests.servers import Sink
+from touchflow.delivery.dispatcher import Dispatcher
 from touchflow.delivery.metrics import (
     CONTENT_TYPE,
     Histogram,
@@ -234,3 +237,30 @@ def test_the_scrape_thread_counts_the_queue_through_its_own_connection_and_close
     db = connections["default"]
     in_memory = db.vendor == "sqlite" and db.is_in_memory_db()  # type: ignore[attr-defined]
     assert left_open == [in_memory]
+
+
+# -- what a dispatcher records into them ---------------------------------------------------
+
+
+@pytest.mark.usefixtures("flows")
+def test_a_dispatcher_counts_its_sends_failures_and_lag(
+    type3_visit: Callable[..., Visit], clock: Clock, make_dispatcher: Callable[..., Dispatcher],
+    sink: tuple[Sink, str],
+) -> None:
+    type3_visit()
+    type3_visit(phone="601 234 567", name="Ewa")
+    sink[0].script.append((503, {}))  # the first send fails and will be retried
+    clock.move_to(datetime(2026, 6, 2, 15, 0, 30, tzinfo=UTC))  # 30 s after due
+    metrics = Metrics()
+    make_dispatcher(metrics=metrics).drain()
+    lines = metrics.render().splitlines()
+    assert 'touchflow_sends_total{provider="",account="channel:sms"} 1' in lines
+    assert (
+        'touchflow_send_failures_total{provider="",account="channel:sms",kind="retry"} 1'
+        in lines
+    )
+    assert 'touchflow_send_lag_seconds_bucket{le="10"} 0' in lines
+    assert 'touchflow_send_lag_seconds_bucket{le="30"} 1' in lines
+    assert "touchflow_send_lag_seconds_count 1" in lines
+    assert "touchflow_in_flight 0" in lines
+    assert_no_stranded_enrollments()

@@ -108,10 +108,8 @@ def register(app: typer.Typer) -> None:
                 cap=timedelta(seconds=retry_cap),
             ),
             now=(lambda: fixed) if fixed else clock.now,  # type: ignore[return-value]
-            # TODO(lead): pass `metrics=metrics` here once Dispatcher.__init__ takes
-            # `metrics: Metrics | None = None`; until then only the queue gauge moves.
+            metrics=metrics,
         )
-        del metrics  # served from its own thread; nothing records into it yet (TODO above)
         try:
             if once:
                 stats = dispatcher.drain()
