@@ -19,6 +19,7 @@ from touchflow.delivery.dispatcher import Dispatcher
 from touchflow.delivery.metrics import (
     CONTENT_TYPE,
     Histogram,
+    LogSummary,
     Metrics,
     queue_due_now,
     queue_due_now_closing,
@@ -153,6 +154,38 @@ def test_counts_from_many_threads_add_up_exactly() -> None:
     assert 'touchflow_send_failures_total{provider="",account="a",kind="retry"} 16000' in lines
     assert 'touchflow_rate_limit_wait_seconds_total{provider="",account="a"} 8000' in lines
     assert "touchflow_send_lag_seconds_count 16000" in lines
+
+
+def test_the_log_summary_says_what_happened_since_its_last_line_and_is_silent_when_idle(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ticks = [0.0]
+    metrics = Metrics()
+    summary = LogSummary(metrics, every=60, monotonic=lambda: ticks[0])
+    metrics.sent("a", 1000.0)  # in (600, 1800]: p50 600 + 1200 / 2
+    caplog.set_level("INFO", logger="touchflow.delivery.metrics")
+    ticks[0] = 59.0
+    summary.tick()
+    assert caplog.records == []
+    ticks[0] = 60.0
+    summary.tick()
+    [first] = caplog.records
+    assert first.getMessage() == (
+        "1 sent, 0 failed in the last 60 s; lag from due to sent p50 1200.00 s, p99 1788.00 s"
+    )
+    for _ in range(99):
+        metrics.sent("a", 0.07)
+    metrics.failed("a", "dead")
+    ticks[0] = 120.0
+    summary.tick()
+    second = caplog.records[1]
+    # The second window holds only its own sends: the 1000 s lag is no longer in it.
+    assert (second.sent, second.failed) == (99, 1)  # type: ignore[attr-defined]
+    assert second.lag_p50 == pytest.approx(0.05 + 0.05 * 49.5 / 99)  # type: ignore[attr-defined]
+    assert second.lag_p99 == pytest.approx(0.05 + 0.05 * 98.01 / 99)  # type: ignore[attr-defined]
+    ticks[0] = 180.0
+    summary.tick()
+    assert len(caplog.records) == 2
 
 
 @pytest.fixture

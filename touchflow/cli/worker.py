@@ -71,6 +71,7 @@ def register(app: typer.Typer) -> None:
         from touchflow.core import clock, logs
         from touchflow.delivery.channels.registry import from_settings
         from touchflow.delivery.dispatcher import Dispatcher
+        from touchflow.delivery.metrics import LogSummary
         from touchflow.delivery.retry import RetryPolicy
         from touchflow.privacy.retention import Daily
 
@@ -134,20 +135,27 @@ def register(app: typer.Typer) -> None:
                 f"worker {dispatcher.owner} running; channels: "
                 f"{', '.join(channels) or 'none configured'}"
             )
-            dispatcher.run_forever(idle_sleep=idle, stop=lambda: stopping, chores=Daily().tick)
+            daily, lag_log = Daily(), LogSummary(metrics)
+
+            def chores() -> None:
+                daily.tick()
+                lag_log.tick()
+
+            dispatcher.run_forever(idle_sleep=idle, stop=lambda: stopping, chores=chores)
         finally:
             dispatcher.close()
             stop_metrics()
 
 
-def _serve_metrics(port: int, host: str) -> tuple[Metrics | None, Callable[[], None]]:
-    """Start the /metrics endpoint when a port is given (the metrics, and what stops the
-    endpoint); exit 2 naming the option when the port cannot be had."""
-    if not port:
-        return None, lambda: None
+def _serve_metrics(port: int, host: str) -> tuple[Metrics, Callable[[], None]]:
+    """The worker's metrics (kept even without a port: the log summary reads them), and
+    what stops their /metrics endpoint, started when a port is given; exit 2 naming the
+    option when the port cannot be had."""
     from touchflow.delivery.metrics import Metrics, queue_due_now_closing, serve
 
     metrics = Metrics()
+    if not port:
+        return metrics, lambda: None
     try:
         server = serve(metrics, port, host, queue_depth=queue_due_now_closing)
     except OSError as exc:

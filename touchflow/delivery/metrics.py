@@ -27,6 +27,7 @@ import bisect
 import logging
 import math
 import threading
+import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -142,6 +143,7 @@ class Metrics:
         self._rate_waits: dict[Labels, float] = {}
         self._in_flight = 0
         self._lag = Histogram(lag_buckets)
+        self.lag_bounds = self._lag.bounds
 
     # -- recording (the dispatcher) -------------------------------------------------
 
@@ -179,6 +181,13 @@ class Metrics:
         with self._lock:
             return self._lag.quantile(q)
 
+    def totals(self) -> tuple[float, float, list[int]]:
+        """Sends, failures and the lag histogram's bucket counts so far (for
+        ``LogSummary``, which reports the difference between two of these)."""
+        with self._lock:
+            return (sum(self._sends.values()), sum(self._failures.values()),
+                    list(self._lag.counts))
+
     def render(self, queue_due: int | None = None) -> str:
         """Every metric in the text format; ``queue_due`` is left out when None."""
         with self._lock:
@@ -206,6 +215,47 @@ class Metrics:
                 sample("touchflow_queue_due", (), queue_due),
             ]
         return "\n".join(lines) + "\n"
+
+
+class LogSummary:
+    """One INFO line every ``every`` seconds on what the worker did since the last one
+    (sends, failures, lag p50/p99, with the same numbers as extra fields for JSON
+    logs): for a deployment that reads logs and runs no Prometheus. Silent while the
+    worker is idle. A worker chore: cheap, and never raises."""
+
+    def __init__(
+        self, metrics: Metrics, every: float = 60.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.metrics = metrics
+        self.every = every
+        self.monotonic = monotonic
+        self._last = metrics.totals()
+        self._due = monotonic() + every
+
+    def tick(self) -> None:
+        if self.monotonic() < self._due:
+            return
+        self._due = self.monotonic() + self.every
+        now = self.metrics.totals()
+        sends, failures = now[0] - self._last[0], now[1] - self._last[1]
+        window = Histogram(self.metrics.lag_bounds)
+        window.counts = [a - b for a, b in zip(now[2], self._last[2], strict=True)]
+        window.count = sum(window.counts)
+        self._last = now
+        if not sends and not failures:
+            return
+        p50, p99 = window.quantile(0.5), window.quantile(0.99)
+        log.info(
+            "%d sent, %d failed in the last %d s; lag from due to sent p50 %s, p99 %s",
+            sends, failures, self.every, _seconds(p50), _seconds(p99),
+            extra={"sent": int(sends), "failed": int(failures), "lag_p50": p50,
+                   "lag_p99": p99},
+        )
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f} s"
 
 
 def _account(provider: str, account: str) -> Labels:
