@@ -144,12 +144,12 @@ class _Watched(Dispatcher):
     ahead = timedelta(0)
     channel: _SlowChannel
 
-    def _admit(self, stats):  # type: ignore[no-untyped-def]
+    def _admit(self, group):  # type: ignore[no-untyped-def]
         if len(self.channel.keys) == 3 and not getattr(self, "looked", False):
             self.looked = True
             thief_now = clock.now() + self.ahead
             queries.claim(thief_now, THIEF, thief_now + timedelta(minutes=2), 100)
-        return super()._admit(stats)
+        return super()._admit(group)
 
 
 THIEF = "thief:1:x"

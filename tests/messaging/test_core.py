@@ -73,11 +73,11 @@ def stop_while_held(text: str, cfg_of: ChannelAccount) -> type[Dispatcher]:
     before the touches are judged and let go."""
 
     class Interrupted(Dispatcher):
-        def _admit(self, stats):  # type: ignore[no-untyped-def]
-            assert self._pending, "the touch should be in hand, about to be sent"
-            cfg = accounts.config(cfg_of)
-            inbound.apply(cfg, [Text("stop-1", "7001", text)])
-            return super()._admit(stats)
+        def _admit(self, group):  # type: ignore[no-untyped-def]
+            if group:
+                cfg = accounts.config(cfg_of)
+                inbound.apply(cfg, [Text("stop-1", "7001", text)])
+            return super()._admit(group)
 
     return Interrupted
 

@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
             200, help="Sends kept in flight at once by this worker (each on its own thread)."
         ),
         per_account: int = typer.Option(
-            100, help="Sends in flight at once to one provider account or channel."
+            200, help="Sends in flight at once to one provider account or channel."
         ),
         idle: float = typer.Option(1.0, help="Seconds to wait when nothing is due."),
         lease: float = typer.Option(

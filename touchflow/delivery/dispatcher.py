@@ -30,7 +30,7 @@ from django.db import connection, transaction
 
 from touchflow.core import clock
 from touchflow.delivery import batch as context
-from touchflow.delivery import queries, readiness, transitions
+from touchflow.delivery import queries, readiness, recording, transitions
 from touchflow.delivery.batch import Due, Fresh
 from touchflow.delivery.channels.base import (
     Channel,
@@ -51,7 +51,6 @@ from touchflow.delivery.policies import (
     Verdict,
     judge,
 )
-from touchflow.delivery.recording import record
 from touchflow.delivery.render import Renderer, first_name, unsubscribe_url
 from touchflow.delivery.retry import RetryPolicy
 from touchflow.delivery.sending import Flight, InFlight
@@ -120,6 +119,17 @@ class _Known:
         self.managers.update(loaded.managers)
 
 
+@dataclass
+class _Admitted:
+    """What judging a group decided: flights to start (those ``marked`` in flight),
+    touches waiting for their route's turn, and outcomes to write."""
+
+    flights: list[Flight] = field(default_factory=list)
+    marked: set[int] = field(default_factory=set)
+    waiting: list[Due] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -132,7 +142,7 @@ class Dispatcher:
         now: Callable[[], datetime] = clock.now,
         monotonic: Callable[[], float] = walltime.monotonic,
         concurrency: int = 200,
-        per_route: int = 100,
+        per_route: int = 200,
         limiter: RateLimiter | None = None,
         metrics: Metrics | None = None,
         tick: float = 0.02,
@@ -159,6 +169,7 @@ class Dispatcher:
         # rate until a moment (monotonic): their touches are not judged again before.
         self._route_of: dict[int, str] = {}
         self._blocked: dict[str, float] = {}
+        self._serving: dict[int, list[str]] = {}
 
     # -- the loops ----------------------------------------------------------------------
 
@@ -221,8 +232,11 @@ class Dispatcher:
         try:
             queries.release([t.pk for t in pending], self.owner)
             done = self._flights.drain(self.grace, self.monotonic)
-            self._outcomes.extend(self._answer(f, r) for f, r in done)
-            self._flush(RoundStats())
+            outcomes = self._outcomes + [self._answer(f, r) for f, r in done]
+            self._outcomes = []
+            with transaction.atomic():
+                written = self._write(outcomes)
+            recording.after(written)
         except Exception:  # noqa: BLE001 - the leases run out; another worker takes over
             log.exception("stopping: could not record everything; leases will run out")
 
@@ -245,34 +259,40 @@ class Dispatcher:
         return len(ids)
 
     def _step(self, stats: RoundStats) -> None:
-        self._admit(stats)
-        if not len(self._flights) and self._pending and not self._outcomes:
-            walltime.sleep(self.tick)  # everything waiting is waiting for its route's turn
-        wait = self.tick if len(self._flights) and not self._outcomes else 0.0
+        """Collect the answers that came back, then in one transaction (one commit:
+        commits, not queries, are what a busy database makes a worker wait for) write
+        them and let the next group go."""
+        wait = self.tick if len(self._flights) else 0.0
         self._outcomes.extend(self._answer(f, r) for f, r in self._flights.finished(wait))
-        self._flush(stats)
+        outcomes, self._outcomes = self._outcomes, []
+        group, rest = self._next_group(self._flights.room())
+        if not outcomes and not group:
+            if self._pending and not len(self._flights):
+                walltime.sleep(self.tick)  # all that waits, waits for its route's turn
+            self._keep_leases()
+            return
+        try:
+            with transaction.atomic():
+                written = self._write(outcomes)
+                admitted = self._admit(group)
+        except Exception:
+            self._outcomes = outcomes + self._outcomes  # written next step, or never
+            raise
+        self._pending = admitted.waiting + rest
+        self._outcomes.extend(admitted.outcomes)
+        self._start(admitted, stats)
+        recording.after(written)
+        for outcome in written:
+            stats.count(outcome)
+        if len(outcomes) > len(written):
+            stats.outcomes["lease_lost"] += len(outcomes) - len(written)
         self._keep_leases()
         if self.metrics is not None:
             self.metrics.in_flight(len(self._flights))
 
-    def _flush(self, stats: RoundStats) -> None:
-        outcomes, self._outcomes = self._outcomes, []
-        if not outcomes:
-            return
-        try:
-            mine = self._record(outcomes)
-        except Exception:
-            self._outcomes = outcomes + self._outcomes  # written next step, or never
-            raise
-        for outcome in mine:
-            stats.count(outcome)
-        lost = len(outcomes) - len(mine)
-        if lost:
-            stats.outcomes["lease_lost"] += lost
-
-    def _record(self, outcomes: list[Outcome]) -> list[Outcome]:
-        return record(outcomes, self.owner, self.now(), self._known.steps_by_flow,
-                      self._known.policies)
+    def _write(self, outcomes: list[Outcome]) -> list[Outcome]:
+        return recording.write(outcomes, self.owner, self.now(), self._known.steps_by_flow,
+                               self._known.policies)
 
     def _keep_leases(self) -> None:
         """Renew the lease on everything held once a third of it has passed: a slow
@@ -286,35 +306,32 @@ class Dispatcher:
 
     # -- judging and letting go -----------------------------------------------------------
 
-    def _admit(self, stats: RoundStats) -> None:
-        """Judge the next touches that fit in the window, with their customers locked
-        and their consent and recent sends read afresh, and let the sends go."""
-        room = self._flights.room()
-        if not self._pending or room <= 0:
-            return
-        group, rest = self._next_group(room)
+    def _admit(self, group: list[Due]) -> _Admitted:
+        """Judge ``group`` with its customers locked (until the transaction ends) and
+        their consent and recent sends read afresh; mark what goes as in flight."""
         if not group:
-            return
+            return _Admitted()
         now = self.now()
-        with transaction.atomic():
-            queries.lock_customers([t.customer_id for t in group])
-            fresh = context.fresh(
-                {t.customer_id for t in group},
-                now - max((p.cap_period for p in self._known.policies.values()),
-                          default=timedelta(0)),
-                exclude=[t.pk for t in group],
-            )
-            flights, waiting, outcomes = self._judge_group(group, fresh, now)
-            marked = queries.mark_in_flight(
-                [(f.touch.pk, f.message.channel) for f in flights], self.owner, now,
-                now + self.lease,
-            )
-        self._pending = waiting + rest
-        self._outcomes.extend(outcomes)
+        self._serving = {}  # a store's new account is seen from the next group on
+        queries.lock_customers([t.customer_id for t in group])
+        fresh = context.fresh(
+            {t.customer_id for t in group},
+            now - max((p.cap_period for p in self._known.policies.values()),
+                      default=timedelta(0)),
+            exclude=[t.pk for t in group],
+        )
+        flights, waiting, outcomes = self._judge_group(group, fresh, now)
+        marked = queries.mark_in_flight(
+            [(f.touch.pk, f.message.channel) for f in flights], self.owner, now,
+            now + self.lease,
+        )
+        return _Admitted(flights, marked, waiting, outcomes)
+
+    def _start(self, admitted: _Admitted, stats: RoundStats) -> None:
         start = self.monotonic()
-        for flight in flights:
+        for flight in admitted.flights:
             self._route_of.pop(flight.touch.pk, None)
-            if flight.touch.pk in marked:
+            if flight.touch.pk in admitted.marked:
                 flight.started = start
                 self._flights.start(flight)
             else:
@@ -324,14 +341,18 @@ class Dispatcher:
         """Up to ``room`` waiting touches, passing over those whose route (as last
         judged) has no room or rate left for now."""
         moment = self.monotonic()
-        blocked = {k for k, until in self._blocked.items() if until > moment}
-        self._blocked = {k: self._blocked[k] for k in blocked}
+        self._blocked = {k: until for k, until in self._blocked.items() if until > moment}
+        left = {k: self._flights.route_room(k) for k in set(self._route_of.values())}
+        for blocked in self._blocked:
+            left[blocked] = 0
         group: list[Due] = []
         rest: list[Due] = []
         for touch in self._pending:
             key = self._route_of.get(touch.pk)
-            if len(group) < room and (key is None or key not in blocked):
+            if len(group) < room and (key is None or left[key] > 0):
                 group.append(touch)
+                if key is not None:
+                    left[key] -= 1
             else:
                 rest.append(touch)
         return group, rest
@@ -372,9 +393,8 @@ class Dispatcher:
             rate = wanting[0].route.rate
             if room > 0 and rate and self.limiter is not None:
                 room = self.limiter.acquire(key, rate, room)
-            if room < len(wanting):  # not judged again until the route may have room
-                pause = 1 / rate if rate else self.tick
-                self._blocked[key] = self.monotonic() + pause
+            if rate and room < len(wanting):  # not judged again before a grant may come
+                self._blocked[key] = self.monotonic() + 1 / rate
             chosen.update(f.touch.pk for f in wanting[:max(room, 0)])
         return [f for f in flights if f.touch.pk in chosen]
 
@@ -432,7 +452,13 @@ class Dispatcher:
         )
 
     def _available(self, store_id: int) -> list[str]:
-        return [n for n, ch in self.channels.items() if serves(ch, store_id)]
+        """The channels a store can send on (asked once per store and group)."""
+        found = self._serving.get(store_id)
+        if found is None:
+            found = self._serving[store_id] = [
+                n for n, ch in self.channels.items() if serves(ch, store_id)
+            ]
+        return found
 
     def _accepts(self, store_id: int, channel_name: str, contact: Contact) -> bool:
         return accepts(self.channels[channel_name], contact, store_id)

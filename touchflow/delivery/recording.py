@@ -1,6 +1,7 @@
 """The record stage: outcomes written in sets, and each chain moved on.
 
-One transaction writes a set of outcomes (only for touches the worker still holds),
+One transaction (the caller's) writes a set of outcomes (only for touches the worker
+still holds),
 their failed attempts, call tasks and timeline rows, and queues each enrollment's next
 step or completes it. Enrollments that end because of an outcome (a purchase) end
 after it.
@@ -10,8 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-
-from django.db import transaction
 
 from touchflow.core.bulk import insert_many
 from touchflow.delivery import queries
@@ -24,32 +23,37 @@ from touchflow.timeline.events import TOUCH_ROW_COLUMNS, left_flow_row
 from touchflow.timeline.models import TimelineEvent
 
 
-def record(
+def write(
     outcomes: Sequence[Outcome],
     owner: str,
     now: datetime,
     steps_by_flow: Mapping[int, list[FlowStep]],
     policies: Mapping[int, Policy],
 ) -> list[Outcome]:
-    """Write ``outcomes``; returns those written (a touch whose lease was taken over
-    or that was cancelled meanwhile is left alone)."""
+    """Write ``outcomes`` inside the caller's transaction; returns those written (a
+    touch whose lease was taken over or that was cancelled meanwhile is left alone).
+    Call ``after`` with them once the transaction committed."""
     if not outcomes:
         return []
-    with transaction.atomic():
-        written = queries.record([o.update for o in outcomes], owner)
-        mine = [o for o in outcomes if o.touch.pk in written]
-        Attempt.objects.bulk_create([o.attempt for o in mine if o.attempt])
-        CallTask.objects.bulk_create([o.task for o in mine if o.task])
-        insert_many(TimelineEvent._meta.db_table, TOUCH_ROW_COLUMNS,
-                    [o.timeline for o in mine if o.timeline], json_columns=("data",),
-                    datetime_columns=("at",))
-        _advance([o for o in mine if o.advance], now, steps_by_flow, policies)
-    for o in mine:
+    written = queries.record([o.update for o in outcomes], owner)
+    mine = [o for o in outcomes if o.touch.pk in written]
+    Attempt.objects.bulk_create([o.attempt for o in mine if o.attempt])
+    CallTask.objects.bulk_create([o.task for o in mine if o.task])
+    insert_many(TimelineEvent._meta.db_table, TOUCH_ROW_COLUMNS,
+                [o.timeline for o in mine if o.timeline], json_columns=("data",),
+                datetime_columns=("at",))
+    _advance([o for o in mine if o.advance], now, steps_by_flow, policies)
+    return mine
+
+
+def after(written: Iterable[Outcome]) -> None:
+    """End the enrollments the written outcomes end (each in its own transaction)."""
+    for o in written:
         if o.exit_reason:
             flow_enrollment.leave(
-                o.touch.customer_id, o.exit_reason, o.exit_at or now, only_rule=o.exit_reason
+                o.touch.customer_id, o.exit_reason, o.exit_at or o.update.finished_at
+                or o.touch.due_at, only_rule=o.exit_reason,
             )
-    return mine
 
 
 def _advance(

@@ -48,10 +48,11 @@ class InFlight:
         self._done: list[tuple[Flight, SendResult]] = []
 
     def __len__(self) -> int:
-        return len(self._flights)
+        """Sends started whose answer has not been collected yet."""
+        return len(self._flights) + len(self._done)
 
     def room(self) -> int:
-        return self.limit - len(self._flights)
+        return self.limit - len(self)
 
     def route_room(self, key: str) -> int:
         return self.per_route - self._by_route[key]

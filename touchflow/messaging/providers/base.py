@@ -10,6 +10,7 @@ a reply on the timeline, STOP, a receipt — is decided once, in ``messaging.inb
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -132,22 +133,26 @@ class Provider:
         self.base_url = (account.base_url or self.default_base_url).rstrip("/")
         self.reuse = reuse
         self.timeout = timeout
-        self._client: httpx.Client | None = None
+        # One client per sending thread, each with its own kept-alive connection: a
+        # client shared by a hundred threads spends its time in httpcore's pool, which
+        # scans every connection for every waiting request (decision 0016).
+        self._local = threading.local()
+        self._clients: list[httpx.Client] = []
+        self._clients_lock = threading.Lock()
 
     # -- HTTP -------------------------------------------------------------------------
 
     def client(self) -> httpx.Client:
-        if self._client is None:
+        client: httpx.Client | None = getattr(self._local, "client", None)
+        if client is None:
             # Without reuse no connection is kept alive: every request opens its own
             # (and closes it), which is what the benchmark compares reuse against.
-            # Sending threads share the client (it is thread-safe): as many connections
-            # as a worker keeps requests in flight to one account.
-            limits = (
-                httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
-                if self.reuse else httpx.Limits(max_keepalive_connections=0)
-            )
-            self._client = httpx.Client(timeout=self.timeout, limits=limits)
-        return self._client
+            limits = httpx.Limits() if self.reuse else httpx.Limits(max_keepalive_connections=0)
+            client = httpx.Client(timeout=self.timeout, limits=limits)
+            self._local.client = client
+            with self._clients_lock:
+                self._clients.append(client)
+        return client
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """One request; raises httpx.HTTPError for network trouble (the caller maps it
@@ -155,9 +160,11 @@ class Provider:
         return self.client().request(method, url, **kwargs)
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        with self._clients_lock:
+            clients, self._clients = self._clients, []
+        for client in clients:
+            client.close()
+        self._local = threading.local()
 
     # -- sending ----------------------------------------------------------------------
 
