@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import signal
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -13,6 +13,7 @@ from rich.markup import escape
 
 if TYPE_CHECKING:
     from touchflow.delivery.channels.base import Channel
+    from touchflow.delivery.metrics import Metrics
 
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)
@@ -47,6 +48,19 @@ def register(app: typer.Typer) -> None:
         retry_attempts: int = typer.Option(
             6, envvar="TOUCHFLOW_RETRY_ATTEMPTS", help="Attempts before a dead letter."
         ),
+        metrics_port: int = typer.Option(
+            0, envvar="TOUCHFLOW_METRICS_PORT",
+            help="Serve Prometheus metrics on this port at /metrics (0: off).",
+        ),
+        metrics_host: str = typer.Option(
+            "127.0.0.1", envvar="TOUCHFLOW_METRICS_HOST",
+            help="Address the metrics port listens on (0.0.0.0 for a scraper elsewhere).",
+        ),
+        log_format: str = typer.Option(
+            "text", envvar="TOUCHFLOW_LOG_FORMAT",
+            help="text, or json: one JSON object per line (time, level, logger, message, "
+            "and the record's extra fields).",
+        ),
     ) -> None:
         """Send due touches: claim, apply the policies, render, send, record, schedule.
 
@@ -54,12 +68,18 @@ def register(app: typer.Typer) -> None:
         """
         from datetime import timedelta
 
-        from touchflow.core import clock
+        from touchflow.core import clock, logs
         from touchflow.delivery.channels.registry import from_settings
         from touchflow.delivery.dispatcher import Dispatcher
+        from touchflow.delivery.metrics import LogSummary
         from touchflow.delivery.retry import RetryPolicy
         from touchflow.privacy.retention import Daily
 
+        try:
+            logs.configure(log_format)
+        except ValueError as exc:
+            console.print(f"[red]{escape(str(exc))}[/red]")
+            raise typer.Exit(2) from exc
         fixed: datetime | None = None
         if now:
             if not once:
@@ -76,6 +96,7 @@ def register(app: typer.Typer) -> None:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(2) from exc
         _check_channels(channels, once)
+        metrics, stop_metrics = _serve_metrics(metrics_port, metrics_host)
         dispatcher = Dispatcher(
             channels,
             batch_size=batch,
@@ -88,6 +109,7 @@ def register(app: typer.Typer) -> None:
                 cap=timedelta(seconds=retry_cap),
             ),
             now=(lambda: fixed) if fixed else clock.now,  # type: ignore[return-value]
+            metrics=metrics,
         )
         try:
             if once:
@@ -113,9 +135,39 @@ def register(app: typer.Typer) -> None:
                 f"worker {dispatcher.owner} running; channels: "
                 f"{', '.join(channels) or 'none configured'}"
             )
-            dispatcher.run_forever(idle_sleep=idle, stop=lambda: stopping, chores=Daily().tick)
+            daily, lag_log = Daily(), LogSummary(metrics)
+
+            def chores() -> None:
+                daily.tick()
+                lag_log.tick()
+
+            dispatcher.run_forever(idle_sleep=idle, stop=lambda: stopping, chores=chores)
         finally:
             dispatcher.close()
+            stop_metrics()
+
+
+def _serve_metrics(port: int, host: str) -> tuple[Metrics, Callable[[], None]]:
+    """The worker's metrics (kept even without a port: the log summary reads them), and
+    what stops their /metrics endpoint, started when a port is given; exit 2 naming the
+    option when the port cannot be had."""
+    from touchflow.delivery.metrics import Metrics, queue_due_now_closing, serve
+
+    metrics = Metrics()
+    if not port:
+        return metrics, lambda: None
+    try:
+        server = serve(metrics, port, host, queue_depth=queue_due_now_closing)
+    except OSError as exc:
+        errors.print(f"[red]--metrics-port: cannot listen on {host}:{port}: {exc}[/red]")
+        raise typer.Exit(2) from exc
+    console.print(f"metrics on http://{host}:{server.server_address[1]}/metrics")
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+
+    return metrics, stop
 
 
 def _check_channels(channels: Mapping[str, Channel], once: bool) -> None:
