@@ -256,6 +256,10 @@ class LatencyProvider:
                     break
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
             pass  # a client that timed out or was killed drops its connection: expected
+        except asyncio.CancelledError:
+            # Shutting down. Ending quietly: Python 3.11's streams call task.exception()
+            # on a cancelled connection task, which raises and prints a traceback.
+            pass
         finally:
             self._tasks.discard(task)
             writer.close()
