@@ -3,8 +3,8 @@ provider that answers after a set latency, measured at the provider.
 
 A fresh database (PostgreSQL ``touchflow_bench_delivery`` or an SQLite file), the engine
 bench's store and two-step chain (``bench.engine_tool setup`` and ``enroll``: one SMS
-touch per customer, due at once), the latency provider (``bench.latency_provider``) in
-a process of its own, and the channel pointed at it through TOUCHFLOW_CHANNELS
+touch per customer, due at once), the latency provider (``bench.latency_provider``) on
+a thread of the bench's process, and the channel pointed at it through TOUCHFLOW_CHANNELS
 (``sms=http://127.0.0.1:PORT/sms?timeout=T[&rate=R]``). Two modes:
 
 - throughput (default): K workers start on the whole backlog; after the first message
@@ -23,14 +23,11 @@ issue 9 adds; an engine that does not know it ignores it.
 from __future__ import annotations
 
 import contextlib
-import json
 import signal
 import sqlite3
 import statistics
 import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -42,6 +39,7 @@ import psycopg
 from bench.concurrency_probe import process_cpu
 from bench.databases import BIN, ROOT, VAR, env_for, fresh_database
 from bench.engine_bench import tool
+from bench.latency_provider import Behaviour, LatencyProvider, running
 
 DATABASE = "touchflow_bench_delivery"
 START_LIMIT = 120.0  # seconds to wait for the first message before giving up
@@ -104,30 +102,18 @@ class DeliveryResult:
 
 
 @contextmanager
-def provider(o: Options) -> Iterator[str]:
-    """The latency provider in its own process; yields its base URL."""
-    argv = [sys.executable, "-m", "bench.latency_provider", "--latency", str(o.latency),
-            "--jitter", str(o.jitter), "--fail", str(o.fail), "--stall", str(o.stall)]
-    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        base = proc.stdout.readline().strip()
-        if not base.startswith("http://"):
-            raise RuntimeError("the latency provider did not start")
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+def provider(o: Options) -> Iterator[tuple[LatencyProvider, str]]:
+    """The latency provider on a thread of this process, which otherwise only sleeps and
+    polls; yields it and its base URL. A thread, not a process: a broad ``pkill -f
+    bench.latency_provider`` run elsewhere on a shared machine cannot end it mid-run."""
+    behaviour = Behaviour(latency=o.latency, jitter=o.jitter, fail=o.fail, stall=o.stall)
+    with running(behaviour) as served:
+        yield served
 
 
 def channel_spec(base: str, o: Options) -> str:
     spec = f"sms={base}/sms?timeout={o.timeout:g}"
     return spec + (f"&rate={o.rate:g}" if o.rate else "")
-
-
-def provider_get(base: str, what: str) -> Any:
-    with urllib.request.urlopen(f"{base}/{what}", timeout=60) as answer:
-        return json.loads(answer.read())
 
 
 @contextmanager
@@ -167,9 +153,9 @@ def _alive(procs: list[subprocess.Popen[bytes]]) -> None:
 # -- throughput ---------------------------------------------------------------------------
 
 
-def wait_for_first(base: str, procs: list[subprocess.Popen[bytes]]) -> None:
+def wait_for_first(sink: LatencyProvider, procs: list[subprocess.Popen[bytes]]) -> None:
     give_up = time.monotonic() + START_LIMIT
-    while provider_get(base, "stats")["delivered"] == 0:
+    while sink.stats()["delivered"] == 0:
         _alive(procs)
         if time.monotonic() > give_up:
             raise RuntimeError(f"nothing reached the provider in {START_LIMIT:.0f} s "
@@ -177,16 +163,16 @@ def wait_for_first(base: str, procs: list[subprocess.Popen[bytes]]) -> None:
         time.sleep(0.2)
 
 
-def measure_windows(base: str, procs: list[subprocess.Popen[bytes]], o: Options,
+def measure_windows(sink: LatencyProvider, procs: list[subprocess.Popen[bytes]], o: Options,
                     result: DeliveryResult) -> None:
-    wait_for_first(base, procs)
+    wait_for_first(sink, procs)
     time.sleep(o.warmup)
     for _ in range(o.repeat):
         t0, c0 = time.monotonic(), cpu_seconds(procs)
         time.sleep(o.window)
         t1, c1 = time.monotonic(), cpu_seconds(procs)
         _alive(procs)
-        s = provider_get(base, f"stats?since={t0}&until={t1}")
+        s = sink.stats(t0, t1)
         result.windows.append(Window(round(t1 - t0, 2), s["delivered"], s["per_second"],
                                      s["max_per_second"], round(c1 - c0, 2)))
         # The backlog ran out inside the window: its rate says nothing.
@@ -258,15 +244,15 @@ def lag_summary(arrivals: list[list[Any]], due: dict[str, float]) -> dict[str, A
             "min_s": round(min(lags), 3)}
 
 
-def measure_lag(url: str, base: str, procs: list[subprocess.Popen[bytes]], o: Options,
-                count: int, last_due: float, result: DeliveryResult) -> None:
+def measure_lag(url: str, sink: LatencyProvider, procs: list[subprocess.Popen[bytes]],
+                o: Options, count: int, last_due: float, result: DeliveryResult) -> None:
     give_up = last_due + o.drain
     while time.time() < give_up:
         _alive(procs)
-        if provider_get(base, "stats")["keys"] >= count:
+        if sink.stats()["keys"] >= count:
             break
         time.sleep(1.0)
-    result.lag = lag_summary(provider_get(base, "records"), due_times(url))
+    result.lag = lag_summary(sink.delivered_records(), due_times(url))
 
 
 # -- one run ------------------------------------------------------------------------------
@@ -274,7 +260,7 @@ def measure_lag(url: str, base: str, procs: list[subprocess.Popen[bytes]], o: Op
 
 def bench_delivery(o: Options) -> DeliveryResult:
     customers = round(o.per_minute * o.minutes) if o.lag else o.customers
-    with fresh_database(o.db, DATABASE) as url, provider(o) as base:
+    with fresh_database(o.db, DATABASE) as url, provider(o) as (sink, base):
         channels = channel_spec(base, o)
         result = DeliveryResult(options=asdict(o), channels=channels)
         started = time.perf_counter()
@@ -287,10 +273,10 @@ def bench_delivery(o: Options) -> DeliveryResult:
             last_due = start.timestamp() + count * 60.0 / o.per_minute
         with workers(url, channels, o) as procs:
             if o.lag:
-                measure_lag(url, base, procs, o, count, last_due, result)
+                measure_lag(url, sink, procs, o, count, last_due, result)
             else:
-                measure_windows(base, procs, o, result)
-        whole = provider_get(base, "stats")
+                measure_windows(sink, procs, o, result)
+        whole = sink.stats()
     result.delivered, result.requests = whole["delivered"], whole["requests"]
     result.outcomes = whole["outcomes"]
     result.duplicate_keys = whole["duplicate_keys"]
@@ -311,7 +297,7 @@ def report(results: list[DeliveryResult]) -> str:
             cpu = statistics.median(100 * w.worker_cpu_seconds / w.seconds for w in r.windows)
             lines.append(
                 f"| {o['db']} | {o['workers']} | {o['latency'] * 1000:.0f} | "
-                f"{o['rate'] or '–'} | {r.per_second:,.1f} | "
+                f"{format(o['rate'], 'g') if o['rate'] else '–'} | {r.per_second:,.1f} | "
                 f"{', '.join(f'{w.per_second:,.1f}' for w in r.windows)} | "
                 f"{max(w.max_per_second for w in r.windows)} | {cpu:.0f} | "
                 f"{r.duplicate_keys} | {'yes' if r.ran_dry else 'no'} |")
