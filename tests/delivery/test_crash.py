@@ -319,7 +319,7 @@ def test_killed_workers_send_nothing_twice_lose_nothing_and_faults_cost_at_most_
     tmp_path: Path,
 ) -> None:
     # Healthy provider that would deliver a repeat twice.
-    with crash_sink(delay=LATENCY) as (sink, url):
+    with crash_sink(latency=LATENCY, hang_delivers=True) as (sink, url):
         healthy = _run(f"{url}?keys=off", tmp_path, seed=1)
     states = _check(sink, healthy, "healthy, keys off", keys_honoured=False)
     assert sink.failures == {}
@@ -328,7 +328,7 @@ def test_killed_workers_send_nothing_twice_lose_nothing_and_faults_cost_at_most_
     # The same provider failing a fifth of the requests; the channel gives up on a
     # request after 0.5 s, a stalled request answers after 1 s.
     _reset()
-    with crash_sink(fail_share=0.2, hang=1.0, delay=LATENCY) as (sink, url):
+    with crash_sink(fail_share=0.2, hang=1.0, latency=LATENCY, hang_delivers=True) as (sink, url):
         faulty = _run(f"{url}?timeout=0.5&keys=off", tmp_path, seed=2)
     _check(sink, faulty, "failing 20%, keys off", keys_honoured=False)
     assert set(sink.failures) == {"500", "429", "hang"}
@@ -336,7 +336,7 @@ def test_killed_workers_send_nothing_twice_lose_nothing_and_faults_cost_at_most_
 
     # A provider that drops repeats: ambiguous sends go again, with the same key.
     _reset()
-    with crash_sink(fail_share=0.2, hang=1.0, delay=LATENCY) as (sink, url):
+    with crash_sink(fail_share=0.2, hang=1.0, latency=LATENCY, hang_delivers=True) as (sink, url):
         honoured = _run(f"{url}?timeout=0.5", tmp_path, seed=3)
     states = _check(sink, honoured, "failing 20%, keys honoured", keys_honoured=True)
     assert sink.requests > TOUCHES * 1.2  # failures were retried
