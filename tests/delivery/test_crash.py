@@ -328,7 +328,8 @@ def test_killed_workers_send_nothing_twice_lose_nothing_and_faults_cost_at_most_
     # The same provider failing a fifth of the requests; the channel gives up on a
     # request after 0.5 s, a stalled request answers after 1 s.
     _reset()
-    with crash_sink(fail_share=0.2, hang=1.0, latency=LATENCY, hang_delivers=True) as (sink, url):
+    faults = {"fail_share": 0.2, "hang": 1.0, "latency": LATENCY, "hang_delivers": True}
+    with crash_sink(**faults) as (sink, url):  # type: ignore[arg-type]
         faulty = _run(f"{url}?timeout=0.5&keys=off", tmp_path, seed=2)
     _check(sink, faulty, "failing 20%, keys off", keys_honoured=False)
     assert set(sink.failures) == {"500", "429", "hang"}
@@ -336,7 +337,8 @@ def test_killed_workers_send_nothing_twice_lose_nothing_and_faults_cost_at_most_
 
     # A provider that drops repeats: ambiguous sends go again, with the same key.
     _reset()
-    with crash_sink(fail_share=0.2, hang=1.0, latency=LATENCY, hang_delivers=True) as (sink, url):
+    faults = {"fail_share": 0.2, "hang": 1.0, "latency": LATENCY, "hang_delivers": True}
+    with crash_sink(**faults) as (sink, url):  # type: ignore[arg-type]
         honoured = _run(f"{url}?timeout=0.5", tmp_path, seed=3)
     states = _check(sink, honoured, "failing 20%, keys honoured", keys_honoured=True)
     assert sink.requests > TOUCHES * 1.2  # failures were retried
