@@ -52,6 +52,7 @@ def register(app: typer.Typer) -> None:
         from touchflow.delivery.channels.registry import from_settings
         from touchflow.delivery.dispatcher import Dispatcher
         from touchflow.delivery.retry import RetryPolicy
+        from touchflow.messaging import notices
         from touchflow.privacy.retention import Daily
 
         fixed: datetime | None = None
@@ -83,6 +84,7 @@ def register(app: typer.Typer) -> None:
         )
         try:
             if once:
+                notices.tick(fixed)  # STOP confirmations and other webhook answers
                 stats = dispatcher.drain()
                 summary = ", ".join(f"{k} {v}" for k, v in sorted(stats.outcomes.items()))
                 console.print(f"claimed {stats.claimed}: {summary or 'nothing due'}")
@@ -105,7 +107,9 @@ def register(app: typer.Typer) -> None:
                 f"worker {dispatcher.owner} running; channels: "
                 f"{', '.join(channels) or 'none configured'}"
             )
-            dispatcher.run_forever(idle_sleep=idle, stop=lambda: stopping, chores=Daily().tick)
+            daily = Daily()
+            dispatcher.run_forever(idle_sleep=idle, stop=lambda: stopping,
+                                   chores=lambda: (daily.tick(), notices.tick()))
         finally:
             dispatcher.close()
 
