@@ -13,11 +13,14 @@ every contact point.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.conf import settings
+from django.db import connections, transaction
 from django.test import Client
 from typer.testing import CliRunner
 
@@ -28,6 +31,7 @@ from tests.messaging.fakes.base import Answer, running
 from tests.messaging.fakes.telegram import FakeTelegram
 from tests.servers import Sink, SmtpInbox
 from touchflow.cli import build_app
+from touchflow.core import clock as core_clock
 from touchflow.core.errors import InvalidInput
 from touchflow.customers.models import ContactPoint, Customer
 from touchflow.delivery.channels.registry import from_settings
@@ -37,7 +41,7 @@ from touchflow.delivery.render import unsubscribe_token
 from touchflow.delivery.retry import RetryPolicy
 from touchflow.flows.enrollment import enroll
 from touchflow.flows.models import Enrollment, Flow
-from touchflow.messaging import notices
+from touchflow.messaging import accounts, notices
 from touchflow.messaging.models import ChannelAccount, Notice
 from touchflow.messaging.replies import reply, routes
 from touchflow.stores.models import Staff, Store
@@ -330,3 +334,36 @@ def test_the_confirmation_page_of_the_link_names_the_store_of_the_message(
     assert Enrollment.objects.get(customer=anna, store=krakow).state == "exited"
     assert Enrollment.objects.exclude(store=krakow).get(customer=anna).state == "active"
 
+
+
+# -- several workers ----------------------------------------------------------------------
+
+
+@pytest.mark.skipif(
+    not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"),
+    reason="FOR UPDATE SKIP LOCKED is PostgreSQL's; SQLite has one writer at a time",
+)
+def test_a_worker_skips_the_notice_another_is_claiming_and_does_not_wait(
+    transactional_db: None, make_account: Callable[..., ChannelAccount],
+) -> None:
+    account = make_account("telegram", "http://127.0.0.1:9", {"token": "1:a"})
+    cfg = accounts.config(account)
+    now = core_clock.now()
+    first, second = (notices.queue(cfg, notices.Reply("stop", chat, "Done.", "en"), now)
+                     for chat in ("101", "102"))
+    assert first is not None and second is not None
+    claimed: list[int] = []
+
+    def other_worker() -> None:
+        try:
+            claimed.extend(n.pk for n in notices._claim(now, 10))
+        finally:
+            connections.close_all()
+
+    with transaction.atomic():  # this worker is in the middle of claiming the first
+        Notice.objects.select_for_update().get(pk=first.pk)
+        thread = threading.Thread(target=other_worker)
+        thread.start()
+        thread.join(timeout=20)
+        assert not thread.is_alive(), "the other worker waited for our lock"
+    assert claimed == [second.pk]
