@@ -44,6 +44,8 @@ from touchflow.flows.models import Enrollment, Flow
 from touchflow.messaging import accounts, notices
 from touchflow.messaging.models import ChannelAccount, Notice
 from touchflow.messaging.replies import reply, routes
+from touchflow.privacy.actor import Requester
+from touchflow.privacy.erase import erase_customer
 from touchflow.stores.models import Staff, Store
 from touchflow.timeline.models import EventKind, TimelineEvent
 from touchflow.visits.models import Visit
@@ -201,6 +203,26 @@ def test_stop_in_telegram_is_confirmed_in_the_customers_language_by_the_worker(
     hook(Client(), account, tg.message_update(1, CHAT, "STOP"))
     assert deliver() == 0
     assert Notice.objects.count() == 1
+
+
+def test_staff_see_the_stop_on_the_timeline(
+    client: Client, account: ChannelAccount, anna: Customer, manager: Staff,
+) -> None:
+    stop_in_telegram(client, account)
+    deliver()
+    client.force_login(manager)
+    page = client.get(f"/customers/{anna.pk}/").content.decode()
+    assert "Customer asked to stop (Telegram)" in page
+    assert "STOP · chains ended: 1; no offers on any channel" in page
+    assert STOPPED_EN in page  # the confirmation, as sent
+
+
+def test_erasing_the_customer_erases_their_notices(
+    client: Client, account: ChannelAccount, anna: Customer,
+) -> None:
+    stop_in_telegram(client, account)
+    erase_customer(anna.pk, Requester.cli())
+    assert not Notice.objects.exists()
 
 
 def test_the_webhook_does_not_wait_for_a_stalled_provider(
