@@ -52,7 +52,7 @@ def opt_out(customer_id: int, channel: str, all_channels: bool,
             text: str = "") -> OptOutResult:
     """The customer's STOP on ``channel``, received by ``store_id`` (None: by no store),
     as the module says. ``how`` and ``text`` go on the timeline row (text, button,
-    blocked, complaint, link; what they wrote). A merged customer's id leads to the
+    unsubscribed, complaint, link; what they wrote). A merged customer's id leads to the
     survivor. Raises InvalidInput for an unknown channel."""
     if channel not in CHANNEL_CONTACT:
         raise InvalidInput("channel", f"Must be one of: {', '.join(CHANNEL_CONTACT)}.",

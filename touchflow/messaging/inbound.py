@@ -123,7 +123,7 @@ def _apply_one(cfg: AccountConfig, item: Inbound, now: datetime, result: Applied
         if point is None:
             return "unknown_sender"
         # No confirmation: a chat that blocked the bot cannot be written to.
-        stop(cfg, point, "blocked", everywhere=False, at=now)
+        stop(cfg, point, "unsubscribed", everywhere=False, at=now)
         return "unsubscribed"
     if isinstance(item, Receipt):
         return receipt(cfg.channel, item, now)

@@ -280,7 +280,7 @@ def stop_requested(
     customer_id: int, at: datetime, *, store_id: int | None, channel: str, how: str,
     chains: int, text: str = "",
 ) -> TimelineEvent:
-    """The customer asked to stop (``how``: text, button, blocked, complaint, link): a
+    """The customer asked to stop (``how``: text, button, unsubscribed, complaint, link): a
     ``message_in`` row, so staff see why the messages ended and which chains it ended.
     ``store_id`` None: a request no store received (a link without one)."""
     return _write(
