@@ -9,7 +9,7 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from tests.delivery.conftest import Clock
-from tests.servers import Sink, SmtpInbox
+from tests.servers import Sink, SmtpInbox, silent_server
 from touchflow.core.actor import Actor
 from touchflow.customers.actions import record_consent
 from touchflow.delivery import queries
@@ -306,6 +306,59 @@ def test_other_4xx_is_final_at_once(
     assert (touch.state, touch.reason, touch.attempts) == ("dead", "rejected", 1)
     assert touch.last_error.startswith("HTTP 400")
     assert len(sink[0].received) == 1
+
+
+def test_a_refused_address_falls_back_to_the_steps_next_channel_at_once(
+    type3_visit: Callable[..., Visit],
+    make_dispatcher: Callable[..., Dispatcher],
+    clock: Clock,
+    sink: tuple[Sink, str],
+    smtp: tuple[SmtpInbox, str],
+) -> None:
+    """The SMS provider refuses the number for good (a 400): the customer's consenting
+    e-mail gets the message in the same run, and the refusal is kept as an attempt."""
+    type3_visit(email="anna@example.com")
+    sink[0].script = [(400, {})]
+    clock.move_to(utc(2026, 6, 2, 15, 0))
+    make_dispatcher().drain()
+    touch = only_touch(step__key="thank-you")
+    assert (touch.state, touch.channel, touch.failed_channels) == ("sent", "email", "sms")
+    [attempt] = Attempt.objects.filter(touch=touch)
+    assert (attempt.channel, attempt.outcome) == ("sms", "failed")
+    assert attempt.error.startswith("HTTP 400")
+    assert [m["To"] for m in smtp[0].messages] == ["anna@example.com"]
+
+
+def test_no_answer_from_a_provider_that_does_not_drop_repeats_is_uncertain_not_resent(
+    type3_visit: Callable[..., Visit],
+    make_dispatcher: Callable[..., Dispatcher],
+    clock: Clock,
+) -> None:
+    """A request written and never answered may have arrived: to a receiver that would
+    deliver a repeat twice it is not sent again; it waits for a person instead."""
+    type3_visit()
+    clock.move_to(utc(2026, 6, 2, 15, 0))
+    with silent_server() as url:
+        make_dispatcher(channels=f"sms={url}?timeout=0.2&keys=off").drain()
+        touch = only_touch(step__key="thank-you")
+        assert (touch.state, touch.reason) == ("uncertain", "no_answer")
+        assert "timed out" in touch.last_error
+        clock.advance(hours=3)
+        make_dispatcher(channels=f"sms={url}?timeout=0.2&keys=off").drain()
+    assert only_touch(step__key="thank-you").attempts == 1
+
+
+def test_no_answer_from_a_provider_that_drops_repeats_is_sent_again_with_the_same_key(
+    type3_visit: Callable[..., Visit],
+    make_dispatcher: Callable[..., Dispatcher],
+    clock: Clock,
+) -> None:
+    type3_visit()
+    clock.move_to(utc(2026, 6, 2, 15, 0))
+    with silent_server() as url:
+        make_dispatcher(channels=f"sms={url}?timeout=0.2").drain()
+    touch = only_touch(step__key="thank-you")
+    assert (touch.state, touch.reason, touch.attempts) == ("queued", "retry", 1)
 
 
 def test_repeated_failure_ends_in_a_dead_letter(

@@ -76,15 +76,15 @@ def chat_of(visit: Visit, chat: str = "7001") -> ContactPoint:
 
 
 def stop_while_held(text: str, cfg_of: ChannelAccount) -> type[Dispatcher]:
-    """A dispatcher into whose hands the STOP arrives: after it claimed, judged and
-    rendered the batch, right before its sends."""
+    """A dispatcher into whose hands the STOP arrives: after it claimed the batch, right
+    before the touches are judged and let go."""
 
     class Interrupted(Dispatcher):
-        def _send_held(self, to_send, now):  # type: ignore[no-untyped-def]
-            assert to_send, "the touch should be in hand, about to be sent"
-            cfg = accounts.config(cfg_of)
-            inbound.apply(cfg, [Text("stop-1", "7001", text)])
-            return super()._send_held(to_send, now)
+        def _admit(self, group):  # type: ignore[no-untyped-def]
+            if group:
+                cfg = accounts.config(cfg_of)
+                inbound.apply(cfg, [Text("stop-1", "7001", text)])
+            return super()._admit(group)
 
     return Interrupted
 
