@@ -389,3 +389,14 @@ def test_a_worker_skips_the_notice_another_is_claiming_and_does_not_wait(
         thread.join(timeout=20)
         assert not thread.is_alive(), "the other worker waited for our lock"
     assert claimed == [second.pk]
+
+
+def test_the_workers_chore_sends_notices_at_most_once_a_second(
+    client: Client, account: ChannelAccount, anna: Customer, fake: FakeTelegram,
+) -> None:
+    chore = notices.Chore(every=3600.0)
+    assert chore() == 0  # nothing due yet; the hour starts now
+    stop_in_telegram(client, account)
+    assert chore() == 0  # within the hour: not even asked
+    assert notices.Chore(every=0.0)() == 1
+    assert fake.texts(CHAT) == [STOPPED_EN]

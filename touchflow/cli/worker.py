@@ -115,9 +115,9 @@ def register(app: typer.Typer) -> None:
                 f"worker {dispatcher.owner} running; channels: "
                 f"{', '.join(channels) or 'none configured'}"
             )
-            daily = Daily()
+            daily, answers = Daily(), notices.Chore()
             dispatcher.run_forever(idle_sleep=idle, stop=lambda: stopping,
-                                   chores=lambda: (daily.tick(), notices.tick()))
+                                   chores=lambda: (daily.tick(), answers()))
         finally:
             dispatcher.close()
 

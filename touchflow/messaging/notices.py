@@ -17,6 +17,7 @@ least once, and at most twice in that rare case (a confirmation, never an offer)
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -114,6 +115,22 @@ def tick(now: datetime | None = None, limit: int = 100) -> int:
     except Exception:  # noqa: BLE001
         log.exception("delivering notices failed")
     return tried
+
+
+class Chore:
+    """``tick`` at most once per ``every`` seconds: the worker runs its chores between
+    every two steps, and a busy worker takes many steps a second."""
+
+    def __init__(self, every: float = 1.0) -> None:
+        self.every = every
+        self.last: float | None = None
+
+    def __call__(self) -> int:
+        moment = time.monotonic()
+        if self.last is not None and moment - self.last < self.every:
+            return 0
+        self.last = moment
+        return tick()
 
 
 def _claim(now: datetime, limit: int) -> list[Notice]:
