@@ -73,6 +73,7 @@ def register(app: typer.Typer) -> None:
         from touchflow.delivery.dispatcher import Dispatcher
         from touchflow.delivery.metrics import LogSummary
         from touchflow.delivery.retry import RetryPolicy
+        from touchflow.messaging import notices
         from touchflow.privacy.retention import Daily
 
         try:
@@ -113,6 +114,7 @@ def register(app: typer.Typer) -> None:
         )
         try:
             if once:
+                notices.tick(fixed)  # STOP confirmations and other webhook answers
                 stats = dispatcher.drain()
                 summary = ", ".join(f"{k} {v}" for k, v in sorted(stats.outcomes.items()))
                 console.print(f"claimed {stats.claimed}: {summary or 'nothing due'}")
@@ -135,11 +137,12 @@ def register(app: typer.Typer) -> None:
                 f"worker {dispatcher.owner} running; channels: "
                 f"{', '.join(channels) or 'none configured'}"
             )
-            daily, lag_log = Daily(), LogSummary(metrics)
+            daily, lag_log, answers = Daily(), LogSummary(metrics), notices.Chore()
 
             def chores() -> None:
                 daily.tick()
                 lag_log.tick()
+                answers()
 
             dispatcher.run_forever(idle_sleep=idle, stop=lambda: stopping, chores=chores)
         finally:

@@ -488,7 +488,7 @@ class Dispatcher:
         seller = touch.enrollment.staff
         seller_name = (seller.get_full_name() or seller.username) if seller else ""
         return message_context(touch.customer.name, touch.store.name, seller_name,
-                               unsubscribe_url(touch.customer.pk, channel))
+                               unsubscribe_url(touch.customer.pk, channel, touch.store_id))
 
     def _message(self, touch: Due, route: Send) -> OutgoingMessage:
         context_ = self._context(touch, route.channel)
