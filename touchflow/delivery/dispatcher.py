@@ -40,6 +40,7 @@ from touchflow.delivery.channels.base import (
     serves,
 )
 from touchflow.delivery.channels.base import route as channel_route
+from touchflow.delivery.metrics import Metrics
 from touchflow.delivery.models import CallTask, TouchState
 from touchflow.delivery.policies import (
     NO_CHANNEL,
@@ -70,14 +71,6 @@ class RateLimiter(Protocol):
     def acquire(self, key: str, rate: float, want: int) -> int: ...
 
     def backoff(self, key: str, seconds: float) -> None: ...
-
-
-class Metrics(Protocol):
-    def sent(self, account: str, lag_seconds: float) -> None: ...
-
-    def failed(self, account: str, kind: str) -> None: ...
-
-    def in_flight(self, n: int) -> None: ...
 
 
 @dataclass
@@ -171,6 +164,7 @@ class Dispatcher:
         self._route_of: dict[int, str] = {}
         self._blocked: dict[str, float] = {}
         self._serving: dict[int, list[str]] = {}
+        self._rate_wait_since: dict[int, float] = {}
 
     # -- the loops ----------------------------------------------------------------------
 
@@ -396,8 +390,22 @@ class Dispatcher:
                 room = self.limiter.acquire(key, rate, room)
             if rate and room < len(wanting):  # not judged again before a grant may come
                 self._blocked[key] = self.monotonic() + 1 / rate
-            chosen.update(f.touch.pk for f in wanting[:max(room, 0)])
+            granted = wanting[:max(room, 0)]
+            chosen.update(f.touch.pk for f in granted)
+            if rate:
+                self._count_rate_waits(granted, wanting[len(granted):])
         return [f for f in flights if f.touch.pk in chosen]
+
+    def _count_rate_waits(self, granted: list[Flight], held_back: list[Flight]) -> None:
+        """How long touches waited for their account's turn (the metrics' rate wait)."""
+        moment = self.monotonic()
+        for flight in held_back:
+            self._rate_wait_since.setdefault(flight.touch.pk, moment)
+        for flight in granted:
+            since = self._rate_wait_since.pop(flight.touch.pk, None)
+            if since is not None and self.metrics is not None:
+                self.metrics.rate_waited(flight.route.key, moment - since,
+                                         provider=flight.route.provider)
 
     def _decide(
         self, touch: Due, fresh: Fresh, recent: Mapping[int, Recent], now: datetime
@@ -543,9 +551,10 @@ class Dispatcher:
         )
         if self.metrics is not None:
             if result.ok:
-                self.metrics.sent(route.key, (now - touch.due_at).total_seconds())
+                self.metrics.sent(route.key, (now - touch.due_at).total_seconds(),
+                                  provider=route.provider)
             else:
-                self.metrics.failed(route.key, outcome.update.state)
+                self.metrics.failed(route.key, _failure_kind(outcome), provider=route.provider)
         return outcome
 
     def _can_fall_back(self, touch: Due, now: datetime) -> bool:
@@ -557,3 +566,14 @@ class Dispatcher:
             failed=(*touch.failed(), touch.channel),
         )
         return not isinstance(verdict, Drop)
+
+
+def _failure_kind(outcome: Outcome) -> str:
+    """A failed send as the metrics count it: retry, fallback, rejected, dead (gave
+    up), uncertain or expired."""
+    update = outcome.update
+    if update.state == TouchState.QUEUED:
+        return "fallback" if update.reason == Reason.FALLBACK else "retry"
+    if update.reason == Reason.REJECTED:
+        return "rejected"
+    return str(update.state)
