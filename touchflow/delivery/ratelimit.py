@@ -135,9 +135,9 @@ _NOW = "(SELECT extract(epoch FROM clock_timestamp())::float8 AS now) AS c"
 # expressions on the row the first one wrote (READ COMMITTED re-check), so two workers
 # never spend the same slot. ``c.now`` was read before that wait, so it can only be
 # early, which grants less, never more.
-_N = """CASE WHEN r.blocked_until > c.now THEN 0 ELSE LEAST(
-    %(want)s, GREATEST(0, floor(%(burst)s - (GREATEST(r.tat, c.now) - c.now) * %(rate)s + %(epsilon)s))
-)::int END"""
+_N = """CASE WHEN r.blocked_until > c.now THEN 0 ELSE LEAST(%(want)s, GREATEST(0, floor(
+    %(burst)s - (GREATEST(r.tat, c.now) - c.now) * %(rate)s + %(epsilon)s
+)))::int END"""
 
 ACQUIRE = f"""
 UPDATE delivery_ratebucket AS r
