@@ -16,12 +16,13 @@ from django.test.utils import CaptureQueriesContext
 
 from touchflow.delivery import ratelimit
 from touchflow.delivery.channels import base, registry
+from touchflow.delivery.channels.base import OutgoingMessage
 from touchflow.delivery.channels.null import NullChannel
 from touchflow.delivery.channels.outbox import OutboxChannel
 from touchflow.delivery.channels.smtp import SmtpChannel
 from touchflow.delivery.channels.webhook import WebhookChannel
 from touchflow.delivery.models import RateBucket
-from touchflow.delivery.ratelimit import Bucket, Limit, LocalLimiter, grant, wait_for
+from touchflow.delivery.ratelimit import Bucket, LocalLimiter, grant, wait_for
 from touchflow.messaging import providers
 from touchflow.messaging.providers.base import Provider
 
@@ -310,26 +311,30 @@ def test_every_deployment_wide_channel_declares_its_traits() -> None:
         for cls in (NullChannel, OutboxChannel, SmtpChannel, WebhookChannel)
     }
     assert declared == {
-        "NullChannel": (math.inf, True),
-        "OutboxChannel": (math.inf, False),
-        "SmtpChannel": (math.inf, False),
-        "WebhookChannel": (math.inf, True),
+        "NullChannel": (None, True),
+        "OutboxChannel": (None, True),
+        "SmtpChannel": (None, False),
+        "WebhookChannel": (None, True),
     }
 
 
+MESSAGE = OutgoingMessage(touch_id=1, idempotency_key="k1", channel="sms", address="+48500",
+                          text="hi", store_id=7)
+
+
 def test_a_deployment_wide_http_channel_takes_its_rate_from_the_url() -> None:
-    channel = registry.build("sms", "http://127.0.0.1:9/sms?timeout=2&rate=30")
+    channel = registry.build("sms", "http://127.0.0.1:9/sms?timeout=2&rate=30&keys=off")
     assert isinstance(channel, WebhookChannel)
-    assert channel.rate == 30.0
-    assert channel._path == "/sms" and channel._timeout == 2.0
-    assert base.limit(channel, store_id=7) == Limit("channel:sms", 30.0)
-    assert base.honours_idempotency_key(channel, 7) is True
-    unlimited = registry.build("sms", "http://127.0.0.1:9/sms")
-    assert base.limit(unlimited, 7) == Limit("channel:sms", math.inf)
-    assert base.honours_idempotency_key(registry.build("email", "outbox:var/x"), 7) is False
+    assert (channel.rate, channel._path, channel._timeout) == (30.0, "/sms", 2.0)
+    route = base.route(channel, MESSAGE)
+    assert (route.key, route.rate, route.honours_keys) == ("channel:sms", 30.0, False)
+    unlimited = base.route(registry.build("sms", "http://127.0.0.1:9/sms"), MESSAGE)
+    assert (unlimited.key, unlimited.rate, unlimited.honours_keys) == ("channel:sms", None, True)
+    smtp = base.route(registry.build("email", "smtp://127.0.0.1:1025"), MESSAGE)
+    assert (smtp.rate, smtp.honours_keys) == (None, False)
 
 
-@pytest.mark.parametrize("value", ["0", "-3", "fast", "nan"])
+@pytest.mark.parametrize("value", ["0", "-3", "fast", "nan", "inf"])
 def test_a_bad_rate_in_the_url_names_the_field(value: str) -> None:
     with pytest.raises(ValueError, match="TOUCHFLOW_CHANNELS: rate"):
         registry.build("sms", f"http://127.0.0.1:9/sms?rate={value}")

@@ -3,7 +3,6 @@ one, set from the CLI; stores without an account share the deployment-wide chann
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import pytest
@@ -12,7 +11,7 @@ from typer.testing import CliRunner
 
 from touchflow.cli import build_app
 from touchflow.delivery.channels import base, registry
-from touchflow.delivery.ratelimit import Limit
+from touchflow.delivery.channels.base import OutgoingMessage, Route
 from touchflow.messaging import accounts
 from touchflow.messaging.models import ChannelAccount
 from touchflow.messaging.outbound import AccountChannel
@@ -22,13 +21,18 @@ pytestmark = pytest.mark.django_db
 runner = CliRunner()
 
 
+def _route(channel: AccountChannel, store: Store) -> tuple[str, float | None, bool]:
+    message = OutgoingMessage(touch_id=1, idempotency_key="k1", channel=channel.name,
+                              address="+48500100200", text="hi", store_id=store.pk)
+    found: Route = base.route(channel, message)
+    return found.key, found.rate, found.honours_keys
+
+
 def test_an_account_is_limited_at_its_providers_documented_rate(
     make_account: Callable[..., ChannelAccount], store: Store
 ) -> None:
     account = make_account("twilio")
-    channel = AccountChannel("sms")
-    assert base.limit(channel, store.pk) == Limit(f"account:{account.pk}", 1.0)
-    assert base.honours_idempotency_key(channel, store.pk) is False
+    assert _route(AccountChannel("sms"), store) == (f"account:{account.pk}", 1.0, False)
 
 
 def test_an_accounts_own_rate_overrides_the_default(
@@ -38,9 +42,7 @@ def test_an_accounts_own_rate_overrides_the_default(
     account.rate_limit = 12.5
     account.save()
     accounts.forget()
-    channel = AccountChannel("sms")
-    assert base.limit(channel, store.pk) == Limit(f"account:{account.pk}", 12.5)
-    assert base.honours_idempotency_key(channel, store.pk) is True
+    assert _route(AccountChannel("sms"), store) == (f"account:{account.pk}", 12.5, True)
 
 
 def test_stores_without_an_account_share_the_deployment_wide_channel(
@@ -49,12 +51,8 @@ def test_stores_without_an_account_share_the_deployment_wide_channel(
     other = make_store()
     make_account("twilio", for_store=other)
     shared = AccountChannel("sms", registry.build("sms", "http://127.0.0.1:9/sms?rate=30"))
-    assert base.limit(shared, store.pk) == Limit("channel:sms", 30.0)
-    assert base.honours_idempotency_key(shared, store.pk) is True
-    assert base.limit(shared, other.pk).key.startswith("account:")
-    nowhere = AccountChannel("viber")
-    assert base.limit(nowhere, store.pk) == Limit("channel:viber", math.inf)
-    assert base.honours_idempotency_key(nowhere, store.pk) is False
+    assert _route(shared, store) == ("channel:sms", 30.0, True)
+    assert _route(shared, other)[:2] == (f"account:{other.channel_accounts.get().pk}", 1.0)
 
 
 def test_the_database_refuses_a_rate_of_zero(make_account: Callable[..., ChannelAccount]) -> None:
