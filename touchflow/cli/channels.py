@@ -50,6 +50,9 @@ def add(
         [], "--credential", "-c", help="KEY=VALUE, e.g. token=123:abc (repeatable)."
     ),
     credentials_file: Path | None = typer.Option(None, help="A JSON object of credentials."),  # noqa: B008
+    rate: str = typer.Option(
+        "", help="Messages per second across all workers (default: the provider's own)."
+    ),
 ) -> None:
     """Connect a store to a provider (replacing the store's account for that channel)."""
     from django.db import transaction
@@ -62,7 +65,8 @@ def add(
         raise _fail(f"store: no store with slug {store!r}")
     if provider not in Provider.values:
         raise _fail(f"provider: must be one of {', '.join(Provider.values)}")
-    account = ChannelAccount(store=store_row, provider=provider, handle=handle, base_url=base_url)
+    account = ChannelAccount(store=store_row, provider=provider, handle=handle, base_url=base_url,
+                             rate_limit=_rate(rate))
     account.credentials = _credentials(credential, credentials_file)
     with transaction.atomic():
         ChannelAccount.objects.filter(
@@ -76,16 +80,52 @@ def add(
               "its webhook URL is above.")
 
 
+def _rate(text: str) -> float | None:
+    from touchflow.messaging.actions import check_rate_limit
+
+    try:
+        return check_rate_limit(text)
+    except ValueError as exc:
+        raise _fail(f"--rate: {exc}") from exc
+
+
+@app.command("set-rate")
+def set_rate(
+    store: str = typer.Argument(..., help="The store's slug."),
+    channel: str = typer.Argument(..., help="telegram, viber, whatsapp, sms or email."),
+    rate: str = typer.Argument(
+        ..., help="Messages per second across all workers, or 'default' for the provider's own."
+    ),
+) -> None:
+    """Change how fast a store's account may send."""
+    from touchflow.messaging.actions import do_set_rate_limit
+    from touchflow.messaging.models import ChannelAccount
+
+    value = _rate(rate)
+    account = ChannelAccount.objects.filter(
+        store__slug=store, channel=channel, enabled=True
+    ).first()
+    if account is None:
+        raise _fail(f"no enabled {channel} account for store {store!r}")
+    do_set_rate_limit(account, value)
+    shown = "the provider's default" if value is None else f"{value:g} messages a second"
+    err.print(f"{account.get_provider_display()} for {store}: {shown}.")
+
+
 @app.command("list")
 def list_accounts() -> None:
     """Every account with its webhook URL (never its credentials)."""
     from django.conf import settings
 
     from touchflow.messaging.models import ChannelAccount
+    from touchflow.messaging.providers import provider_class
 
-    table = Table("store", "channel", "provider", "handle", "enabled", "webhook URL")
+    table = Table("store", "channel", "provider", "handle", "rate/s", "enabled", "webhook URL")
     for a in ChannelAccount.objects.select_related("store").order_by("store__slug", "channel"):
-        table.add_row(a.store.slug, a.channel, a.provider, a.handle, "yes" if a.enabled else "no",
+        rate = a.rate_limit if a.rate_limit is not None else provider_class(a.provider).default_rate
+        table.add_row(a.store.slug, a.channel, a.provider, a.handle,
+                      f"{rate:g}" if a.rate_limit is not None else f"{rate:g} (default)",
+                      "yes" if a.enabled else "no",
                       f"{settings.TOUCHFLOW_PUBLIC_URL}{a.webhook_path()}")
     console.print(table)
 

@@ -69,6 +69,7 @@ def register(app: typer.Typer) -> None:
         from datetime import timedelta
 
         from touchflow.core import clock, logs
+        from touchflow.delivery import ratelimit
         from touchflow.delivery.channels.registry import from_settings
         from touchflow.delivery.dispatcher import Dispatcher
         from touchflow.delivery.metrics import LogSummary
@@ -111,6 +112,9 @@ def register(app: typer.Typer) -> None:
             ),
             now=(lambda: fixed) if fixed else clock.now,  # type: ignore[return-value]
             metrics=metrics,
+            # Provider rate limits are about real seconds: a simulated moment (--now)
+            # sends as fast as it can.
+            limiter=None if fixed else ratelimit.for_database(),
         )
         try:
             if once:

@@ -24,7 +24,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Protocol
 
 from django.db import connection, transaction
 
@@ -52,6 +51,7 @@ from touchflow.delivery.policies import (
     Verdict,
     judge,
 )
+from touchflow.delivery.ratelimit import RateLimiter
 from touchflow.delivery.render import Renderer, message_context, unsubscribe_url
 from touchflow.delivery.retry import RetryPolicy
 from touchflow.delivery.sending import Flight, InFlight
@@ -65,12 +65,6 @@ log = logging.getLogger(__name__)
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
-class RateLimiter(Protocol):
-    def acquire(self, key: str, rate: float, want: int) -> int: ...
-
-    def backoff(self, key: str, seconds: float) -> None: ...
 
 
 @dataclass
@@ -316,6 +310,10 @@ class Dispatcher:
             exclude=[t.pk for t in group],
         )
         flights, waiting, outcomes = self._judge_group(group, fresh, now)
+        newly = [t.pk for t in waiting if t.reason != Reason.RATE_LIMITED]
+        queries.note_waiting(newly, self.owner, Reason.RATE_LIMITED)
+        for touch in waiting:
+            touch.reason = Reason.RATE_LIMITED
         marked = queries.mark_in_flight(
             [(f.touch.pk, f.message.channel) for f in flights], self.owner, now,
             now + self.lease,
@@ -388,8 +386,11 @@ class Dispatcher:
             rate = wanting[0].route.rate
             if room > 0 and rate and self.limiter is not None:
                 room = self.limiter.acquire(key, rate, room)
-            if rate and room < len(wanting):  # not judged again before a grant may come
-                self._blocked[key] = self.monotonic() + 1 / rate
+            if rate and room < len(wanting) and self.limiter is not None:
+                # Not judged again before a grant may come (a 429's backoff included).
+                self._blocked[key] = self.monotonic() + max(
+                    self.limiter.wait(key, rate), 1 / rate
+                )
             granted = wanting[:max(room, 0)]
             chosen.update(f.touch.pk for f in granted)
             if rate:
@@ -540,8 +541,12 @@ class Dispatcher:
     def _answer(self, flight: Flight, result: SendResult) -> Outcome:
         touch, route = flight.touch, flight.route
         now = self.now()
-        if not result.ok and result.retry_after and self.limiter is not None:
-            self.limiter.backoff(route.key, result.retry_after)  # slows every worker
+        if not result.ok and result.retry_after:
+            # The account is slowed for every worker where it has a shared rate limit
+            # (every provider account has one), for this worker's sends in any case.
+            if self.limiter is not None and route.rate:
+                self.limiter.backoff(route.key, result.retry_after)
+            self._blocked[route.key] = self.monotonic() + result.retry_after
         can_fall_back = (
             not result.ok and not result.transient and self._can_fall_back(touch, now)
         )

@@ -201,3 +201,25 @@ class CallTask(models.Model):
 
     def __str__(self) -> str:
         return f"call {self.customer_id} ({self.state})"
+
+
+class RateBucket(models.Model):
+    """How fast one provider account or deployment-wide channel is being sent to, shared
+    by every worker (PostgreSQL; on SQLite the one worker keeps this in memory).
+
+    Written only by ``delivery.ratelimit``, one UPDATE per grant. Times are seconds since
+    the epoch on the database's clock, so workers on different machines agree. No index
+    but the key: each grant is a HOT update of a row that stays in place.
+    """
+
+    # "account:<id>" or "channel:<name>" (ratelimit.account_key / channel_key).
+    key = models.CharField(max_length=100, primary_key=True)
+    # When the next message would be due were messages sent exactly 1/rate apart (GCRA).
+    tat = models.FloatField(default=0.0)
+    # A provider's 429 Retry-After: nothing is granted before this.
+    blocked_until = models.FloatField(default=0.0)
+    # How many the last grant gave (what UPDATE … RETURNING hands back).
+    granted = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"rate bucket {self.key}"

@@ -116,6 +116,20 @@ def mark_in_flight(
         return mine
 
 
+def note_waiting(ids: Sequence[int], owner: str, reason: str) -> None:
+    """Say on touches ``owner`` holds why they wait in its hands (their account's rate
+    limit): the queue pages show it. An unindexed column: a HOT update."""
+    if not ids:
+        return
+    marks = ", ".join(["%s"] * len(ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {TABLE} SET reason = %s WHERE state = 'queued' AND lease_owner = %s "
+            f"AND id IN ({marks})",
+            [reason, owner, *ids],
+        )
+
+
 def release(ids: Sequence[int], owner: str) -> int:
     """Hand back touches ``owner`` claimed but did not start sending (a stopping
     worker): claimable again at once."""

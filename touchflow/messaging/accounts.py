@@ -32,6 +32,7 @@ def config(account: ChannelAccount) -> AccountConfig:
         credentials=account.credentials,
         webhook_key=account.webhook_key,
         webhook_url=f"{settings.TOUCHFLOW_PUBLIC_URL}{account.webhook_path()}",
+        rate_limit=account.rate_limit,
     )
 
 

@@ -29,7 +29,7 @@ class ChannelAccountForm(forms.ModelForm):  # type: ignore[type-arg]
 
     class Meta:
         model = ChannelAccount
-        fields = ("store", "provider", "handle", "base_url", "enabled")
+        fields = ("store", "provider", "handle", "base_url", "rate_limit", "enabled")
 
     def clean_new_credentials(self) -> dict[str, Any] | None:
         text = self.cleaned_data.get("new_credentials", "").strip()
@@ -57,7 +57,9 @@ class ChannelAccountForm(forms.ModelForm):  # type: ignore[type-arg]
 @admin.register(ChannelAccount)
 class ChannelAccountAdmin(AdminOnly):
     form = ChannelAccountForm
-    list_display = ("store", "channel", "provider", "handle", "enabled", "webhook_url")
+    list_display = (
+        "store", "channel", "provider", "handle", "rate_limit", "enabled", "webhook_url",
+    )
     list_filter = ("provider", "enabled", "store")
     readonly_fields = ("webhook_url",)
 

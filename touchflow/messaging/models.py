@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -36,6 +37,11 @@ def new_webhook_key() -> str:
     return secrets.token_urlsafe(24)
 
 
+def validate_rate_limit(value: float) -> None:
+    if not value > 0:
+        raise ValidationError(_("Must be more than zero messages a second."))
+
+
 class ChannelAccount(models.Model):
     """One store's account with one provider: what sends that store's messages on a
     channel and what receives that channel's webhooks (``/hooks/<provider>/<key>/``)."""
@@ -61,6 +67,12 @@ class ChannelAccount(models.Model):
     sealed_credentials = models.TextField(editable=False, blank=True)
     webhook_key = models.CharField(max_length=64, unique=True, default=new_webhook_key,
                                    editable=False)
+    # Messages a second this account may send, across every worker; empty: the rate
+    # the provider documents (its module's ``default_rate``).
+    rate_limit = models.FloatField(
+        _("rate limit"), null=True, blank=True, validators=[validate_rate_limit],
+        help_text=_("Messages per second; leave empty for the provider's documented rate."),
+    )
     enabled = models.BooleanField(_("enabled"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -73,6 +85,10 @@ class ChannelAccount(models.Model):
             models.UniqueConstraint(
                 fields=["store", "channel"], condition=Q(enabled=True),
                 name="one_enabled_account_per_store_channel",
+            ),
+            models.CheckConstraint(
+                condition=Q(rate_limit__isnull=True) | Q(rate_limit__gt=0),
+                name="channel_account_rate_limit_positive",
             ),
         ]
 

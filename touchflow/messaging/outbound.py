@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from touchflow.delivery.channels.base import Channel, OutgoingMessage, Route, SendResult
 from touchflow.delivery.channels.base import route as channel_route
 from touchflow.delivery.policies import Contact
-from touchflow.messaging import accounts
+from touchflow.messaging import accounts, providers
 
 # A bot writes only to chats that opened it: a Telegram chat id (not a @username),
 # a Viber user id learned from its webhook (not a phone number).
@@ -42,8 +42,9 @@ class AccountChannel:
         return self.default is not None and accounts.for_store(store_id, self.name) is None
 
     def route(self, message: OutgoingMessage) -> Route:
-        """The store's own account when it has one (rate limit and key trait of its
-        provider), else the deployment-wide channel; read in the worker's main thread."""
+        """The store's own account when it has one (its rate limit, else its provider's
+        documented one, and its provider's key trait), else the deployment-wide channel;
+        read in the worker's main thread."""
         cfg = accounts.for_store(message.store_id, self.name)
         if cfg is None and self.default is not None:
             return channel_route(self.default, message)
@@ -55,8 +56,8 @@ class AccountChannel:
             key=f"account:{cfg.id}",
             send=live.sender_for(message),
             provider=cfg.provider,
-            rate=getattr(cfg, "rate_limit", None) or getattr(live, "default_rate", None),
-            honours_keys=bool(getattr(live, "honours_idempotency_key", False)),
+            rate=providers.rate(cfg),
+            honours_keys=providers.honours_idempotency_key(cfg),
         )
 
     def send(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:

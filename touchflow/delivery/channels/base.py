@@ -82,6 +82,11 @@ class Channel(Protocol):
     account here; default yes) and ``accepts(contact, store_id) -> bool`` (can it
     deliver to this contact point for this store, e.g. a bot only to a chat that opened
     it; default yes).
+
+    Its traits, read by ``route``: ``honours_idempotency_key`` (does whoever receives
+    the message drop a second one with the same key; default no, the safe guess) and
+    ``rate`` (messages a second across every worker; None, the default: no limit). A
+    channel routed per store (the stores' own accounts) answers ``route`` itself.
     """
 
     name: str
@@ -116,3 +121,4 @@ def serves(channel: Channel, store_id: int) -> bool:
 def accepts(channel: Channel, contact: Any, store_id: int) -> bool:
     check = getattr(channel, "accepts", None)
     return True if check is None else bool(check(contact, store_id))
+

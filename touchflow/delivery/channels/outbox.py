@@ -9,17 +9,21 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import ClassVar
 
 from touchflow.core import clock
 from touchflow.delivery.channels.base import OutgoingMessage, SendResult
 
 
 class OutboxChannel:
-    # A reader of the file sees each line's key; a repeat carries the same one.
-    honours_idempotency_key = True
+    # A reader of the file sees each line's key; a repeat carries the same one (the file
+    # itself gets a second line: whoever reads it drops the repeat by its key).
+    honours_idempotency_key: ClassVar[bool] = True
+    default_rate: ClassVar[float | None] = None
 
     def __init__(self, name: str, directory: str) -> None:
         self.name = name
+        self.rate = self.default_rate
         self.path = Path(directory) / f"{name}.jsonl"
 
     def send(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:

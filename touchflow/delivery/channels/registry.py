@@ -4,11 +4,14 @@
 ``email=smtp://127.0.0.1:1025;sms=http://127.0.0.1:9000/sms;telegram=null:``.
 A channel that is not listed is not usable, and steps fall back past it. An http(s)
 URL may end in ``?timeout=SECONDS`` (how long one request may take; default 10) and
-``&keys=off`` (the receiver does not drop a repeated idempotency key).
+``&keys=off`` (the receiver does not drop a repeated idempotency key) and ``&rate=N``
+(at most N messages a second across every worker; default no limit), e.g.
+``sms=https://gateway.example/sms?timeout=5&rate=30``.
 """
 
 from __future__ import annotations
 
+import math
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
@@ -44,9 +47,10 @@ def build(name: str, url: str) -> Channel:
     if url.startswith(("smtp://", "smtps://")):
         return SmtpChannel(name, url, sender=settings.TOUCHFLOW_EMAIL_FROM)
     if url.startswith(("http://", "https://")):
-        url, timeout = _pop_timeout(url)
+        url, timeout = _pop_number(url, "timeout", "seconds")
+        url, rate = _pop_number(url, "rate", "messages a second")
         url, keys = _pop_keys(url)
-        channel = WebhookChannel(name, url, 10.0 if timeout is None else timeout)
+        channel = WebhookChannel(name, url, 10.0 if timeout is None else timeout, rate=rate)
         channel.honours_idempotency_key = keys
         return channel
     raise ValueError(f"TOUCHFLOW_CHANNELS: {name}: unsupported URL {url!r}")
@@ -67,21 +71,21 @@ def _pop_keys(url: str) -> tuple[str, bool]:
     return urlunsplit(parts._replace(query=urlencode(rest))), values[-1] == "on"
 
 
-def _pop_timeout(url: str) -> tuple[str, float | None]:
-    """``http://host/path?timeout=0.5`` → the URL without it, and 0.5 (seconds)."""
+def _pop_number(url: str, field: str, unit: str) -> tuple[str, float | None]:
+    """``http://host/path?timeout=0.5`` → the URL without ``field``, and 0.5."""
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
-    rest = [(k, v) for k, v in query if k != "timeout"]
-    values = [v for k, v in query if k == "timeout"]
+    rest = [(k, v) for k, v in query if k != field]
+    values = [v for k, v in query if k == field]
     if not values:
         return url, None
     try:
-        timeout = float(values[-1])
+        number = float(values[-1])
     except ValueError as exc:
-        raise ValueError(f"TOUCHFLOW_CHANNELS: timeout={values[-1]!r} is not seconds") from exc
-    if timeout <= 0:
-        raise ValueError("TOUCHFLOW_CHANNELS: timeout must be more than zero seconds")
-    return urlunsplit(parts._replace(query=urlencode(rest))), timeout
+        raise ValueError(f"TOUCHFLOW_CHANNELS: {field}={values[-1]!r} is not {unit}") from exc
+    if not 0 < number < math.inf:  # also refuses nan
+        raise ValueError(f"TOUCHFLOW_CHANNELS: {field} must be more than zero {unit}")
+    return urlunsplit(parts._replace(query=urlencode(rest))), number
 
 
 def from_settings(spec: str | None = None, *, accounts: bool | None = None) -> dict[str, Channel]:

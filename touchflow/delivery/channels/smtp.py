@@ -8,6 +8,7 @@ import threading
 from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from typing import ClassVar
 from urllib.parse import unquote, urlsplit
 
 from touchflow.delivery.channels.base import OutgoingMessage, SendResult
@@ -21,13 +22,17 @@ class SmtpChannel:
     not repeated (the touch ends "uncertain").
     """
 
-    honours_idempotency_key = False
+    # The Message-ID lets a receiving system notice a repeat, but the server delivers
+    # it. The server paces us itself (4xx replies), so no rate of our own.
+    honours_idempotency_key: ClassVar[bool] = False
+    default_rate: ClassVar[float | None] = None
 
     def __init__(self, name: str, url: str, sender: str, timeout: float = 15.0) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
             raise ValueError(f"{name}: not an smtp:// URL: {url!r}")
         self.name = name
+        self.rate = self.default_rate
         self._tls = parts.scheme == "smtps"
         self._starttls = "starttls=1" in (parts.query or "")
         self._host = parts.hostname

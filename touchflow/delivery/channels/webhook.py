@@ -9,6 +9,7 @@ import http.client
 import json
 import threading
 from collections.abc import Sequence
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 from touchflow.delivery.channels.base import OutgoingMessage, SendResult
@@ -16,9 +17,16 @@ from touchflow.delivery.channels.http_status import result_for_status
 
 
 class WebhookChannel:
-    honours_idempotency_key = True
+    # Every request carries an Idempotency-Key header: the receiving system drops a
+    # second request with the same key (this channel's contract; ``?keys=off`` on its
+    # URL says it does not, registry.build).
+    honours_idempotency_key: bool = True
+    # Unlimited unless the URL says ``?rate=N`` (registry.build).
+    default_rate: ClassVar[float | None] = None
 
-    def __init__(self, name: str, url: str, timeout: float = 10.0) -> None:
+    def __init__(
+        self, name: str, url: str, timeout: float = 10.0, rate: float | None = None
+    ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"{name}: not an http(s) URL: {url!r}")
@@ -28,6 +36,7 @@ class WebhookChannel:
         self._port = parts.port or (443 if self._https else 80)
         self._path = parts.path or "/"
         self._timeout = timeout
+        self.rate = self.default_rate if rate is None else rate
         # http.client connections are not thread-safe: one per sending thread.
         self._local = threading.local()
         self._all: list[http.client.HTTPConnection] = []

@@ -25,3 +25,14 @@ def provider_class(name: str) -> type[Provider]:
 
 def build(account: AccountConfig, *, reuse: bool = True) -> Provider:
     return provider_class(account.provider)(account, reuse=reuse)
+
+
+def rate(account: AccountConfig) -> float:
+    """Messages a second for ``account``: its own limit, else its provider's default."""
+    if account.rate_limit is not None:
+        return account.rate_limit
+    return provider_class(account.provider).default_rate
+
+
+def honours_idempotency_key(account: AccountConfig) -> bool:
+    return provider_class(account.provider).honours_idempotency_key

@@ -112,6 +112,8 @@ class AccountConfig:
     credentials: dict[str, Any]
     webhook_key: str = ""
     webhook_url: str = ""  # the public URL of this account's webhook
+    # Messages per second for this account; None: the provider's ``default_rate``.
+    rate_limit: float | None = None
 
 
 QUICK_STOP = "stop"
@@ -127,6 +129,14 @@ class Provider:
     name: ClassVar[str]
     channel: ClassVar[str]
     default_base_url: ClassVar[str] = ""
+    # Declared by every provider module, with no default here, so one that forgets is
+    # caught (tests/delivery/test_ratelimit.py), not silently given a guess:
+    # - the messages a second one account may send, from the provider's documentation
+    #   (an account's own ``rate_limit`` overrides it);
+    # - whether the provider drops a second request carrying the same idempotency key,
+    #   so that a send whose answer was lost may safely be sent again.
+    default_rate: ClassVar[float]
+    honours_idempotency_key: ClassVar[bool]
 
     def __init__(self, account: AccountConfig, *, reuse: bool = True, timeout: float = 10.0):
         self.account = account

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 from django.http import HttpRequest
@@ -39,6 +39,12 @@ class TelegramProvider(Provider):
     name = "telegram"
     channel = "telegram"
     default_base_url = "https://api.telegram.org"
+    # The Bot FAQ ("My bot is hitting limits", https://core.telegram.org/bots/faq): bulk
+    # notifications to many users, "the API will not allow more than 30 messages per
+    # second or so" per bot. sendMessage takes no idempotency key: a retry after a lost
+    # answer is a second message.
+    default_rate: ClassVar[float] = 30.0
+    honours_idempotency_key: ClassVar[bool] = False
 
     def _method_url(self, method: str) -> str:
         return f"{self.base_url}/bot{self.account.credentials.get('token', '')}/{method}"

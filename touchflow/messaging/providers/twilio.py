@@ -46,7 +46,7 @@ Credentials: ``{"account_sid", "auth_token", "from"}``; optional
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 from django.http import HttpRequest, HttpResponse
@@ -110,6 +110,12 @@ class TwilioProvider(Provider):
     name = "twilio"
     channel = "sms"
     default_base_url = "https://api.twilio.com"
+    # "A US long code number can send one message segment per second"; Twilio queues the
+    # rest and fails them after the queue's validity period (twilio.com/docs/api/errors/
+    # 30001, 21611). Short codes, toll-free numbers and Messaging Services with several
+    # senders go faster: set the account's rate. No idempotency key (see above).
+    default_rate: ClassVar[float] = 1.0
+    honours_idempotency_key: ClassVar[bool] = False
 
     # -- sending --------------------------------------------------------------------------
 

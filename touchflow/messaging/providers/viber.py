@@ -36,7 +36,7 @@ import json
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 from django.http import HttpRequest, HttpResponse
@@ -99,6 +99,13 @@ class ViberProvider(Provider):
     name = "viber"
     channel = "viber"
     default_base_url = "https://chatapi.viber.com"
+    # Viber documents no per-second limit for send_message (only 100 messages an hour to
+    # one user who has not replied); its one throughput figure is broadcast_message's
+    # "500 requests per 10 seconds" (creators.viber.com/docs/bots-api/resources/
+    # messaging/broadcast-message), so 50/s. No idempotency key: tracking_data only
+    # comes back in callbacks.
+    default_rate: ClassVar[float] = 50.0
+    honours_idempotency_key: ClassVar[bool] = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
