@@ -104,7 +104,7 @@ def _seed(database_url: str, count: int) -> None:
 def _rows(database_url: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
     """One short-lived connection: the server may have restarted since the last one."""
     with psycopg.connect(database_url, connect_timeout=5) as conn:
-        return conn.execute(query, params).fetchall()  # type: ignore[arg-type]
+        return conn.execute(query, params).fetchall()
 
 
 def _open(database_url: str) -> int:
@@ -114,7 +114,7 @@ def _open(database_url: str) -> int:
 
 def _held(database_url: str, owner_like: str = "%") -> dict[int, str]:
     """(id → key) of the open touches some worker holds (claimed, not yet recorded)."""
-    return dict(_rows(  # type: ignore[arg-type]
+    return dict(_rows(
         database_url,
         "SELECT id, idempotency_key FROM delivery_touch WHERE state <> ALL(%s) "
         "AND lease_owner <> '' AND lease_owner LIKE %s",
