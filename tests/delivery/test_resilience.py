@@ -252,29 +252,61 @@ def other_host(cluster: Cluster) -> Iterator[Namespace]:
             cluster.restart()
 
 
+def _hold_enrollments(database_url: str, owner_like: str) -> psycopg.Connection[Any]:
+    """Lock the enrollments of the touches a worker holds, in a transaction left open:
+    when the worker records its batch it waits for them, inside its own transaction."""
+    conn = psycopg.connect(database_url)
+    conn.execute(
+        "SELECT id FROM flows_enrollment WHERE id IN (SELECT enrollment_id FROM "
+        "delivery_touch WHERE lease_owner LIKE %s AND state <> ALL(%s)) FOR UPDATE",
+        (owner_like, list(FINAL)),
+    )
+    return conn
+
+
+def _waits_for_a_lock(database_url: str, client: str) -> bool:
+    return bool(_rows(
+        database_url,
+        "SELECT 1 FROM pg_stat_activity WHERE client_addr = %s AND wait_event_type = 'Lock'",
+        client,
+    ))
+
+
+@pytest.mark.parametrize("moment", ["sending", "recording"])
 def test_a_worker_cut_off_mid_batch_loses_nothing_its_touches_are_taken_over(
-    cluster: Cluster, database: str, other_host: Namespace, workers: Workers
+    cluster: Cluster, database: str, other_host: Namespace, workers: Workers, moment: str
 ) -> None:
+    """Cut off while it sends (between two queries), or while it records its batch: its
+    transaction then stays open on the server, holding the touches' rows, until the
+    server ends it; the takeover must not wait for TCP to give up (hours)."""
     _seed(database, CUT_TOUCHES)
     remote_db = database.replace("@127.0.0.1:", f"@{other_host.host_address}:", 1)
     with recording_sink(other_host.host_address, other_host.address, SLOW) as (sink, url):
         remote = workers.start(
-            _env(remote_db, f"{url}?timeout=2"), "--batch", "50", "--lease", LEASE,
+            _env(remote_db, f"{url}?timeout=2"), "--batch", "25", "--lease", LEASE,
             prefix=tuple(other_host.command()),
         )
+        mine = f"%:{remote.pid}:%"
         _wait(lambda: sink.from_peer(other_host.address) >= 5, 40,
               "the worker in the namespace to be mid-batch")
         local = workers.start(_env(database, url), "--batch", "50", "--lease", LEASE)
+        if moment == "recording":
+            lock = _hold_enrollments(database, mine)
+            _wait(lambda: _waits_for_a_lock(database, other_host.address), 20,
+                  "the worker in the namespace to record its batch")
         other_host.cut()
+        if moment == "recording":
+            lock.commit()  # its transaction goes on, and waits for a client that is gone
+            lock.close()
         # Whatever reached the sink's socket before the cut is answered within SLOW.
         time.sleep(SLOW * 5)
         from_remote = sink.from_peer(other_host.address)
-        held = _held(database, f"%:{remote.pid}:%")
+        held = _held(database, mine)
         _wait(lambda: _open(database) == 0, 45, "every touch to end")
         after = sink.from_peer(other_host.address)
         alive = local.poll() is None
-    print(f"\n[cut] sent from the namespace {from_remote}, held there at the cut "
-          f"{len(held)}, accepted {sink.total()}")
+    print(f"\n[cut while {moment}] sent from the namespace {from_remote}, held there at "
+          f"the cut {len(held)}, accepted {sink.total()}")
     assert 5 <= from_remote < CUT_TOUCHES
     assert held  # the cut came mid-batch: these were taken over after their lease
     assert after == from_remote  # nothing the cut-off worker sent afterwards arrived

@@ -6,7 +6,7 @@ import logging
 import signal
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -56,6 +56,7 @@ def register(app: typer.Typer) -> None:
         from touchflow.delivery.retry import RetryPolicy
         from touchflow.privacy.retention import Daily
 
+        _end_abandoned_transactions(lease)
         fixed: datetime | None = None
         if now:
             if not once:
@@ -116,6 +117,32 @@ def register(app: typer.Typer) -> None:
             dispatcher.run_forever(idle_sleep=idle, stop=lambda: stopping, chores=chores)
         finally:
             dispatcher.close()
+
+
+def _end_abandoned_transactions(lease: float) -> None:
+    """Have PostgreSQL end any transaction of this worker's that sits idle longer than
+    its lease, on every connection the worker opens.
+
+    A worker cut off the network while it records a batch leaves its transaction open on
+    the server, holding the batch's rows: other workers skip locked rows, so nobody could
+    take the touches over until TCP gave up on the dead client, hours later. A worker's
+    own transactions never wait between two statements (they hold no network call), so
+    one idle that long has lost its worker, and its claims are free to take after the
+    lease anyway.
+    """
+    from django.db.backends.signals import connection_created
+
+    timeout = f"{max(1000, round(lease * 1000))}ms"
+
+    def limit(sender: object, connection: Any, **kwargs: object) -> None:
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT set_config('idle_in_transaction_session_timeout', %s, false)",
+                    [timeout],
+                )
+
+    connection_created.connect(limit, weak=False, dispatch_uid="worker-idle-transactions")
 
 
 def _drop_dead_connections() -> None:
