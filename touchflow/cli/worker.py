@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import signal
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -56,79 +57,80 @@ def register(app: typer.Typer) -> None:
         from touchflow.delivery.retry import RetryPolicy
         from touchflow.privacy.retention import Daily
 
-        _end_abandoned_transactions(lease)
-        fixed: datetime | None = None
-        if now:
-            if not once:
-                console.print("[red]--now needs --once[/red]")
-                raise typer.Exit(2)
+        with _abandoned_transactions_end(lease):
+            fixed: datetime | None = None
+            if now:
+                if not once:
+                    console.print("[red]--now needs --once[/red]")
+                    raise typer.Exit(2)
+                try:
+                    fixed = clock.ensure_aware(datetime.fromisoformat(now))
+                except ValueError as exc:
+                    console.print(f"[red]--now: not an ISO time: {now!r}[/red]")
+                    raise typer.Exit(2) from exc
             try:
-                fixed = clock.ensure_aware(datetime.fromisoformat(now))
+                channels = from_settings()
             except ValueError as exc:
-                console.print(f"[red]--now: not an ISO time: {now!r}[/red]")
+                console.print(f"[red]{exc}[/red]")
                 raise typer.Exit(2) from exc
-        try:
-            channels = from_settings()
-        except ValueError as exc:
-            console.print(f"[red]{exc}[/red]")
-            raise typer.Exit(2) from exc
-        _check_channels(channels, once)
-        dispatcher = Dispatcher(
-            channels,
-            batch_size=batch,
-            lease=timedelta(seconds=lease),
-            retry=RetryPolicy(
-                max_attempts=retry_attempts,
-                base=timedelta(seconds=retry_base),
-                cap=timedelta(seconds=retry_cap),
-            ),
-            now=(lambda: fixed) if fixed else clock.now,  # type: ignore[return-value]
-        )
-        try:
-            if once:
-                stats = dispatcher.drain()
-                summary = ", ".join(f"{k} {v}" for k, v in sorted(stats.outcomes.items()))
-                console.print(f"claimed {stats.claimed}: {summary or 'nothing due'}")
-                if stats.waiting:
-                    stores = ", ".join(sorted(stats.missing))
-                    errors.print(
-                        f"[yellow]{stats.waiting} of them wait in the queue for a channel "
-                        f"(stores: {escape(stores)}).[/yellow]"
-                    )
-                return
-            stopping = False
-
-            def stop(*_args: object) -> None:
-                nonlocal stopping
-                stopping = True
-
-            signal.signal(signal.SIGTERM, stop)
-            signal.signal(signal.SIGINT, stop)
-            console.print(
-                f"worker {dispatcher.owner} running; channels: "
-                f"{', '.join(channels) or 'none configured'}"
+            _check_channels(channels, once)
+            dispatcher = Dispatcher(
+                channels,
+                batch_size=batch,
+                lease=timedelta(seconds=lease),
+                retry=RetryPolicy(
+                    max_attempts=retry_attempts,
+                    base=timedelta(seconds=retry_base),
+                    cap=timedelta(seconds=retry_cap),
+                ),
+                now=(lambda: fixed) if fixed else clock.now,  # type: ignore[return-value]
             )
-            daily = Daily()
+            try:
+                if once:
+                    stats = dispatcher.drain()
+                    summary = ", ".join(f"{k} {v}" for k, v in sorted(stats.outcomes.items()))
+                    console.print(f"claimed {stats.claimed}: {summary or 'nothing due'}")
+                    if stats.waiting:
+                        stores = ", ".join(sorted(stats.missing))
+                        errors.print(
+                            f"[yellow]{stats.waiting} of them wait in the queue for a channel "
+                            f"(stores: {escape(stores)}).[/yellow]"
+                        )
+                    return
+                stopping = False
 
-            def chores() -> None:
-                _drop_dead_connections()
-                daily.tick()
+                def stop(*_args: object) -> None:
+                    nonlocal stopping
+                    stopping = True
 
-            dispatcher.run_forever(idle_sleep=idle, stop=lambda: stopping, chores=chores)
-        finally:
-            dispatcher.close()
+                signal.signal(signal.SIGTERM, stop)
+                signal.signal(signal.SIGINT, stop)
+                console.print(
+                    f"worker {dispatcher.owner} running; channels: "
+                    f"{', '.join(channels) or 'none configured'}"
+                )
+                daily = Daily()
+
+                def chores() -> None:
+                    _drop_dead_connections()
+                    daily.tick()
+
+                dispatcher.run_forever(idle_sleep=idle, stop=lambda: stopping, chores=chores)
+            finally:
+                dispatcher.close()
 
 
-def _end_abandoned_transactions(lease: float) -> None:
-    """Have PostgreSQL end any transaction of this worker's that sits idle longer than
-    its lease, on every connection the worker opens.
+@contextmanager
+def _abandoned_transactions_end(lease: float) -> Iterator[None]:
+    """While the worker runs, every PostgreSQL connection it opens has the server end a
+    transaction left idle longer than the lease.
 
     A worker cut off the network while it records a batch leaves its transaction open on
     the server, holding the batch's rows: other workers skip locked rows, so nobody could
     take the touches over until TCP gave up on the dead client, hours later. A worker's
     own transactions never wait between two statements (they hold no network call), so
     one idle that long has lost its worker, and its claims are free to take after the
-    lease anyway.
+    lease anyway. Only connections opened meanwhile: a caller's own (a test's) is left be.
     """
     from django.db.backends.signals import connection_created
 
@@ -142,7 +144,11 @@ def _end_abandoned_transactions(lease: float) -> None:
                     [timeout],
                 )
 
-    connection_created.connect(limit, weak=False, dispatch_uid="worker-idle-transactions")
+    connection_created.connect(limit, weak=False)
+    try:
+        yield
+    finally:
+        connection_created.disconnect(limit)
 
 
 def _drop_dead_connections() -> None:
