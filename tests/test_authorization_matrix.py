@@ -40,6 +40,7 @@ from tests.web.conftest import FOLLOW_UP
 from touchflow.core.actor import Actor
 from touchflow.customers.actions import ConsentGrant, ContactInput, resolve_customer
 from touchflow.customers.models import Customer
+from touchflow.delivery.dead_letters import group_key
 from touchflow.delivery.models import CallTask, Touch, TouchState
 from touchflow.flows.actions import load_flow_text, set_status
 from touchflow.integrations.actions import create_token
@@ -251,6 +252,10 @@ WEB: dict[str, list[Rule]] = {
                                          lambda w, which: {"result": ""}),
                            allowed=(302,), scoped=True)],
     "web:dead-letters": [Rule("manager", get("/dead-letters/"))],
+    # A group is named by its normalised reason: London's "LDNERR" is no Warsaw group.
+    "web:dead-letter-group": [Rule("manager", get(pick(
+        lambda w: f"/dead-letters/group/{group_key('dead', 'warsaw failure')}/",
+        lambda w: f"/dead-letters/group/{group_key('dead', 'LDNERR')}/")), scoped=True)],
     "web:dead-letter-retry": [Rule("manager", post(
         lambda w, which: f"/dead-letters/{w.dead[which].pk}/retry/"), allowed=(302,),
         scoped=True)],

@@ -34,9 +34,12 @@ class CrashSink:
     fail_share: float = 0.0
     hang: float = 0.5
     seed: int = 7
+    delay: float = 0.0  # seconds every answer takes, like a provider across the internet
     accepted: Counter[str] = field(default_factory=Counter)
     requests: int = 0
     failures: Counter[str] = field(default_factory=Counter)
+    # The recipient of every accepted request, in order of arrival.
+    addresses: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -51,9 +54,10 @@ class CrashSink:
             self.failures[failure] += 1
             return failure
 
-    def accept(self, key: str) -> None:
+    def accept(self, key: str, address: str = "") -> None:
         with self.lock:
             self.accepted[key] += 1
+            self.addresses.append(address)
 
 
 def _handler(sink: CrashSink) -> type[BaseHTTPRequestHandler]:
@@ -65,13 +69,15 @@ def _handler(sink: CrashSink) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
             length = int(self.headers.get("Content-Length", "0"))
-            self.rfile.read(length)
+            body = self.rfile.read(length)
             key = self.headers.get("Idempotency-Key", "")
             verdict = sink.decide()
+            if sink.delay:
+                time.sleep(sink.delay)
             headers: dict[str, str] = {}
             if verdict == "ok":
                 status = 200
-                sink.accept(key)
+                sink.accept(key, str(json.loads(body or b"{}").get("to", "")))
             elif verdict == "429":
                 status, headers = 429, {"Retry-After": "1"}
             elif verdict == "500":
@@ -110,7 +116,9 @@ class _Server(ThreadingHTTPServer):
 
 
 @contextmanager
-def crash_sink(fail_share: float = 0.0, hang: float = 0.5) -> Iterator[tuple[CrashSink, str]]:
-    sink = CrashSink(fail_share=fail_share, hang=hang)
+def crash_sink(
+    fail_share: float = 0.0, hang: float = 0.5, delay: float = 0.0
+) -> Iterator[tuple[CrashSink, str]]:
+    sink = CrashSink(fail_share=fail_share, hang=hang, delay=delay)
     with serving(_Server(("127.0.0.1", 0), _handler(sink))) as url:
         yield sink, url

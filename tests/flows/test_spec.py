@@ -91,7 +91,8 @@ def test_a_good_chain_is_read_completely() -> None:
         ('at: "10:30"', 'at: "25:00"', 11, "not a time of day"),
         ("channels: [sms, email]", "channels: [sms, pigeon]", 12, "unknown value 'pigeon'"),
         ("kind: info", "kind: spam", 9, "'kind' must be one of"),
-        ("{{ customer.first_name }}", "{{ customer.password }}", 14, "has no attribute"),
+        ("{{ customer.first_name }}", "{{ customer.password }}", 14,
+         "unknown variable(s) customer.password"),
         (
             "{{ customer.first_name }}",
             "{{ settings.SECRET_KEY }}",

@@ -69,15 +69,15 @@ def chat_of(visit: Visit, chat: str = "7001") -> ContactPoint:
 
 
 def stop_while_held(text: str, cfg_of: ChannelAccount) -> type[Dispatcher]:
-    """A dispatcher into whose hands the STOP arrives: after it claimed, judged and
-    rendered the batch, right before its sends."""
+    """A dispatcher into whose hands the STOP arrives: after it claimed the batch, right
+    before the touches are judged and let go."""
 
     class Interrupted(Dispatcher):
-        def _send_held(self, to_send, now):  # type: ignore[no-untyped-def]
-            assert to_send, "the touch should be in hand, about to be sent"
-            cfg = accounts.config(cfg_of)
-            inbound.apply(cfg, [Text("stop-1", "7001", text)])
-            return super()._send_held(to_send, now)
+        def _admit(self, group):  # type: ignore[no-untyped-def]
+            if group:
+                cfg = accounts.config(cfg_of)
+                inbound.apply(cfg, [Text("stop-1", "7001", text)])
+            return super()._admit(group)
 
     return Interrupted
 
@@ -148,17 +148,13 @@ def test_stop_on_one_channel_reaches_a_touch_a_worker_already_holds(
 
     dispatcher = dispatcher_class(from_settings(f"sms={sink[1]}", accounts=True), now=clock.now)
     stats = dispatcher.run_round()
-    # Nothing reached Telegram but the confirmation; the touch went back to be judged again.
+    # Nothing reached Telegram but the confirmation: the touch, judged after the STOP,
+    # went to the phone, which still has consent.
     assert fake.texts() == [("7001", "Gotowe: nie będziemy już tu do Ciebie pisać.")]
-    assert dict(stats.outcomes) == {"queued": 1}
+    assert dict(stats.outcomes) == {"sent": 1}
     touch = Touch.objects.get(step__key="thank-you")
-    assert (touch.state, touch.reason) == ("queued", "consent_changed")
-    # The next round falls back to the phone, which still has consent.
-    dispatcher.run_round()
-    touch.refresh_from_db()
     assert (touch.state, touch.channel) == ("sent", "sms")
     assert [m["to"] for m in sink[0].received] == ["+48501234567"]
-    assert fake.texts() == [("7001", "Gotowe: nie będziemy już tu do Ciebie pisać.")]
     dispatcher.close()
 
 

@@ -9,6 +9,7 @@ from django.test import Client
 from tests.servers import Sink
 from tests.web.conftest import Clock
 from touchflow.customers.models import Customer
+from touchflow.delivery.dead_letters import group_key
 from touchflow.delivery.models import Touch
 from touchflow.flows.models import Enrollment
 from touchflow.stores.models import Role, Staff, Store
@@ -52,8 +53,20 @@ def test_manager_sees_their_stores_dead_letters_with_the_failure(
     dispatch: Callable[[], None],
 ) -> None:
     first, second = _two_dead_letters(looker, sink, web_clock, dispatch)
-    html = login_client(manager).get("/dead-letters/").content.decode()
+    client = login_client(manager)
+    html = client.get("/dead-letters/").content.decode()
     assert 'href="/dead-letters/"' in html
+    # Two refusals that differ only in the provider's id are one problem.
+    key = group_key("dead", first.last_error)
+    assert key == group_key("dead", second.last_error)
+    assert html.count('class="card dead-letter-group"') == 1
+    assert f'<a href="/dead-letters/group/{key}/"><strong class="group-count">2 ×</strong>' in html
+    assert ('<code class="group-reason">HTTP 400: {&quot;id&quot;: &quot;msg-&lt;n&gt;&quot;}'
+            '</code>') in html
+    assert f'id="touch-{first.pk}"' not in html
+
+    html = client.get(f"/dead-letters/group/{key}/").content.decode()
+    assert "2 messages failed" in html
     assert f'id="touch-{first.pk}"' in html and f'id="touch-{second.pk}"' in html
     assert html.index(f'id="touch-{second.pk}"') < html.index(f'id="touch-{first.pk}"')
     assert "Follow-up &lt;b&gt;after&lt;/b&gt; a visit" in html
@@ -65,7 +78,8 @@ def test_manager_sees_their_stores_dead_letters_with_the_failure(
 
     outsider = make_staff(Role.MANAGER, [make_store()])
     client = login_client(outsider)
-    assert f'id="touch-{first.pk}"' not in client.get("/dead-letters/").content.decode()
+    assert "dead-letter-group" not in client.get("/dead-letters/").content.decode()
+    assert client.get(f"/dead-letters/group/{key}/").status_code == 404
     assert client.post(f"/dead-letters/{first.pk}/retry/").status_code == 404
     first.refresh_from_db()
     assert first.state == "dead"
@@ -81,7 +95,9 @@ def test_retry_requeues_exactly_that_touch(
     client = login_client(manager)
     response = client.post(f"/dead-letters/{first.pk}/retry/")
     assert response.status_code == 302
-    assert response["Location"] == "/dead-letters/"
+    # Back to the group: the other refusal is still in it.
+    key = group_key("dead", second.last_error)
+    assert response["Location"] == f"/dead-letters/group/{key}/"
 
     first.refresh_from_db()
     second.refresh_from_db()
@@ -90,7 +106,7 @@ def test_retry_requeues_exactly_that_touch(
     assert second.state == "dead"
     row = TimelineEvent.objects.get(customer=first.customer, data__outcome="requeued")
     assert row.staff == manager
-    html = client.get("/dead-letters/").content.decode()
+    html = client.get(response["Location"]).content.decode()
     assert "The message is queued to be sent again now." in html
     assert f'id="touch-{first.pk}"' not in html and f'id="touch-{second.pk}"' in html
 

@@ -93,6 +93,11 @@ def test_engine_pages_fit_a_phone_and_a_call_is_logged_in_taps(
         _fits(page)
         page.screenshot(path=f"/tmp/{name}.png", full_page=True)
     page.goto(f"{base}/dead-letters/")
+    assert page.locator(".dead-letter-group").count() == 1
+    page.locator(".dead-letter-group a").click()
+    page.wait_for_selector(".dead-letter")
+    _fits(page)
+    page.screenshot(path="/tmp/dead-letter-group.png", full_page=True)
     assert page.locator(".dead-letter").count() == 1
 
     page.context.clear_cookies()

@@ -29,6 +29,12 @@ def register(app: typer.Typer) -> None:
             None, "--now", help="With --once: act as if it were this ISO time (simulations)."
         ),
         batch: int = typer.Option(500, help="Touches claimed per round."),
+        concurrency: int = typer.Option(
+            200, help="Sends kept in flight at once by this worker (each on its own thread)."
+        ),
+        per_account: int = typer.Option(
+            200, help="Sends in flight at once to one provider account or channel."
+        ),
         idle: float = typer.Option(1.0, help="Seconds to wait when nothing is due."),
         lease: float = typer.Option(
             120.0, help="Seconds a claim lasts before another worker may take it over."
@@ -77,6 +83,8 @@ def register(app: typer.Typer) -> None:
             dispatcher = Dispatcher(
                 channels,
                 batch_size=batch,
+                concurrency=concurrency,
+                per_route=per_account,
                 lease=timedelta(seconds=lease),
                 retry=RetryPolicy(
                     max_attempts=retry_attempts,

@@ -1,4 +1,5 @@
-"""What staff do with delivery's results: log a call task's outcome, resend a dead letter.
+"""What staff do with delivery's results: log a call task's outcome, resend a dead letter
+(or a touch not known to have been sent).
 
 Also the read side they need: which tasks and dead letters a staff member may see.
 Every write here locks its row first, so two people clicking at once change it once.
@@ -41,10 +42,15 @@ def open_tasks_for(staff: Staff) -> QuerySet[CallTask]:
     return qs.order_by("due_at", "id")
 
 
+# What the dead-letter page lists: failed for good, or not known whether it was sent
+# (both wait for a person to decide whether to send again).
+NEEDS_A_PERSON = (TouchState.DEAD, TouchState.UNCERTAIN)
+
+
 def dead_letters_for(staff: Staff) -> QuerySet[Touch]:
-    """Touches that failed for good in the stores a manager runs (all for an admin),
-    newest first; nothing for a salesperson."""
-    qs = Touch.objects.filter(state=TouchState.DEAD)
+    """Touches that failed for good, or whose send is uncertain, in the stores a manager
+    runs (all for an admin), newest first; nothing for a salesperson."""
+    qs = Touch.objects.filter(state__in=NEEDS_A_PERSON)
     if staff.is_admin:
         pass
     elif staff.is_manager:
@@ -102,7 +108,10 @@ def _withdraw_phone_consent(task: CallTask, staff: Staff, now: datetime) -> None
 
 
 def retry_dead_letter(touch: Touch, staff: Staff) -> Touch:
-    """Send a dead letter back to the queue, due now, its attempts kept.
+    """Send a dead letter, or a touch not known to have been sent, back to the queue,
+    due now, its attempts and idempotency key kept (a provider that honours the key
+    drops the copy of an uncertain send that did arrive). The timeline records what it
+    was, so "sent again though it may have arrived" is the person's recorded choice.
 
     The person decided it should still go out, so a window that ran out meanwhile is
     reopened by the step's expiry (else the worker would expire it at once). A touch
@@ -116,8 +125,9 @@ def retry_dead_letter(touch: Touch, staff: Staff) -> Touch:
             .select_related("enrollment__flow", "step")
             .get(pk=touch.pk)
         )
-        if locked.state != TouchState.DEAD:
+        if locked.state not in NEEDS_A_PERSON:
             raise InvalidInput("touch", "Only a failed message can be sent again.", "not_dead")
+        was = locked.state
         _reopen(locked.enrollment)
         locked.state = TouchState.QUEUED
         locked.due_at = now
@@ -128,6 +138,8 @@ def retry_dead_letter(touch: Touch, staff: Staff) -> Touch:
         locked.finished_at = None
         locked.lease_owner = ""
         locked.lease_until = None
+        # Cleared, or the worker claiming it would take it for a send cut short again.
+        locked.in_flight_at = None
         locked.save(
             update_fields=[
                 "state",
@@ -137,9 +149,10 @@ def retry_dead_letter(touch: Touch, staff: Staff) -> Touch:
                 "finished_at",
                 "lease_owner",
                 "lease_until",
+                "in_flight_at",
             ]
         )
-        events.touch_requeued(locked, staff.pk, now)
+        events.touch_requeued(locked, staff.pk, now, was=was)
     return locked
 
 

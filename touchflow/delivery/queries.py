@@ -64,6 +64,73 @@ def renew(ids: Sequence[int], owner: str, lease_until: datetime) -> set[int]:
         return {row[0] for row in cursor.fetchall()}
 
 
+def lock_customers(customer_ids: Sequence[int]) -> None:
+    """Serialise, until the transaction ends, every worker's judging of these customers'
+    touches: two touches of one customer never pass the caps together (decision 0017).
+
+    A transaction-scoped advisory lock per customer, taken in id order (no deadlock):
+    no row is written, so no multixact and no dead tuple. SQLite has one writer at a
+    time and needs none.
+    """
+    if connection.vendor != "postgresql" or not customer_ids:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, k) FROM (SELECT DISTINCT "
+            "(c %% 2147483647)::int AS k FROM unnest(%s::bigint[]) AS c ORDER BY 1) AS ids",
+            [CUSTOMER_LOCKS, list(set(customer_ids))],
+        )
+        cursor.fetchall()
+
+
+# The advisory-lock namespace of customers being judged (the first key of the pair).
+CUSTOMER_LOCKS = 7_101
+
+
+def mark_in_flight(
+    sends: Sequence[tuple[int, str]], owner: str, at: datetime, lease_until: datetime
+) -> set[int]:
+    """Write, right before the requests leave, that these touches are in flight (and
+    on which channel), renewing their lease; returns the ids ``owner`` still held.
+
+    Only unindexed columns change, so PostgreSQL rewrites the rows in place. A touch
+    claimed later with ``in_flight_at`` set was in flight when its worker stopped.
+    """
+    if not sends:
+        return set()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"UPDATE {TABLE} AS t SET in_flight_at = %s, lease_until = %s, channel = v.ch "
+                "FROM unnest(%s::bigint[], %s::text[]) AS v(id, ch) "
+                "WHERE t.id = v.id AND t.lease_owner = %s AND t.state = 'queued' RETURNING t.id",
+                [_dt(at), _dt(lease_until), [i for i, _c in sends], [c for _i, c in sends],
+                 owner],
+            )
+            return {row[0] for row in cursor.fetchall()}
+        mine = held([i for i, _c in sends], owner)
+        cursor.executemany(
+            f"UPDATE {TABLE} SET in_flight_at = %s, lease_until = %s, channel = %s WHERE id = %s",
+            [(_dt(at), _dt(lease_until), ch, i) for i, ch in sends if i in mine],
+        )
+        return mine
+
+
+def release(ids: Sequence[int], owner: str) -> int:
+    """Hand back touches ``owner`` claimed but did not start sending (a stopping
+    worker): claimable again at once."""
+    if not ids:
+        return 0
+    marks = ", ".join(["%s"] * len(ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {TABLE} SET lease_owner = '', lease_until = NULL WHERE state = 'queued' "
+            f"AND lease_owner = %s AND in_flight_at IS NULL AND id IN ({marks})",
+            [owner, *ids],
+        )
+        return int(cursor.rowcount)
+
+
 @dataclass(frozen=True)
 class TouchUpdate:
     id: int
@@ -75,6 +142,7 @@ class TouchUpdate:
     reason: str
     finished_at: datetime | None
     provider_message_id: str
+    failed_channels: str = ""
 
 
 _COLUMNS = (
@@ -87,8 +155,11 @@ _COLUMNS = (
     "reason",
     "finished_at",
     "provider_message_id",
+    "failed_channels",
 )
-_PG_TYPES = ("bigint", "text", "timestamptz", "text", "int", "text", "text", "timestamptz", "text")
+_PG_TYPES = (
+    "bigint", "text", "timestamptz", "text", "int", "text", "text", "timestamptz", "text", "text",
+)
 
 
 def held(ids: Sequence[int], owner: str) -> set[int]:
@@ -140,14 +211,16 @@ def record(updates: Sequence[TouchUpdate], owner: str) -> set[int]:
             # (each of which costs Python time on every round).
             rows = json.dumps([
                 [u.id, u.state, _iso(u.due_at), u.channel, u.attempts, u.last_error[:2000],
-                 u.reason, _iso(u.finished_at), u.provider_message_id[:200]]
+                 u.reason, _iso(u.finished_at), u.provider_message_id[:200],
+                 u.failed_channels[:100]]
                 for u in updates
             ])
             fields = ", ".join(
                 f"(v->>{i})::{t}" for i, t in enumerate(_PG_TYPES)
             )
             cursor.execute(
-                f"UPDATE {TABLE} AS t SET {sets}, lease_owner = '', lease_until = NULL "
+                f"UPDATE {TABLE} AS t SET {sets}, lease_owner = '', lease_until = NULL, "
+                "in_flight_at = NULL "
                 f"FROM (SELECT {fields} FROM jsonb_array_elements(%s::jsonb) AS v) "
                 f"AS v({', '.join(_COLUMNS)}) WHERE t.id = v.id AND t.lease_owner = %s "
                 "AND t.state = 'queued' RETURNING t.id",
@@ -164,14 +237,15 @@ def record(updates: Sequence[TouchUpdate], owner: str) -> set[int]:
                 if u.id in mine:
                     params.extend((u.id, u.state, _dt(u.due_at), u.channel, u.attempts,
                                    u.last_error[:2000], u.reason, _dt(u.finished_at),
-                                   u.provider_message_id[:200]))
+                                   u.provider_message_id[:200], u.failed_channels[:100]))
             if not params:
                 return set()
             row = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
             count = len(params) // len(_COLUMNS)
             cursor.execute(
                 f"WITH v({', '.join(_COLUMNS)}) AS (VALUES {', '.join([row] * count)}) "
-                f"UPDATE {TABLE} SET {sets}, lease_owner = '', lease_until = NULL FROM v "
+                f"UPDATE {TABLE} SET {sets}, lease_owner = '', lease_until = NULL, "
+                "in_flight_at = NULL FROM v "
                 f"WHERE {TABLE}.id = v.id RETURNING {TABLE}.id",
                 params,
             )

@@ -14,7 +14,10 @@ from django.conf import settings
 from django.core import signing
 from jinja2 import Template
 
-from touchflow.flows.templates import environment
+from touchflow.flows.templates import environment, explain_failure, with_greeting
+from touchflow.flows.templates import first_name as first_name  # the dispatcher's import
+from touchflow.flows.templates import greeting as greeting
+from touchflow.flows.templates import message_context as message_context
 
 UNSUBSCRIBE_SALT = "touchflow.unsubscribe"
 
@@ -25,22 +28,6 @@ FOOTERS = {
     "ru": ("Отписаться: {url}", "Чтобы отписаться, ответьте СТОП."),
     "pl": ("Wypisz się: {url}", "Aby zrezygnować, odpisz STOP."),
 }
-
-# ``{{ greeting }}``: how a message opens, with the customer's first name or, for a
-# customer the counter knows only by a number, without one, so that no message starts
-# with ", three tips…". English ends on a comma (the sentence goes on), Russian and
-# Polish on "!" (a new sentence follows).
-GREETINGS = {
-    "en": ("Hello {name},", "Hello,"),
-    "ru": ("Здравствуйте, {name}!", "Здравствуйте!"),
-    "pl": ("Dzień dobry, {name}!", "Dzień dobry!"),
-}
-
-
-def greeting(language: str, first: str) -> str:
-    named, plain = GREETINGS.get(language, GREETINGS["en"])
-    return named.format(name=first) if first.strip() else plain
-
 
 # "<customer>.<channel>.<mac>": a link in every message, so it is signed with a key
 # derived once per process (Django's signing derives it again on every call, which
@@ -79,8 +66,9 @@ def unsubscribe_url(customer_id: int, channel: str) -> str:
     return f"{settings.TOUCHFLOW_PUBLIC_URL}/u/{unsubscribe_token(customer_id, channel)}"
 
 
-def first_name(name: str) -> str:
-    return name.split()[0] if name.strip() else ""
+class TemplateFailed(ValueError):
+    """A template that cannot be rendered for this customer; the message names the
+    cause a manager can fix ("unknown variable store.phone")."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +91,12 @@ class Renderer:
             self._compiled[source] = template
         return template
 
+    def _render(self, source: str, context: dict[str, Any]) -> str:
+        try:
+            return self._template(source).render(context)
+        except Exception as exc:  # noqa: BLE001 - every template failure is the author's
+            raise TemplateFailed(explain_failure(source, exc)) from exc
+
     @staticmethod
     def pick_language(messages: dict[str, Any], *preferred: str) -> str:
         for language in (*preferred, "en"):
@@ -122,10 +116,9 @@ class Renderer:
         unsubscribe footer where the template has none."""
         lang = self.pick_language(messages, language, store_language)
         source = messages[lang]
-        customer = context.get("customer") or {}
-        context = {**context, "greeting": greeting(lang, customer.get("first_name", ""))}
-        text = self._template(source["text"]).render(context).strip()
-        subject = self._template(source["subject"]).render(context) if source.get("subject") else ""
+        context = with_greeting(context, lang)
+        text = self._render(source["text"], context).strip()
+        subject = self._render(source["subject"], context) if source.get("subject") else ""
         url = context.get("unsubscribe_url", "")
         if url and url not in text:
             link_footer, sms_footer = FOOTERS.get(lang, FOOTERS["en"])

@@ -16,7 +16,8 @@ from django.db.models import QuerySet
 from touchflow.core import clock
 from touchflow.core.ttlcache import TTLCache
 from touchflow.customers.models import Customer
-from touchflow.delivery.models import CallTask, TaskState, Touch, TouchState
+from touchflow.delivery.call_tasks import cancel_open_call_tasks
+from touchflow.delivery.models import Touch, TouchState
 from touchflow.flows import queries
 from touchflow.flows.models import Enrollment, EnrollmentState, Flow, FlowStatus, FlowStep
 from touchflow.flows.schedule import Policy, due_and_expiry, new_idempotency_key, next_step
@@ -27,7 +28,19 @@ if TYPE_CHECKING:
     from touchflow.purchases.models import Purchase
     from touchflow.visits.models import Visit
 
-OPEN_TOUCH_STATES = (TouchState.QUEUED, TouchState.CLAIMED)
+# Touches still to go out: queued (or claimed, the old name), or held by a paused chain.
+OPEN_TOUCH_STATES = (TouchState.QUEUED, TouchState.CLAIMED, TouchState.PAUSED)
+PURCHASE = "purchase"
+
+
+def ended_by_purchase(exit_on: Iterable[str], entered_at: datetime,
+                      purchased_at: datetime | None) -> bool:
+    """The one rule for a purchase ending a passage through a chain: the chain exits on
+    purchase and the purchase came after the customer entered. A purchase before the
+    entry, or at the same moment (the sale that started a purchase chain, or the sale of
+    the visit that entered it), does not end it. The dispatcher's check before sending
+    and ``leave`` both follow it."""
+    return purchased_at is not None and PURCHASE in exit_on and purchased_at > entered_at
 
 
 def store_policy(store: Store) -> Policy:
@@ -160,7 +173,7 @@ def on_visit_logged(visit: Visit) -> list[Enrollment]:
 
 def on_purchase_recorded(purchase: Purchase) -> list[Enrollment]:
     """A purchase ends the chains that exit on purchase, then starts the purchase chains."""
-    leave(purchase.customer_id, "purchase", purchase.occurred_at, only_rule="purchase")
+    end_for_purchase(purchase.customer_id, purchase.occurred_at)
     entered = []
     staff_id = purchase.visit.staff_id if purchase.visit_id and purchase.visit else None
     for flow in flows_for_purchase(purchase):
@@ -195,14 +208,14 @@ def on_purchases_imported(purchases: Sequence[Purchase]) -> int:
         for e in Enrollment.objects.select_related("flow").filter(
             customer_id__in=latest, state=EnrollmentState.ACTIVE
         )
-        if "purchase" in e.flow.exit_on and e.entered_at < latest[e.customer_id]
+        if ended_by_purchase(e.flow.exit_on, e.entered_at, latest[e.customer_id])
     ]
     for enrollment in ending:
         leave(
             enrollment.customer_id,
-            "purchase",
+            PURCHASE,
             latest[enrollment.customer_id],
-            only_rule="purchase",
+            only_rule=PURCHASE,
             flow_ids=[enrollment.flow_id],
         )
     now = clock.now()
@@ -238,6 +251,20 @@ def end_overlap(survivor_id: int, other_id: int, at: datetime) -> int:
     return leave(other_id, "merged", at, flow_ids=list(shared))
 
 
+def end_for_purchase(customer_id: int, purchased_at: datetime) -> int:
+    """A purchase made at ``purchased_at`` ends the customer's passages through chains
+    that exit on purchase and began before it (``ended_by_purchase``); a passage begun
+    after it goes on. Returns how many ended. The dispatcher, finding a purchase right
+    before a send, calls this with the purchase's time, never with its own clock."""
+    return leave(customer_id, PURCHASE, purchased_at, only_rule=PURCHASE)
+
+
+def _ends(enrollment: Enrollment, rule: str | None, at: datetime) -> bool:
+    if rule == PURCHASE:
+        return ended_by_purchase(enrollment.flow.exit_on, enrollment.entered_at, at)
+    return rule is None or rule in enrollment.flow.exit_on
+
+
 def leave(
     customer_id: int,
     reason: str,
@@ -246,9 +273,10 @@ def leave(
     only_rule: str | None = None,
     flow_ids: Iterable[int] | None = None,
 ) -> int:
-    """End the customer's active enrollments (those whose exit rules include
-    ``only_rule``, when given), cancel their open touches and the call tasks their call
-    steps made that nobody has done yet. Returns how many ended.
+    """End the customer's active enrollments that began by ``at`` (those whose exit
+    rules include ``only_rule``, when given; for a purchase, those begun before it),
+    cancel their open touches and the call tasks their call steps made that nobody has
+    done yet. Returns how many ended.
 
     A touch already claimed by a worker is cancelled too; the worker re-reads the
     enrollment right before sending and drops it.
@@ -258,7 +286,7 @@ def leave(
     )
     if flow_ids is not None:
         qs = qs.filter(flow_id__in=list(flow_ids))
-    ended = [e for e in qs if only_rule is None or only_rule in e.flow.exit_on]
+    ended = [e for e in qs if _ends(e, only_rule, at)]
     if not ended:
         return 0
     now = clock.now()
@@ -273,9 +301,7 @@ def leave(
             state=TouchState.CANCELLED, reason=reason, finished_at=now, lease_owner=""
         )
         # A call about a chain the customer has left (they bought, opted out) is not made.
-        CallTask.objects.filter(touch__enrollment__in=ended, state=TaskState.OPEN).update(
-            state=TaskState.CANCELLED, done_at=now
-        )
+        cancel_open_call_tasks(now, enrollment_ids=[e.pk for e in ended])
     return len(ended)
 
 

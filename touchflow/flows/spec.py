@@ -17,7 +17,13 @@ from jinja2 import TemplateSyntaxError, meta
 
 from touchflow.core.durations import parse_duration
 from touchflow.flows import yaml_lines
-from touchflow.flows.templates import ALLOWED_VARIABLES, SAMPLE_CONTEXT, environment
+from touchflow.flows.templates import (
+    ALLOWED_VARIABLES,
+    VARIABLES,
+    environment,
+    sample_context,
+    unknown_attributes,
+)
 
 TRIGGERS = ("visit", "purchase")
 VISIT_CLASSES = ("type1", "type2", "type3", "type4", "grey")
@@ -98,6 +104,8 @@ class FlowSpec:
 @dataclass
 class _Checker:
     problems: list[Problem] = field(default_factory=list)
+    chain: str = ""
+    step: str = ""
 
     def fail(self, line: int, message: str) -> None:
         self.problems.append(Problem(line, message))
@@ -165,7 +173,10 @@ class _Checker:
         hours, minutes = raw.split(":")
         return time(int(hours), int(minutes))
 
-    def template(self, source: Any, line: int, where: str) -> str:
+    def template(self, source: Any, line: int, where: str, language: str) -> str:
+        """Check a template against what a message will have at send time: the same
+        context (``templates.message_context``), with strict undefined."""
+        where = f"{self.place}{where}"
         if not isinstance(source, str) or not source.strip():
             self.fail(line, f"{where} must be non-empty text")
             return ""
@@ -175,20 +186,29 @@ class _Checker:
             self.fail(line + max(exc.lineno - 1, 0), f"{where}: template error: {exc.message}")
             return source
         unknown = sorted(meta.find_undeclared_variables(parsed) - ALLOWED_VARIABLES)
+        unknown += unknown_attributes(parsed)
         if unknown:
             self.fail(
                 line,
                 f"{where}: unknown variable(s) {', '.join(unknown)}; "
-                f"available: {', '.join(sorted(ALLOWED_VARIABLES))}",
+                f"available: {', '.join(VARIABLES)}",
             )
             return source
         try:
-            # A trial render with sample values catches unknown attributes
-            # ({{ customer.nmae }}) now rather than at send time.
-            environment().from_string(source).render(SAMPLE_CONTEXT)
+            # A trial render with the sample customer catches what the static check
+            # cannot ({{ customer.name.nope }}, a filter on the wrong type) now rather
+            # than at send time.
+            environment().from_string(source).render(sample_context(language))
         except Exception as exc:  # noqa: BLE001 - any failure is the author's to fix
             self.fail(line, f"{where}: {exc}")
         return source
+
+    @property
+    def place(self) -> str:
+        """"chain 'x', step 'y', " for messages about a template (it may be read far
+        from its file: the chain editor, a dead letter's reason)."""
+        chain = f"chain {self.chain!r}, " if self.chain else ""
+        return f"{chain}step {self.step!r}, " if self.step else chain
 
 
 FLOW_KEYS = ("slug", "name", "description", "status", "audience", "exit_on", "steps")
@@ -230,6 +250,7 @@ def parse_flow(text: str, source: str = "<chain>") -> FlowSpec:
         check.fail(
             root.line_of("slug"), f"'slug': {slug!r} must be lower-case letters, digits, - or _"
         )
+    check.chain = slug
     name = check.text(root, "name", required=True)
     description = check.text(root, "description", required=False)
     status = root.get("status")
@@ -302,6 +323,7 @@ def _steps(check: _Checker, root: yaml_lines.LineDict) -> list[StepSpec]:
 def _step(check: _Checker, data: yaml_lines.LineDict, index: int) -> StepSpec | None:
     check.unknown_keys(data, STEP_KEYS, f"step {index}")
     key = check.text(data, "key", required=True, default=f"step-{index}")
+    check.step = key
     if not _SLUG.match(key):
         check.fail(
             data.line_of("key"), f"'key': {key!r} must be lower-case letters, digits, - or _"
@@ -388,14 +410,14 @@ def _messages(
             continue
         check.unknown_keys(body_map, ("subject", "text"), f"'message.{language}'")
         text = check.template(
-            body_map.get("text"), body_map.line_of("text"), f"message.{language}.text"
+            body_map.get("text"), body_map.line_of("text"), f"message.{language}.text", language
         )
         subject = body_map.get("subject", "")
         if "email" in channels and not subject:
             check.fail(body_map.line, f"message.{language}: an e-mail step needs a 'subject'")
         if subject:
             subject = check.template(
-                subject, body_map.line_of("subject"), f"message.{language}.subject"
+                subject, body_map.line_of("subject"), f"message.{language}.subject", language
             )
         messages[language] = Message(subject=subject, text=text)
     if not messages and not check.problems:
@@ -416,6 +438,6 @@ def _scripts(check: _Checker, data: yaml_lines.LineDict) -> dict[str, Message]:
             )
             continue
         scripts[language] = Message(
-            subject="", text=check.template(text, line, f"script.{language}")
+            subject="", text=check.template(text, line, f"script.{language}", language)
         )
     return scripts

@@ -1,29 +1,85 @@
-"""The sandbox that staff-written message templates run in.
+"""The sandbox that staff-written message templates run in, and what they may use.
 
-Templates see only the variables listed here; the sandbox refuses attribute
-access to anything unsafe, so a template cannot reach code or other data.
+Templates see only the variables ``message_context`` builds; the sandbox refuses
+attribute access to anything unsafe, so a template cannot reach code or other data.
+The send-time context (the dispatcher) and the validation sample (``flows validate``,
+the chain editor) are both built by ``message_context``: a template that renders in
+validation renders at send time, and one that would fail at send time fails here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from functools import lru_cache
+from typing import Any
 
-from jinja2 import StrictUndefined
+from jinja2 import StrictUndefined, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-ALLOWED_VARIABLES = frozenset({"customer", "store", "seller", "unsubscribe_url", "greeting"})
-
-# What each variable offers; the renderer builds the same shape from real rows.
-SAMPLE_CONTEXT = {
-    "customer": {"name": "Anna Nowak", "first_name": "Anna"},
-    "store": {"name": "Meble Nowak", "phone": "+48221234567"},
-    "seller": {"name": "Piotr", "first_name": "Piotr"},
-    "unsubscribe_url": "https://touchflow.example/u/sample",
-    # In the message's language, with the first name or without it when the customer
-    # has none ("Hello Anna," / "Hello,"; "Здравствуйте, Анна!"; "Dzień dobry, Anna!"):
-    # the renderer fills it in (``delivery.render.greeting``).
-    "greeting": "Hello Anna,",
+# ``{{ greeting }}``: how a message opens, with the customer's first name or, for a
+# customer the counter knows only by a number, without one, so that no message starts
+# with ", three tips…". English ends on a comma (the sentence goes on), Russian and
+# Polish on "!" (a new sentence follows).
+GREETINGS = {
+    "en": ("Hello {name},", "Hello,"),
+    "ru": ("Здравствуйте, {name}!", "Здравствуйте!"),
+    "pl": ("Dzień dobry, {name}!", "Dzień dobry!"),
 }
+
+
+def first_name(name: str) -> str:
+    return name.split()[0] if name.strip() else ""
+
+
+def greeting(language: str, first: str) -> str:
+    named, plain = GREETINGS.get(language, GREETINGS["en"])
+    return named.format(name=first) if first.strip() else plain
+
+
+def message_context(
+    customer_name: str, store_name: str, seller_name: str, unsubscribe_url: str
+) -> dict[str, Any]:
+    """Everything a message template may use, for one customer. The one definition:
+    the dispatcher calls it with real rows, validation with ``SAMPLE_CONTEXT``'s values."""
+    return {
+        "customer": {"name": customer_name, "first_name": first_name(customer_name)},
+        "store": {"name": store_name},
+        "seller": {"name": seller_name, "first_name": first_name(seller_name)},
+        "unsubscribe_url": unsubscribe_url,
+    }
+
+
+def with_greeting(context: Mapping[str, Any], language: str) -> dict[str, Any]:
+    """The context plus ``greeting`` in the message's language (known only once the
+    renderer has picked the language)."""
+    customer = context.get("customer") or {}
+    return {**context, "greeting": greeting(language, customer.get("first_name", ""))}
+
+
+SAMPLE_MESSAGE_CONTEXT = message_context(
+    "Anna Nowak", "Meble Nowak", "Piotr Kowalski", "https://touchflow.example/u/sample"
+)
+
+
+def sample_context(language: str) -> dict[str, Any]:
+    """What validation renders a template of ``language`` with."""
+    return with_greeting(SAMPLE_MESSAGE_CONTEXT, language)
+
+
+SAMPLE_CONTEXT = sample_context("en")
+ALLOWED_VARIABLES = frozenset(SAMPLE_CONTEXT)
+
+
+def _dotted(context: Mapping[str, Any]) -> Iterator[str]:
+    for name, value in context.items():
+        if isinstance(value, Mapping):
+            yield from (f"{name}.{attr}" for attr in value)
+        else:
+            yield name
+
+
+# What an author may write, for error messages: customer.first_name, customer.name, …
+VARIABLES = tuple(sorted(_dotted(SAMPLE_CONTEXT)))
 
 
 @lru_cache(maxsize=1)
@@ -33,3 +89,45 @@ def environment() -> ImmutableSandboxedEnvironment:
     return ImmutableSandboxedEnvironment(
         autoescape=False, undefined=StrictUndefined, keep_trailing_newline=False
     )
+
+
+def _attribute(node: nodes.Node) -> tuple[str, str] | None:
+    """(variable, attribute) of ``store.phone`` or ``store['phone']``, else None."""
+    if isinstance(node, nodes.Getattr) and isinstance(node.node, nodes.Name):
+        return node.node.name, node.attr
+    if (
+        isinstance(node, nodes.Getitem)
+        and isinstance(node.node, nodes.Name)
+        and isinstance(node.arg, nodes.Const)
+        and isinstance(node.arg.value, str)
+    ):
+        return node.node.name, node.arg.value
+    return None
+
+
+def unknown_attributes(parsed: nodes.Template) -> list[str]:
+    """The ``variable.attribute`` uses that no message has (``store.phone``), in order
+    of appearance: the static twin of the StrictUndefined error, naming the variable
+    that jinja's own message ("'dict object' has no attribute 'phone'") does not."""
+    found: list[str] = []
+    for node in parsed.find_all((nodes.Getattr, nodes.Getitem)):
+        pair = _attribute(node)
+        if pair is None:
+            continue
+        offered = SAMPLE_CONTEXT.get(pair[0])
+        dotted = f"{pair[0]}.{pair[1]}"
+        if isinstance(offered, Mapping) and pair[1] not in offered and dotted not in found:
+            found.append(dotted)
+    return found
+
+
+def explain_failure(source: str, exc: Exception) -> str:
+    """A render failure in words a manager can act on: "unknown variable store.phone"
+    when the template reaches for something a message does not have."""
+    try:
+        unknown = unknown_attributes(environment().parse(source))
+    except Exception:  # noqa: BLE001 - the original error is the better report then
+        unknown = []
+    if unknown:
+        return f"unknown variable {', '.join(unknown)}"
+    return str(exc)

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
-from touchflow.delivery.channels.base import Channel, OutgoingMessage, SendResult
+from touchflow.delivery.channels.base import Channel, OutgoingMessage, Route, SendResult
+from touchflow.delivery.channels.base import route as channel_route
 from touchflow.delivery.policies import Contact
 from touchflow.messaging import accounts
 
@@ -39,6 +40,23 @@ class AccountChannel:
         if check is None or check(contact):
             return True
         return self.default is not None and accounts.for_store(store_id, self.name) is None
+
+    def route(self, message: OutgoingMessage) -> Route:
+        """The store's own account when it has one (rate limit and key trait of its
+        provider), else the deployment-wide channel; read in the worker's main thread."""
+        cfg = accounts.for_store(message.store_id, self.name)
+        if cfg is None and self.default is not None:
+            return channel_route(self.default, message)
+        if cfg is None:
+            error = f"store {message.store_id} has no {self.name} account"
+            return Route(key=f"none:{self.name}", send=lambda _m: SendResult.failed(error))
+        live = accounts.provider(cfg)
+        return Route(
+            key=f"account:{cfg.id}",
+            send=live.sender_for(message),
+            rate=getattr(cfg, "rate_limit", None) or getattr(live, "default_rate", None),
+            honours_keys=bool(getattr(live, "honours_idempotency_key", False)),
+        )
 
     def send(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
         results: list[SendResult | None] = [None] * len(messages)

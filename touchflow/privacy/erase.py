@@ -35,7 +35,8 @@ from touchflow.customers.models import (
     CustomerStore,
     OptInToken,
 )
-from touchflow.delivery.models import Attempt, CallTask, TaskState, Touch
+from touchflow.delivery.call_tasks import cancel_open_call_tasks
+from touchflow.delivery.models import Attempt, CallTask, Touch
 from touchflow.flows.enrollment import leave
 from touchflow.privacy import audit, suppression
 from touchflow.privacy.actor import Requester
@@ -81,6 +82,8 @@ def erase_customer(customer_id: int, requester: Requester, *, suppress: bool = T
         counts = {"customers": len(ids), "chains_left": leave(live.pk, ERASED, at)}
         counts.update(_contacts(ids, suppress, at))
         counts.update(_records(ids))
+        # An open call to a person who asked to be forgotten is not made.
+        cancel_open_call_tasks(at, customer_ids=ids)
         counts["timeline_rows"] = _timeline(ids)
         _admin_log(ids)
         for pk in ids:
@@ -127,10 +130,6 @@ def _records(ids: list[int]) -> dict[str, int]:
         "call_tasks": CallTask.objects.filter(customer_id__in=ids)
         .update(phone="", script="", note=""),
     }
-    # An open call to a person who asked to be forgotten is not made.
-    CallTask.objects.filter(customer_id__in=ids, state=TaskState.OPEN).update(
-        state=TaskState.CANCELLED
-    )
     counts["purchases"] = _purchase_items(Purchase.objects.filter(customer_id__in=ids))
     return counts
 

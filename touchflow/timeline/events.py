@@ -267,9 +267,13 @@ def call_logged(
     return row
 
 
-def touch_requeued(touch: Touch, staff_id: int | None, at: datetime) -> TimelineEvent:
-    """A person sent a dead letter back to the queue."""
+def touch_requeued(
+    touch: Touch, staff_id: int | None, at: datetime, was: str = "dead"
+) -> TimelineEvent:
+    """A person sent a dead letter (``was`` "dead") or a touch not known to have been
+    sent (``was`` "uncertain") back to the queue."""
     row = touch_row(touch, at, "requeued", touch.enrollment.flow.slug, touch.step.key)
     row.staff_id = staff_id
+    row.data["was"] = was
     row.save()
     return row

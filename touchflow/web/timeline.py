@@ -137,6 +137,8 @@ _TOUCH_TITLES = {
     "task": lambda: _("Call task created"),
     "call_logged": lambda: _("Call logged"),
     "requeued": lambda: _("Message queued again"),
+    "requeued_uncertain": lambda: _("Message queued again (the first one may have arrived)"),
+    "uncertain": lambda: _("Not known whether the message was sent"),
     "delivered": lambda: _("Message delivered"),
     "read": lambda: _("Message read"),
     "failed": lambda: _("Message not delivered"),
@@ -148,7 +150,10 @@ _WITH_REASON = ("expired", "skipped", "cancelled", "dead")
 
 def _touch(data: dict, labels: _Labels) -> tuple[str, str, str]:
     outcome = str(data.get("outcome") or "")
-    title = _TOUCH_TITLES.get(outcome, lambda: _("Message or call"))()
+    # A person sent again a touch not known to have gone out: the timeline says so.
+    shown = "requeued_uncertain" if outcome == "requeued" and data.get("was") == "uncertain" \
+        else outcome
+    title = _TOUCH_TITLES.get(shown, lambda: _("Message or call"))()
     parts = []
     if outcome == "call_logged":
         parts.append(_choice(CallResult, data.get("result")))

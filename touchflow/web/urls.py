@@ -32,6 +32,8 @@ urlpatterns = [
     path("tasks/", tasks.task_list, name="tasks"),
     path("tasks/<int:pk>/done/", tasks.task_done, name="task-done"),
     path("dead-letters/", dead_letters.dead_letter_list, name="dead-letters"),
+    path("dead-letters/group/<slug:key>/", dead_letters.dead_letter_group,
+         name="dead-letter-group"),
     path("dead-letters/<int:pk>/retry/", dead_letters.dead_letter_retry,
          name="dead-letter-retry"),
     path("u/<str:token>", unsubscribe.unsubscribe, name="unsubscribe"),

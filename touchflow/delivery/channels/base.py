@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -30,6 +30,9 @@ class SendResult:
     error: str = ""
     transient: bool = False
     retry_after: float | None = None  # seconds, when the provider said so
+    # The request may have reached the provider though no answer came back (a timeout
+    # or a dropped connection after it was written). A refused connection is not.
+    ambiguous: bool = False
 
     @classmethod
     def sent(cls, provider_id: str = "") -> SendResult:
@@ -42,6 +45,32 @@ class SendResult:
     @classmethod
     def failed(cls, error: str) -> SendResult:
         return cls(ok=False, error=error, transient=False)
+
+    @classmethod
+    def unknown(cls, error: str) -> SendResult:
+        """No answer to a request that may have arrived: sent again only with the same
+        idempotency key, and only to a provider that honours it."""
+        return cls(ok=False, error=error, transient=True, ambiguous=True)
+
+
+@dataclass(frozen=True)
+class Route:
+    """How one message leaves: found in the worker's main thread (which may read the
+    database), while ``send`` runs on a sending thread and must not.
+
+    ``key`` names the provider account (or deployment-wide channel) that rate limits
+    and in-flight bounds count against; ``rate`` is its limit in messages per second
+    (None: none); ``honours_keys`` says whether the provider drops a repeat of an
+    idempotency key, so an ambiguous send may be repeated with the same key.
+    """
+
+    key: str
+    send: Callable[[OutgoingMessage], SendResult]
+    rate: float | None = None
+    honours_keys: bool = False
+    # Sends that return at once and change nothing outside the process (the null
+    # channel) run on the worker's own thread.
+    inline: bool = False
 
 
 class Channel(Protocol):
@@ -59,6 +88,22 @@ class Channel(Protocol):
     def send(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]: ...
 
     def close(self) -> None: ...
+
+
+def route(channel: Channel, message: OutgoingMessage) -> Route:
+    """The route of ``message`` on ``channel``: the channel's own ``route`` when it has
+    one (a channel that picks a store's account), else the channel as one account."""
+    own = getattr(channel, "route", None)
+    if own is not None:
+        found: Route = own(message)
+        return found
+    return Route(
+        key=f"channel:{channel.name}",
+        send=lambda m: channel.send([m])[0],
+        rate=getattr(channel, "rate", None),
+        honours_keys=bool(getattr(channel, "honours_idempotency_key", False)),
+        inline=bool(getattr(channel, "inline", False)),
+    )
 
 
 def serves(channel: Channel, store_id: int) -> bool:

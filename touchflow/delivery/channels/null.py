@@ -8,6 +8,9 @@ from touchflow.delivery.channels.base import OutgoingMessage, SendResult
 
 
 class NullChannel:
+    honours_idempotency_key = True
+    inline = True  # nothing leaves the process: sent on the worker's own thread
+
     def __init__(self, name: str) -> None:
         self.name = name
         self.sent = 0

@@ -15,6 +15,9 @@ from touchflow.delivery.channels.base import OutgoingMessage, SendResult
 
 
 class OutboxChannel:
+    # A reader of the file sees each line's key; a repeat carries the same one.
+    honours_idempotency_key = True
+
     def __init__(self, name: str, directory: str) -> None:
         self.name = name
         self.path = Path(directory) / f"{name}.jsonl"

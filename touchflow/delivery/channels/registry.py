@@ -3,7 +3,8 @@
 ``TOUCHFLOW_CHANNELS`` lists them, e.g.
 ``email=smtp://127.0.0.1:1025;sms=http://127.0.0.1:9000/sms;telegram=null:``.
 A channel that is not listed is not usable, and steps fall back past it. An http(s)
-URL may end in ``?timeout=SECONDS`` (how long one request may take; default 10).
+URL may end in ``?timeout=SECONDS`` (how long one request may take; default 10) and
+``&keys=off`` (the receiver does not drop a repeated idempotency key).
 """
 
 from __future__ import annotations
@@ -44,8 +45,26 @@ def build(name: str, url: str) -> Channel:
         return SmtpChannel(name, url, sender=settings.TOUCHFLOW_EMAIL_FROM)
     if url.startswith(("http://", "https://")):
         url, timeout = _pop_timeout(url)
-        return WebhookChannel(name, url) if timeout is None else WebhookChannel(name, url, timeout)
+        url, keys = _pop_keys(url)
+        channel = WebhookChannel(name, url, 10.0 if timeout is None else timeout)
+        channel.honours_idempotency_key = keys
+        return channel
     raise ValueError(f"TOUCHFLOW_CHANNELS: {name}: unsupported URL {url!r}")
+
+
+def _pop_keys(url: str) -> tuple[str, bool]:
+    """``http://host/path?keys=off``: the receiving system does not drop a repeated
+    ``Idempotency-Key``, so a send whose answer was lost is never repeated (it ends
+    "uncertain"). Default: it does."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    values = [v for k, v in query if k == "keys"]
+    if not values:
+        return url, True
+    if values[-1] not in ("on", "off"):
+        raise ValueError(f"TOUCHFLOW_CHANNELS: keys={values[-1]!r} must be on or off")
+    rest = [(k, v) for k, v in query if k != "keys"]
+    return urlunsplit(parts._replace(query=urlencode(rest))), values[-1] == "on"
 
 
 def _pop_timeout(url: str) -> tuple[str, float | None]:

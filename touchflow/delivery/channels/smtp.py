@@ -1,9 +1,10 @@
-"""E-mail over SMTP, on one pooled connection per worker."""
+"""E-mail over SMTP, on one kept-open connection per sending thread."""
 
 from __future__ import annotations
 
 import contextlib
 import smtplib
+import threading
 from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -14,7 +15,13 @@ from touchflow.delivery.channels.base import OutgoingMessage, SendResult
 
 class SmtpChannel:
     """``smtp://user:password@host:port?from=shop@example.com`` (``smtps://`` for TLS
-    from the start; ``?starttls=1`` to upgrade)."""
+    from the start; ``?starttls=1`` to upgrade).
+
+    An SMTP server does not drop a repeated message: a send whose answer was lost is
+    not repeated (the touch ends "uncertain").
+    """
+
+    honours_idempotency_key = False
 
     def __init__(self, name: str, url: str, sender: str, timeout: float = 15.0) -> None:
         parts = urlsplit(url)
@@ -29,18 +36,33 @@ class SmtpChannel:
         self._password = unquote(parts.password) if parts.password else None
         self._sender = sender
         self._timeout = timeout
-        self._conn: smtplib.SMTP | None = None
+        self._local = threading.local()
+        self._all: list[smtplib.SMTP] = []
+        self._lock = threading.Lock()
 
     def _connection(self) -> smtplib.SMTP:
-        if self._conn is None:
+        conn: smtplib.SMTP | None = getattr(self._local, "conn", None)
+        if conn is None:
             cls = smtplib.SMTP_SSL if self._tls else smtplib.SMTP
             conn = cls(self._host, self._port, timeout=self._timeout)
             if self._starttls:
                 conn.starttls()
             if self._user:
                 conn.login(self._user, self._password or "")
-            self._conn = conn
-        return self._conn
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def _drop_connection(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            return
+        self._local.conn = None
+        with self._lock:
+            self._all.remove(conn)
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            conn.quit()
 
     def _email(self, message: OutgoingMessage) -> EmailMessage:
         mail = EmailMessage()
@@ -61,17 +83,23 @@ class SmtpChannel:
     def _send_one(self, message: OutgoingMessage) -> SendResult:
         mail = self._email(message)
         try:
-            refused = self._connection().send_message(mail)
+            conn = self._connection()
+        except (TimeoutError, smtplib.SMTPException, OSError) as exc:  # nothing was sent
+            self._drop_connection()
+            return SendResult.retry(f"{type(exc).__name__}: {exc}")
+        try:
+            refused = conn.send_message(mail)
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
             return self._for_code(code, text)
         except smtplib.SMTPResponseException as exc:
             if exc.smtp_code >= 500:
-                self.close()
+                self._drop_connection()
             return self._for_code(exc.smtp_code, exc.smtp_error)
         except (TimeoutError, smtplib.SMTPException, OSError) as exc:
-            self.close()
-            return SendResult.retry(f"{type(exc).__name__}: {exc}")
+            # The server may have taken the message before the connection broke.
+            self._drop_connection()
+            return SendResult.unknown(f"{type(exc).__name__}: {exc}")
         if refused:
             code, text = next(iter(refused.values()))
             return self._for_code(code, text)
@@ -88,7 +116,9 @@ class SmtpChannel:
         return [self._send_one(m) for m in messages]
 
     def close(self) -> None:
-        if self._conn is not None:
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
             with contextlib.suppress(smtplib.SMTPException, OSError):
-                self._conn.quit()
-            self._conn = None
+                conn.quit()
+        self._local = threading.local()

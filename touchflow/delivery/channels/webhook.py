@@ -1,11 +1,13 @@
-"""A generic HTTP channel: POSTs each message as JSON to a URL, over one kept-alive
-connection. Used for local sinks in tests and benchmarks, and as a simple way to
-hand messages to another system."""
+"""A generic HTTP channel: POSTs each message as JSON to a URL, over a kept-alive
+connection per sending thread. Used for local sinks in tests and benchmarks, and as a
+simple way to hand messages to another system, which can drop a repeat by its
+``Idempotency-Key``."""
 
 from __future__ import annotations
 
 import http.client
 import json
+import threading
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
@@ -14,6 +16,8 @@ from touchflow.delivery.channels.http_status import result_for_status
 
 
 class WebhookChannel:
+    honours_idempotency_key = True
+
     def __init__(self, name: str, url: str, timeout: float = 10.0) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -24,13 +28,28 @@ class WebhookChannel:
         self._port = parts.port or (443 if self._https else 80)
         self._path = parts.path or "/"
         self._timeout = timeout
-        self._conn: http.client.HTTPConnection | None = None
+        # http.client connections are not thread-safe: one per sending thread.
+        self._local = threading.local()
+        self._all: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
 
     def _connection(self) -> http.client.HTTPConnection:
-        if self._conn is None:
+        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
+        if conn is None:
             cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-            self._conn = cls(self._host, self._port, timeout=self._timeout)
-        return self._conn
+            conn = cls(self._host, self._port, timeout=self._timeout)
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def _drop_connection(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+            with self._lock:
+                self._all.remove(conn)
 
     def _post(self, message: OutgoingMessage) -> SendResult:
         body = json.dumps(
@@ -49,15 +68,21 @@ class WebhookChannel:
             "Idempotency-Key": message.idempotency_key,
         }
         conn = self._connection()
+        if conn.sock is None:
+            try:
+                conn.connect()
+            except (TimeoutError, OSError) as exc:  # refused or unreachable: never sent
+                self._drop_connection()
+                return SendResult.retry(f"{type(exc).__name__}: {exc}")
         try:
             conn.request("POST", self._path, body=body, headers=headers)
             response = conn.getresponse()
             text = response.read().decode("utf-8", "replace")
         except (TimeoutError, OSError, http.client.HTTPException) as exc:
-            self.close()  # the connection's state is unknown: start afresh
-            return SendResult.retry(f"{type(exc).__name__}: {exc}")
+            self._drop_connection()  # the connection's state is unknown: start afresh
+            return SendResult.unknown(f"{type(exc).__name__}: {exc}")
         if response.getheader("Connection", "").lower() == "close":
-            self.close()
+            self._drop_connection()
         provider_id = ""
         if 200 <= response.status < 300 and text.startswith("{"):
             try:
@@ -72,6 +97,8 @@ class WebhookChannel:
         return [self._post(m) for m in messages]
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            conn.close()
+        self._local = threading.local()

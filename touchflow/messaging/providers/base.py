@@ -10,7 +10,8 @@ a reply on the timeline, STOP, a receipt — is decided once, in ``messaging.inb
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
@@ -113,7 +114,10 @@ class AccountConfig:
     webhook_url: str = ""  # the public URL of this account's webhook
 
 
-QUICK_STOP = "stop"  # the payload of the unsubscribe button every provider shows
+QUICK_STOP = "stop"
+# Connections kept to one provider account by one worker (its bound on requests in
+# flight to that account).
+CONNECTIONS = 100  # the payload of the unsubscribe button every provider shows
 
 
 class Provider:
@@ -129,17 +133,26 @@ class Provider:
         self.base_url = (account.base_url or self.default_base_url).rstrip("/")
         self.reuse = reuse
         self.timeout = timeout
-        self._client: httpx.Client | None = None
+        # One client per sending thread, each with its own kept-alive connection: a
+        # client shared by a hundred threads spends its time in httpcore's pool, which
+        # scans every connection for every waiting request (decision 0016).
+        self._local = threading.local()
+        self._clients: list[httpx.Client] = []
+        self._clients_lock = threading.Lock()
 
     # -- HTTP -------------------------------------------------------------------------
 
     def client(self) -> httpx.Client:
-        if self._client is None:
+        client: httpx.Client | None = getattr(self._local, "client", None)
+        if client is None:
             # Without reuse no connection is kept alive: every request opens its own
             # (and closes it), which is what the benchmark compares reuse against.
             limits = httpx.Limits() if self.reuse else httpx.Limits(max_keepalive_connections=0)
-            self._client = httpx.Client(timeout=self.timeout, limits=limits)
-        return self._client
+            client = httpx.Client(timeout=self.timeout, limits=limits)
+            self._local.client = client
+            with self._clients_lock:
+                self._clients.append(client)
+        return client
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """One request; raises httpx.HTTPError for network trouble (the caller maps it
@@ -147,9 +160,11 @@ class Provider:
         return self.client().request(method, url, **kwargs)
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        with self._clients_lock:
+            clients, self._clients = self._clients, []
+        for client in clients:
+            client.close()
+        self._local = threading.local()
 
     # -- sending ----------------------------------------------------------------------
 
@@ -158,6 +173,12 @@ class Provider:
 
     def send_one(self, message: OutgoingMessage) -> SendResult:
         raise NotImplementedError
+
+    def sender_for(self, message: OutgoingMessage) -> Callable[[OutgoingMessage], SendResult]:
+        """What sends ``message`` on a sending thread, which must not read the database:
+        a provider that needs stored facts to send reads them here, on the worker's
+        main thread."""
+        return self.send_one
 
     def send_text(
         self, address: str, text: str, *, quick_replies: Sequence[str] = (),
@@ -193,7 +214,13 @@ class Provider:
 
     @staticmethod
     def network_error(exc: Exception) -> SendResult:
-        return SendResult.retry(f"{type(exc).__name__}: {exc}")
+        """A request that never reached the provider (no connection) is retried; one
+        that may have (a timeout or a broken connection after it was written) is
+        ambiguous."""
+        error = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+            return SendResult.retry(error)
+        return SendResult.unknown(error)
 
     @staticmethod
     def retry_after(response: httpx.Response, body: Any = None) -> float | None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -139,6 +139,11 @@ class WhatsAppProvider(Provider):
 
     def send_one(self, message: OutgoingMessage) -> SendResult:
         return self.send([message])[0]
+
+    def sender_for(self, message: OutgoingMessage) -> Callable[[OutgoingMessage], SendResult]:
+        """The customer-service window is read now (the database), the send later."""
+        heard = self.last_heard([message.address]).get(_e164(message.address))
+        return lambda m: self._send_touch(m, heard)
 
     def _send_touch(self, message: OutgoingMessage, heard: datetime | None) -> SendResult:
         if whatsapp_window.is_open(heard, clock.now()):

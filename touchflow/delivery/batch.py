@@ -1,0 +1,203 @@
+"""The context stage: what a worker reads about the touches it claimed.
+
+Two reads with different lifetimes. ``load`` reads, once per claim, what does not
+change while a touch waits its turn: the touch, its enrollment, chain, steps, store,
+the customer's language and time zone, their last purchase. ``fresh`` reads, right
+before a group of touches is let go, what may change meanwhile: the customers' contact
+points and consent, and what they received or have in flight (the caps).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Max, Q
+
+from touchflow.customers.models import ContactPoint
+from touchflow.delivery.models import Touch, TouchState
+from touchflow.delivery.policies import Contact, Recent
+from touchflow.flows import enrollment as flow_enrollment
+from touchflow.flows.models import Flow, FlowStep
+from touchflow.flows.schedule import Policy
+from touchflow.purchases.models import Purchase
+from touchflow.stores.models import Role, Staff, Store
+
+
+@dataclass(slots=True)
+class DueCustomer:
+    pk: int
+    name: str
+    language: str
+    time_zone: str
+
+
+@dataclass(slots=True)
+class DueEnrollment:
+    pk: int
+    state: str
+    end_reason: str
+    entered_at: datetime
+    flow: Flow
+    flow_id: int
+    staff: Staff | None
+    staff_id: int | None
+    customer_id: int
+    store_id: int
+
+
+@dataclass(slots=True)
+class Due:
+    """A claimed touch as a worker sees it: plain values, not model instances (a model
+    instance per touch, enrollment, customer and step cost more than the send)."""
+
+    pk: int
+    customer_id: int
+    store_id: int
+    commercial: bool
+    due_at: datetime
+    expires_at: datetime
+    state: str
+    channel: str
+    attempts: int
+    last_error: str
+    idempotency_key: str
+    reason: str
+    finished_at: datetime | None
+    provider_message_id: str
+    failed_channels: str
+    # Set when the touch was claimed while in flight: its previous worker died (or lost
+    # its lease) after the request may have left (decision 0016).
+    in_flight_at: datetime | None
+    step: FlowStep
+    enrollment: DueEnrollment
+    customer: DueCustomer
+    store: Store
+
+    def failed(self) -> tuple[str, ...]:
+        return tuple(self.failed_channels.split(",")) if self.failed_channels else ()
+
+
+@dataclass
+class Batch:
+    """What ``load`` read for a set of claimed touches."""
+
+    touches: list[Due]
+    last_purchase: dict[int, datetime]
+    steps_by_flow: dict[int, list[FlowStep]]
+    policies: dict[int, Policy]
+    managers: dict[int, int]
+
+    def longest_cap_period(self) -> timedelta:
+        return max((p.cap_period for p in self.policies.values()), default=timedelta(0))
+
+
+@dataclass
+class Fresh:
+    """What ``fresh`` read for a group of customers, right before their sends."""
+
+    contacts: dict[int, list[Contact]]
+    recent: dict[int, Recent]
+
+
+def _position(step: FlowStep) -> tuple[int, int]:
+    return (step.position, step.pk)
+
+
+def load(ids: list[int]) -> Batch:
+    touches, steps = _read_touches(ids)
+    stores = {t.store_id: t.store for t in touches}
+    policies = {sid: flow_enrollment.store_policy(s) for sid, s in stores.items()}
+    purchase_exit = {t.customer_id for t in touches if "purchase" in t.enrollment.flow.exit_on}
+    last_purchase = dict(
+        Purchase.objects.filter(customer_id__any=purchase_exit)
+        .values("customer_id")
+        .annotate(last=Max("occurred_at"))
+        .values_list("customer_id", "last")
+    )
+    steps_by_flow: dict[int, list[FlowStep]] = defaultdict(list)
+    for step in sorted(steps, key=_position):
+        steps_by_flow[step.flow_id].append(step)
+    managers: dict[int, int] = {}
+    if any(t.step.kind == "call" for t in touches):
+        for staff_id, store_id in Staff.objects.filter(
+            Q(role=Role.MANAGER) & Q(stores__in=stores.keys()), is_active=True
+        ).values_list("id", "stores"):
+            managers.setdefault(store_id, staff_id)
+    return Batch(touches, last_purchase, steps_by_flow, policies, managers)
+
+
+def _read_touches(ids: list[int]) -> tuple[list[Due], list[FlowStep]]:
+    """The claimed touches as plain records: one query for the touches with their
+    enrollment and customer columns, and the few chains, steps, stores and staff
+    they share read by id (a batch of 500 touches has a handful of each)."""
+    rows = list(
+        Touch.objects.filter(id__any=ids).order_by("due_at", "id").values_list(
+            "id", "customer_id", "store_id", "commercial", "due_at", "expires_at", "state",
+            "channel", "attempts", "last_error", "idempotency_key", "reason",
+            "finished_at", "provider_message_id", "failed_channels", "step_id",
+            "enrollment_id", "enrollment__state", "enrollment__end_reason",
+            "enrollment__entered_at", "enrollment__flow_id", "enrollment__staff_id",
+            "customer__name", "customer__language", "customer__time_zone", "in_flight_at",
+        )
+    )
+    flows = Flow.objects.in_bulk({r[20] for r in rows})
+    # Every live step of those chains: the next step is scheduled from them.
+    steps = {s.pk: s for s in FlowStep.objects.filter(flow_id__in=flows.keys())}
+    stores = Store.objects.in_bulk({r[2] for r in rows})
+    staff = Staff.objects.in_bulk({r[21] for r in rows if r[21] is not None})
+    touches = []
+    for r in rows:
+        flow = flows[r[20]]
+        step = steps[r[15]]
+        step.flow = flow  # shared instance: no query for step.flow
+        enrollment = DueEnrollment(
+            pk=r[16], state=r[17], end_reason=r[18], entered_at=r[19], flow=flow,
+            flow_id=r[20], staff=staff.get(r[21]) if r[21] else None, staff_id=r[21],
+            customer_id=r[1], store_id=r[2],
+        )
+        touches.append(Due(
+            pk=r[0], customer_id=r[1], store_id=r[2], commercial=r[3], due_at=r[4],
+            expires_at=r[5], state=r[6], channel=r[7], attempts=r[8], last_error=r[9],
+            idempotency_key=r[10], reason=r[11], finished_at=r[12],
+            provider_message_id=r[13], failed_channels=r[14], in_flight_at=r[25], step=step,
+            enrollment=enrollment,
+            customer=DueCustomer(pk=r[1], name=r[22], language=r[23], time_zone=r[24]),
+            store=stores[r[2]],
+        ))
+    return touches, list(steps.values())
+
+
+def fresh(customer_ids: Collection[int], since: datetime, exclude: Iterable[int]) -> Fresh:
+    """The customers' contact points, and what they received since ``since`` or have
+    in flight now, from any worker (touches in ``exclude`` — those being judged — are
+    not counted). A touch in flight counts as sent from the moment it left; one that
+    ended "uncertain" counts as sent too: it may have been."""
+    contacts: dict[int, list[Contact]] = defaultdict(list)
+    for cid, kind, value, contact, marketing, network, bounced in (
+        ContactPoint.objects.filter(customer_id__any=customer_ids).values_list(
+            "customer_id", "kind", "value", "contact_consent", "marketing_consent",
+            "network", "undeliverable_at",
+        )
+    ):
+        contacts[cid].append(Contact(kind, value, contact, marketing, network, bounced is not None))
+    skip = set(exclude)
+    sent: dict[int, list[tuple[datetime, bool]]] = defaultdict(list)
+    for pk, customer_id, finished_at, in_flight_at, commercial in Touch.objects.filter(
+        Q(state__in=(TouchState.SENT, TouchState.UNCERTAIN), finished_at__gt=since)
+        | Q(state=TouchState.QUEUED, in_flight_at__isnull=False),
+        customer_id__any=customer_ids,
+    ).values_list("id", "customer_id", "finished_at", "in_flight_at", "commercial"):
+        at = finished_at or in_flight_at
+        if pk not in skip and at is not None:
+            sent[customer_id].append((at, commercial))
+    recent = {
+        cid: Recent(
+            sent=tuple(sorted(at for at, _c in rows)),
+            commercial=tuple(sorted(at for at, c in rows if c)),
+        )
+        for cid, rows in sent.items()
+    }
+    return Fresh(contacts, recent)

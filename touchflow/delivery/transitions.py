@@ -1,0 +1,180 @@
+"""Every change of a claimed touch's state, in one place: the new state, the reason
+code, the timeline row, the failed attempt and whether the chain moves on.
+
+Each function returns an ``Outcome``; nothing here writes to the database (the
+recording stage writes outcomes in sets). Reasons are codes, not prose: pages
+translate them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from touchflow.delivery.batch import Due
+from touchflow.delivery.channels.base import SendResult
+from touchflow.delivery.models import Attempt, AttemptOutcome, CallTask, TouchState
+from touchflow.delivery.queries import TouchUpdate
+from touchflow.delivery.retry import RetryPolicy
+from touchflow.timeline.events import touch_data
+from touchflow.timeline.models import EventKind
+
+# A touch's timeline row as plain values, in TOUCH_ROW_COLUMNS order.
+TimelineRow = tuple[int, str, datetime, int, dict[str, Any]]
+
+
+class Reason(StrEnum):
+    FLOW_PAUSED = "flow_paused"
+    PURCHASE = "purchase"
+    CONSENT_CHANGED = "consent_changed"
+    RETRY = "retry"
+    EXPIRED_RETRYING = "expired_retrying"
+    GAVE_UP = "gave_up"
+    REJECTED = "rejected"
+    FALLBACK = "fallback"
+    RATE_LIMITED = "rate_limited"
+    # Claimed while in flight, on a provider that would deliver a repeat twice.
+    IN_FLIGHT_AT_CRASH = "in_flight_at_crash"
+    # The request went out and no answer came back (timeout, dropped connection).
+    NO_ANSWER = "no_answer"
+    TEMPLATE = "template"
+
+
+@dataclass
+class Outcome:
+    touch: Due
+    update: TouchUpdate
+    attempt: Attempt | None = None
+    timeline: TimelineRow | None = None
+    task: CallTask | None = None
+    advance: bool = False
+    # The enrollment ends for this reason, for what happened at ``exit_at``.
+    exit_reason: str = ""
+    exit_at: datetime | None = None
+
+
+def _update(touch: Due, **changes: Any) -> TouchUpdate:
+    for name, value in changes.items():
+        setattr(touch, name, value)
+    return TouchUpdate(
+        id=touch.pk, state=touch.state, due_at=touch.due_at, channel=touch.channel,
+        attempts=touch.attempts, last_error=touch.last_error, reason=touch.reason,
+        finished_at=touch.finished_at, provider_message_id=touch.provider_message_id,
+        failed_channels=touch.failed_channels,
+    )
+
+
+def _timeline(touch: Due, at: datetime, outcome: str, error: str = "") -> TimelineRow:
+    data = touch_data(touch, outcome, touch.enrollment.flow.slug, touch.step.key, error)
+    return (touch.customer_id, EventKind.TOUCH, at, touch.store_id, data)
+
+
+def park(touch: Due) -> Outcome:
+    """The chain is paused: the touch waits, out of the queue, until it resumes."""
+    return Outcome(touch, _update(touch, state=TouchState.PAUSED, reason=Reason.FLOW_PAUSED))
+
+
+def requeue(touch: Due, until: datetime, reason: str) -> Outcome:
+    """Back to the queue, due at ``until``: judged afresh then."""
+    return Outcome(touch, _update(touch, state=TouchState.QUEUED, due_at=until, reason=reason))
+
+
+def drop(touch: Due, now: datetime, state: str, reason: str) -> Outcome:
+    """Ends without a message: skipped, expired or cancelled."""
+    return Outcome(
+        touch,
+        _update(touch, state=state, reason=reason, finished_at=now),
+        timeline=_timeline(touch, now, state),
+        advance=state != TouchState.CANCELLED,
+    )
+
+
+def left_on_purchase(touch: Due, now: datetime, purchased_at: datetime) -> Outcome:
+    """The customer bought after entering a chain that exits on purchase."""
+    outcome = drop(touch, now, TouchState.CANCELLED, Reason.PURCHASE)
+    outcome.exit_reason, outcome.exit_at = Reason.PURCHASE, purchased_at
+    return outcome
+
+
+def task(touch: Due, now: datetime, call: CallTask) -> Outcome:
+    update = _update(touch, state=TouchState.TASK, channel="call", finished_at=now, reason="")
+    return Outcome(
+        touch, update, task=call, timeline=_timeline(touch, now, "task"), advance=True
+    )
+
+
+def sent(touch: Due, now: datetime, provider_id: str) -> Outcome:
+    # The touch row records the success (attempts, channel, finished_at) and the
+    # timeline shows it: Attempt rows are kept for failed attempts.
+    update = _update(
+        touch, state=TouchState.SENT, attempts=touch.attempts + 1, finished_at=now,
+        last_error="", reason="", provider_message_id=provider_id,
+    )
+    return Outcome(touch, update, timeline=_timeline(touch, now, "sent"), advance=True)
+
+
+def _failure(
+    touch: Due, now: datetime, error: str, label: str, attempt_outcome: str, **changes: Any
+) -> Outcome:
+    attempts = touch.attempts + 1
+    update = _update(touch, attempts=attempts, last_error=error, **changes)
+    attempt = Attempt(
+        touch_id=touch.pk, number=attempts, at=now, channel=touch.channel,
+        outcome=attempt_outcome, error=error,
+    )
+    final = update.state != TouchState.QUEUED
+    return Outcome(
+        touch, update, attempt=attempt, timeline=_timeline(touch, now, label, error),
+        advance=final,
+    )
+
+
+def retry(touch: Due, now: datetime, error: str, retry_at: datetime) -> Outcome:
+    if retry_at > touch.expires_at:
+        return _failure(touch, now, error, "expired", AttemptOutcome.FAILED,
+                        state=TouchState.EXPIRED, finished_at=now,
+                        reason=Reason.EXPIRED_RETRYING)
+    return _failure(touch, now, error, "retry", AttemptOutcome.RETRY,
+                    state=TouchState.QUEUED, due_at=retry_at, reason=Reason.RETRY)
+
+
+def dead(touch: Due, now: datetime, error: str, reason: str) -> Outcome:
+    return _failure(touch, now, error, "dead", AttemptOutcome.FAILED,
+                    state=TouchState.DEAD, finished_at=now, reason=reason)
+
+
+def uncertain(touch: Due, now: datetime, error: str, reason: str) -> Outcome:
+    """May have reached a provider that would deliver a repeat twice: not sent again
+    by the engine; listed with the dead letters for a person to decide."""
+    return _failure(touch, now, error, "uncertain", AttemptOutcome.FAILED,
+                    state=TouchState.UNCERTAIN, finished_at=now, reason=reason)
+
+
+def fall_back(touch: Due, now: datetime, error: str) -> Outcome:
+    """The provider refused this address for good: the step's next channel, now."""
+    failed = ",".join((*touch.failed(), touch.channel))
+    return _failure(touch, now, error, "fallback", AttemptOutcome.FAILED,
+                    state=TouchState.QUEUED, due_at=now, reason=Reason.FALLBACK,
+                    failed_channels=failed)
+
+
+def result(
+    touch: Due, now: datetime, outcome: SendResult, policy: RetryPolicy, *,
+    honours_keys: bool, can_fall_back: bool,
+) -> Outcome:
+    """What a provider's answer (or its absence) makes of the touch."""
+    if outcome.ok:
+        return sent(touch, now, outcome.provider_id)
+    error = outcome.error or "unknown error"
+    if outcome.ambiguous and not honours_keys:
+        return uncertain(touch, now, error, Reason.NO_ANSWER)
+    if not outcome.transient:
+        if can_fall_back:
+            return fall_back(touch, now, error)
+        return dead(touch, now, error, Reason.REJECTED)
+    attempts = touch.attempts + 1
+    if policy.gives_up_after(attempts):
+        return dead(touch, now, error, Reason.GAVE_UP)
+    return retry(touch, now, error, now + policy.delay(attempts, outcome.retry_after))
