@@ -209,8 +209,8 @@ def test_workers_reconnect_after_a_database_restart_and_lose_nothing(
     on and find no server to connect to, then started again."""
     _seed(database, RESTART_TOUCHES)
     # The sink holds its 650th request (mid-batch: batches are 100) until the server has
-    # restarted: that worker meets the restart between two queries, outside any
-    # transaction, where Django keeps a dead connection unless the worker drops it.
+    # restarted: that worker meets the restart with a send in flight, outside any
+    # transaction, where Django keeps a dead connection unless the worker closes it.
     with recording_sink(hold_at=650) as (sink, url):
         env = _env(database, url)
         procs = [workers.start(env, "--batch", "100", "--lease", "5") for _ in range(2)]
@@ -300,7 +300,9 @@ def test_a_worker_cut_off_mid_batch_loses_nothing_its_touches_are_taken_over(
     remote_db = database.replace("@127.0.0.1:", f"@{other_host.host_address}:", 1)
     with recording_sink(other_host.host_address, other_host.address, SLOW) as (sink, url):
         remote = workers.start(
-            _env(remote_db, f"{url}?timeout=2"), "--batch", "25", "--lease", LEASE,
+            # Five sends in flight at a time: at the cut some are out, the rest not yet.
+            _env(remote_db, f"{url}?timeout=2"), "--batch", "25", "--concurrency", "5",
+            "--lease", LEASE,
             prefix=tuple(other_host.command()),
         )
         mine = f"%:{remote.pid}:%"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -16,7 +15,6 @@ from rich.markup import escape
 if TYPE_CHECKING:
     from touchflow.delivery.channels.base import Channel
 
-log = logging.getLogger(__name__)
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)
 
@@ -117,13 +115,9 @@ def register(app: typer.Typer) -> None:
                     f"worker {dispatcher.owner} running; channels: "
                     f"{', '.join(channels) or 'none configured'}"
                 )
-                daily = Daily()
-
-                def chores() -> None:
-                    _drop_dead_connections()
-                    daily.tick()
-
-                dispatcher.run_forever(idle_sleep=idle, stop=lambda: stopping, chores=chores)
+                dispatcher.run_forever(
+                    idle_sleep=idle, stop=lambda: stopping, chores=Daily().tick
+                )
             finally:
                 dispatcher.close()
 
@@ -157,24 +151,6 @@ def _abandoned_transactions_end(lease: float) -> Iterator[None]:
         yield
     finally:
         connection_created.disconnect(limit)
-
-
-def _drop_dead_connections() -> None:
-    """Before each round: close a database connection that failed and no longer answers,
-    so the round opens a new one.
-
-    Django does this only when a web request starts or ends, and a worker serves none.
-    Without it, once PostgreSQL restarted (or a network blip cut the connection) outside
-    a transaction, every later round failed on the dead connection, forever ("the
-    connection is lost"). A healthy connection stays open (one ``SELECT 1`` a round
-    checks it, as CONN_HEALTH_CHECKS asks). Never raises: the loop's chores must not.
-    """
-    from django.db import close_old_connections
-
-    try:
-        close_old_connections()
-    except Exception:  # noqa: BLE001 - the next round reconnects or fails and retries
-        log.exception("closing a broken database connection failed")
 
 
 def _check_channels(channels: Mapping[str, Channel], once: bool) -> None:
