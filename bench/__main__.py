@@ -1,5 +1,6 @@
-"""``python -m bench [import|visits|engine|hooks|adapters|all]``: run the benchmarks, print
-Markdown tables.
+"""``python -m bench [import|visits|engine|hooks|adapters|delivery|all]``: run the
+benchmarks, print Markdown tables. ``all`` leaves out ``delivery`` (sends at a
+provider's real latency, issue 9), which takes its own options below.
 
 Results are also written as JSON under var/bench/. Copy the tables into
 bench/RESULTS.md with the command, the date and the machine.
@@ -13,20 +14,32 @@ import json
 import os
 import platform
 
-from bench import adapters_bench, channels_bench, engine_bench, import_bench, visits_bench
+from bench import (
+    adapters_bench,
+    channels_bench,
+    delivery_bench,
+    engine_bench,
+    import_bench,
+    visits_bench,
+)
 from bench.databases import VAR
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("which", nargs="?", default="all",
-                        choices=["all", "import", "visits", "engine", "hooks", "adapters"])
+                        choices=["all", "import", "visits", "engine", "hooks", "adapters",
+                                 "delivery"])
     parser.add_argument("--db", default="both", choices=["both", "sqlite", "postgres"])
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (visits)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="gunicorn workers (visits, hooks; default 4); delivery: "
+                        "touchflow workers (default 2 on PostgreSQL, 1 on SQLite)")
     parser.add_argument("--connections", default="4,8,16,32",
                         help="concurrency levels for the visits bench, comma-separated")
     parser.add_argument("--seconds", type=int, default=20, help="duration of each level")
-    parser.add_argument("--customers", type=int, default=1_000_000, help="engine: base size")
+    parser.add_argument("--customers", type=int, default=None,
+                        help="engine: base size (default 1,000,000); delivery: touches "
+                        "in the backlog (default 60,000)")
     parser.add_argument("--small-base", type=int, default=100_000,
                         help="engine: the small base of the round-cost comparison")
     parser.add_argument("--repeat", type=int, default=3,
@@ -34,7 +47,26 @@ def main() -> None:
     parser.add_argument("--file", default="both", choices=["both", "online-retail",
                                                            "generated-70k"],
                         help="import: which file")
-    parser.add_argument("--window", type=float, default=10, help="engine: seconds per rate")
+    parser.add_argument("--window", type=float, default=10,
+                        help="engine, delivery: seconds per rate")
+    delivery = parser.add_argument_group("delivery (issue 9)")
+    delivery.add_argument("--latency", type=float, default=0.1,
+                          help="seconds the provider takes to answer")
+    delivery.add_argument("--jitter", type=float, default=0.0, help="± seconds on the latency")
+    delivery.add_argument("--rate", type=float, default=None,
+                          help="messages/s for the account, passed as &rate= on the channel URL")
+    delivery.add_argument("--timeout", type=float, default=5.0,
+                          help="the channel's request timeout (seconds)")
+    delivery.add_argument("--fail", type=float, default=0.0,
+                          help="share of requests the provider fails (500, 429, stall)")
+    delivery.add_argument("--batch", type=int, default=500, help="touchflow worker --batch")
+    delivery.add_argument("--idle", type=float, default=0.05, help="touchflow worker --idle")
+    delivery.add_argument("--warmup", type=float, default=5.0,
+                          help="seconds after the first message before measuring")
+    delivery.add_argument("--lag", action="store_true",
+                          help="lag mode: touches fall due over time; due → provider latency")
+    delivery.add_argument("--per-minute", type=int, default=1000, help="lag: touches due a minute")
+    delivery.add_argument("--minutes", type=float, default=3.0, help="lag: minutes of touches")
     args = parser.parse_args()
     kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     levels = [int(c) for c in args.connections.split(",")]
@@ -48,18 +80,20 @@ def main() -> None:
         out["import"] = import_bench.as_json(results)
     if args.which in ("all", "visits"):
         loads = [r for kind in kinds
-                 for r in visits_bench.bench_visits(kind, args.workers, levels, args.seconds)]
+                 for r in visits_bench.bench_visits(kind, args.workers or 4, levels,
+                                                    args.seconds)]
         print("## POST /api/v1/visits under load\n\n" + visits_bench.report(loads) + "\n")
         out["visits"] = visits_bench.as_json(loads)
     if args.which in ("all", "engine"):
-        engines = [engine_bench.bench_engine(kind, args.customers, args.small_base,
+        engines = [engine_bench.bench_engine(kind, args.customers or 1_000_000, args.small_base,
                                              args.window, args.repeat)
                    for kind in kinds]
         print("## Delivery engine\n\n" + engine_bench.report(engines) + "\n")
         out["engine"] = engine_bench.as_json(engines)
     if args.which in ("all", "hooks"):
         hooks = [r for kind in kinds
-                 for r in channels_bench.bench_hooks(kind, args.workers, levels, args.seconds)]
+                 for r in channels_bench.bench_hooks(kind, args.workers or 4, levels,
+                                                     args.seconds)]
         print("## Inbound webhooks under load\n\n" + channels_bench.report(hooks) + "\n")
         out["hooks"] = channels_bench.as_json(hooks)
     if args.which in ("all", "adapters"):
@@ -67,9 +101,22 @@ def main() -> None:
         print("## Channel adapters against local fakes\n\n" + adapters_bench.report(adapters)
               + "\n")
         out["adapters"] = adapters_bench.as_json(adapters)
+    if args.which == "delivery":
+        runs = [delivery_bench.bench_delivery(delivery_options(args, kind)) for kind in kinds]
+        print("## Delivery at real-world speed\n\n" + delivery_bench.report(runs) + "\n")
+        out["delivery"] = delivery_bench.as_json(runs)
     VAR.mkdir(parents=True, exist_ok=True)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     (VAR / f"results-{stamp}.json").write_text(json.dumps(out, indent=2))
+
+
+def delivery_options(args: argparse.Namespace, kind: str) -> delivery_bench.Options:
+    return delivery_bench.Options(
+        db=kind, workers=args.workers or (2 if kind == "postgres" else 1),
+        latency=args.latency, jitter=args.jitter, rate=args.rate, timeout=args.timeout,
+        fail=args.fail, batch=args.batch, idle=args.idle,
+        customers=args.customers or 60_000, warmup=args.warmup, window=args.window,
+        repeat=args.repeat, lag=args.lag, per_minute=args.per_minute, minutes=args.minutes)
 
 
 if __name__ == "__main__":

@@ -115,3 +115,30 @@ def http_sink() -> Iterator[tuple[Sink, str]]:
     sink = Sink()
     with serving(ThreadingHTTPServer(("127.0.0.1", 0), _handler(sink))) as url:
         yield sink, url
+
+
+@contextmanager
+def silent_server() -> Iterator[str]:
+    """An HTTP URL whose server takes every request and never answers it: the request
+    is written, and the client's timeout is all it gets back."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _addr = listener.accept()
+            except OSError:
+                return
+            held.append(conn)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/messages"
+    finally:
+        listener.close()
+        for conn in held:
+            conn.close()

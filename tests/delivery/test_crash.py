@@ -61,7 +61,7 @@ LATENCY = 0.1  # seconds the provider takes to answer
 # Sends each worker keeps in flight: low enough that 10,000 touches take long enough
 # (~20 s) for every kill to land while the victim has sends in flight.
 CONCURRENCY = 16
-STARTUP = 2.0  # seconds a worker process needs to start on this 2-core machine
+STARTUP = 0.5  # seconds past saying it runs: it has claimed its first touches
 TOUCHFLOW = Path(sys.executable).parent / "touchflow"
 
 CHAIN = """\
@@ -142,11 +142,13 @@ class Workers:
         self.log_dir = log_dir
         self.procs: list[subprocess.Popen[bytes]] = []
         self.born: dict[int, float] = {}
+        self.logs: dict[int, Path] = {}
         self.started = 0
 
     def start(self) -> subprocess.Popen[bytes]:
         self.started += 1
-        log = (self.log_dir / f"worker-{self.started}.log").open("wb")
+        path = self.log_dir / f"worker-{self.started}.log"
+        log = path.open("wb")
         proc = subprocess.Popen(
             [str(TOUCHFLOW), "worker", "--batch", str(self.batch), "--idle", "0.05",
              "--lease", "3", "--concurrency", str(self.concurrency)],
@@ -157,11 +159,17 @@ class Workers:
         log.close()
         self.procs.append(proc)
         self.born[proc.pid] = time.monotonic()
+        self.logs[proc.pid] = path
         return proc
 
     def settled(self) -> list[subprocess.Popen[bytes]]:
-        """Workers past Django's start-up (killing one still importing proves nothing)."""
-        return [p for p in self.procs if time.monotonic() - self.born[p.pid] > STARTUP]
+        """Workers that said they are running (killing one still importing proves
+        nothing; on a busy machine start-up takes seconds)."""
+        return [
+            p for p in self.procs
+            if time.monotonic() - self.born[p.pid] > STARTUP
+            and b"running" in self.logs[p.pid].read_bytes()
+        ]
 
     def kill(self, proc: subprocess.Popen[bytes]) -> dict[int, str]:
         """SIGKILL ``proc``; return (id → key) of the touches it had in flight at that
@@ -311,7 +319,7 @@ def test_killed_workers_send_nothing_twice_lose_nothing_and_faults_cost_at_most_
     tmp_path: Path,
 ) -> None:
     # Healthy provider that would deliver a repeat twice.
-    with crash_sink(delay=LATENCY) as (sink, url):
+    with crash_sink(latency=LATENCY, hang_delivers=True) as (sink, url):
         healthy = _run(f"{url}?keys=off", tmp_path, seed=1)
     states = _check(sink, healthy, "healthy, keys off", keys_honoured=False)
     assert sink.failures == {}
@@ -320,7 +328,8 @@ def test_killed_workers_send_nothing_twice_lose_nothing_and_faults_cost_at_most_
     # The same provider failing a fifth of the requests; the channel gives up on a
     # request after 0.5 s, a stalled request answers after 1 s.
     _reset()
-    with crash_sink(fail_share=0.2, hang=1.0, delay=LATENCY) as (sink, url):
+    faults = {"fail_share": 0.2, "hang": 1.0, "latency": LATENCY, "hang_delivers": True}
+    with crash_sink(**faults) as (sink, url):  # type: ignore[arg-type]
         faulty = _run(f"{url}?timeout=0.5&keys=off", tmp_path, seed=2)
     _check(sink, faulty, "failing 20%, keys off", keys_honoured=False)
     assert set(sink.failures) == {"500", "429", "hang"}
@@ -328,7 +337,8 @@ def test_killed_workers_send_nothing_twice_lose_nothing_and_faults_cost_at_most_
 
     # A provider that drops repeats: ambiguous sends go again, with the same key.
     _reset()
-    with crash_sink(fail_share=0.2, hang=1.0, delay=LATENCY) as (sink, url):
+    faults = {"fail_share": 0.2, "hang": 1.0, "latency": LATENCY, "hang_delivers": True}
+    with crash_sink(**faults) as (sink, url):  # type: ignore[arg-type]
         honoured = _run(f"{url}?timeout=0.5", tmp_path, seed=3)
     states = _check(sink, honoured, "failing 20%, keys honoured", keys_honoured=True)
     assert sink.requests > TOUCHES * 1.2  # failures were retried

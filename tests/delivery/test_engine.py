@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import IntegrityError, transaction
 
+from tests.conftest import assert_no_stranded_enrollments
 from tests.delivery.conftest import Clock
-from tests.servers import Sink, SmtpInbox
+from tests.servers import Sink, SmtpInbox, silent_server
 from touchflow.core.actor import Actor
 from touchflow.customers.actions import record_consent
 from touchflow.delivery import queries
@@ -63,6 +64,7 @@ def test_nothing_goes_out_before_it_is_due(
     assert make_dispatcher().drain().claimed == 0
     assert sink[0].received == []
     assert only_touch().state == "queued"
+    assert_no_stranded_enrollments()
 
 
 def test_due_touch_is_rendered_sent_recorded_and_the_next_step_scheduled(
@@ -103,6 +105,7 @@ def test_due_touch_is_rendered_sent_recorded_and_the_next_step_scheduled(
     following = only_touch(step__key="how-to-choose")
     # 3 days after the send, then the first 11:00 on a Warsaw clock.
     assert (following.state, following.due_at) == ("queued", utc(2026, 6, 6, 9, 0))
+    assert_no_stranded_enrollments()
 
 
 def test_a_purchase_moves_the_lead_from_warming_to_loyalty(
@@ -122,6 +125,7 @@ def test_a_purchase_moves_the_lead_from_warming_to_loyalty(
     clock.move_to(utc(2026, 6, 2, 15, 0))
     make_dispatcher().drain()
     assert sink[0].received == []
+    assert_no_stranded_enrollments()
 
 
 def test_a_customer_is_never_in_the_same_chain_twice_at_once(
@@ -157,6 +161,7 @@ def test_quiet_hours_follow_the_customers_own_time_zone(
     clock.move_to(utc(2026, 6, 3, 14, 0))
     make_dispatcher().drain()
     assert len(sink[0].received) == 1
+    assert_no_stranded_enrollments()
 
 
 def test_quiet_hours_across_a_daylight_saving_change(
@@ -185,6 +190,7 @@ def test_a_touch_that_could_not_go_out_in_time_expires_and_the_chain_goes_on(
     assert sink[0].received == []
     assert only_touch(step__key="how-to-choose").state == "queued"
     assert TimelineEvent.objects.get(kind="touch").data["outcome"] == "expired"
+    assert_no_stranded_enrollments()
 
 
 def test_fallback_to_the_next_channel_with_a_usable_contact(
@@ -208,6 +214,7 @@ def test_fallback_to_the_next_channel_with_a_usable_contact(
     assert mail["List-Unsubscribe"].startswith("<http://127.0.0.1:8000/u/")
     assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert "Wypisz się: http://127.0.0.1:8000/u/" in mail.get_payload(decode=True).decode()
+    assert_no_stranded_enrollments()
 
 
 def test_a_channel_that_is_not_configured_is_passed_over(
@@ -220,6 +227,7 @@ def test_a_channel_that_is_not_configured_is_passed_over(
     clock.move_to(utc(2026, 6, 2, 15, 0))
     make_dispatcher(channels=f"email={smtp[1]}").drain()
     assert only_touch(step__key="thank-you").channel == "email"
+    assert_no_stranded_enrollments()
 
 
 def test_without_any_usable_contact_the_touch_is_skipped_with_the_reason(
@@ -234,6 +242,7 @@ def test_without_any_usable_contact_the_touch_is_skipped_with_the_reason(
         "skipped",
         "no_contact",
     )
+    assert_no_stranded_enrollments()
 
 
 def test_withdrawn_consent_stops_messages_on_that_contact(
@@ -249,6 +258,7 @@ def test_withdrawn_consent_stops_messages_on_that_contact(
     touch = only_touch(step__key="thank-you")
     assert (touch.state, touch.reason) == ("skipped", "no_consent")
     assert sink[0].received == []
+    assert_no_stranded_enrollments()
 
 
 def test_a_5xx_is_retried_with_backoff_and_the_same_idempotency_key(
@@ -275,6 +285,7 @@ def test_a_5xx_is_retried_with_backoff_and_the_same_idempotency_key(
     assert list(Attempt.objects.values_list("outcome", flat=True)) == ["retry"]
     outcomes = [e.data["outcome"] for e in TimelineEvent.objects.filter(kind="touch")]
     assert outcomes == ["retry", "sent"]
+    assert_no_stranded_enrollments()
 
 
 def test_a_429_waits_at_least_as_long_as_retry_after_says(
@@ -290,6 +301,7 @@ def test_a_429_waits_at_least_as_long_as_retry_after_says(
     touch = only_touch(step__key="thank-you")
     assert touch.state == "queued"
     assert touch.due_at >= utc(2026, 6, 2, 15, 10)
+    assert_no_stranded_enrollments()
 
 
 def test_other_4xx_is_final_at_once(
@@ -306,6 +318,60 @@ def test_other_4xx_is_final_at_once(
     assert (touch.state, touch.reason, touch.attempts) == ("dead", "rejected", 1)
     assert touch.last_error.startswith("HTTP 400")
     assert len(sink[0].received) == 1
+    assert_no_stranded_enrollments()
+
+
+def test_a_refused_address_falls_back_to_the_steps_next_channel_at_once(
+    type3_visit: Callable[..., Visit],
+    make_dispatcher: Callable[..., Dispatcher],
+    clock: Clock,
+    sink: tuple[Sink, str],
+    smtp: tuple[SmtpInbox, str],
+) -> None:
+    """The SMS provider refuses the number for good (a 400): the customer's consenting
+    e-mail gets the message in the same run, and the refusal is kept as an attempt."""
+    type3_visit(email="anna@example.com")
+    sink[0].script = [(400, {})]
+    clock.move_to(utc(2026, 6, 2, 15, 0))
+    make_dispatcher().drain()
+    touch = only_touch(step__key="thank-you")
+    assert (touch.state, touch.channel, touch.failed_channels) == ("sent", "email", "sms")
+    [attempt] = Attempt.objects.filter(touch=touch)
+    assert (attempt.channel, attempt.outcome) == ("sms", "failed")
+    assert attempt.error.startswith("HTTP 400")
+    assert [m["To"] for m in smtp[0].messages] == ["anna@example.com"]
+
+
+def test_no_answer_from_a_provider_that_does_not_drop_repeats_is_uncertain_not_resent(
+    type3_visit: Callable[..., Visit],
+    make_dispatcher: Callable[..., Dispatcher],
+    clock: Clock,
+) -> None:
+    """A request written and never answered may have arrived: to a receiver that would
+    deliver a repeat twice it is not sent again; it waits for a person instead."""
+    type3_visit()
+    clock.move_to(utc(2026, 6, 2, 15, 0))
+    with silent_server() as url:
+        make_dispatcher(channels=f"sms={url}?timeout=0.2&keys=off").drain()
+        touch = only_touch(step__key="thank-you")
+        assert (touch.state, touch.reason) == ("uncertain", "no_answer")
+        assert "timed out" in touch.last_error
+        clock.advance(hours=3)
+        make_dispatcher(channels=f"sms={url}?timeout=0.2&keys=off").drain()
+    assert only_touch(step__key="thank-you").attempts == 1
+
+
+def test_no_answer_from_a_provider_that_drops_repeats_is_sent_again_with_the_same_key(
+    type3_visit: Callable[..., Visit],
+    make_dispatcher: Callable[..., Dispatcher],
+    clock: Clock,
+) -> None:
+    type3_visit()
+    clock.move_to(utc(2026, 6, 2, 15, 0))
+    with silent_server() as url:
+        make_dispatcher(channels=f"sms={url}?timeout=0.2").drain()
+    touch = only_touch(step__key="thank-you")
+    assert (touch.state, touch.reason, touch.attempts) == ("queued", "retry", 1)
 
 
 def test_repeated_failure_ends_in_a_dead_letter(
@@ -325,6 +391,7 @@ def test_repeated_failure_ends_in_a_dead_letter(
     assert (touch.state, touch.reason, touch.attempts) == ("dead", "gave_up", 3)
     assert list(Attempt.objects.values_list("outcome", flat=True)) == ["retry", "retry", "failed"]
     assert only_touch(step__key="how-to-choose").state == "queued"
+    assert_no_stranded_enrollments()
 
 
 def test_a_network_error_is_retried(
@@ -339,6 +406,7 @@ def test_a_network_error_is_retried(
     touch = only_touch(step__key="thank-you")
     assert (touch.state, touch.attempts) == ("queued", 1)
     assert "ConnectionRefusedError" in touch.last_error
+    assert_no_stranded_enrollments()
 
 
 def test_a_dead_workers_claim_is_taken_over_after_its_lease(
@@ -358,6 +426,7 @@ def test_a_dead_workers_claim_is_taken_over_after_its_lease(
     late = queries.TouchUpdate(claimed, "dead", now, "sms", 9, "late", "late", now, "")
     assert queries.record([late], "dead-worker") == set()
     assert Touch.objects.get(pk=claimed).state == "sent"
+    assert_no_stranded_enrollments()
 
 
 def test_one_touch_per_enrollment_step_and_round(type3_visit: Callable[..., Visit]) -> None:
@@ -387,3 +456,4 @@ def test_a_paused_chain_holds_its_touches_until_it_is_active_again(
     set_status(warming, "active")
     dispatcher.drain()
     assert only_touch(step__key="thank-you").state == "sent"
+    assert_no_stranded_enrollments()

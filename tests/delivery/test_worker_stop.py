@@ -41,7 +41,7 @@ def test_sigterm_records_what_is_in_flight_hands_back_the_rest_and_exits(
     tmp_path: Path,
 ) -> None:
     _setup_touches()
-    with crash_sink(delay=1.0) as (sink, url):
+    with crash_sink(latency=1.0) as (sink, url):
         env = {**os.environ, "TOUCHFLOW_DATABASE_URL": _database_url(),
                "TOUCHFLOW_CHANNELS": f"sms={url}"}
         with (tmp_path / "worker.log").open("wb") as log:

@@ -71,3 +71,11 @@ def post_hook(client: Client, account: ChannelAccount, body: bytes | str,
     """POST a webhook body to the account's URL with the given headers."""
     return client.post(account.webhook_path(), data=body, content_type=content_type,
                        headers=headers)
+
+
+def deliver() -> int:
+    """What the worker does before each round: send the notices webhooks queued (their
+    answers, STOP confirmations). Returns how many it tried."""
+    from touchflow.messaging import notices
+
+    return notices.tick()

@@ -12,6 +12,7 @@ from django.db import connection
 from django.test import Client
 
 from tests.delivery.conftest import Clock
+from tests.messaging.conftest import deliver
 from tests.messaging.fakes.base import Answer, FakeProvider, running
 from tests.servers import Sink
 from touchflow.core.errors import InvalidInput
@@ -28,6 +29,12 @@ from touchflow.timeline.models import TimelineEvent
 from touchflow.visits.models import Visit
 
 pytestmark = pytest.mark.django_db
+
+STOPPED_PL = (
+    "Gotowe: nie będziemy już tu do Ciebie pisać, Warsaw Centre zakończył wysyłanie Ci "
+    "wiadomości i nie dostaniesz od nas ofert żadnym kanałem. Aby znów otrzymywać nasze "
+    "wiadomości, zeskanuj kod przy kasie w Warsaw Centre lub zapytaj nasz personel."
+)
 
 
 def utc(*args: int) -> datetime:
@@ -135,7 +142,7 @@ def test_stop_words_in_every_language(text: str, stops: bool, everywhere: bool) 
     assert stop_request(text) == (stops, everywhere)
 
 
-def test_stop_on_one_channel_reaches_a_touch_a_worker_already_holds(
+def test_stop_on_one_channel_ends_the_chain_for_a_touch_a_worker_already_holds(
     type3_visit: Callable[..., Visit], flows: dict[str, Flow], clock: Clock,
     sink: tuple[Sink, str], telegram: tuple[MiniTelegram, ChannelAccount],
 ) -> None:
@@ -147,14 +154,17 @@ def test_stop_on_one_channel_reaches_a_touch_a_worker_already_holds(
     from touchflow.delivery.channels.registry import from_settings
 
     dispatcher = dispatcher_class(from_settings(f"sms={sink[1]}", accounts=True), now=clock.now)
-    stats = dispatcher.run_round()
-    # Nothing reached Telegram but the confirmation: the touch, judged after the STOP,
-    # went to the phone, which still has consent.
-    assert fake.texts() == [("7001", "Gotowe: nie będziemy już tu do Ciebie pisać.")]
-    assert dict(stats.outcomes) == {"sent": 1}
+    dispatcher.run_round()
+    # Nothing reached Telegram: the confirmation waits for the worker's chore.
+    assert fake.texts() == []
     touch = Touch.objects.get(step__key="thank-you")
-    assert (touch.state, touch.channel) == ("sent", "sms")
-    assert [m["to"] for m in sink[0].received] == ["+48501234567"]
+    assert (touch.state, touch.reason) == ("cancelled", "opt_out")
+    # No SMS takes over from Telegram (before issue 13 it did, minutes later).
+    clock.move_to(utc(2026, 6, 30, 12, 0))
+    dispatcher.drain()
+    assert sink[0].received == []
+    deliver()
+    assert fake.texts() == [("7001", STOPPED_PL)]
     dispatcher.close()
 
 
@@ -172,8 +182,10 @@ def test_stop_everywhere_cancels_a_held_touch_and_nothing_is_sent_after(
         from_settings(f"sms={sink[1]}", accounts=True), now=clock.now
     )
     dispatcher.run_round()
+    deliver()
     assert [t for _c, t in fake.texts()] == [
-        "Gotowe: nie będziemy już do Ciebie pisać żadnym kanałem."
+        "Gotowe: nie będziemy już do Ciebie pisać żadnym kanałem. Aby znów otrzymywać nasze "
+        "wiadomości, zeskanuj kod przy kasie w Warsaw Centre lub zapytaj nasz personel."
     ]
     touch = Touch.objects.get(step__key="thank-you")
     assert (touch.state, touch.reason) == ("cancelled", "opt_out")
@@ -251,6 +263,8 @@ def test_an_unknown_sender_gets_no_timeline_and_a_stop_from_one_is_answered_poli
     assert inbound.apply(cfg, [Text("a", "555", "hello")]).outcomes == ["unknown_sender"]
     assert inbound.apply(cfg, [Text("b", "555", "STOP")]).outcomes == ["unknown_sender"]
     assert TimelineEvent.objects.count() == 0
+    assert fake.texts() == []
+    deliver()
     assert fake.texts() == [("555", "Nie będziesz dostawać od nas wiadomości.")]
 
 

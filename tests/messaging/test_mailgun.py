@@ -13,7 +13,7 @@ import pytest
 from django.test import Client, RequestFactory
 
 from tests.delivery.conftest import Clock
-from tests.messaging.conftest import post_hook
+from tests.messaging.conftest import deliver, post_hook
 from tests.messaging.fakes.base import Answer, running
 from tests.messaging.fakes.mailgun import INVALID_TO, FakeMailgun, event, signed_event
 from tests.servers import Sink, SmtpInbox, free_port
@@ -613,16 +613,21 @@ def test_a_complaint_or_an_unsubscribe_withdraws_email_consent(
     assert response.json() == {"ok": True, "applied": 1, "duplicates": 0}
     email, phone = (ContactPoint.objects.get(kind=k) for k in ("email", "phone"))
     assert (email.contact_consent, email.marketing_consent) == (False, False)
-    assert phone.contact_consent is True
+    # A STOP like any other (issue 13): no offers on the phone either, and the store's
+    # chain ends, so no SMS takes over from the e-mail.
+    assert (phone.contact_consent, phone.marketing_consent) == (True, False)
     withdrawn = ConsentEvent.objects.filter(customer_id=email.customer_id, granted=False)
-    assert {(e.contact_point_id, e.source) for e in withdrawn} == {(email.pk, "customer")}
-    # Nothing more goes by e-mail: "how to choose" (e-mail first) goes by SMS.
+    assert sorted((e.contact_point_id, e.purpose, e.source) for e in withdrawn) == sorted([
+        (email.pk, "contact", "customer"), (email.pk, "marketing", "customer"),
+        (phone.pk, "marketing", "customer")])
     clock.move_to(utc(2026, 6, 2, 15, 0))
     dispatcher = dispatcher_for(clock, f"sms={sink[1]}")
     dispatcher.drain()
     clock.move_to(utc(2026, 6, 6, 9, 0))
     dispatcher.drain()
-    assert Touch.objects.get(step__key="how-to-choose").channel == "sms"
+    assert set(Touch.objects.values_list("state", flat=True)) == {"cancelled"}
+    assert sink[0].received == []
+    deliver()  # and no confirmation by e-mail to someone who said "spam"
     assert fake.messages() == []
     dispatcher.close()
 

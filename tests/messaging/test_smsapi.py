@@ -11,6 +11,7 @@ import pytest
 from django.test import Client
 
 from tests.delivery.conftest import Clock
+from tests.messaging.conftest import deliver
 from tests.messaging.fakes.base import Answer, running
 from tests.messaging.fakes.smsapi import (
     BAD_TOKEN,
@@ -277,6 +278,8 @@ def test_stop_words_withdraw_consent_and_we_confirm(
 ) -> None:
     post(client, account, mo("7002", "48501234567", word))
     assert phone_point().contact_consent is False
+    assert len(fake[0].requests) == 1  # queued: the webhook waits for no provider
+    deliver()
     assert len(fake[0].requests) == 2
     confirmation = fake[0].requests[-1].form()
     assert confirmation["to"] == "48501234567"

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from tests.messaging.conftest import post_hook
+from tests.messaging.conftest import deliver, post_hook
 from tests.messaging.fakes import telegram as tg
 from tests.messaging.fakes.base import Answer, running
 from tests.messaging.fakes.telegram import FakeTelegram
@@ -35,7 +35,11 @@ WELCOME = (
     "Thank you! You will get messages from Warsaw Centre here. Write STOP at any time to stop them."
 )
 SORRY = "Sorry, this code has expired or was already used. Ask at the counter for a new one."
-STOPPED = "Done: you will get no more messages from us here."
+STOPPED = (
+    "Done: we will not write to you here any more, Warsaw Centre has ended its messages to "
+    "you, and you will get no offers from us on any channel. To hear from us again, scan "
+    "the code at the counter of Warsaw Centre or ask our staff."
+)
 
 
 @pytest.fixture
@@ -325,6 +329,8 @@ def test_start_with_a_token_links_the_chat_to_the_visit_customer(
     assert sorted(
         ConsentEvent.objects.filter(contact_point=point).values_list("purpose", "granted", "source")
     ) == [("contact", True, "qr"), ("marketing", True, "qr")]
+    assert fake.messages() == []  # the webhook answered without waiting for Telegram
+    assert deliver() == 1
     assert fake.messages() == [{"chat_id": str(CHAT), "text": WELCOME}]
     token.refresh_from_db()
     assert token.redeemed_at is not None
@@ -354,6 +360,7 @@ def test_start_twice_in_the_same_chat_is_answered_without_a_second_consent(
     point = linked(client, account, fake, token)
     hook(client, account, tg.message_update(2, CHAT, f"/start {token}"))
     assert ConsentEvent.objects.filter(contact_point=point).count() == 2
+    deliver()
     assert fake.texts(CHAT) == [WELCOME, WELCOME]
 
 
@@ -365,6 +372,7 @@ def test_expired_token_links_nothing_and_says_so(
     )
     hook(client, account, tg.message_update(1, CHAT, f"/start {old.token}"))
     assert not ContactPoint.objects.filter(kind="telegram").exists()
+    deliver()
     assert fake.texts(CHAT) == [SORRY]
 
 
@@ -376,6 +384,7 @@ def test_a_used_token_does_not_link_a_second_chat(
     fake.chats.add(777)
     hook(client, account, tg.message_update(2, 777, f"/start {token}"))
     assert list(ContactPoint.objects.filter(kind="telegram")) == [first]
+    deliver()
     assert fake.texts(777) == [SORRY]
 
 
@@ -385,6 +394,7 @@ def test_a_token_for_another_channel_is_not_redeemed(
     token = create_optin_token(account.store, None, channel="viber").token
     hook(client, account, tg.message_update(1, CHAT, f"/start {token}"))
     assert not ContactPoint.objects.filter(kind="telegram").exists()
+    deliver()
     assert fake.texts(CHAT) == [SORRY]
 
 
@@ -406,6 +416,7 @@ def test_a_reply_lands_on_the_customer_timeline(
     )
     point.refresh_from_db()
     assert point.last_inbound_at == datetime.fromtimestamp(tg.DATE, UTC)
+    deliver()
     assert fake.texts(CHAT) == [WELCOME]  # nothing said back to a reply
 
 
@@ -432,8 +443,12 @@ def test_stop_words_withdraw_consent_and_confirm(
             "purpose", "source"
         )
     ) == [("contact", "customer"), ("marketing", "customer")]
+    deliver()
     assert fake.texts(CHAT) == [WELCOME, STOPPED]
-    assert not TimelineEvent.objects.filter(kind=EventKind.MESSAGE_IN).exists()
+    # The STOP is on the timeline as what it is, not as a reply to answer.
+    [row] = TimelineEvent.objects.filter(kind=EventKind.MESSAGE_IN)
+    assert (row.store_id, row.data) == (
+        account.store_id, {"channel": "telegram", "text": word, "stop": "text", "chains": 0})
 
 
 def test_a_sentence_with_stop_in_it_is_a_reply(
@@ -455,6 +470,7 @@ def test_the_stop_button_withdraws_consent_and_answers_the_callback(
     point.refresh_from_db()
     assert (point.contact_consent, point.marketing_consent) == (False, False)
     assert [r.json() for r in fake.sent("/answerCallbackQuery")] == [{"callback_query_id": "q-77"}]
+    deliver()
     assert fake.texts(CHAT) == [WELCOME, STOPPED]
 
 
@@ -474,6 +490,7 @@ def test_blocking_the_bot_withdraws_consent_silently(
     hook(client, account, tg.my_chat_member_update(2, CHAT, "kicked"))
     point.refresh_from_db()
     assert (point.contact_consent, point.marketing_consent) == (False, False)
+    deliver()
     assert fake.texts(CHAT) == [WELCOME]
 
 
@@ -490,5 +507,6 @@ def test_stop_from_an_unknown_chat_is_answered_politely(
     client: Client, account: ChannelAccount, fake: FakeTelegram
 ) -> None:
     hook(client, account, tg.message_update(2, CHAT, "STOP"))
+    deliver()
     assert fake.texts(CHAT) == ["You will not get messages from us."]
     assert not ContactPoint.objects.exists()

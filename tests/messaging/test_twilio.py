@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 
 from tests.delivery.conftest import Clock
-from tests.messaging.conftest import post_hook
+from tests.messaging.conftest import deliver, post_hook
 from tests.messaging.fakes.base import Answer, running
 from tests.messaging.fakes.twilio import (
     INVALID_NUMBER,
@@ -308,6 +308,7 @@ def test_our_own_stop_words_withdraw_consent_and_we_confirm(
 ) -> None:
     hook(client, account, incoming("SM" + "c" * 32, CUSTOMER, word))
     assert phone_point().contact_consent is False
+    deliver()
     confirmation = fake[0].requests[-1].form()
     assert len(fake[0].requests) == 2
     assert (confirmation["To"], confirmation["From"]) == (CUSTOMER, SENDER)
@@ -331,6 +332,8 @@ def test_without_twilio_stop_handling_we_confirm_stop_ourselves(
     type3_visit()
     hook(client, account, incoming("SM" + "e" * 32, CUSTOMER, "STOP"))
     assert phone_point().contact_consent is False
+    assert fake[0].requests == []
+    deliver()
     assert [r.form()["To"] for r in fake[0].requests] == [CUSTOMER]
 
 

@@ -13,7 +13,7 @@ import pytest
 from django.test import Client
 
 from tests.delivery.conftest import START, Clock
-from tests.messaging.conftest import post_hook
+from tests.messaging.conftest import deliver, post_hook
 from tests.messaging.fakes import viber as vb
 from tests.messaging.fakes.base import Answer, running
 from tests.messaging.fakes.viber import FakeViber
@@ -41,7 +41,11 @@ WELCOME = (
     "Thank you! You will get messages from Warsaw Centre here. Write STOP at any time to stop them."
 )
 SORRY = "Sorry, this code has expired or was already used. Ask at the counter for a new one."
-STOPPED = "Done: you will get no more messages from us here."
+STOPPED = (
+    "Done: we will not write to you here any more, Warsaw Centre has ended its messages to "
+    "you, and you will get no offers from us on any channel. To hear from us again, scan "
+    "the code at the counter of Warsaw Centre or ask our staff."
+)
 
 
 @pytest.fixture
@@ -461,7 +465,8 @@ def test_typing_the_code_links_the_user_too(
     token = create_optin_token(account.store, None, channel="viber").token
     hook(client, account, fake, vb.message(USER, token))
     assert ContactPoint.objects.get(kind="viber").value == USER
-    # A subscriber now, so the answer goes through send_message.
+    # A subscriber now, so the answer goes through send_message, from the worker.
+    deliver()
     assert [m["text"] for m in fake.messages()] == [WELCOME]
 
 
@@ -506,6 +511,7 @@ def test_stop_words_and_the_stop_button_withdraw_consent_and_confirm(
             "purpose", "source"
         )
     ) == [("contact", "customer"), ("marketing", "customer")]
+    deliver()
     assert fake.messages() == [
         {"receiver": USER, "type": "text", "text": STOPPED, "sender": {"name": "Warsaw Centre"}}
     ]

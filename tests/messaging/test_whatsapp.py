@@ -14,7 +14,7 @@ import pytest
 from django.test import Client
 
 from tests.delivery.conftest import Clock
-from tests.messaging.conftest import post_hook
+from tests.messaging.conftest import deliver, post_hook
 from tests.messaging.fakes.base import Answer, running
 from tests.messaging.fakes.whatsapp import (
     FakeWhatsApp,
@@ -561,6 +561,8 @@ def test_stop_withdraws_consent_and_the_confirmation_goes_free_form(
     assert point.contact_consent is False
     # The customer just wrote: the window is open for the confirmation, though the
     # STOP itself set no last_inbound_at.
+    assert fake.bodies() == []
+    deliver()
     [body] = fake.bodies()
     assert (body["to"], body["type"]) == (WA_ID, "text")
 
@@ -640,6 +642,7 @@ def test_the_counter_qr_link_links_the_customer_who_sends_its_code(
     )
     assert point.customer.name == "Jan Kowalski"
     # The thank-you goes free-form: the customer has just written.
+    deliver()
     [body] = fake.bodies()
     assert (body["to"], body["type"]) == (WA_ID, "text")
     assert "Warsaw Centre" in body["text"]["body"]
@@ -664,6 +667,7 @@ def test_the_bare_code_from_an_unknown_number_links_it_too(
         text_message("48601000111", f"START {telegram_token.token}", "wamid.in2", ts(clock.now())),
     )
     assert not ContactPoint.objects.filter(value="+48601000111").exists()
+    deliver()
     assert [b["to"] for b in fake.bodies()] == [WA_ID, "48601000111"]
 
 

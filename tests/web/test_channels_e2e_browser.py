@@ -2,7 +2,7 @@
 the customer scans the QR code (the token comes back through the Telegram webhook),
 the warming chain's first message reaches the local Telegram server at the right
 local time, the customer's reply lands on the timeline and is answered from the
-browser, and STOP ends the messages on Telegram."""
+browser, and STOP ends the chain on every channel (issue 13)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from django.db.models import Min
 from playwright.sync_api import Page
 
 from tests.delivery.conftest import EXAMPLES
+from tests.messaging.conftest import deliver
 from tests.messaging.fakes.base import running
 from tests.messaging.test_core import MiniTelegram
 from tests.web.test_counter_browser import _sign_in
@@ -93,6 +94,7 @@ def test_from_the_counter_to_telegram_and_back(
     chat = ContactPoint.objects.get(kind="telegram")
     assert (chat.value, chat.customer_id, chat.contact_consent) == ("7001", visit.customer_id, True)
     assert ConsentEvent.objects.filter(contact_point=chat, source="qr", granted=True).count() == 2
+    deliver()  # the worker's chore sends the welcome the webhook queued
     assert fake.texts()[-1][0] == "7001" and "STOP" in fake.texts()[-1][1]
     # The same update again (Telegram retries) and the used token from someone else.
     assert _update(base, account, 1, f"/start {token}").status_code == 200
@@ -131,7 +133,12 @@ def test_from_the_counter_to_telegram_and_back(
         assert _update(base, account, 3, "STOP").status_code == 200
         chat.refresh_from_db()
         assert chat.contact_consent is False
-        assert fake.texts()[-1] == ("7001", "Gotowe: nie będziemy już tu do Ciebie pisać.")
+        deliver()
+        assert fake.texts()[-1] == ("7001", (
+            "Gotowe: nie będziemy już tu do Ciebie pisać, Warsaw Centre zakończył wysyłanie "
+            "Ci wiadomości i nie dostaniesz od nas ofert żadnym kanałem. Aby znów otrzymywać "
+            "nasze wiadomości, zeskanuj kod przy kasie w Warsaw Centre lub zapytaj nasz "
+            "personel."))
         sent_before = len(fake.texts())
         for _step in range(10):  # the rest of the chain, each touch when it falls due
             due = Touch.objects.filter(state="queued").aggregate(due=Min("due_at"))["due"]
@@ -140,10 +147,9 @@ def test_from_the_counter_to_telegram_and_back(
             at["now"] = max(at["now"], due)
             dispatcher.drain()
         assert len(fake.texts()) == sent_before
-        # The chain goes on where Anna still agreed to hear from us: by SMS.
-        later = Touch.objects.exclude(pk=first.pk).filter(state="sent")
-        assert later.exists() and set(later.values_list("channel", flat=True)) == {"sms"}
-        assert TimelineEvent.objects.filter(kind="message_in", customer_id=visit.customer_id
-                                            ).count() == 1
+        # The chain ended: no SMS takes over from Telegram.
+        assert not Touch.objects.exclude(pk=first.pk).filter(state="sent").exists()
+        stops = TimelineEvent.objects.filter(kind="message_in", customer_id=visit.customer_id)
+        assert [row.data.get("stop") for row in stops.order_by("at", "id")] == [None, "text"]
     finally:
         dispatcher.close()

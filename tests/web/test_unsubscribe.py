@@ -63,23 +63,28 @@ def test_the_page_speaks_the_customers_language(
     assert "Вы больше не будете получать сообщения от Warsaw Centre по каналу SMS." in text
 
 
-def test_confirming_withdraws_exactly_that_channels_contacts(
+def test_confirming_withdraws_that_channel_and_every_offer(
     looker: Callable[..., Customer],
 ) -> None:
     anna = looker()
     touch = Touch.objects.get(customer=anna)
     response = _csrf_client().post(f"/u/{unsubscribe_token(anna.pk, 'email')}")
     assert response.status_code == 200
-    assert "You will no longer receive messages from Warsaw Centre on E-mail." in \
-        response.content.decode()
-    assert _consents(anna) == {"phone": (True, True), "email": (False, False)}
+    assert (
+        "Done: we will not write to you on E-mail any more, Warsaw Centre has ended its "
+        "messages to you, and you will get no offers from us on any channel. To hear from us "
+        "again, scan the code at the counter of Warsaw Centre or ask our staff."
+    ) in response.content.decode()
+    # The e-mail may not be written to; no offers reach the phone either (issue 13).
+    assert _consents(anna) == {"phone": (True, False), "email": (False, False)}
     events = ConsentEvent.objects.filter(customer=anna, granted=False)
     assert sorted((e.contact_point.kind, e.purpose, e.source) for e in events) == [
-        ("email", "contact", "customer"), ("email", "marketing", "customer")]
-    # The phone still reaches them: they stay in the chain and the SMS stays queued.
-    assert Enrollment.objects.get(customer=anna).state == "active"
+        ("email", "contact", "customer"), ("email", "marketing", "customer"),
+        ("phone", "marketing", "customer")]
+    # A link that names no store (links sent before links named one) ends every chain.
+    assert Enrollment.objects.get(customer=anna).state == "exited"
     touch.refresh_from_db()
-    assert touch.state == "queued"
+    assert (touch.state, touch.reason) == ("cancelled", "opt_out")
 
 
 def test_stop_all_channels_ends_the_chains_and_cancels_queued_touches(
@@ -91,7 +96,7 @@ def test_stop_all_channels_ends_the_chains_and_cancels_queued_touches(
     token = unsubscribe_token(anna.pk, "email")
     response = _csrf_client().post(f"/u/{token}", {"all": "1"})
     assert response.status_code == 200
-    assert "You will no longer receive messages from Warsaw Centre on any channel." in \
+    assert "Done: you will get no more messages from us on any channel." in \
         response.content.decode()
     assert _consents(anna) == {"phone": (False, False), "email": (False, False)}
     enrollment = Enrollment.objects.get(customer=anna)
@@ -132,7 +137,7 @@ def test_a_second_click_is_harmless(looker: Callable[..., Customer]) -> None:
     assert second.status_code == 200
     assert "You are unsubscribed" in second.content.decode()
     assert (ConsentEvent.objects.count(), TimelineEvent.objects.count()) == (events, rows)
-    assert _consents(anna) == {"phone": (False, False), "email": (True, True)}
+    assert _consents(anna) == {"phone": (False, False), "email": (True, False)}
 
 
 def test_a_tampered_token_changes_nothing(looker: Callable[..., Customer]) -> None:

@@ -31,7 +31,16 @@ def build_app() -> typer.Typer:
     must be set up first (``main`` does it; pytest-django does it in tests)."""
     global _built
     if not _built:
-        from touchflow.cli import channels, flows, importing, privacy, run, tokens, worker
+        from touchflow.cli import (
+            channels,
+            doctor,
+            flows,
+            importing,
+            privacy,
+            run,
+            tokens,
+            worker,
+        )
 
         app.add_typer(importing.app, name="import")
         app.add_typer(tokens.app, name="token")
@@ -40,6 +49,7 @@ def build_app() -> typer.Typer:
         app.add_typer(privacy.app, name="privacy")
         run.register(app)
         worker.register(app)
+        doctor.register(app)
         _built = True
     return app
 

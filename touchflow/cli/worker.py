@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import signal
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,7 @@ from rich.markup import escape
 
 if TYPE_CHECKING:
     from touchflow.delivery.channels.base import Channel
+    from touchflow.delivery.metrics import Metrics
 
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)
@@ -21,6 +23,7 @@ errors = Console(stderr=True, soft_wrap=True)
 
 def register(app: typer.Typer) -> None:
     @app.command()
+    @_abandoned_transactions_end
     def worker(
         once: bool = typer.Option(False, "--once", help="Process what is due, then exit."),
         now: str = typer.Option(
@@ -48,6 +51,19 @@ def register(app: typer.Typer) -> None:
         retry_attempts: int = typer.Option(
             6, envvar="TOUCHFLOW_RETRY_ATTEMPTS", help="Attempts before a dead letter."
         ),
+        metrics_port: int = typer.Option(
+            0, envvar="TOUCHFLOW_METRICS_PORT",
+            help="Serve Prometheus metrics on this port at /metrics (0: off).",
+        ),
+        metrics_host: str = typer.Option(
+            "127.0.0.1", envvar="TOUCHFLOW_METRICS_HOST",
+            help="Address the metrics port listens on (0.0.0.0 for a scraper elsewhere).",
+        ),
+        log_format: str = typer.Option(
+            "text", envvar="TOUCHFLOW_LOG_FORMAT",
+            help="text, or json: one JSON object per line (time, level, logger, message, "
+            "and the record's extra fields).",
+        ),
     ) -> None:
         """Send due touches: claim, apply the policies, render, send, record, schedule.
 
@@ -55,85 +71,110 @@ def register(app: typer.Typer) -> None:
         """
         from datetime import timedelta
 
-        from touchflow.core import clock
+        from touchflow.core import clock, logs
         from touchflow.delivery.channels.registry import from_settings
         from touchflow.delivery.dispatcher import Dispatcher
+        from touchflow.delivery.metrics import LogSummary
         from touchflow.delivery.retry import RetryPolicy
+        from touchflow.messaging import notices
         from touchflow.privacy.retention import Daily
 
-        with _abandoned_transactions_end(lease):
-            fixed: datetime | None = None
-            if now:
-                if not once:
-                    console.print("[red]--now needs --once[/red]")
-                    raise typer.Exit(2)
-                try:
-                    fixed = clock.ensure_aware(datetime.fromisoformat(now))
-                except ValueError as exc:
-                    console.print(f"[red]--now: not an ISO time: {now!r}[/red]")
-                    raise typer.Exit(2) from exc
+        try:
+            logs.configure(log_format)
+        except ValueError as exc:
+            console.print(f"[red]{escape(str(exc))}[/red]")
+            raise typer.Exit(2) from exc
+        fixed: datetime | None = None
+        if now:
+            if not once:
+                console.print("[red]--now needs --once[/red]")
+                raise typer.Exit(2)
             try:
-                channels = from_settings()
+                fixed = clock.ensure_aware(datetime.fromisoformat(now))
             except ValueError as exc:
-                console.print(f"[red]{exc}[/red]")
+                console.print(f"[red]--now: not an ISO time: {now!r}[/red]")
                 raise typer.Exit(2) from exc
-            _check_channels(channels, once)
-            dispatcher = Dispatcher(
-                channels,
-                batch_size=batch,
-                concurrency=concurrency,
-                per_route=per_account,
-                lease=timedelta(seconds=lease),
-                retry=RetryPolicy(
-                    max_attempts=retry_attempts,
-                    base=timedelta(seconds=retry_base),
-                    cap=timedelta(seconds=retry_cap),
-                ),
-                now=(lambda: fixed) if fixed else clock.now,  # type: ignore[return-value]
+        try:
+            channels = from_settings()
+        except ValueError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from exc
+        _check_channels(channels, once)
+        metrics, stop_metrics = _serve_metrics(metrics_port, metrics_host)
+        dispatcher = Dispatcher(
+            channels,
+            batch_size=batch,
+            concurrency=concurrency,
+            per_route=per_account,
+            lease=timedelta(seconds=lease),
+            retry=RetryPolicy(
+                max_attempts=retry_attempts,
+                base=timedelta(seconds=retry_base),
+                cap=timedelta(seconds=retry_cap),
+            ),
+            now=(lambda: fixed) if fixed else clock.now,  # type: ignore[return-value]
+            metrics=metrics,
+        )
+        try:
+            if once:
+                notices.tick(fixed)  # STOP confirmations and other webhook answers
+                stats = dispatcher.drain()
+                summary = ", ".join(f"{k} {v}" for k, v in sorted(stats.outcomes.items()))
+                console.print(f"claimed {stats.claimed}: {summary or 'nothing due'}")
+                if stats.waiting:
+                    stores = ", ".join(sorted(stats.missing))
+                    errors.print(
+                        f"[yellow]{stats.waiting} of them wait in the queue for a channel "
+                        f"(stores: {escape(stores)}).[/yellow]"
+                    )
+                return
+            stopping = False
+
+            def stop(*_args: object) -> None:
+                nonlocal stopping
+                stopping = True
+
+            signal.signal(signal.SIGTERM, stop)
+            signal.signal(signal.SIGINT, stop)
+            console.print(
+                f"worker {dispatcher.owner} running; channels: "
+                f"{', '.join(channels) or 'none configured'}"
             )
-            try:
-                if once:
-                    stats = dispatcher.drain()
-                    summary = ", ".join(f"{k} {v}" for k, v in sorted(stats.outcomes.items()))
-                    console.print(f"claimed {stats.claimed}: {summary or 'nothing due'}")
-                    if stats.waiting:
-                        stores = ", ".join(sorted(stats.missing))
-                        errors.print(
-                            f"[yellow]{stats.waiting} of them wait in the queue for a channel "
-                            f"(stores: {escape(stores)}).[/yellow]"
-                        )
-                    return
-                stopping = False
+            daily, lag_log, answers = Daily(), LogSummary(metrics), notices.Chore()
 
-                def stop(*_args: object) -> None:
-                    nonlocal stopping
-                    stopping = True
+            def chores() -> None:
+                daily.tick()
+                lag_log.tick()
+                answers()
 
-                signal.signal(signal.SIGTERM, stop)
-                signal.signal(signal.SIGINT, stop)
-                console.print(
-                    f"worker {dispatcher.owner} running; channels: "
-                    f"{', '.join(channels) or 'none configured'}"
-                )
-                dispatcher.run_forever(
-                    idle_sleep=idle, stop=lambda: stopping, chores=Daily().tick
-                )
-            finally:
-                dispatcher.close()
+            dispatcher.run_forever(idle_sleep=idle, stop=lambda: stopping, chores=chores)
+        finally:
+            dispatcher.close()
+            stop_metrics()
+
+
+def _abandoned_transactions_end(command: Callable[..., None]) -> Callable[..., None]:
+    """The worker command, during which every PostgreSQL connection it opens has the
+    server end a transaction left idle longer than the lease (``--lease``).
+
+    A worker cut off the network while it records answers leaves its transaction open on
+    the server, holding those rows: other workers skip locked rows, so nobody could take
+    the touches over until TCP gave up on the dead client, hours later. A worker's own
+    transactions never wait between two statements (they hold no network call), so one
+    idle that long has lost its worker, and its claims are free to take after the lease
+    anyway. Only connections opened meanwhile: a caller's own (a test's) is left be.
+    """
+
+    @functools.wraps(command)
+    def run(**options: Any) -> None:
+        with _idle_transactions_limited(float(options["lease"])):
+            command(**options)
+
+    return run
 
 
 @contextmanager
-def _abandoned_transactions_end(lease: float) -> Iterator[None]:
-    """While the worker runs, every PostgreSQL connection it opens has the server end a
-    transaction left idle longer than the lease.
-
-    A worker cut off the network while it records a batch leaves its transaction open on
-    the server, holding the batch's rows: other workers skip locked rows, so nobody could
-    take the touches over until TCP gave up on the dead client, hours later. A worker's
-    own transactions never wait between two statements (they hold no network call), so
-    one idle that long has lost its worker, and its claims are free to take after the
-    lease anyway. Only connections opened meanwhile: a caller's own (a test's) is left be.
-    """
+def _idle_transactions_limited(lease: float) -> Iterator[None]:
     from django.db.backends.signals import connection_created
 
     timeout = f"{max(1000, round(lease * 1000))}ms"
@@ -151,6 +192,29 @@ def _abandoned_transactions_end(lease: float) -> Iterator[None]:
         yield
     finally:
         connection_created.disconnect(limit)
+
+
+def _serve_metrics(port: int, host: str) -> tuple[Metrics, Callable[[], None]]:
+    """The worker's metrics (kept even without a port: the log summary reads them), and
+    what stops their /metrics endpoint, started when a port is given; exit 2 naming the
+    option when the port cannot be had."""
+    from touchflow.delivery.metrics import Metrics, queue_due_now_closing, serve
+
+    metrics = Metrics()
+    if not port:
+        return metrics, lambda: None
+    try:
+        server = serve(metrics, port, host, queue_depth=queue_due_now_closing)
+    except OSError as exc:
+        errors.print(f"[red]--metrics-port: cannot listen on {host}:{port}: {exc}[/red]")
+        raise typer.Exit(2) from exc
+    console.print(f"metrics on http://{host}:{server.server_address[1]}/metrics")
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+
+    return metrics, stop
 
 
 def _check_channels(channels: Mapping[str, Channel], once: bool) -> None:

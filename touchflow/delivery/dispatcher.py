@@ -40,6 +40,7 @@ from touchflow.delivery.channels.base import (
     serves,
 )
 from touchflow.delivery.channels.base import route as channel_route
+from touchflow.delivery.metrics import Metrics
 from touchflow.delivery.models import CallTask, TouchState
 from touchflow.delivery.policies import (
     NO_CHANNEL,
@@ -51,10 +52,11 @@ from touchflow.delivery.policies import (
     Verdict,
     judge,
 )
-from touchflow.delivery.render import Renderer, first_name, unsubscribe_url
+from touchflow.delivery.render import Renderer, message_context, unsubscribe_url
 from touchflow.delivery.retry import RetryPolicy
 from touchflow.delivery.sending import Flight, InFlight
 from touchflow.delivery.transitions import Outcome, Reason
+from touchflow.flows import enrollment as flow_enrollment
 from touchflow.flows.models import EnrollmentState, FlowStatus, FlowStep
 from touchflow.flows.schedule import Policy
 
@@ -69,14 +71,6 @@ class RateLimiter(Protocol):
     def acquire(self, key: str, rate: float, want: int) -> int: ...
 
     def backoff(self, key: str, seconds: float) -> None: ...
-
-
-class Metrics(Protocol):
-    def sent(self, account: str, lag_seconds: float) -> None: ...
-
-    def failed(self, account: str, kind: str) -> None: ...
-
-    def in_flight(self, n: int) -> None: ...
 
 
 @dataclass
@@ -170,6 +164,7 @@ class Dispatcher:
         self._route_of: dict[int, str] = {}
         self._blocked: dict[str, float] = {}
         self._serving: dict[int, list[str]] = {}
+        self._rate_wait_since: dict[int, float] = {}
 
     # -- the loops ----------------------------------------------------------------------
 
@@ -395,8 +390,22 @@ class Dispatcher:
                 room = self.limiter.acquire(key, rate, room)
             if rate and room < len(wanting):  # not judged again before a grant may come
                 self._blocked[key] = self.monotonic() + 1 / rate
-            chosen.update(f.touch.pk for f in wanting[:max(room, 0)])
+            granted = wanting[:max(room, 0)]
+            chosen.update(f.touch.pk for f in granted)
+            if rate:
+                self._count_rate_waits(granted, wanting[len(granted):])
         return [f for f in flights if f.touch.pk in chosen]
+
+    def _count_rate_waits(self, granted: list[Flight], held_back: list[Flight]) -> None:
+        """How long touches waited for their account's turn (the metrics' rate wait)."""
+        moment = self.monotonic()
+        for flight in held_back:
+            self._rate_wait_since.setdefault(flight.touch.pk, moment)
+        for flight in granted:
+            since = self._rate_wait_since.pop(flight.touch.pk, None)
+            if since is not None and self.metrics is not None:
+                self.metrics.rate_waited(flight.route.key, moment - since,
+                                         provider=flight.route.provider)
 
     def _decide(
         self, touch: Due, fresh: Fresh, recent: Mapping[int, Recent], now: datetime
@@ -409,8 +418,8 @@ class Dispatcher:
         if flow.status != FlowStatus.ACTIVE:
             return transitions.park(touch)
         purchased = self._known.last_purchase.get(touch.customer_id)
-        if "purchase" in flow.exit_on and purchased is not None and (
-            purchased > enrollment.entered_at
+        if purchased is not None and flow_enrollment.ended_by_purchase(
+            flow.exit_on, enrollment.entered_at, purchased
         ):
             return transitions.left_on_purchase(touch, now, purchased)
         if touch.in_flight_at is not None and not self._may_repeat(touch):
@@ -483,15 +492,11 @@ class Dispatcher:
         return Flight(touch, route, message, started=0.0)
 
     def _context(self, touch: Due, channel: str) -> dict[str, object]:
-        customer = touch.customer
+        """What the touch's templates see: the one definition validation also uses."""
         seller = touch.enrollment.staff
         seller_name = (seller.get_full_name() or seller.username) if seller else ""
-        return {
-            "customer": {"name": customer.name, "first_name": first_name(customer.name)},
-            "store": {"name": touch.store.name},
-            "seller": {"name": seller_name, "first_name": first_name(seller_name)},
-            "unsubscribe_url": unsubscribe_url(customer.pk, channel),
-        }
+        return message_context(touch.customer.name, touch.store.name, seller_name,
+                               unsubscribe_url(touch.customer.pk, channel, touch.store_id))
 
     def _message(self, touch: Due, route: Send) -> OutgoingMessage:
         context_ = self._context(touch, route.channel)
@@ -546,9 +551,10 @@ class Dispatcher:
         )
         if self.metrics is not None:
             if result.ok:
-                self.metrics.sent(route.key, (now - touch.due_at).total_seconds())
+                self.metrics.sent(route.key, (now - touch.due_at).total_seconds(),
+                                  provider=route.provider)
             else:
-                self.metrics.failed(route.key, outcome.update.state)
+                self.metrics.failed(route.key, _failure_kind(outcome), provider=route.provider)
         return outcome
 
     def _can_fall_back(self, touch: Due, now: datetime) -> bool:
@@ -560,3 +566,14 @@ class Dispatcher:
             failed=(*touch.failed(), touch.channel),
         )
         return not isinstance(verdict, Drop)
+
+
+def _failure_kind(outcome: Outcome) -> str:
+    """A failed send as the metrics count it: retry, fallback, rejected, dead (gave
+    up), uncertain or expired."""
+    update = outcome.update
+    if update.state == TouchState.QUEUED:
+        return "fallback" if update.reason == Reason.FALLBACK else "retry"
+    if update.reason == Reason.REJECTED:
+        return "rejected"
+    return str(update.state)

@@ -29,10 +29,11 @@ FOOTERS = {
     "pl": ("Wypisz się: {url}", "Aby zrezygnować, odpisz STOP."),
 }
 
-# "<customer>.<channel>.<mac>": a link in every message, so it is signed with a key
-# derived once per process (Django's signing derives it again on every call, which
-# cost the dispatcher ~20 µs a message). Links signed the older way still open.
-_TOKEN = re.compile(r"^(\d+)\.([a-z]+)\.([A-Za-z0-9_-]{22})$")
+# "<customer>.<channel>[.<store>].<mac>": a link in every message, so it is signed with
+# a key derived once per process (Django's signing derives it again on every call, which
+# cost the dispatcher ~20 µs a message). Links signed the older way still open. The
+# store is the one whose message carried the link: its chains end on unsubscribe.
+_TOKEN = re.compile(r"^(\d+)\.([a-z]+)(?:\.(\d+))?\.([A-Za-z0-9_-]{22})$")
 
 
 @lru_cache(maxsize=4)
@@ -40,30 +41,40 @@ def _key(secret: str) -> bytes:
     return hashlib.sha256(f"{UNSUBSCRIBE_SALT}:{secret}".encode()).digest()
 
 
-def _mac(customer_id: int, channel: str) -> str:
-    digest = hmac.new(_key(settings.SECRET_KEY), f"{customer_id}.{channel}".encode(),
-                      hashlib.sha256).digest()
+def _mac(signed: str) -> str:
+    digest = hmac.new(_key(settings.SECRET_KEY), signed.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).decode()[:22]
 
 
-def unsubscribe_token(customer_id: int, channel: str) -> str:
-    return f"{customer_id}.{channel}.{_mac(customer_id, channel)}"
+def unsubscribe_token(customer_id: int, channel: str, store_id: int | None = None) -> str:
+    signed = f"{customer_id}.{channel}" + (f".{store_id}" if store_id is not None else "")
+    return f"{signed}.{_mac(signed)}"
+
+
+def read_unsubscribe_link(token: str) -> tuple[int, str, int | None]:
+    """(customer id, channel, store id or None) of a valid token; raises
+    signing.BadSignature otherwise."""
+    match = _TOKEN.match(token)
+    if match is not None:
+        signed = token.rpartition(".")[0]
+        if hmac.compare_digest(match[4], _mac(signed)):
+            return int(match[1]), match[2], int(match[3]) if match[3] else None
+        raise signing.BadSignature("unsubscribe link signature does not match")
+    data = signing.loads(token, salt=UNSUBSCRIBE_SALT)
+    return int(data["c"]), str(data["ch"]), None
 
 
 def read_unsubscribe_token(token: str) -> tuple[int, str]:
     """(customer id, channel) of a valid token; raises signing.BadSignature otherwise."""
-    match = _TOKEN.match(token)
-    if match is not None:
-        customer_id, channel = int(match[1]), match[2]
-        if hmac.compare_digest(match[3], _mac(customer_id, channel)):
-            return customer_id, channel
-        raise signing.BadSignature("unsubscribe link signature does not match")
-    data = signing.loads(token, salt=UNSUBSCRIBE_SALT)
-    return int(data["c"]), str(data["ch"])
+    customer_id, channel, _store = read_unsubscribe_link(token)
+    return customer_id, channel
 
 
-def unsubscribe_url(customer_id: int, channel: str) -> str:
-    return f"{settings.TOUCHFLOW_PUBLIC_URL}/u/{unsubscribe_token(customer_id, channel)}"
+def unsubscribe_url(customer_id: int, channel: str, store_id: int | None = None) -> str:
+    """The link; with ``store_id`` (the store whose message carries it), unsubscribing
+    ends that store's chains only (``customers.optout``), without it every chain."""
+    token = unsubscribe_token(customer_id, channel, store_id)
+    return f"{settings.TOUCHFLOW_PUBLIC_URL}/u/{token}"
 
 
 class TemplateFailed(ValueError):

@@ -1,4 +1,5 @@
-"""Set-shaped SQL for enrolling a whole segment of customers at once.
+"""Set-shaped SQL for enrolling a whole segment of customers at once, and the check
+that no enrollment is left without work.
 
 Enrolling a million customers must not be a million round trips: per customer time
 zone (the first touch's due time depends on it), one INSERT … SELECT writes the
@@ -11,6 +12,16 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection
+from django.db.models import Exists, OuterRef, QuerySet
+
+from touchflow.delivery.models import Touch, TouchState
+from touchflow.flows.models import Enrollment, EnrollmentState
+
+# A touch in one of these states is the enrollment's next piece of work: waiting to be
+# due, in a worker's hands (legacy "claimed" rows), or held while its chain is paused.
+# Any other state is an outcome, and an outcome schedules the next step or ends the
+# enrollment in the same transaction.
+OPEN_TOUCH_STATES = (TouchState.QUEUED, TouchState.CLAIMED, TouchState.PAUSED)
 
 
 def _dt(value: datetime) -> Any:
@@ -85,3 +96,17 @@ def enroll_segment(
             [flow_slug, flow_name, *fresh_params],
         )
     return entered
+
+
+def stranded_enrollments() -> QuerySet[Enrollment]:
+    """Active enrollments with no open touch: nothing will ever send their next step or
+    complete them, so the customer silently drops out of the chain (issue 13). There
+    must be none; ``touchflow doctor`` and the test suite check.
+
+    One anti-join over the active enrollments, each probing the touches' unique index
+    (enrollment, step, round): fine for a check run by hand, not for the hot path.
+    """
+    open_touch = Touch.objects.filter(enrollment_id=OuterRef("pk"), state__in=OPEN_TOUCH_STATES)
+    return Enrollment.objects.filter(state=EnrollmentState.ACTIVE).exclude(
+        Exists(open_touch)
+    ).order_by("pk")

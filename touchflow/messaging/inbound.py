@@ -2,7 +2,8 @@
 
 Each item is applied in its own transaction, at most once (``InboundEvent`` remembers
 the provider's event id). Messages we answer with (a welcome, a STOP confirmation)
-are sent after the transaction commits.
+are queued as notices in that transaction and sent by the worker
+(``messaging.notices``): the webhook's answer never waits for a provider.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from touchflow.customers.models import ContactPoint
 from touchflow.customers.optout import opt_out
 from touchflow.delivery.models import Touch, TouchState
 from touchflow.delivery.policies import CHANNEL_CONTACT
-from touchflow.messaging import accounts
+from touchflow.messaging import accounts, notices
 from touchflow.messaging.models import InboundEvent
 from touchflow.messaging.providers.base import (
     QUICK_STOP,
@@ -60,7 +61,7 @@ class Applied:
     applied: int = 0
     duplicates: int = 0
     outcomes: list[str] = field(default_factory=list)
-    replies: list[tuple[str, str]] = field(default_factory=list)  # (address, text)
+    replies: list[tuple[str, str]] = field(default_factory=list)  # (address, text) queued
 
 
 def address_value(channel: str, address: str) -> str:
@@ -95,10 +96,6 @@ def apply(cfg: AccountConfig, items: Sequence[Inbound], now: datetime | None = N
                 continue
             result.outcomes.append(_apply_one(cfg, item, now, result))
             result.applied += 1
-    if result.replies:
-        provider = accounts.provider(cfg)
-        for address, text in result.replies:
-            provider.send_text(address, text)
     return result
 
 
@@ -125,7 +122,8 @@ def _apply_one(cfg: AccountConfig, item: Inbound, now: datetime, result: Applied
         point = find_point(cfg.channel, item.address)
         if point is None:
             return "unknown_sender"
-        stop(point, cfg.channel, all_channels=False, at=now)
+        # No confirmation: a chat that blocked the bot cannot be written to.
+        stop(cfg, point, "unsubscribed", everywhere=False, at=now)
         return "unsubscribed"
     if isinstance(item, Receipt):
         return receipt(cfg.channel, item, now)
@@ -135,7 +133,8 @@ def _apply_one(cfg: AccountConfig, item: Inbound, now: datetime, result: Applied
         point = find_point("email", item.address)
         if point is None:
             return "unknown_sender"
-        stop(point, "email", all_channels=False, at=now)
+        # No confirmation: mail to someone who called ours spam is more of the same.
+        stop(cfg, point, "complaint", everywhere=False, at=now)
         return "complaint"
     raise TypeError(f"unknown inbound item {item!r}")
 
@@ -144,8 +143,19 @@ def _store(cfg: AccountConfig) -> Store:
     return Store.objects.get(pk=cfg.store_id)
 
 
-def _say(result: Applied, address: str, text: str) -> None:
+def _say(cfg: AccountConfig, item: Inbound, now: datetime, result: Applied, address: str,
+         text: str, *, kind: str, language: str, customer_id: int | None = None) -> None:
+    """Queue ``text`` (in ``language``) as a notice, sent by the worker; or, where the
+    provider takes the answer in the webhook's response (Viber's welcome), hand it over:
+    nothing goes over the network while the webhook waits."""
     result.replies.append((address, text))
+    live = accounts.provider(cfg)
+    if live.answers_in_response(address):
+        live.send_text(address, text)
+        return
+    key = f"{cfg.id}:{item.event_id}" if item.event_id else ""
+    reply = notices.Reply(kind, address, text, language, customer_id)
+    notices.queue(cfg, reply, now, key=key[:250])
 
 
 def _start(cfg: AccountConfig, item: Start, now: datetime, result: Applied) -> str:
@@ -163,7 +173,8 @@ def _start(cfg: AccountConfig, item: Start, now: datetime, result: Applied) -> s
             text = (_("Welcome back! Write STOP at any time to stop our messages.") if point
                     else _("Hello! To get messages from %(store)s, scan the code at the counter.")
                     % {"store": store.name})
-        _say(result, item.address, text)
+        _say(cfg, item, now, result, item.address, text, kind="welcome", language=language,
+             customer_id=point.customer_id if point else None)
         return "start_without_token"
     redeemed = optin.redeem(item.token, kind, address, store_id=cfg.store_id, name=item.name,
                             network=BOT_NETWORK[cfg.channel], at=now)
@@ -180,7 +191,9 @@ def _start(cfg: AccountConfig, item: Start, now: datetime, result: Applied) -> s
                 "Sorry, this code has expired or was already used. "
                 "Ask at the counter for a new one."
             )
-    _say(result, item.address, text)
+    _say(cfg, item, now, result, item.address, text,
+         kind="welcome" if redeemed.ok else "optin_refused", language=language,
+         customer_id=redeemed.customer.pk if redeemed.customer else None)
     return "linked" if redeemed.ok else f"token_{redeemed.reason}"
 
 
@@ -206,16 +219,21 @@ def _text(cfg: AccountConfig, item: Text, now: datetime, result: Applied) -> str
         if cfg.channel in ("whatsapp", "viber", "sms") and TOKEN_SHAPE.match(code):
             return _start(cfg, Start(item.event_id, item.address, code, item.name), now, result)
         if is_stop:
-            with translation.override(_store(cfg).language):
-                _say(result, item.address, _("You will not get messages from us."))
+            language = _store(cfg).language
+            with translation.override(language):
+                _say(cfg, item, now, result, item.address,
+                     _("You will not get messages from us."), kind="stop", language=language)
         return "unknown_sender"
     customer = resolve(point.customer)
-    ContactPoint.objects.filter(pk=point.pk).update(last_inbound_at=item.at or now)
-    stop(point, cfg.channel, all_channels=everywhere, at=now)
+    # Never later than the STOP itself: a reply route opens only for what they write
+    # after it (messaging.replies).
+    ContactPoint.objects.filter(pk=point.pk).update(last_inbound_at=min(item.at or now, now))
+    how = "button" if item.text == QUICK_STOP else "text"
+    stop(cfg, point, how, everywhere=everywhere, at=now, text=item.text)
     with translation.override(customer.language):
-        text = (_("Done: you will get no more messages from us on any channel.") if everywhere
-                else _("Done: you will get no more messages from us here."))
-    _say(result, item.address, text)
+        text = notices.stop_text(_store(cfg).name, everywhere)
+        _say(cfg, item, now, result, item.address, text, kind="stop",
+             language=customer.language, customer_id=customer.pk)
     return "stop_all" if everywhere else "stop"
 
 
@@ -238,11 +256,13 @@ def _touch_point(channel: str, address: str, at: datetime) -> int | None:
     return None if row is None else int(row[0])
 
 
-def stop(point: ContactPoint, channel: str, *, all_channels: bool, at: datetime) -> None:
-    """The customer's STOP: consent withdrawn on this channel (or all), queued touches
-    cancelled by the opt-out rules. Touches a worker holds at this instant are caught by
-    its check right before sending (consent is re-read there)."""
-    opt_out(point.customer_id, channel, all_channels, at=at)
+def stop(cfg: AccountConfig, point: ContactPoint, how: str, *, everywhere: bool,
+         at: datetime, text: str = "") -> None:
+    """The customer's STOP through the store's account ``cfg`` (what it means:
+    ``customers.optout``). Touches a worker holds at this instant are caught by its
+    check right before sending (consent and the enrollment are re-read there)."""
+    opt_out(point.customer_id, cfg.channel, everywhere, at=at, store_id=cfg.store_id,
+            how=how, text=text)
 
 
 def receipt(channel: str, item: Receipt, now: datetime) -> str:

@@ -115,3 +115,58 @@ class InboundEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.event_id}"
+
+
+class NoticeState(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    SENT = "sent", _("Sent")
+    DEAD = "dead", _("Failed")
+
+
+class Notice(models.Model):
+    """A message we owe a customer outside any chain (a STOP confirmation, a welcome),
+    written in the webhook's transaction and sent by the worker (``messaging.notices``).
+
+    The webhook answers at once, whatever the provider does; a provider that refuses
+    (500, 429) or stalls gets the notice again later, and a notice that never goes ends
+    ``dead`` with its last error. While a worker holds it, ``due_at`` is pushed past its
+    lease: a worker that dies leaves it due again when the lease runs out.
+    """
+
+    # None when the sender is unknown to us (a STOP from a chat never linked).
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, null=True, blank=True,
+        related_name="+", db_index=False,
+    )
+    store = models.ForeignKey("stores.Store", on_delete=models.CASCADE, related_name="+",
+                              db_index=False)
+    # The account that received what we answer; if it is gone or disabled, the store's
+    # current account on the channel sends it.
+    account = models.ForeignKey(ChannelAccount, on_delete=models.SET_NULL, null=True,
+                                blank=True, related_name="+", db_index=False)
+    channel = models.CharField(max_length=16)
+    address = models.CharField(max_length=320)
+    kind = models.CharField(max_length=24)  # stop | welcome | optin_refused | …
+    text = models.TextField()
+    language = models.CharField(max_length=8)
+    state = models.CharField(max_length=8, choices=NoticeState.choices,
+                             default=NoticeState.QUEUED)
+    attempts = models.PositiveIntegerField(default=0)
+    due_at = models.DateTimeField()
+    last_error = models.TextField(blank=True)
+    # One notice per inbound event and purpose: a replayed webhook queues nothing new.
+    idempotency_key = models.CharField(max_length=250, unique=True)
+    provider_message_id = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["due_at"], name="notice_due",
+                         condition=Q(state="queued")),
+            models.Index(fields=["customer"], name="notice_customer",
+                         condition=Q(customer__isnull=False)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} to {self.channel} ({self.state})"

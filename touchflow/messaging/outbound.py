@@ -54,6 +54,7 @@ class AccountChannel:
         return Route(
             key=f"account:{cfg.id}",
             send=live.sender_for(message),
+            provider=cfg.provider,
             rate=getattr(cfg, "rate_limit", None) or getattr(live, "default_rate", None),
             honours_keys=bool(getattr(live, "honours_idempotency_key", False)),
         )

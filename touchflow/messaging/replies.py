@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db.models import F, Q
+
 from touchflow.core import clock
 from touchflow.core.errors import InvalidInput
 from touchflow.core.text import check_text
@@ -35,9 +37,9 @@ class Route:
 
 def routes(customer: Customer, staff: Staff) -> list[Route]:
     """Where this staff member can answer this customer: a contact point their stores
-    recorded, with consent, on a channel for which one of the customer's stores (the
-    staff member's, unless an admin) has an account. The contact that wrote last comes
-    first."""
+    recorded, with consent (or written from since it was withdrawn), on a channel for
+    which one of the customer's stores (the staff member's, unless an admin) has an
+    account. The contact that wrote last comes first."""
     stores = list(customer.store_links.values_list("store_id", flat=True))
     if not staff.is_admin:
         mine = set(staff.stores.values_list("id", flat=True))
@@ -47,8 +49,10 @@ def routes(customer: Customer, staff: Staff) -> list[Route]:
         stores.insert(0, customer.home_store_id)
     # Only to a contact the staff member's stores recorded (decision 0008).
     seen = {p.pk for p in visible_points(customer, stores_of_staff(staff))}
-    points = customer.contacts.filter(contact_consent=True, undeliverable_at__isnull=True,
-                                      pk__in=seen)
+    # A contact with consent, or one the customer wrote from after withdrawing it (a
+    # STOP ends our messages, not the conversation they start again).
+    answerable = Q(contact_consent=True) | Q(last_inbound_at__gt=F("consent_updated_at"))
+    points = customer.contacts.filter(answerable, undeliverable_at__isnull=True, pk__in=seen)
     found: list[Route] = []
     for point in sorted(points, key=lambda p: p.last_inbound_at or datetime.min.replace(
             tzinfo=clock.now().tzinfo), reverse=True):

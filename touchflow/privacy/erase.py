@@ -38,6 +38,7 @@ from touchflow.customers.models import (
 from touchflow.delivery.call_tasks import cancel_open_call_tasks
 from touchflow.delivery.models import Attempt, CallTask, Touch
 from touchflow.flows.enrollment import leave
+from touchflow.messaging.models import Notice
 from touchflow.privacy import audit, suppression
 from touchflow.privacy.actor import Requester
 from touchflow.privacy.models import Erasure, PrivacyAction
@@ -111,6 +112,8 @@ def _contacts(ids: list[int], suppress: bool, at: datetime) -> dict[str, int]:
     ConsentEvent.objects.filter(customer_id__in=ids).delete()
     ContactPoint.objects.filter(customer_id__in=ids).delete()
     tokens, _ = OptInToken.objects.filter(customer_id__in=ids).delete()
+    # Notices hold an address and the words sent to it.
+    Notice.objects.filter(customer_id__in=ids).delete()
     return {"contacts": len(points), "suppressed": listed, "optin_tokens": tokens}
 
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from touchflow.customers.models import ConsentEvent, ContactPoint, Customer
     from touchflow.delivery.models import Touch
     from touchflow.flows.models import Enrollment
+    from touchflow.messaging.models import Notice
     from touchflow.purchases.models import Purchase
     from touchflow.visits.models import Visit
 
@@ -277,3 +278,36 @@ def touch_requeued(
     row.data["was"] = was
     row.save()
     return row
+
+
+def stop_requested(
+    customer_id: int, at: datetime, *, store_id: int | None, channel: str, how: str,
+    chains: int, text: str = "",
+) -> TimelineEvent:
+    """The customer asked to stop (``how``: text, button, unsubscribed, complaint, link): a
+    ``message_in`` row, so staff see why the messages ended and which chains it ended.
+    ``store_id`` None: a request no store received (a link without one)."""
+    return _write(
+        customer_id, EventKind.MESSAGE_IN, at, store_id=store_id,
+        data={"channel": channel, "text": text[:4000], "stop": how, "chains": chains},
+    )
+
+
+def notice_sent(notice: Notice, at: datetime) -> TimelineEvent:
+    """A notice (a STOP confirmation, a welcome) reached the provider."""
+    assert notice.customer_id is not None
+    return _write(
+        notice.customer_id, EventKind.MESSAGE_OUT, at, store_id=notice.store_id,
+        data={"channel": notice.channel, "text": notice.text, "to": notice.address,
+              "provider_id": notice.provider_message_id, "notice": notice.pk},
+    )
+
+
+def notice_dead(notice: Notice, at: datetime) -> TimelineEvent:
+    """A notice the provider never took: a dead letter staff can see."""
+    assert notice.customer_id is not None
+    return _write(
+        notice.customer_id, EventKind.TOUCH, at, store_id=notice.store_id,
+        data={"notice": notice.pk, "channel": notice.channel, "outcome": "dead",
+              "attempt": notice.attempts, "reason": "", "error": notice.last_error[:300]},
+    )

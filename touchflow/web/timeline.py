@@ -170,7 +170,19 @@ def _touch(data: dict, labels: _Labels) -> tuple[str, str, str]:
     return title, " · ".join(p for p in parts if p), outcome
 
 
+def _stop(data: dict) -> tuple[str, str, str]:
+    """The customer's STOP (``timeline.events.stop_requested``)."""
+    title = _("Customer asked to stop") + f" ({words.channel(str(data.get('channel', '')))})"
+    detail = _("chains ended: %(count)s; no offers on any channel") % {
+        "count": data.get("chains", 0)}
+    if data.get("text"):
+        detail = f"{data['text']} · {detail}"
+    return title, detail, "withdrawn"
+
+
 def _message_in(data: dict, labels: _Labels) -> tuple[str, str, str]:
+    if data.get("stop"):
+        return _stop(data)
     return _("Customer wrote") + f" ({words.channel(str(data.get('channel', '')))})", str(
         data.get("text", "")), "reply"
 

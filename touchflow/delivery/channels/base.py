@@ -71,6 +71,7 @@ class Route:
     # Sends that return at once and change nothing outside the process (the null
     # channel) run on the worker's own thread.
     inline: bool = False
+    provider: str = ""  # what the metrics call it: telegram, smsapi, webhook, smtp…
 
 
 class Channel(Protocol):
@@ -103,6 +104,7 @@ def route(channel: Channel, message: OutgoingMessage) -> Route:
         rate=getattr(channel, "rate", None),
         honours_keys=bool(getattr(channel, "honours_idempotency_key", False)),
         inline=bool(getattr(channel, "inline", False)),
+        provider=type(channel).__name__.removesuffix("Channel").lower(),
     )
 
 

@@ -187,6 +187,11 @@ class Provider:
         """A free-form message outside any chain: a staff reply, a confirmation."""
         raise NotImplementedError
 
+    def answers_in_response(self, address: str) -> bool:
+        """Whether an answer to ``address`` goes back in the webhook's own HTTP response
+        (``send_text`` keeps it, ``acknowledge`` returns it) instead of as a message."""
+        return False
+
     # -- receiving --------------------------------------------------------------------
 
     def takes_get(self, request: HttpRequest) -> bool:

@@ -179,6 +179,9 @@ class ViberProvider(Provider):
             return SendResult.sent("")
         return self.call("send_message", {"receiver": address, **payload})
 
+    def answers_in_response(self, address: str) -> bool:
+        return getattr(self._pending, "user", None) == address
+
     def set_webhook(self) -> SendResult:
         """Point Viber at this account's webhook (Viber pings it with a signed
         ``webhook`` event before it answers)."""

@@ -19,20 +19,24 @@ from touchflow.customers.actions import resolve
 from touchflow.customers.models import Customer
 from touchflow.customers.optout import opt_out
 from touchflow.delivery.policies import CHANNEL_CONTACT
-from touchflow.delivery.render import read_unsubscribe_token
+from touchflow.delivery.render import read_unsubscribe_link
+from touchflow.messaging.notices import stop_text
+from touchflow.stores.models import Store
 from touchflow.web import labels
 
 
-def _read(token: str) -> tuple[Customer, str] | None:
-    """The live customer and channel of a valid token; None for anything else."""
+def _read(token: str) -> tuple[Customer, str, Store | None] | None:
+    """The live customer, channel and store (None: the link names none) of a valid
+    token; None for anything else."""
     try:
-        customer_id, channel = read_unsubscribe_token(token)
+        customer_id, channel, store_id = read_unsubscribe_link(token)
     except (signing.BadSignature, KeyError, TypeError, ValueError):
         return None
     customer = Customer.objects.filter(pk=customer_id).select_related("home_store").first()
-    if customer is None or channel not in CHANNEL_CONTACT:
+    store = Store.objects.filter(pk=store_id).first() if store_id is not None else None
+    if customer is None or channel not in CHANNEL_CONTACT or (store_id and store is None):
         return None
-    return resolve(customer), channel
+    return resolve(customer), channel, store
 
 
 def _page(request: HttpRequest, template: str, context: dict, status: int = 200) -> HttpResponse:
@@ -50,17 +54,20 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     found = _read(token)
     if found is None:
         return _page(request, "web/unsubscribe.html", {"invalid": True}, status=400)
-    customer, channel = found
+    customer, channel, store = found
     # The customer reads this page in their own language, whoever else is signed in.
     with translation.override(customer.language):
-        context = {"store": customer.home_store.name, "channel": labels.channel(channel),
-                   "token": token}
+        name = (store or customer.home_store).name
+        context = {"store": name, "channel": labels.channel(channel), "token": token}
         if request.method != "POST":
             return _page(request, "web/unsubscribe.html", context)
         everything = request.POST.get("all") == "1"
         try:
-            opt_out(customer.pk, channel, all_channels=everything)
+            opt_out(customer.pk, channel, all_channels=everything,
+                    store_id=store.pk if store else None, how="link")
         except InvalidInput:
             return _page(request, "web/unsubscribe.html", {"invalid": True}, status=400)
-        return _page(request, "web/unsubscribe.html",
-                     {**context, "done": True, "everything": everything})
+        return _page(request, "web/unsubscribe.html", {
+            **context, "done": True, "everything": everything,
+            "confirmation": stop_text(name, everything, labels.channel(channel)),
+        })
