@@ -15,6 +15,8 @@ WALL_CLOCK = {
     "delivery/test_crash.py": "workers hold leases in real time; every touch is due at once",
     "delivery/test_resilience.py": "workers hold leases in real time; every touch is due at "
     "once",
+    "delivery/test_worker_stop.py": "a worker subprocess holds leases in real time",
+    "delivery/test_caps_concurrency.py": "worker subprocesses hold leases in real time",
 }
 
 
