@@ -3,10 +3,10 @@
 Both tests run real ``touchflow worker`` processes against a throwaway PostgreSQL cluster
 of their own (tests/pg_cluster.py): restarting the shared server would break every other
 test run on the machine. Afterwards no touch is lost: every one ends sent, save that one
-a worker held at the failure may end "uncertain" (decision 0016: in flight, so not sent
-again); every touch recorded as sent reached the sink; a key reaches the sink twice only
-if its touch was held at the failure; and a message sent again carries the same
-idempotency key, so a provider that honours keys drops the repeat.
+a worker held at the failure may end "uncertain" (in flight to a provider that may not
+honour keys, so not sent again); every touch recorded as sent reached the sink; a key
+reaches the sink twice only if its touch was held at the failure; and a message sent
+again carries the same idempotency key, so a provider that honours keys drops the repeat.
 
 Run in the PostgreSQL pass of the suite only (CI runs it): they need no shared database,
 but twice would double their minute.
