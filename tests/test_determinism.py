@@ -13,6 +13,10 @@ TESTS = Path(__file__).resolve().parent
 # Tests whose subprocesses must read the machine's clock, and why that is safe there.
 WALL_CLOCK = {
     "delivery/test_crash.py": "workers hold leases in real time; every touch is due at once",
+    "delivery/test_resilience.py": "workers hold leases in real time; every touch is due at "
+    "once",
+    "delivery/test_worker_stop.py": "a worker subprocess holds leases in real time",
+    "delivery/test_caps_concurrency.py": "worker subprocesses hold leases in real time",
 }
 
 

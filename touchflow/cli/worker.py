@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import signal
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -21,6 +23,7 @@ errors = Console(stderr=True, soft_wrap=True)
 
 def register(app: typer.Typer) -> None:
     @app.command()
+    @_abandoned_transactions_end
     def worker(
         once: bool = typer.Option(False, "--once", help="Process what is due, then exit."),
         now: str = typer.Option(
@@ -152,6 +155,47 @@ def register(app: typer.Typer) -> None:
         finally:
             dispatcher.close()
             stop_metrics()
+
+
+def _abandoned_transactions_end(command: Callable[..., None]) -> Callable[..., None]:
+    """The worker command, during which every PostgreSQL connection it opens has the
+    server end a transaction left idle longer than the lease (``--lease``).
+
+    A worker cut off the network while it records answers leaves its transaction open on
+    the server, holding those rows: other workers skip locked rows, so nobody could take
+    the touches over until TCP gave up on the dead client, hours later. A worker's own
+    transactions never wait between two statements (they hold no network call), so one
+    idle that long has lost its worker, and its claims are free to take after the lease
+    anyway. Only connections opened meanwhile: a caller's own (a test's) is left be.
+    """
+
+    @functools.wraps(command)
+    def run(**options: Any) -> None:
+        with _idle_transactions_limited(float(options["lease"])):
+            command(**options)
+
+    return run
+
+
+@contextmanager
+def _idle_transactions_limited(lease: float) -> Iterator[None]:
+    from django.db.backends.signals import connection_created
+
+    timeout = f"{max(1000, round(lease * 1000))}ms"
+
+    def limit(sender: object, connection: Any, **kwargs: object) -> None:
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT set_config('idle_in_transaction_session_timeout', %s, false)",
+                    [timeout],
+                )
+
+    connection_created.connect(limit, weak=False)
+    try:
+        yield
+    finally:
+        connection_created.disconnect(limit)
 
 
 def _serve_metrics(port: int, host: str) -> tuple[Metrics, Callable[[], None]]:
