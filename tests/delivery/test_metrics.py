@@ -287,9 +287,9 @@ def test_a_dispatcher_counts_its_sends_failures_and_lag(
     metrics = Metrics()
     make_dispatcher(metrics=metrics).drain()
     lines = metrics.render().splitlines()
-    assert 'touchflow_sends_total{provider="",account="channel:sms"} 1' in lines
+    assert 'touchflow_sends_total{provider="webhook",account="channel:sms"} 1' in lines
     assert (
-        'touchflow_send_failures_total{provider="",account="channel:sms",kind="retry"} 1'
+        'touchflow_send_failures_total{provider="webhook",account="channel:sms",kind="retry"} 1'
         in lines
     )
     assert 'touchflow_send_lag_seconds_bucket{le="10"} 0' in lines

@@ -159,6 +159,9 @@ class Dispatcher:
         self._blocked: dict[str, float] = {}
         self._serving: dict[int, list[str]] = {}
         self._rate_wait_since: dict[int, float] = {}
+        # Routes' rates as last judged, and grants taken for the group being judged.
+        self._route_rate: dict[str, float] = {}
+        self._granted: dict[str, int] = {}
 
     # -- the loops ----------------------------------------------------------------------
 
@@ -251,13 +254,14 @@ class Dispatcher:
         """Collect the answers that came back, then in one transaction (one commit:
         commits, not queries, are what a busy database makes a worker wait for) write
         them and let the next group go."""
-        wait = self.tick if len(self._flights) else 0.0
+        wait = self._turn_in(self.tick) if len(self._flights) else 0.0
         self._outcomes.extend(self._answer(f, r) for f, r in self._flights.finished(wait))
         outcomes, self._outcomes = self._outcomes, []
         group, rest = self._next_group(self._flights.room())
         if not outcomes and not group:
             if self._pending and not len(self._flights):
-                walltime.sleep(self.tick)  # all that waits, waits for its route's turn
+                # All that waits, waits for its route's turn: wake when it comes.
+                walltime.sleep(self._turn_in(self.tick))
             self._keep_leases()
             return
         try:
@@ -332,23 +336,51 @@ class Dispatcher:
 
     def _next_group(self, room: int) -> tuple[list[Due], list[Due]]:
         """Up to ``room`` waiting touches, passing over those whose route (as last
-        judged) has no room or rate left for now."""
+        judged) has no room or rate left for now.
+
+        A rate-limited route's grants are taken here, before the group's transaction
+        (a grant inside it would keep the account's row locked against every other
+        worker until the commit), and only as many of its touches are judged as were
+        granted: a touch waiting for its account's turn is not judged over and over.
+        """
         moment = self.monotonic()
         self._blocked = {k: until for k, until in self._blocked.items() if until > moment}
-        left = {k: self._flights.route_room(k) for k in set(self._route_of.values())}
-        for blocked in self._blocked:
-            left[blocked] = 0
+        wanted: dict[str, int] = defaultdict(int)
+        for touch in self._pending:
+            key = self._route_of.get(touch.pk)
+            if key is not None and key not in self._blocked:
+                wanted[key] += 1
+        left = {k: min(n, self._flights.route_room(k)) for k, n in wanted.items()}
+        self._granted = {}
+        for key, n in left.items():
+            rate = self._route_rate.get(key)
+            if rate and n > 0 and self.limiter is not None:
+                self._granted[key] = left[key] = self.limiter.acquire(key, rate, n)
+                if left[key] < n:
+                    self._block(key, rate)
         group: list[Due] = []
         rest: list[Due] = []
         for touch in self._pending:
             key = self._route_of.get(touch.pk)
-            if len(group) < room and (key is None or left[key] > 0):
+            if len(group) < room and (key is None or left.get(key, 0) > 0):
                 group.append(touch)
                 if key is not None:
                     left[key] -= 1
             else:
                 rest.append(touch)
         return group, rest
+
+    def _turn_in(self, longest: float) -> float:
+        """Seconds until the first blocked route may have a grant (at most ``longest``)."""
+        if not self._blocked:
+            return longest
+        return max(0.0, min(longest, min(self._blocked.values()) - self.monotonic()))
+
+    def _block(self, key: str, rate: float) -> None:
+        """Judge the route's touches again only once a grant may come (a 429's
+        backoff included)."""
+        assert self.limiter is not None
+        self._blocked[key] = self.monotonic() + self.limiter.wait(key, rate)
 
     def _judge_group(
         self, group: list[Due], fresh: Fresh, now: datetime
@@ -374,23 +406,26 @@ class Dispatcher:
         return granted, waiting, outcomes
 
     def _grant(self, flights: list[Flight]) -> list[Flight]:
-        """Those of ``flights`` their route has room and rate for now, in order."""
+        """Those of ``flights`` their route has room and rate for now, in order: the
+        grants taken before the group for routes known to be limited, else one asked
+        for now (a route seen for the first time)."""
         by_route: dict[str, list[Flight]] = defaultdict(list)
         for flight in flights:
             by_route[flight.route.key].append(flight)
         chosen: set[int] = set()
         for key, wanting in by_route.items():
+            rate = wanting[0].route.rate
             for flight in wanting:
                 self._route_of[flight.touch.pk] = key
+            if rate:
+                self._route_rate[key] = rate
             room = min(len(wanting), self._flights.route_room(key))
-            rate = wanting[0].route.rate
-            if room > 0 and rate and self.limiter is not None:
+            if key in self._granted:
+                room = min(room, self._granted[key])
+            elif room > 0 and rate and self.limiter is not None:
                 room = self.limiter.acquire(key, rate, room)
-            if rate and room < len(wanting) and self.limiter is not None:
-                # Not judged again before a grant may come (a 429's backoff included).
-                self._blocked[key] = self.monotonic() + max(
-                    self.limiter.wait(key, rate), 1 / rate
-                )
+                if room < len(wanting):
+                    self._block(key, rate)
             granted = wanting[:max(room, 0)]
             chosen.update(f.touch.pk for f in granted)
             if rate:
