@@ -7,7 +7,8 @@ equator from their store) with a phone, an e-mail address or both. Customers ent
 example chains and a commercial one through visits and purchases spread over the
 replay; a few send STOP on SMS along the way. The clock moves in STEP increments and
 two dispatchers (two owners, small batches, so one customer's touches land in
-different hands) take turns draining the queue at every step.
+different hands) drain the queue at every step: at the same time on their own threads
+and connections on PostgreSQL, taking turns on SQLite.
 
 Each replay window crosses a daylight-saving change of every zone that has one: the
 spring window the American (8 March), European (29 March) and Australian (5 April)
@@ -25,6 +26,7 @@ to a customer after their STOP there.
 from __future__ import annotations
 
 import random
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack
@@ -33,6 +35,8 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.conf import settings
+from django.db import connection
 
 from tests.delivery.conftest import EXAMPLES, Clock
 from tests.servers import Sink, http_sink
@@ -48,7 +52,7 @@ from touchflow.purchases.actions import record_purchase
 from touchflow.stores.models import Staff, Store
 from touchflow.visits.actions import log_visit
 
-STEP = timedelta(minutes=15)
+STEP = timedelta(minutes=30)
 CUSTOMERS = 200
 
 # (first instant, days, seed): each window crosses every daylight-saving change of the
@@ -296,17 +300,72 @@ class Recorder:
             self.arrivals.extend(Arrival(channel, body["to"], key, at) for body, key in new)
 
 
-def drain_all(dispatchers: Sequence[Dispatcher]) -> None:
-    """Rounds in turn until no dispatcher finds anything due."""
+def drain_in_turns(dispatchers: Sequence[Dispatcher]) -> Counter[str]:
+    """Rounds in turn until no dispatcher finds anything due (SQLite: one writer).
+    Returns how many messages each dispatcher sent."""
+    sent: Counter[str] = Counter()
     busy = True
     while busy:
         busy = False
         for dispatcher in dispatchers:
-            busy = dispatcher.run_round().claimed > 0 or busy
+            stats = dispatcher.run_round()
+            sent[dispatcher.owner] += stats.outcomes["sent"]
+            busy = stats.claimed > 0 or busy
+    return sent
 
 
-def replay(plan: list[Event], world: World, dispatchers: Sequence[Dispatcher],
-           recorder: Recorder, clock: Clock, start: datetime, days: int) -> None:
+class Together:
+    """Every dispatcher drains at once, each on a thread and database connection of its
+    own for the whole replay, as worker processes do: one customer's touches may be in
+    two hands at the same time, and only the per-customer lock keeps the caps."""
+
+    def __init__(self, dispatchers: Sequence[Dispatcher]) -> None:
+        parties = len(dispatchers) + 1
+        self._go, self._done = threading.Barrier(parties), threading.Barrier(parties)
+        self._stopping = False
+        self._errors: list[BaseException] = []
+        self._sent: Counter[str] = Counter()
+        self._threads = [threading.Thread(target=self._serve, args=(d,)) for d in dispatchers]
+        for thread in self._threads:
+            thread.start()
+
+    def _serve(self, dispatcher: Dispatcher) -> None:
+        try:
+            while True:
+                self._go.wait()
+                if self._stopping:
+                    return
+                try:
+                    self._sent[dispatcher.owner] = dispatcher.drain().outcomes["sent"]
+                except BaseException as exc:  # noqa: BLE001 - raised on the test's thread
+                    self._errors.append(exc)
+                self._done.wait()
+        finally:
+            connection.close()
+
+    def __call__(self, dispatchers: Sequence[Dispatcher]) -> Counter[str]:
+        self._sent.clear()
+        self._go.wait()
+        self._done.wait()
+        if self._errors:
+            raise self._errors[0]
+        return Counter(self._sent)
+
+    def close(self) -> None:
+        self._stopping = True
+        self._go.wait()
+        for thread in self._threads:
+            thread.join()
+
+
+# Drains the queue with the dispatchers; says how many messages each one sent.
+Drain = Callable[[Sequence[Dispatcher]], Counter[str]]
+
+
+def replay(plan: list[Event], world: World, dispatchers: Sequence[Dispatcher], drain: Drain,
+           recorder: Recorder, clock: Clock, start: datetime, days: int) -> Counter[str]:
+    """Step the clock through the window; returns how many messages each dispatcher sent."""
+    sent: Counter[str] = Counter()
     pending = iter(plan)
     upcoming = next(pending, None)
     moment, end = start, start + timedelta(days=days)
@@ -315,9 +374,10 @@ def replay(plan: list[Event], world: World, dispatchers: Sequence[Dispatcher],
         while upcoming is not None and upcoming.at <= moment:
             happen(upcoming, world)
             upcoming = next(pending, None)
-        drain_all(dispatchers)
+        sent += drain(dispatchers)
         recorder.collect(moment)
         moment += STEP
+    return sent
 
 
 # -- what was sent ------------------------------------------------------------------------
@@ -481,7 +541,7 @@ def dispatchers(
 ) -> Iterator[list[Dispatcher]]:
     spec = ";".join(f"{name}={url}" for name, (_sink, url) in sinks.items())
     made = [
-        Dispatcher(from_settings(spec), owner=f"replay-{n}", now=clock.now, batch_size=25,
+        Dispatcher(from_settings(spec), owner=f"replay-{n}", now=clock.now, batch_size=4,
                    tick=0.002)
         for n in ("a", "b")
     ]
@@ -490,20 +550,35 @@ def dispatchers(
         dispatcher.close()
 
 
+@pytest.fixture
+def drain(dispatchers: list[Dispatcher]) -> Iterator[Drain]:
+    """Several workers share one queue at the same time only on PostgreSQL."""
+    if not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        yield drain_in_turns
+        return
+    together = Together(dispatchers)
+    try:
+        yield together
+    finally:
+        together.close()
+
+
 @pytest.mark.parametrize("window", list(WINDOWS))
 def test_weeks_of_visits_break_no_cap_quiet_hours_or_stop(
     window: str,
-    db: None,
+    transactional_db: None,
     clock: Clock,
     make_staff: Callable[..., Staff],
     sinks: dict[str, tuple[Sink, str]],
     dispatchers: list[Dispatcher],
+    drain: Drain,
 ) -> None:
     start, days, seed = WINDOWS[window]
     clock.move_to(start)
     world = build_world(make_staff)
     recorder = Recorder({name: sink for name, (sink, _url) in sinks.items()})
-    replay(make_plan(start, days, seed), world, dispatchers, recorder, clock, start, days)
+    by_worker = replay(make_plan(start, days, seed), world, dispatchers, drain, recorder,
+                       clock, start, days)
 
     sent = sent_touches()
     stores = {s.pk: s for s in world.stores.values()}
@@ -513,10 +588,12 @@ def test_weeks_of_visits_break_no_cap_quiet_hours_or_stop(
     assert window_breaches(sent) == []
     assert sends_after_stop(sent, recorder.arrivals, world.stops) == []
 
-    # Not vacuous: plenty went out on both channels, on both sides of each daylight-
-    # saving change, the caps held touches back, and customers who sent STOP had
-    # received SMS before it.
+    # Not vacuous: plenty went out on both channels, through both dispatchers, on both
+    # sides of each daylight-saving change, the caps held touches back, and customers
+    # who sent STOP had received SMS before it.
     assert len(sent) > 400
+    assert sum(by_worker.values()) == len(sent)
+    assert min(by_worker[d.owner] for d in dispatchers) > 50, by_worker
     assert {s.channel for s in sent} == {"sms", "email"}
     for zone in ("Europe/Warsaw", "Europe/London", "America/New_York", "Australia/Sydney"):
         assert len(offsets_seen(sent)[zone]) == 2, zone
