@@ -125,6 +125,26 @@ steps:
       en: {subject: Last days, text: "Last days of the offer. Unsubscribe: {{ unsubscribe_url }}"}
 """
 
+# Two chains whose only step falls due at the same instant for a customer who enters
+# both: on PostgreSQL the two touches may be judged by both dispatchers at once, and the
+# caps must still count one against the other.
+SALE_DAY = """\
+slug: sale-day-{n}
+name: Sale day {n}
+audience:
+  trigger: [visit, purchase]
+  visit_class: [type1, type3]
+steps:
+  - key: sale-day-{n}
+    kind: info
+    after: 1d
+    at: "10:00"
+    channels: [sms, email]
+    expires: 2d
+    message:
+      en: {{subject: Sale day, text: "Sale day {n} at {{{{ store.name }}}}."}}
+"""
+
 
 # -- the plan: who does what when, decided up front from a seed --------------------------
 
@@ -231,7 +251,8 @@ def build_world(make_staff: Callable[..., Staff]) -> World:
     assert errors == []
     for result in results:
         set_status(result.flow, "active")
-    set_status(load_flow_text(OFFERS, "offers.yaml").flow, "active")
+    for n, text in enumerate((OFFERS, SALE_DAY.format(n=1), SALE_DAY.format(n=2))):
+        set_status(load_flow_text(text, f"chain-{n}.yaml").flow, "active")
     return World(stores, staff)
 
 
