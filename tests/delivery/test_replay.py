@@ -281,6 +281,7 @@ def happen(event: Event, world: World) -> None:
             # The counter gives a zone only for a customer who lives away from the store.
             time_zone=None if person.time_zone == store.time_zone else person.time_zone,
         )
+        assert visit.customer_id is not None  # contacts were taken: a customer is on file
         world.customers[person.number] = visit.customer_id
     elif event.kind == "purchase":
         customer = Customer.objects.get(pk=world.customers[person.number])
@@ -422,10 +423,11 @@ def sent_touches() -> list[Sent]:
         "customer_id", "store_id", "channel", "idempotency_key", "finished_at", "commercial",
         "customer__time_zone", "step__window_start", "step__window_end", "step__key",
     )
-    return [
-        Sent(c, s, ch, k, at, com, tz, (ws, we) if ws and we else None, step)
-        for c, s, ch, k, at, com, tz, ws, we, step in rows
-    ]
+    sent = []
+    for c, s, ch, k, at, com, tz, ws, we, step in rows:
+        assert at is not None, f"touch {k} is sent but has no finished_at"
+        sent.append(Sent(c, s, ch, k, at, com, tz, (ws, we) if ws and we else None, step))
+    return sent
 
 
 def addresses() -> dict[tuple[str, str], int]:
