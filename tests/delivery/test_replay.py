@@ -2,15 +2,16 @@
 checked against what the providers actually received.
 
 Three stores in three time zones, each with its own quiet hours and caps; 200
-customers in five time zones (two of them on the other side of the Atlantic or the
-equator from their store) with a phone, an e-mail address or both. Customers enter the
+customers in five time zones (most in their store's, some in another store's, in
+Sydney or in Tokyo) with a phone, an e-mail address or both. Customers enter the
 example chains and a commercial one through visits and purchases spread over the
 replay; a few send STOP on SMS along the way. The clock moves in STEP increments and
 two dispatchers (two owners, small batches, so one customer's touches land in
 different hands) drain the queue at every step: at the same time on their own threads
 and connections on PostgreSQL, taking turns on SQLite.
 
-Each replay window crosses a daylight-saving change of every zone that has one: the
+Two windows, 37 and 42 days (79 replayed days in all), each crossing a daylight-saving
+change of every zone that has one: the
 spring window the American (8 March), European (29 March) and Australian (5 April)
 changes, the autumn window the Australian (4 October), European (25 October) and
 American (1 November) ones.
