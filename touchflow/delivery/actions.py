@@ -18,6 +18,7 @@ from touchflow.core.errors import InvalidInput
 from touchflow.core.text import check_text
 from touchflow.customers.actions import record_consent
 from touchflow.customers.models import ConsentPurpose, ContactKind, ContactPoint
+from touchflow.delivery import transitions
 from touchflow.delivery.models import CallResult, CallTask, TaskState, Touch, TouchState
 from touchflow.flows.models import Enrollment, EnrollmentState
 from touchflow.stores.models import Staff
@@ -129,29 +130,9 @@ def retry_dead_letter(touch: Touch, staff: Staff) -> Touch:
             raise InvalidInput("touch", "Only a failed message can be sent again.", "not_dead")
         was = locked.state
         _reopen(locked.enrollment)
-        locked.state = TouchState.QUEUED
-        locked.due_at = now
-        locked.expires_at = max(
-            locked.expires_at, now + timedelta(seconds=locked.step.expires_seconds)
-        )
-        locked.reason = f"requeued by {staff.username}"[:REASON_MAX]
-        locked.finished_at = None
-        locked.lease_owner = ""
-        locked.lease_until = None
-        # Cleared, or the worker claiming it would take it for a send cut short again.
-        locked.in_flight_at = None
-        locked.save(
-            update_fields=[
-                "state",
-                "due_at",
-                "expires_at",
-                "reason",
-                "finished_at",
-                "lease_owner",
-                "lease_until",
-                "in_flight_at",
-            ]
-        )
+        expires_at = max(locked.expires_at, now + timedelta(seconds=locked.step.expires_seconds))
+        reason = f"requeued by {staff.username}"[:REASON_MAX]
+        locked.save(update_fields=transitions.send_again(locked, now, expires_at, reason))
         events.touch_requeued(locked, staff.pk, now, was=was)
     return locked
 

@@ -1,25 +1,29 @@
-"""Every change of a claimed touch's state, in one place: the new state, the reason
-code, the timeline row, the failed attempt and whether the chain moves on.
+"""Every change of a touch's state, in one place.
 
-Each function returns an ``Outcome``; nothing here writes to the database (the
-recording stage writes outcomes in sets). Reasons are codes, not prose: pages
-translate them.
+For a touch a worker holds, each function returns an ``Outcome`` — the new state, the
+reason code, the timeline row, the failed attempt and whether the chain moves on — and
+the recording stage writes outcomes in sets. For touches nobody holds (a chain left,
+resumed, a failed receipt, a person sending again), the functions at the end write the
+change themselves. Reasons are codes, not prose: pages translate them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from touchflow.delivery.batch import Due
 from touchflow.delivery.channels.base import SendResult
-from touchflow.delivery.models import Attempt, AttemptOutcome, CallTask, TouchState
+from touchflow.delivery.models import Attempt, AttemptOutcome, CallTask, Touch, TouchState
 from touchflow.delivery.queries import TouchUpdate
 from touchflow.delivery.retry import RetryPolicy
 from touchflow.timeline.events import touch_data
 from touchflow.timeline.models import EventKind
+
+if TYPE_CHECKING:  # the worker's record of a claimed touch (batch reads chains: flows)
+    from touchflow.delivery.batch import Due
 
 # A touch's timeline row as plain values, in TOUCH_ROW_COLUMNS order.
 TimelineRow = tuple[int, str, datetime, int, dict[str, Any]]
@@ -178,3 +182,55 @@ def result(
     if policy.gives_up_after(attempts):
         return dead(touch, now, error, Reason.GAVE_UP)
     return retry(touch, now, error, now + policy.delay(attempts, outcome.retry_after))
+
+
+# -- touches nobody holds -------------------------------------------------------------
+
+# States a touch can still leave by being sent (or parked and resumed).
+OPEN_STATES = (TouchState.QUEUED, TouchState.CLAIMED, TouchState.PAUSED)
+
+
+def cancel_open(enrollment_ids: Iterable[int], reason: str, at: datetime) -> int:
+    """The enrollments ended: their open touches end too, with ``reason``. A touch
+    whose request is already on its way is left to its worker, which records what the
+    provider answers (its chain does not go on: the enrollment has ended)."""
+    return Touch.objects.filter(
+        enrollment__in=list(enrollment_ids), state__in=OPEN_STATES, in_flight_at__isnull=True
+    ).update(state=TouchState.CANCELLED, reason=reason, finished_at=at, lease_owner="")
+
+
+def resume_parked(flow_id: int) -> int:
+    """The chain is active again: touches parked while it was paused go back to the
+    queue (one whose time ran out meanwhile will expire rather than go out late)."""
+    return Touch.objects.filter(enrollment__flow_id=flow_id, state=TouchState.PAUSED).update(
+        state=TouchState.QUEUED, reason=""
+    )
+
+
+def fall_back_after_receipt(touch: Touch, channel: str, at: datetime) -> list[str]:
+    """A sent touch's receipt says the address failed for good: the step goes again on
+    its next channel, now. Returns the fields changed (the caller saves them)."""
+    touch.failed_channels = ",".join(filter(None, [touch.failed_channels, channel]))
+    touch.state = TouchState.QUEUED
+    touch.due_at = at
+    touch.finished_at = None
+    touch.reason = Reason.FALLBACK
+    touch.provider_message_id = ""
+    return ["failed_channels", "state", "due_at", "finished_at", "reason",
+            "provider_message_id"]
+
+
+def send_again(touch: Touch, at: datetime, expires_at: datetime, reason: str) -> list[str]:
+    """A person sends a dead or uncertain touch again: queued now, with the same
+    idempotency key. Returns the fields changed (the caller saves them)."""
+    touch.state = TouchState.QUEUED
+    touch.due_at = at
+    touch.expires_at = expires_at
+    touch.reason = reason
+    touch.finished_at = None
+    touch.lease_owner = ""
+    touch.lease_until = None
+    # Cleared, or the worker claiming it would take it for a send cut short again.
+    touch.in_flight_at = None
+    return ["state", "due_at", "expires_at", "reason", "finished_at", "lease_owner",
+            "lease_until", "in_flight_at"]

@@ -10,7 +10,7 @@ from django.db import transaction
 
 from touchflow.core import clock
 from touchflow.core.errors import InvalidInput
-from touchflow.delivery.models import Touch, TouchState
+from touchflow.delivery import transitions
 from touchflow.flows.enrollment import forget_active_flows
 from touchflow.flows.models import Flow, FlowStatus, FlowStep
 from touchflow.flows.spec import FlowFileError, FlowSpec, Problem, parse_flow
@@ -128,9 +128,7 @@ def set_status(flow: Flow, status: str) -> Flow:
         if status == FlowStatus.ACTIVE:
             # Touches the dispatcher parked while the chain was paused wait no more; one
             # whose time ran out meanwhile will expire rather than go out late.
-            Touch.objects.filter(enrollment__flow=flow, state=TouchState.PAUSED).update(
-                state=TouchState.QUEUED, reason=""
-            )
+            transitions.resume_parked(flow.pk)
     return flow
 
 

@@ -16,8 +16,9 @@ from django.db.models import QuerySet
 from touchflow.core import clock
 from touchflow.core.ttlcache import TTLCache
 from touchflow.customers.models import Customer
+from touchflow.delivery import transitions
 from touchflow.delivery.call_tasks import cancel_open_call_tasks
-from touchflow.delivery.models import Touch, TouchState
+from touchflow.delivery.models import Touch
 from touchflow.flows import queries
 from touchflow.flows.models import Enrollment, EnrollmentState, Flow, FlowStatus, FlowStep
 from touchflow.flows.schedule import Policy, due_and_expiry, new_idempotency_key, next_step
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
     from touchflow.visits.models import Visit
 
 # Touches still to go out: queued (or claimed, the old name), or held by a paused chain.
-OPEN_TOUCH_STATES = (TouchState.QUEUED, TouchState.CLAIMED, TouchState.PAUSED)
 PURCHASE = "purchase"
 
 
@@ -297,9 +297,7 @@ def leave(
             enrollment.end_reason = reason
             enrollment.save(update_fields=["state", "ended_at", "end_reason"])
             events.left_flow(enrollment)
-        Touch.objects.filter(enrollment__in=ended, state__in=OPEN_TOUCH_STATES).update(
-            state=TouchState.CANCELLED, reason=reason, finished_at=now, lease_owner=""
-        )
+        transitions.cancel_open([e.pk for e in ended], reason, now)
         # A call about a chain the customer has left (they bought, opted out) is not made.
         cancel_open_call_tasks(now, enrollment_ids=[e.pk for e in ended])
     return len(ended)

@@ -14,14 +14,14 @@ from typing import Any
 from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet
 
-from touchflow.delivery.models import Touch, TouchState
+from touchflow.delivery import transitions
+from touchflow.delivery.models import Touch
 from touchflow.flows.models import Enrollment, EnrollmentState
 
 # A touch in one of these states is the enrollment's next piece of work: waiting to be
 # due, in a worker's hands (legacy "claimed" rows), or held while its chain is paused.
 # Any other state is an outcome, and an outcome schedules the next step or ends the
 # enrollment in the same transaction.
-OPEN_TOUCH_STATES = (TouchState.QUEUED, TouchState.CLAIMED, TouchState.PAUSED)
 
 
 def _dt(value: datetime) -> Any:
@@ -106,7 +106,9 @@ def stranded_enrollments() -> QuerySet[Enrollment]:
     One anti-join over the active enrollments, each probing the touches' unique index
     (enrollment, step, round): fine for a check run by hand, not for the hot path.
     """
-    open_touch = Touch.objects.filter(enrollment_id=OuterRef("pk"), state__in=OPEN_TOUCH_STATES)
+    open_touch = Touch.objects.filter(
+        enrollment_id=OuterRef("pk"), state__in=transitions.OPEN_STATES
+    )
     return Enrollment.objects.filter(state=EnrollmentState.ACTIVE).exclude(
         Exists(open_touch)
     ).order_by("pk")

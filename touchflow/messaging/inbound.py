@@ -24,6 +24,7 @@ from touchflow.customers import optin
 from touchflow.customers.actions import resolve
 from touchflow.customers.models import ContactPoint
 from touchflow.customers.optout import opt_out
+from touchflow.delivery import transitions
 from touchflow.delivery.models import Touch, TouchState
 from touchflow.delivery.policies import CHANNEL_CONTACT
 from touchflow.messaging import accounts, notices
@@ -285,14 +286,7 @@ def receipt(channel: str, item: Receipt, now: datetime) -> str:
         touch.last_error = item.error[:2000]
         fields.append("last_error")
         if item.permanent:
-            touch.failed_channels = ",".join(filter(None, [touch.failed_channels, channel]))
-            touch.state = TouchState.QUEUED
-            touch.due_at = now
-            touch.finished_at = None
-            touch.reason = "fallback"
-            touch.provider_message_id = ""
-            fields += ["failed_channels", "state", "due_at", "finished_at", "reason",
-                       "provider_message_id"]
+            fields += transitions.fall_back_after_receipt(touch, channel, now)
             outcome = "fallback"
     touch.save(update_fields=fields)
     TimelineEvent.objects.create(
