@@ -61,7 +61,7 @@ def maker(model: type[M], *names: str) -> Callable[..., M]:
     each field through ``setattr``. With no ``pre_init``/``post_init`` receivers on the
     model, ``Model.__init__`` does nothing else for unsaved positional values than a
     fresh ``ModelState`` and each attname in the instance's dict, so that is what this
-    does (``tests/imports/test_bulk_rows.py`` holds the two equal)."""
+    does (``tests/imports/test_repeated_cells.py`` holds the two equal)."""
     fields = model._meta.concrete_fields
     defaults = {f.attname: f.get_default() for f in fields if f.attname not in names}
     if signals.pre_init.has_listeners(model) or signals.post_init.has_listeners(model):
