@@ -11,9 +11,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
+
+
+@dataclass
+class Encoded:
+    """Text already made for values that repeat across the calls of one bulk job (an
+    import's batches share their purchase times, "now" and item dicts): datetimes by
+    value, JSON list elements by identity. Each element object is kept here with its
+    text, so its id cannot pass to another object while the job runs."""
+
+    times: dict[Any, Any] = field(default_factory=lambda: {None: None})
+    elements: dict[int, tuple[Any, str]] = field(default_factory=dict)
 
 
 def insert_many(
@@ -23,12 +35,14 @@ def insert_many(
     *,
     json_columns: Sequence[str] = (),
     datetime_columns: Sequence[str] = (),
+    encoded: Encoded | None = None,
 ) -> None:
     """INSERT ``rows`` (tuples in ``columns`` order; aware datetimes in
-    ``datetime_columns``, Python objects in ``json_columns``) into ``table``."""
+    ``datetime_columns``, Python objects in ``json_columns``) into ``table``.
+    ``encoded``: texts kept from earlier calls of the same job (default: this call's)."""
     if not rows:
         return
-    prepared = _prepare(rows, columns, json_columns, datetime_columns)
+    prepared = _prepare(rows, columns, json_columns, datetime_columns, encoded or Encoded())
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             raw = cursor.cursor  # the psycopg cursor under Django's wrapper
@@ -47,12 +61,12 @@ def _prepare(
     columns: Sequence[str],
     json_columns: Sequence[str],
     datetime_columns: Sequence[str],
+    encoded: Encoded,
 ) -> Sequence[Sequence[Any]]:
     """The rows with JSON as text and, on SQLite, datetimes as Django's text, each
-    distinct value encoded once: a batch repeats its own "now", a purchase's time on its
-    timeline row, and the same item dict on every line that reads the same. A list is
-    encoded element by element, each element object once (``rows`` keeps the objects
-    alive meanwhile, so their ids stay theirs)."""
+    distinct value encoded once: a job repeats its own "now", a purchase's time on its
+    timeline row and store link, and the same item dict on every line that reads the
+    same. A list is encoded element by element, each element object once."""
     json_at = [i for i, c in enumerate(columns) if c in json_columns]
     # SQLite keeps datetimes as text in Django's own format; psycopg adapts them itself.
     sqlite = connection.vendor != "postgresql"
@@ -60,14 +74,13 @@ def _prepare(
     if not (json_at or time_at):
         return rows
     adapt = connection.ops.adapt_datetimefield_value
-    times: dict[Any, Any] = {None: None}
-    elements: dict[int, str] = {}
+    times, elements = encoded.times, encoded.elements
 
     def element(value: Any) -> str:
-        text = elements.get(id(value))
-        if text is None:
-            text = elements[id(value)] = _encode(value)
-        return text
+        known = elements.get(id(value))
+        if known is None:
+            known = elements[id(value)] = (value, _encode(value))
+        return known[1]
 
     prepared = []
     for row in rows:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import operator
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -65,19 +66,43 @@ class ParseSettings:
 
 
 @dataclass(slots=True)
+class Buyer:
+    """What a line says of its customer (and the sale's currency and visit): the cells
+    every line of an invoice repeats, read once per distinct set of raw cells and shared
+    by the lines that carry them."""
+
+    customer_key: str
+    external_id: str | None
+    contacts: tuple[ContactInput, ...]
+    name: str
+    country: str
+    currency: str
+    visit: int | None
+    # The customer as these lines describe them, made once for all their invoices.
+    draft: CustomerDraft
+
+
+@dataclass(slots=True)
 class Line:
     number: int
     occurred_at: datetime
     amount: Decimal
     item: dict[str, Any] | None
     category: str
-    customer_key: str
-    external_id: str | None
-    contacts: tuple[ContactInput, ...]
-    name: str
-    country: str
-    currency: str = ""
-    visit: int | None = None
+    buyer: Buyer
+
+
+@dataclass(frozen=True, slots=True)
+class _Refused:
+    """A line's customer cells cannot be read; ``first`` when the error comes before the
+    line's date and amounts are read (a bad customer id), as the messages are ordered."""
+
+    error: LineError
+    first: bool
+
+
+# The line names no customer at all (no id, e-mail or phone).
+_NOBODY = object()
 
 
 @dataclass
@@ -123,7 +148,10 @@ class _Reader:
         self.header = header
         self.width = len(header)
         self.settings = settings
-        self._dates: dict[str, datetime | LineError] = {}
+        self.dates: dict[str, datetime | LineError] = {}
+        # A wall-clock time before this cannot be in the future in any time zone (offsets
+        # stay within a day): such dates skip the aware comparison, the costly part.
+        self._long_ago = settings.now.astimezone(UTC).replace(tzinfo=None) - timedelta(days=2)
         self._numbers: dict[tuple[str, str], Decimal | LineError] = {}
         self._contacts: dict[tuple[str, str], tuple[ContactInput, ...] | LineError] = {}
         self._currencies: dict[str, str | LineError] = {}
@@ -132,6 +160,13 @@ class _Reader:
         self._amount_columns = [
             columns[c] for c in ("quantity", "unit_price", "amount") if c in columns
         ]
+        # A line is three lookups: its customer cells, its date, its goods cells (each
+        # cache keyed by the raw cells, so whatever they say is worked out once).
+        self.buyer_cells = _cells(columns, BUYER_CELLS)
+        self.goods_cells = _cells(columns, GOODS_CELLS)
+        self.date_at = columns["occurred_at"]
+        self.buyers: dict[Any, Buyer | _Refused | object] = {}
+        self.goods_read: dict[Any, tuple[Decimal, dict[str, Any] | None, str] | LineError] = {}
 
     def cell(self, row: Sequence[str], target: str) -> str:
         index = self.columns.get(target)
@@ -170,13 +205,59 @@ class _Reader:
         return value
 
     def when(self, row: Sequence[str]) -> datetime:
-        raw = self.cell(row, "occurred_at")
-        cached = self._dates.get(raw)
-        if cached is None:
-            cached = self._dates[raw] = self._parse_date(raw)
-        if isinstance(cached, LineError):
-            raise cached
-        return cached
+        found = self.date(row[self.date_at])
+        if isinstance(found, LineError):
+            raise found
+        return found
+
+    def date(self, raw: str) -> datetime | LineError:
+        """The raw date cell read (once per distinct cell), or why it cannot be."""
+        found = self.dates.get(raw)
+        if found is None:
+            found = self.dates[raw] = self._parse_date(raw.strip())
+        return found
+
+    def buyer(self, row: Sequence[str]) -> Buyer | _Refused | object:
+        """The line's Buyer, ``_NOBODY``, or why its customer cells are refused."""
+        key = self.buyer_cells(row)
+        found = self.buyers.get(key)
+        if found is None:
+            found = self.buyers[key] = self._read_buyer(row)
+        return found
+
+    def _read_buyer(self, row: Sequence[str]) -> Buyer | _Refused | object:
+        try:
+            external_id = self.customer_id(row) or None
+        except LineError as exc:
+            return _Refused(exc, first=True)
+        phone, email = self.cell(row, "phone"), self.cell(row, "email")
+        if external_id is None and not (phone or email):
+            return _NOBODY
+        try:
+            contacts = self.contacts(phone, email)
+            currency = self.currency(row)
+            visit = self.visit(row) if "visit" in self.columns else None
+        except LineError as exc:
+            return _Refused(exc, first=False)
+        key = external_id if external_id is not None else f"{contacts[0].kind}:{contacts[0].value}"
+        name, country = self.cell(row, "name"), self.cell(row, "country")[:64]
+        draft = CustomerDraft(key, external_id, contacts, name[:200], country)
+        return Buyer(key, external_id, contacts, name, country, currency, visit, draft)
+
+    def goods(self, row: Sequence[str]) -> tuple[Decimal, dict[str, Any] | None, str]:
+        """The line's amount, item and category (raises the line's LineError)."""
+        key = self.goods_cells(row)
+        found = self.goods_read.get(key)
+        if found is None:
+            try:
+                amount, item = self.amount_and_item(row)
+                found = (amount, item, self.cell(row, "category"))
+            except LineError as exc:
+                found = exc
+            self.goods_read[key] = found
+        if isinstance(found, LineError):
+            raise found
+        return found
 
     def _parse_date(self, raw: str) -> datetime | LineError:
         fmt = self.settings.date_format
@@ -186,6 +267,8 @@ class _Reader:
             expected = fmt or "YYYY-MM-DD HH:MM:SS"
             return self.fail("occurred_at", f"Not a date ({expected}): {raw!r}.")
         if value.tzinfo is None:
+            if value < self._long_ago:  # no time zone's offset could bring it near now
+                return value.replace(tzinfo=self.settings.time_zone)
             value = value.replace(tzinfo=self.settings.time_zone)
         if value > self.settings.now + FUTURE_SKEW:
             return self.fail("occurred_at", f"The date {raw!r} is in the future.")
@@ -294,6 +377,19 @@ class _Reader:
             return ""
 
 
+# The cells a line's Buyer and its goods are read from.
+BUYER_CELLS = ("customer_id", "phone", "email", "name", "country", "currency", "visit")
+GOODS_CELLS = ("quantity", "unit_price", "amount", "sku", "description", "category")
+
+
+def _cells(columns: dict[str, int], targets: Sequence[str]) -> Callable[[Sequence[str]], Any]:
+    """A function giving a row's raw cells of ``targets`` (those mapped) as a dict key."""
+    at = [columns[t] for t in targets if t in columns]
+    if not at:
+        return lambda row: ()
+    return operator.itemgetter(*at)
+
+
 # An everyday address: dot-atom local part, ASCII host names, a top-level domain of
 # letters. For these email-validator's verdict is known (valid, and lower case is its
 # normal form), and asking it costs ~100 µs an address; anything else still goes to it.
@@ -359,30 +455,60 @@ def read_rows(
     line_reader = _Reader(columns, header, settings)
     seen = _Collector()
     undecodable = settings.undecodable
+    rows_read = 0
     end = reader.line_num
+    # The everyday line, inlined (a file has hundreds of thousands): an invoice number
+    # that is neither a cancellation nor too long, and customer, date and goods cells
+    # met before and good (a date is read here the first time too: each invoice has its
+    # own). Anything else, and the first sight of customer or goods cells, takes _take_row.
+    known = settings.invoice_mode == INVOICE_COLUMN
+    width, prefix = line_reader.width, settings.cancel_prefix
+    invoice_at = columns.get("invoice", 0)
+    buyer_cells, buyers = line_reader.buyer_cells, line_reader.buyers
+    goods_cells, goods = line_reader.goods_cells, line_reader.goods_read
+    date_at, date = line_reader.date_at, line_reader.date
+    groups = seen.groups
     while True:
         try:
-            row = next(reader)
-        except StopIteration:
+            for row in reader:  # resumed here after a row that is not CSV
+                start, end = end + 1, reader.line_num
+                if not row:
+                    continue  # a blank line is no row at all
+                rows_read += 1
+                if undecodable and not undecodable.keys().isdisjoint(range(start, end + 1)):
+                    _take_undecodable(row, start, end, line_reader, seen, report)
+                elif not (
+                    known
+                    and len(row) == width
+                    and type(buyer := buyers.get(buyer_cells(row))) is Buyer
+                    and type(when := date(row[date_at])) is datetime
+                    and type(sold := goods.get(goods_cells(row))) is tuple
+                    and (invoice := row[invoice_at].strip())
+                    and not invoice.startswith(prefix)
+                    and len(invoice) <= MAX_ID
+                ):
+                    _take_row(row, start, line_reader, seen, report)
+                else:
+                    groups[invoice].append(Line(start, when, *sold, buyer))
+                if tick is not None and rows_read % PROGRESS_EVERY == 0:
+                    tick()
             break
         except csv.Error as exc:
             start, end = end + 1, reader.line_num
-            report.rows_read += 1
+            rows_read += 1
             report.bad_rows.append(BadRow(start, f"Unreadable CSV: {exc}."))
-            continue
-        start, end = end + 1, reader.line_num
-        if not row:
-            continue  # a blank line is no row at all
-        report.rows_read += 1
-        if undecodable and not undecodable.keys().isdisjoint(range(start, end + 1)):
-            number = min(n for n in range(start, end + 1) if n in undecodable)
-            invoice = line_reader.invoice(row) if settings.invoice_mode == INVOICE_COLUMN else ""
-            _bad(report, seen, number, invoice, "", undecodable[number])
-        else:
-            _take_row(row, start, line_reader, seen, report, settings)
-        if tick is not None and report.rows_read % PROGRESS_EVERY == 0:
-            tick()
+    report.rows_read += rows_read
     return _decide(seen, report, line_reader)
+
+
+def _take_undecodable(
+    row: list[str], start: int, end: int, reader: _Reader, seen: _Collector, report: ImportReport
+) -> None:
+    """A row with bytes the encoding could not read: refused, named by its first such line."""
+    undecodable = reader.settings.undecodable
+    number = min(n for n in range(start, end + 1) if n in undecodable)
+    invoice = reader.invoice(row) if reader.settings.invoice_mode == INVOICE_COLUMN else ""
+    _bad(report, seen, number, invoice, "", undecodable[number])
 
 
 def _take_row(
@@ -391,8 +517,8 @@ def _take_row(
     reader: _Reader,
     seen: _Collector,
     report: ImportReport,
-    settings: ParseSettings,
 ) -> None:
+    settings = reader.settings
     by_column = settings.invoice_mode == INVOICE_COLUMN
     invoice = reader.invoice(row) if by_column else ""
     if len(row) != reader.width:
@@ -421,7 +547,7 @@ def _take_row(
     if settings.invoice_mode == INVOICE_LINE:
         invoice = reader.line_invoice(row)
     elif settings.invoice_mode == INVOICE_CUSTOMER_DAY:
-        invoice = reader.day_invoice(line.customer_key, line.occurred_at)
+        invoice = reader.day_invoice(line.buyer.customer_key, line.occurred_at)
     elif len(invoice) > MAX_ID:
         _bad(
             report,
@@ -436,29 +562,19 @@ def _take_row(
 
 
 def _line(row: list[str], number: int, reader: _Reader) -> Line | None:
-    """The parsed line, or None when it names no customer at all."""
-    external_id = reader.customer_id(row) or None
-    phone, email = reader.cell(row, "phone"), reader.cell(row, "email")
-    if external_id is None and not (phone or email):
+    """The parsed line, or None when it names no customer at all. Its errors come in the
+    order the cells are read: customer id, date, amounts, contacts, currency, visit."""
+    buyer = reader.buyer(row)
+    if buyer is _NOBODY:
         return None
+    if isinstance(buyer, _Refused) and buyer.first:
+        raise buyer.error
     occurred_at = reader.when(row)
-    amount, item = reader.amount_and_item(row)
-    contacts = reader.contacts(phone, email)
-    key = external_id if external_id is not None else f"{contacts[0].kind}:{contacts[0].value}"
-    return Line(
-        number,
-        occurred_at,
-        amount,
-        item,
-        reader.cell(row, "category"),
-        key,
-        external_id,
-        contacts,
-        reader.cell(row, "name"),
-        reader.cell(row, "country")[:64],
-        reader.currency(row),
-        reader.visit(row) if "visit" in reader.columns else None,
-    )
+    amount, item, category = reader.goods(row)
+    if isinstance(buyer, _Refused):
+        raise buyer.error
+    assert isinstance(buyer, Buyer)
+    return Line(number, occurred_at, amount, item, category, buyer)
 
 
 def _bad(
@@ -479,16 +595,17 @@ def _decide(seen: _Collector, report: ImportReport, reader: _Reader) -> ParseRes
             HeldBack(invoice, _bad_reason(seen.bad[invoice]), tuple(seen.bad[invoice]))
         )
     for invoice, lines in seen.groups.items():
-        total = sum((ln.amount for ln in lines), Decimal(0))
-        reason = _hold_reason(invoice, lines, seen, total)
+        total = sum([ln.amount for ln in lines], Decimal(0))
+        buyers = _buyers(lines)
+        reason = _hold_reason(invoice, lines, buyers, seen, total)
         if reason:
             numbers = sorted([ln.number for ln in lines] + seen.bad.get(invoice, []))
             report.held_back.append(HeldBack(invoice, reason, tuple(numbers)))
             continue
-        draft = _draft(invoice, lines, total)
+        draft = _draft(invoice, lines, buyers, total)
         result.invoices.append(draft)
         known = result.customers.get(draft.customer_key)
-        described = _customer(lines)
+        described = _customer(buyers)
         result.customers[draft.customer_key] = _merged(known, described) if known else described
     report.held_back.sort(key=lambda h: h.lines[0])
     return result
@@ -522,17 +639,25 @@ def _bad_reason(numbers: list[int]) -> str:
     return f"line{'s' if len(numbers) > 1 else ''} {shown} could not be read"
 
 
-def _hold_reason(invoice: str, lines: list[Line], seen: _Collector, total: Decimal) -> str:
+def _buyers(lines: list[Line]) -> list[Buyer]:
+    """The distinct Buyers of an invoice's lines, in line order (one, almost always)."""
+    first = lines[0].buyer
+    if all(ln.buyer is first for ln in lines):
+        return [first]
+    return list({id(ln.buyer): ln.buyer for ln in lines}.values())
+
+
+def _hold_reason(
+    invoice: str, lines: list[Line], buyers: list[Buyer], seen: _Collector, total: Decimal
+) -> str:
     if invoice in seen.bad:
         return _bad_reason(seen.bad[invoice])
     if invoice in seen.no_customer:
         return f"{len(seen.no_customer[invoice])} of its lines have no customer id"
-    if len({ln.customer_key for ln in lines}) > 1:
-        return "its lines name different customers"
-    if len({ln.currency for ln in lines}) > 1:
-        return "its lines are in different currencies"
-    if len({ln.visit for ln in lines if ln.visit is not None}) > 1:
-        return "its lines name different visits"
+    if len(buyers) > 1:
+        reason = _mixed_reason(buyers)
+        if reason:
+            return reason
     if total < 0:
         return f"its total {total} is negative"
     if total >= MAX_AMOUNT:
@@ -540,17 +665,28 @@ def _hold_reason(invoice: str, lines: list[Line], seen: _Collector, total: Decim
     return ""
 
 
-def _draft(invoice: str, lines: list[Line], total: Decimal) -> InvoiceDraft:
-    visit = next((ln.visit for ln in lines if ln.visit is not None), None)
+def _mixed_reason(buyers: list[Buyer]) -> str:
+    """Why lines whose customer cells differ cannot make one purchase ("" if they can)."""
+    if len({b.customer_key for b in buyers}) > 1:
+        return "its lines name different customers"
+    if len({b.currency for b in buyers}) > 1:
+        return "its lines are in different currencies"
+    if len({b.visit for b in buyers if b.visit is not None}) > 1:
+        return "its lines name different visits"
+    return ""
+
+
+def _draft(invoice: str, lines: list[Line], buyers: list[Buyer], total: Decimal) -> InvoiceDraft:
+    visit = next((b.visit for b in buyers if b.visit is not None), None)
     return InvoiceDraft(
         invoice=invoice,
-        customer_key=lines[0].customer_key,
+        customer_key=buyers[0].customer_key,
         occurred_at=min(ln.occurred_at for ln in lines),
         amount=total.quantize(CENT, rounding=ROUND_HALF_UP),
         items=[ln.item for ln in lines if ln.item is not None],
         categories=list(dict.fromkeys(ln.category for ln in lines if ln.category)),
         lines=len(lines),
-        currency=lines[0].currency,
+        currency=buyers[0].currency,
         visit=visit,
         numbers=tuple(ln.number for ln in lines) if visit is not None else (),
     )
@@ -558,7 +694,7 @@ def _draft(invoice: str, lines: list[Line], total: Decimal) -> InvoiceDraft:
 
 def _merged(first: CustomerDraft, later: CustomerDraft) -> CustomerDraft:
     """What the first invoice said, with blanks filled from a later one."""
-    if later.contacts is first.contacts and (first.name or not later.name) and (
+    if later is first or later.contacts is first.contacts and (first.name or not later.name) and (
         first.country or not later.country
     ):
         return first  # the usual case: a customer's invoices say the same
@@ -578,12 +714,14 @@ def _union(*groups: tuple[ContactInput, ...]) -> tuple[ContactInput, ...]:
     return tuple(dict.fromkeys(c for g in distinct for c in g))
 
 
-def _customer(lines: Iterable[Line]) -> CustomerDraft:
-    lines = list(lines)
+def _customer(buyers: list[Buyer]) -> CustomerDraft:
+    """The customer as an invoice's lines describe them (the first line that says so)."""
+    if len(buyers) == 1:
+        return buyers[0].draft
     return CustomerDraft(
-        key=lines[0].customer_key,
-        external_id=lines[0].external_id,
-        contacts=_union(*(ln.contacts for ln in lines)),
-        name=next((ln.name for ln in lines if ln.name), "")[:200],
-        country=next((ln.country for ln in lines if ln.country), ""),
+        key=buyers[0].customer_key,
+        external_id=buyers[0].external_id,
+        contacts=_union(*(b.contacts for b in buyers)),
+        name=next((b.name for b in buyers if b.name), "")[:200],
+        country=next((b.country for b in buyers if b.country), ""),
     )

@@ -19,12 +19,13 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from django.db import IntegrityError, connection, models, transaction
-from django.db.models import Q
+from django.db.models import Q, signals
+from django.db.models.base import ModelState
 from django.db.models.expressions import DatabaseDefault
 
 from touchflow.core import clock
 from touchflow.core.actor import Actor
-from touchflow.core.bulk import insert_many
+from touchflow.core.bulk import Encoded, insert_many
 from touchflow.core.errors import InvalidInput
 from touchflow.customers import actions as customer_actions
 from touchflow.customers.models import (
@@ -36,6 +37,7 @@ from touchflow.customers.models import (
 )
 from touchflow.flows import enrollment as flow_enrollment
 from touchflow.privacy import suppression
+from touchflow.privacy.models import Suppression
 from touchflow.purchases import actions as purchase_actions
 from touchflow.purchases.import_parse import CustomerDraft, InvoiceDraft
 from touchflow.purchases.import_report import ALREADY_IMPORTED, BadRow, HeldBack, ImportReport
@@ -54,18 +56,25 @@ M = TypeVar("M", bound=models.Model)
 
 def maker(model: type[M], *names: str) -> Callable[..., M]:
     """``make(*values)`` → an unsaved ``model`` with ``names`` (attnames) set to ``values``
-    and every other field at its default, built positionally: Django's keyword path
-    looks every field up and calls its default, which cost more than the insert."""
+    and every other field at its default. Django's keyword path looks every field up and
+    calls its default, which cost more than the insert; even its positional path sets
+    each field through ``setattr``. With no ``pre_init``/``post_init`` receivers on the
+    model, ``Model.__init__`` does nothing else for unsaved positional values than a
+    fresh ``ModelState`` and each attname in the instance's dict, so that is what this
+    does (``tests/imports/test_repeated_cells.py`` holds the two equal)."""
     fields = model._meta.concrete_fields
-    template = [None if f.attname in names else f.get_default() for f in fields]
-    slots = [next(i for i, f in enumerate(fields) if f.attname == n) for n in names]
-    pairs = list(enumerate(slots))
+    defaults = {f.attname: f.get_default() for f in fields if f.attname not in names}
+    if signals.pre_init.has_listeners(model) or signals.post_init.has_listeners(model):
+        return lambda *values: model(**defaults, **dict(zip(names, values, strict=True)))
+    template = {f.attname: defaults.get(f.attname) for f in fields}
+    new = model.__new__
 
     def make(*values: Any) -> M:
-        args = template.copy()
-        for i, slot in pairs:
-            args[slot] = values[i]
-        return model(*args)
+        obj = new(model)
+        state = template.copy()
+        state.update(zip(names, values, strict=True))
+        obj.__dict__.update(state, _state=ModelState())
+        return obj
 
     return make
 
@@ -87,6 +96,8 @@ class Plan:
     now: datetime = field(default_factory=clock.now)
     actor: Actor = field(default_factory=lambda: Actor.system(PurchaseSource.IMPORT))
     visit_column: str = "visit"  # the file's column of visit ids, for refused lines
+    # Datetimes and item dicts as text, made once for every batch (``core.bulk``).
+    encoded: Encoded = field(default_factory=Encoded)
 
 
 def write(
@@ -384,11 +395,11 @@ def _write_batch(batch: Sequence[InvoiceDraft], plan: Plan, report: ImportReport
             _purchase(d, pk, ids[d.customer_key], plan)
             for d, pk in zip(plain, purchase_ids, strict=True)
         ]
-        insert_rows(purchases, with_pk=True)
+        insert_rows(purchases, with_pk=True, encoded=plan.encoded)
         rows.extend(events.purchase_values(p) for p in purchases)
         insert_many(
             TimelineEvent._meta.db_table, events.BULK_ROW_COLUMNS, rows, json_columns=("data",),
-            datetime_columns=("at",),
+            datetime_columns=("at",), encoded=plan.encoded,
         )
         flow_enrollment.on_purchases_imported(purchases)
         refused = _complete_visit_sales([d for d in batch if d.visit is not None], ids, plan)
@@ -417,9 +428,9 @@ def _create_customers(
         key: _customer(plan.customers[key], pk, plan)
         for key, pk in zip(new_keys, reserve_ids(Customer, len(new_keys)), strict=True)
     }
-    insert_rows(list(customers.values()), with_pk=True)
+    insert_rows(list(customers.values()), with_pk=True, encoded=plan.encoded)
     points = new_contact_points(customers, plan)
-    insert_rows(points)
+    insert_rows(points, encoded=plan.encoded)
     _withhold_suppressed(points, plan)
     ids = {key: customer.pk for key, customer in customers.items()}
     created = {key: ids.get(owner) or plan.known[owner] for key, owner in owners.items()}
@@ -461,7 +472,11 @@ def _customer(draft: CustomerDraft, pk: int, plan: Plan) -> Customer:
 
 def _withhold_suppressed(points: Sequence[ContactPoint], plan: Plan) -> None:
     """A contact of an erased person that the file brings back gets its consent withdrawn
-    (``privacy.suppression``). Rare: only those few are read back with their ids."""
+    (``privacy.suppression``). Rare: only those few are read back with their ids; and
+    with the list empty (the usual case) no contact is hashed at all: the keyed hash of
+    every point cost more than writing its row."""
+    if not points or not Suppression.objects.exists():
+        return
     listed = suppression.suppressed(points)
     if not listed:
         return
@@ -514,6 +529,7 @@ def _link_store(
         [(link_id, pk, plan.store.pk, first, last, names.get(pk))
          for pk, (first, last, link_id) in written.items()],
         datetime_columns=("first_seen_at", "last_seen_at"),
+        encoded=plan.encoded,
     )
     for pk, (seen_first, seen_last, link_id) in linked.items():
         first, last = wanted[pk]
@@ -592,7 +608,9 @@ def reserve_ids(model: type[models.Model], count: int) -> list[int]:
         return list(range(start, start + count))
 
 
-def insert_rows(objs: Sequence[models.Model], *, with_pk: bool = False) -> None:
+def insert_rows(
+    objs: Sequence[models.Model], *, with_pk: bool = False, encoded: Encoded | None = None
+) -> None:
     """INSERT unsaved instances of one model with ``insert_many``: every concrete column
     (the primary key only ``with_pk``), minus those left to a database default."""
     if not objs:
@@ -612,5 +630,6 @@ def insert_rows(objs: Sequence[models.Model], *, with_pk: bool = False) -> None:
         [values(o) for o in objs],
         json_columns=[str(f.column) for f in fields if isinstance(f, models.JSONField)],
         datetime_columns=[str(f.column) for f in fields if isinstance(f, models.DateTimeField)],
+        encoded=encoded,
     )
 
