@@ -11,10 +11,15 @@ from __future__ import annotations
 import os
 import sys
 from datetime import time as clock_time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # Django is set up by the caller (a test, or __main__ below)
+    from touchflow.flows.models import Flow
+    from touchflow.stores.models import Store
 
 CHAIN = """\
-slug: resilience
-name: Resilience test
+slug: {slug}
+name: Chain {slug}
 audience:
   trigger: [visit]
   visit_class: [type3]
@@ -23,28 +28,40 @@ steps:
     kind: info
     after: 0s
     channels: [sms]
-    expires: 1d
+    expires: {expires}
     message:
       en:
-        text: "Hello {{ customer.first_name }}, thanks for coming to {{ store.name }}."
+        text: "Hello {{{{ customer.first_name }}}}, thanks for coming to {{{{ store.name }}}}."
 """
 
 
-def seed(count: int) -> None:
-    from touchflow.core import clock
-    from touchflow.customers.models import ContactPoint, Customer
+def one_step_chain(slug: str, expires: str = "1d") -> Flow:
+    """An active chain of one SMS step, due at once after a visit."""
     from touchflow.flows.actions import load_flow_text, set_status
-    from touchflow.flows.enrollment import enroll_many
+
+    text = CHAIN.format(slug=slug, expires=expires)
+    return set_status(load_flow_text(text, f"{slug}.yaml").flow, "active")
+
+
+def open_store(slug: str, caps: tuple[int, int, int] = (1000, 1000, 7)) -> Store:
+    """A store with no quiet hours (start == end) and the given caps (messages, offers,
+    days): by default caps that never bind, for tests about failures."""
     from touchflow.stores.models import Store
 
-    now = clock.now()
-    # No quiet hours (start == end) and caps that never bind: the tests are about failures.
-    store = Store.objects.create(
-        name="Resilience store", slug="resilience", country="PL", time_zone="UTC",
-        language="en", currency="PLN", quiet_hours_start=clock_time(0, 0),
-        quiet_hours_end=clock_time(0, 0), cap_messages=1000, cap_commercial=1000,
+    messages, offers, days = caps
+    return Store.objects.create(
+        name=f"Store {slug}", slug=slug, country="PL", time_zone="UTC", language="en",
+        currency="PLN", quiet_hours_start=clock_time(0, 0), quiet_hours_end=clock_time(0, 0),
+        cap_messages=messages, cap_commercial=offers, cap_period_days=days,
     )
-    flow = set_status(load_flow_text(CHAIN, "resilience.yaml").flow, "active")
+
+
+def phone_customers(store: Store, count: int) -> None:
+    """``count`` customers of ``store``, each with a consenting phone."""
+    from touchflow.core import clock
+    from touchflow.customers.models import ContactPoint, Customer
+
+    now = clock.now()
     Customer.objects.bulk_create(
         [Customer(name=f"Client {i}", time_zone="UTC", home_store=store, created_at=now)
          for i in range(count)],
@@ -58,7 +75,16 @@ def seed(count: int) -> None:
         ],
         batch_size=2000,
     )
-    enrolled = enroll_many(flow, Customer.objects.all(), store=store)
+
+
+def seed(count: int, slug: str = "resilience") -> None:
+    """``count`` customers, each enrolled in a one-step chain, its touch due now."""
+    from touchflow.customers.models import Customer
+    from touchflow.flows.enrollment import enroll_many
+
+    store = open_store(slug)
+    phone_customers(store, count)
+    enrolled = enroll_many(one_step_chain(slug), Customer.objects.all(), store=store)
     if enrolled != count:
         raise SystemExit(f"enrolled {enrolled} of {count}")
 

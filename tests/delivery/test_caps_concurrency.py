@@ -14,20 +14,18 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from datetime import time as clock_time
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 
 from tests.delivery.crash_sink import crash_sink
+from tests.delivery.crowd import one_step_chain, open_store, phone_customers
 from tests.delivery.test_crash import Workers, _database_url
 from touchflow.core import clock
 from touchflow.customers.models import ContactPoint, Customer
 from touchflow.delivery.models import Touch
-from touchflow.flows.actions import load_flow_text, set_status
 from touchflow.flows.enrollment import enroll_many
-from touchflow.stores.models import Store
 
 pytestmark = [
     pytest.mark.skipif(
@@ -42,42 +40,11 @@ CUSTOMERS = 300
 CHAINS = ("one", "two", "three")
 DEADLINE = 90.0
 
-CHAIN = """\
-slug: {slug}
-name: Chain {slug}
-audience:
-  trigger: [visit]
-  visit_class: [type3]
-steps:
-  - key: hello
-    kind: info
-    after: 0s
-    channels: [sms]
-    expires: 30d
-    message:
-      en:
-        text: "Hello from chain {slug}."
-"""
-
-
 def _setup() -> None:
-    now = clock.now()
-    store = Store.objects.create(
-        name="Cap store", slug="caps", country="PL", time_zone="UTC", language="en",
-        currency="PLN", quiet_hours_start=clock_time(0, 0), quiet_hours_end=clock_time(0, 0),
-        cap_messages=2, cap_commercial=2, cap_period_days=7,
-    )
-    Customer.objects.bulk_create([
-        Customer(name=f"Client {i}", time_zone="UTC", home_store=store, created_at=now)
-        for i in range(CUSTOMERS)
-    ])
-    ContactPoint.objects.bulk_create([
-        ContactPoint(customer_id=cid, kind="phone", value=f"+4850{i:07d}",
-                     contact_consent=True, created_at=now)
-        for i, cid in enumerate(Customer.objects.values_list("id", flat=True))
-    ])
+    store = open_store("caps", caps=(2, 2, 7))  # two messages a week
+    phone_customers(store, CUSTOMERS)
     for slug in CHAINS:
-        flow = set_status(load_flow_text(CHAIN.format(slug=slug), f"{slug}.yaml").flow, "active")
+        flow = one_step_chain(slug, expires="30d")
         assert enroll_many(flow, Customer.objects.all(), store=store) == CUSTOMERS
 
 

@@ -27,7 +27,6 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import time as clock_time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -36,10 +35,9 @@ from django.conf import settings
 from django.db import connection
 
 from tests.delivery.crash_sink import CrashSink, crash_sink
-from touchflow.core import clock
-from touchflow.customers.models import ContactPoint, Customer
+from tests.delivery.crowd import seed
+from touchflow.customers.models import Customer
 from touchflow.delivery.models import Touch
-from touchflow.flows.actions import load_flow_text, set_status
 from touchflow.flows.enrollment import enroll_many
 from touchflow.flows.models import Enrollment, Flow
 from touchflow.stores.models import Store
@@ -64,62 +62,9 @@ CONCURRENCY = 16
 STARTUP = 0.5  # seconds past saying it runs: it has claimed its first touches
 TOUCHFLOW = Path(sys.executable).parent / "touchflow"
 
-CHAIN = """\
-slug: crash
-name: Crash test
-audience:
-  trigger: [visit]
-  visit_class: [type3]
-steps:
-  - key: hello
-    kind: info
-    after: 0s
-    channels: [sms]
-    expires: 1d
-    message:
-      en:
-        text: "Hello {{ customer.first_name }}, thanks for coming to {{ store.name }}."
-"""
-
-
 def _setup_touches() -> None:
     """10,000 consenting customers with a phone, all enrolled, their touch due now."""
-    now = clock.now()
-    # No quiet hours (start == end) and caps that never bind: the test is about crashes.
-    store = Store.objects.create(
-        name="Crash store",
-        slug="crash",
-        country="PL",
-        time_zone="UTC",
-        language="en",
-        currency="PLN",
-        quiet_hours_start=clock_time(0, 0),
-        quiet_hours_end=clock_time(0, 0),
-        cap_messages=1000,
-        cap_commercial=1000,
-    )
-    flow = set_status(load_flow_text(CHAIN, "crash.yaml").flow, "active")
-    Customer.objects.bulk_create(
-        [
-            Customer(name=f"Client {i}", time_zone="UTC", home_store=store, created_at=now)
-            for i in range(TOUCHES)
-        ],
-        batch_size=2000,
-    )
-    ContactPoint.objects.bulk_create(
-        [
-            ContactPoint(
-                customer_id=customer_id,
-                kind="phone",
-                value=f"+4850{i:07d}",
-                contact_consent=True,
-                created_at=now,
-            )
-            for i, customer_id in enumerate(Customer.objects.values_list("id", flat=True))
-        ],
-        batch_size=2000,
-    )
-    assert enroll_many(flow, Customer.objects.all(), store=store) == TOUCHES
+    seed(TOUCHES, "crash")
 
 
 def _database_url() -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import smtplib
-import threading
 from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -12,6 +11,7 @@ from typing import ClassVar
 from urllib.parse import unquote, urlsplit
 
 from touchflow.delivery.channels.base import OutgoingMessage, SendResult
+from touchflow.delivery.channels.per_thread import PerThread
 
 
 class SmtpChannel:
@@ -41,33 +41,22 @@ class SmtpChannel:
         self._password = unquote(parts.password) if parts.password else None
         self._sender = sender
         self._timeout = timeout
-        self._local = threading.local()
-        self._all: list[smtplib.SMTP] = []
-        self._lock = threading.Lock()
+        self._conns: PerThread[smtplib.SMTP] = PerThread(_quit)
 
     def _connection(self) -> smtplib.SMTP:
-        conn: smtplib.SMTP | None = getattr(self._local, "conn", None)
-        if conn is None:
-            cls = smtplib.SMTP_SSL if self._tls else smtplib.SMTP
-            conn = cls(self._host, self._port, timeout=self._timeout)
-            if self._starttls:
-                conn.starttls()
-            if self._user:
-                conn.login(self._user, self._password or "")
-            self._local.conn = conn
-            with self._lock:
-                self._all.append(conn)
+        return self._conns.get(self._connect)
+
+    def _connect(self) -> smtplib.SMTP:
+        cls = smtplib.SMTP_SSL if self._tls else smtplib.SMTP
+        conn = cls(self._host, self._port, timeout=self._timeout)
+        if self._starttls:
+            conn.starttls()
+        if self._user:
+            conn.login(self._user, self._password or "")
         return conn
 
     def _drop_connection(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            return
-        self._local.conn = None
-        with self._lock:
-            self._all.remove(conn)
-        with contextlib.suppress(smtplib.SMTPException, OSError):
-            conn.quit()
+        self._conns.drop()
 
     def _email(self, message: OutgoingMessage) -> EmailMessage:
         mail = EmailMessage()
@@ -121,9 +110,9 @@ class SmtpChannel:
         return [self._send_one(m) for m in messages]
 
     def close(self) -> None:
-        with self._lock:
-            conns, self._all = self._all, []
-        for conn in conns:
-            with contextlib.suppress(smtplib.SMTPException, OSError):
-                conn.quit()
-        self._local = threading.local()
+        self._conns.close_all()
+
+
+def _quit(conn: smtplib.SMTP) -> None:
+    with contextlib.suppress(smtplib.SMTPException, OSError):
+        conn.quit()

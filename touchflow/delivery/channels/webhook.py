@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import http.client
 import json
-import threading
 from collections.abc import Sequence
 from typing import ClassVar
 from urllib.parse import urlsplit
 
 from touchflow.delivery.channels.base import OutgoingMessage, SendResult
 from touchflow.delivery.channels.http_status import result_for_status
+from touchflow.delivery.channels.per_thread import PerThread
 
 
 class WebhookChannel:
@@ -38,27 +38,14 @@ class WebhookChannel:
         self._timeout = timeout
         self.rate = self.default_rate if rate is None else rate
         # http.client connections are not thread-safe: one per sending thread.
-        self._local = threading.local()
-        self._all: list[http.client.HTTPConnection] = []
-        self._lock = threading.Lock()
+        self._conns: PerThread[http.client.HTTPConnection] = PerThread(lambda c: c.close())
 
     def _connection(self) -> http.client.HTTPConnection:
-        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-            conn = cls(self._host, self._port, timeout=self._timeout)
-            self._local.conn = conn
-            with self._lock:
-                self._all.append(conn)
-        return conn
+        cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+        return self._conns.get(lambda: cls(self._host, self._port, timeout=self._timeout))
 
     def _drop_connection(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
-            with self._lock:
-                self._all.remove(conn)
+        self._conns.drop()
 
     def _post(self, message: OutgoingMessage) -> SendResult:
         body = json.dumps(
@@ -106,8 +93,4 @@ class WebhookChannel:
         return [self._post(m) for m in messages]
 
     def close(self) -> None:
-        with self._lock:
-            conns, self._all = self._all, []
-        for conn in conns:
-            conn.close()
-        self._local = threading.local()
+        self._conns.close_all()

@@ -10,7 +10,6 @@ a reply on the timeline, STOP, a receipt — is decided once, in ``messaging.inb
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +20,7 @@ from django.http import HttpRequest, HttpResponse
 
 from touchflow.delivery.channels.base import OutgoingMessage, SendResult
 from touchflow.delivery.channels.http_status import retry_after_seconds
+from touchflow.delivery.channels.per_thread import PerThread
 
 
 class WebhookRefused(Exception):
@@ -146,23 +146,18 @@ class Provider:
         # One client per sending thread, each with its own kept-alive connection: a
         # client shared by a hundred threads spends its time in httpcore's pool, which
         # scans every connection for every waiting request (decision 0016).
-        self._local = threading.local()
-        self._clients: list[httpx.Client] = []
-        self._clients_lock = threading.Lock()
+        self._clients: PerThread[httpx.Client] = PerThread(lambda c: c.close())
 
     # -- HTTP -------------------------------------------------------------------------
 
     def client(self) -> httpx.Client:
-        client: httpx.Client | None = getattr(self._local, "client", None)
-        if client is None:
-            # Without reuse no connection is kept alive: every request opens its own
-            # (and closes it), which is what the benchmark compares reuse against.
-            limits = httpx.Limits() if self.reuse else httpx.Limits(max_keepalive_connections=0)
-            client = httpx.Client(timeout=self.timeout, limits=limits)
-            self._local.client = client
-            with self._clients_lock:
-                self._clients.append(client)
-        return client
+        return self._clients.get(self._new_client)
+
+    def _new_client(self) -> httpx.Client:
+        # Without reuse no connection is kept alive: every request opens its own
+        # (and closes it), which is what the benchmark compares reuse against.
+        limits = httpx.Limits() if self.reuse else httpx.Limits(max_keepalive_connections=0)
+        return httpx.Client(timeout=self.timeout, limits=limits)
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """One request; raises httpx.HTTPError for network trouble (the caller maps it
@@ -170,11 +165,7 @@ class Provider:
         return self.client().request(method, url, **kwargs)
 
     def close(self) -> None:
-        with self._clients_lock:
-            clients, self._clients = self._clients, []
-        for client in clients:
-            client.close()
-        self._local = threading.local()
+        self._clients.close_all()
 
     # -- sending ----------------------------------------------------------------------
 
