@@ -304,6 +304,27 @@ def test_a_429_waits_at_least_as_long_as_retry_after_says(
     assert_no_stranded_enrollments()
 
 
+def test_a_429_holds_back_the_accounts_other_touches_without_holding_up_the_round(
+    type3_visit: Callable[..., Visit],
+    make_dispatcher: Callable[..., Dispatcher],
+    clock: Clock,
+    sink: tuple[Sink, str],
+) -> None:
+    """One send at a time to the account: the first is answered 429 with a ten-minute
+    Retry-After, so the second is not sent into it; the round hands it back to the
+    queue, due when the account's turn comes, instead of waiting ten minutes."""
+    type3_visit(phone="501 234 567", name="Anna")
+    type3_visit(phone="501 234 568", name="Olga")
+    sink[0].script = [(429, {"Retry-After": "600"})]
+    clock.move_to(utc(2026, 6, 2, 15, 0))
+    stats = make_dispatcher(per_route=1).run_round()
+    assert len(sink[0].received) == 1
+    assert stats.claimed == 2 and stats.outcomes["queued"] == 2
+    waiting = Touch.objects.filter(step__key="thank-you")
+    assert sorted(t.reason for t in waiting) == ["rate_limited", "retry"]
+    assert all(t.due_at >= utc(2026, 6, 2, 15, 9) for t in waiting)
+
+
 def test_other_4xx_is_final_at_once(
     type3_visit: Callable[..., Visit],
     make_dispatcher: Callable[..., Dispatcher],

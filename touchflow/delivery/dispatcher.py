@@ -48,6 +48,9 @@ from touchflow.delivery.transitions import Outcome, Reason
 
 log = logging.getLogger(__name__)
 
+# Seconds of waiting for a route's turn past which a round hands its touches back.
+LONG_WAIT = 1.0
+
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -139,6 +142,8 @@ class Dispatcher:
         stats = RoundStats(claimed=self._claim(self.batch_size))
         while self._pending or len(self._flights) or self._outcomes:
             self._step(stats)
+            if not len(self._flights) and not self._outcomes:
+                self._hand_back_long_waits()
         if stats.waiting:
             # Once a round, not once a touch: what the deployment lacks, not the customers.
             log.warning(readiness.waiting_summary(stats.waiting, stats.missing))
@@ -338,6 +343,23 @@ class Dispatcher:
             else:
                 rest.append(touch)
         return group, rest
+
+    def _hand_back_long_waits(self) -> None:
+        """A round does not sit out a long wait for a route's turn (a 429 asking for a
+        minute): such touches go back to the queue, due when the turn comes."""
+        moment = self.monotonic()
+        later = [t for t in self._pending
+                 if self._blocked.get(self._route_of.get(t.pk, ""), 0.0) - moment > LONG_WAIT]
+        if not later:
+            return
+        now = self.now()
+        for touch in later:
+            seconds = self._blocked[self._route_of[touch.pk]] - moment
+            self._outcomes.append(
+                transitions.requeue(touch, now + timedelta(seconds=seconds), Reason.RATE_LIMITED)
+            )
+        handed = {t.pk for t in later}
+        self._pending = [t for t in self._pending if t.pk not in handed]
 
     def _turn_in(self, longest: float) -> float:
         """Seconds until the first blocked route may have a grant (at most ``longest``)."""
