@@ -179,7 +179,10 @@ def rounds(batch: int, repeat: int) -> dict[str, Any]:
 
 def bare(seconds: float, batch: int) -> dict[str, Any]:
     """The dispatcher's database work for ``seconds``, in plain SQL: the floor the
-    engine could reach if its Python cost were zero."""
+    engine could reach if its Python cost were zero. The same statements a worker runs
+    for a batch of null-channel sends: claim, the context reads, then one transaction
+    that locks the customers, reads their consent and recent sends, marks the sends in
+    flight and writes the outcomes and the next touches (decisions 0016, 0017)."""
     from django.db import connection, transaction
 
     from touchflow.core import clock
@@ -224,13 +227,6 @@ def bare(seconds: float, batch: int) -> dict[str, Any]:
             c_sql, c_args = "= ANY(%s)", [customers]
         else:
             c_sql, c_args = f"IN ({', '.join(['%s'] * len(customers))})", customers
-        cursor.execute("SELECT customer_id, kind, value, contact_consent FROM "
-                       f"customers_contactpoint WHERE customer_id {c_sql}", c_args)
-        cursor.fetchall()
-        cursor.execute("SELECT customer_id, finished_at FROM delivery_touch WHERE state = 'sent' "
-                       f"AND finished_at > %s AND customer_id {c_sql}",
-                       [queries._dt(now - timedelta(days=7)), *c_args])
-        cursor.fetchall()
         cursor.execute("SELECT customer_id, max(occurred_at) FROM purchases_purchase "
                        f"WHERE customer_id {c_sql} GROUP BY customer_id", c_args)
         cursor.fetchall()
@@ -239,12 +235,22 @@ def bare(seconds: float, batch: int) -> dict[str, Any]:
                        f"({', '.join(['%s'] * len(rows))}))", [r[3] for r in rows])
         steps = cursor.fetchall()
         second = max(steps, key=lambda s: s[2])[0]
-        # Right before sending: still held, and still consenting (the STOP check).
-        queries.held(ids, owner)
-        cursor.execute("SELECT customer_id, kind, value FROM customers_contactpoint "
-                       f"WHERE customer_id {c_sql} AND contact_consent", c_args)
-        cursor.fetchall()
+        # Letting the group go and writing its outcomes, in one transaction as a worker
+        # step does: the customers locked, their consent and what they received or
+        # have in flight read afresh, the sends marked in flight, then the outcomes.
         with transaction.atomic():
+            queries.lock_customers(customers)
+            cursor.execute("SELECT customer_id, kind, value, contact_consent FROM "
+                           f"customers_contactpoint WHERE customer_id {c_sql}", c_args)
+            cursor.fetchall()
+            cursor.execute(
+                "SELECT id, customer_id, finished_at, in_flight_at FROM delivery_touch "
+                "WHERE ((state IN ('sent', 'uncertain') AND finished_at > %s) OR "
+                f"(state = 'queued' AND in_flight_at IS NOT NULL)) AND customer_id {c_sql}",
+                [queries._dt(now - timedelta(days=7)), *c_args])
+            cursor.fetchall()
+            queries.mark_in_flight([(r[0], "sms") for r in rows], owner, now,
+                                   now + timedelta(minutes=2))
             queries.record(
                 [queries.TouchUpdate(r[0], "sent", now, "sms", 1, "", "", now, f"null-{r[5]}")
                  for r in rows], owner)
