@@ -13,8 +13,8 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
-from touchflow.delivery.batch import Due, DueCustomer, DueEnrollment
 from touchflow.delivery.channels.base import SendResult
+from touchflow.delivery.due import Due, DueCustomer, DueEnrollment
 from touchflow.delivery.policies import Contact, Defer, Drop, MakeTask, Recent, Send, judge
 from touchflow.delivery.retry import RetryPolicy
 from touchflow.delivery.transitions import Reason, result

@@ -29,11 +29,12 @@ from django.db import connection, transaction
 from touchflow.core import clock
 from touchflow.delivery import batch as context
 from touchflow.delivery import queries, readiness, recording, transitions
-from touchflow.delivery.batch import Due, Fresh
+from touchflow.delivery.batch import Fresh
 from touchflow.delivery.channels.base import (
     Channel,
     SendResult,
 )
+from touchflow.delivery.due import Due
 from touchflow.delivery.judging import Judge, Known
 from touchflow.delivery.metrics import Metrics
 from touchflow.delivery.models import TouchState

@@ -16,9 +16,10 @@ from functools import partial
 
 from touchflow.delivery import batch as context
 from touchflow.delivery import transitions
-from touchflow.delivery.batch import Due, Fresh
+from touchflow.delivery.batch import Fresh
 from touchflow.delivery.channels.base import Channel, OutgoingMessage, accepts, serves
 from touchflow.delivery.channels.base import route as channel_route
+from touchflow.delivery.due import Due
 from touchflow.delivery.models import CallTask, TouchState
 from touchflow.delivery.policies import (
     Contact,

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
-from touchflow.delivery.batch import Due
 from touchflow.delivery.channels.base import OutgoingMessage, Route, SendResult
+from touchflow.delivery.due import Due
 
 log = logging.getLogger(__name__)
 

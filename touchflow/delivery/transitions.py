@@ -13,17 +13,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from touchflow.delivery.channels.base import SendResult
+from touchflow.delivery.due import Due
 from touchflow.delivery.models import Attempt, AttemptOutcome, CallTask, Touch, TouchState
 from touchflow.delivery.queries import TouchUpdate
 from touchflow.delivery.retry import RetryPolicy
 from touchflow.timeline.events import touch_data
 from touchflow.timeline.models import EventKind
-
-if TYPE_CHECKING:  # the worker's record of a claimed touch (batch reads chains: flows)
-    from touchflow.delivery.batch import Due
 
 # A touch's timeline row as plain values, in TOUCH_ROW_COLUMNS order.
 TimelineRow = tuple[int, str, datetime, int, dict[str, Any]]
