@@ -253,7 +253,7 @@ def _load(seed: int, visitors_per_store: int, console: Console) -> None:
         stores = _make_setup()
     now = clock.now()
     sellers = {
-        slug: list(Staff.objects.filter(stores=store, role=Role.SALESPERSON))
+        slug: list(Staff.objects.filter(stores=store, role=Role.SALESPERSON).order_by("username"))
         for slug, store in stores.items()
     }
     visitors = [
