@@ -23,7 +23,6 @@ issue 9 adds; an engine that does not know it ignores it.
 from __future__ import annotations
 
 import contextlib
-import signal
 import sqlite3
 import statistics
 import subprocess
@@ -38,7 +37,7 @@ import psycopg
 
 from bench.concurrency_probe import process_cpu
 from bench.databases import BIN, ROOT, VAR, env_for, fresh_database
-from bench.engine_bench import tool
+from bench.engine_bench import kill_all, tool
 from bench.latency_provider import Behaviour, LatencyProvider, running
 
 DATABASE = "touchflow_bench_delivery"
@@ -130,11 +129,7 @@ def workers(url: str, channels: str, o: Options) -> Iterator[list[subprocess.Pop
         try:
             yield procs
         finally:
-            for p in procs:
-                if p.poll() is None:
-                    p.send_signal(signal.SIGKILL)
-            for p in procs:
-                p.wait(timeout=30)
+            kill_all(procs)
 
 
 def cpu_seconds(procs: list[subprocess.Popen[bytes]]) -> float:

@@ -61,6 +61,15 @@ def tool(url: str, *args: object) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def kill_all(procs: list[subprocess.Popen[bytes]]) -> None:
+    """Kill the benchmark's worker processes and wait for each."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGKILL)
+    for p in procs:
+        p.wait(timeout=30)
+
+
 def max_sent(url: str) -> int:
     """The newest timeline row: one is written per sent touch."""
     sql = "SELECT coalesce(max(id), 0) FROM timeline_timelineevent"
@@ -107,11 +116,7 @@ def measure(url: str, what: str, argv: list[str], processes: int, seconds: float
         t1, m1 = time.monotonic(), max_sent(url)
         peak = max(peak_rss_mb(p.pid) for p in procs)
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGKILL)
-        for p in procs:
-            p.wait(timeout=30)
+        kill_all(procs)
         log.close()
     return Rate(what, processes, round((m1 - m0) / (t1 - t0), 1), round(peak, 1))
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db.models import Max, Q
 
@@ -36,9 +36,6 @@ class Batch:
     steps_by_flow: dict[int, list[FlowStep]]
     policies: dict[int, Policy]
     managers: dict[int, int]
-
-    def longest_cap_period(self) -> timedelta:
-        return max((p.cap_period for p in self.policies.values()), default=timedelta(0))
 
 
 @dataclass
@@ -117,11 +114,8 @@ def _read_touches(ids: list[int]) -> tuple[list[Due], list[FlowStep]]:
     return touches, list(steps.values())
 
 
-def fresh(customer_ids: Collection[int], since: datetime, exclude: Iterable[int]) -> Fresh:
-    """The customers' contact points, and what they received since ``since`` or have
-    in flight now, from any worker (touches in ``exclude`` — those being judged — are
-    not counted). A touch in flight counts as sent from the moment it left; one that
-    ended "uncertain" counts as sent too: it may have been."""
+def contacts_of(customer_ids: Collection[int]) -> dict[int, list[Contact]]:
+    """The customers' contact points, with their consent as it is now."""
     contacts: dict[int, list[Contact]] = defaultdict(list)
     for cid, kind, value, contact, marketing, network, bounced in (
         ContactPoint.objects.filter(customer_id__any=customer_ids).values_list(
@@ -130,6 +124,15 @@ def fresh(customer_ids: Collection[int], since: datetime, exclude: Iterable[int]
         )
     ):
         contacts[cid].append(Contact(kind, value, contact, marketing, network, bounced is not None))
+    return contacts
+
+
+def fresh(customer_ids: Collection[int], since: datetime, exclude: Iterable[int]) -> Fresh:
+    """The customers' contact points, and what they received since ``since`` or have
+    in flight now, from any worker (touches in ``exclude`` — those being judged — are
+    not counted). A touch in flight counts as sent from the moment it left; one that
+    ended "uncertain" counts as sent too: it may have been."""
+    contacts = contacts_of(customer_ids)
     skip = set(exclude)
     sent: dict[int, list[tuple[datetime, bool]]] = defaultdict(list)
     for pk, customer_id, finished_at, in_flight_at, commercial in Touch.objects.filter(

@@ -284,8 +284,7 @@ class Dispatcher:
         queries.lock_customers([t.customer_id for t in group])
         fresh = context.fresh(
             {t.customer_id for t in group},
-            now - max((p.cap_period for p in self._known.policies.values()),
-                      default=timedelta(0)),
+            now - self._known.longest_cap_period(),
             exclude=[t.pk for t in group],
         )
         flights, waiting, outcomes = self._judge_group(group, fresh, now)
@@ -300,11 +299,9 @@ class Dispatcher:
         return _Admitted(flights, marked, waiting, outcomes)
 
     def _start(self, admitted: _Admitted, stats: RoundStats) -> None:
-        start = self.monotonic()
         for flight in admitted.flights:
             self._route_of.pop(flight.touch.pk, None)
             if flight.touch.pk in admitted.marked:
-                flight.started = start
                 self._flights.start(flight)
             else:
                 stats.outcomes["lease_lost"] += 1

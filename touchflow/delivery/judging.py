@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 from touchflow.delivery import batch as context
@@ -47,6 +47,10 @@ class Known:
     policies: dict[int, Policy] = field(default_factory=dict)
     managers: dict[int, int] = field(default_factory=dict)
 
+    def longest_cap_period(self) -> timedelta:
+        """How far back the caps of the stores held look."""
+        return max((p.cap_period for p in self.policies.values()), default=timedelta(0))
+
     def add(self, loaded: context.Batch) -> None:
         self.last_purchase.update(loaded.last_purchase)
         self.steps_by_flow.update(loaded.steps_by_flow)
@@ -68,7 +72,7 @@ class Judge:
     def can_fall_back(self, touch: Due, now: datetime) -> bool:
         """Whether another of the step's channels could carry the touch once this one
         refused the address."""
-        contacts = context.fresh([touch.customer_id], now, exclude=[touch.pk]).contacts
+        contacts = context.contacts_of([touch.customer_id])
         verdict = self._verdict(
             touch, contacts.get(touch.customer_id, []), Recent(), now,
             failed=(*touch.failed(), touch.channel),
@@ -158,7 +162,7 @@ class Judge:
         except Exception as exc:  # noqa: BLE001 - reported on the touch, never a crash
             return transitions.dead(touch, now, f"template: {exc}", Reason.TEMPLATE)
         route = channel_route(self.channels[verdict.channel], message)
-        return Flight(touch, route, message, started=0.0)
+        return Flight(touch, route, message)
 
     def _context(self, touch: Due, channel: str) -> dict[str, object]:
         """What the touch's templates see: the one definition validation also uses."""

@@ -26,7 +26,6 @@ class Flight:
     touch: Due
     route: Route
     message: OutgoingMessage
-    started: float  # monotonic
 
 
 def _send(route: Route, message: OutgoingMessage) -> SendResult:
