@@ -30,7 +30,6 @@ TimelineRow = tuple[int, str, datetime, int, dict[str, Any]]
 class Reason(StrEnum):
     FLOW_PAUSED = "flow_paused"
     PURCHASE = "purchase"
-    CONSENT_CHANGED = "consent_changed"
     RETRY = "retry"
     EXPIRED_RETRYING = "expired_retrying"
     GAVE_UP = "gave_up"
