@@ -61,6 +61,8 @@ def phone_customers(store: Store, count: int) -> None:
     from touchflow.core import clock
     from touchflow.customers.models import ContactPoint, Customer
 
+    # The machine's time: the worker subprocesses that send these touches run on it. No
+    # hour or weekday matters (a UTC store without quiet hours, touches due at once).
     now = clock.now()
     Customer.objects.bulk_create(
         [Customer(name=f"Client {i}", time_zone="UTC", home_store=store, created_at=now)
