@@ -88,6 +88,7 @@ class Record:
     outcome: str  # "ok" or one of FAILURES
     delivered: bool
     status: int = 0  # as answered; 0 while pending or when the client had gone
+    answered: float = 0.0  # monotonic moment the answer was ready; 0 while pending
     to: str = ""  # the recipient: the webhook body's "to", Telegram's chat_id
 
 
@@ -221,6 +222,7 @@ class LatencyProvider:
             await asyncio.sleep(delay)
         answer = _shaped(request.path, outcome, len(self.records), b.retry_after)
         record.status = 0 if gone() else answer.status
+        record.answered = time.monotonic()
         return answer
 
     def stats(self, since: float | None = None, until: float | None = None) -> dict[str, Any]:
