@@ -13,6 +13,7 @@ import datetime
 import json
 import os
 import platform
+import time
 
 from bench import (
     adapters_bench,
@@ -23,6 +24,16 @@ from bench import (
     visits_bench,
 )
 from bench.databases import VAR
+
+
+def machine_speed() -> float:
+    """Seconds for ``sum(i * i for i in range(10**7))``, best of three: the sessions'
+    machines differ by up to 2× in speed, so every figure is printed beside this one."""
+    def once() -> float:
+        started = time.perf_counter()
+        sum(i * i for i in range(10**7))
+        return time.perf_counter() - started
+    return min(once() for _ in range(3))
 
 
 def main() -> None:
@@ -71,7 +82,9 @@ def main() -> None:
     kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     levels = [int(c) for c in args.connections.split(",")]
     print(f"# bench {datetime.datetime.now().isoformat(timespec='seconds')} on "
-          f"{platform.node()}, {os.cpu_count()} CPUs, {platform.python_version()}\n")
+          f"{platform.node()}, {os.cpu_count()} CPUs, {platform.python_version()}; "
+          f"this machine's speed: {machine_speed():.2f} s for a fixed Python loop "
+          f"(lower is faster), load average {os.getloadavg()[0]:.2f}\n")
     out: dict[str, object] = {}
     if args.which in ("all", "import"):
         results = [r for kind in kinds

@@ -10,6 +10,7 @@ class DeliveryConfig(AppConfig):
     verbose_name = _("Delivery")
 
     def ready(self) -> None:
-        from touchflow.core.lookups import register
+        from touchflow.core import lookups, pg_timestamps
 
-        register()
+        lookups.register()
+        pg_timestamps.register()

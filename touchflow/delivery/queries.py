@@ -8,16 +8,27 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 TABLE = "delivery_touch"
 
 
 def _dt(value: datetime | None) -> Any:
-    return connection.ops.adapt_datetimefield_value(value)
+    """A timestamp as the driver takes it: as it is for PostgreSQL; for SQLite the naive
+    UTC text Django writes (``adapt_datetimefield_value``, without the settings and
+    connection lookups it makes on each of the several calls a touch costs)."""
+    if value is None or value.tzinfo is None or not _text_timestamps():
+        return connection.ops.adapt_datetimefield_value(value)
+    return str(value.astimezone(UTC).replace(tzinfo=None))
+
+
+@cache
+def _text_timestamps() -> bool:
+    return connections[DEFAULT_DB_ALIAS].vendor == "sqlite"
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -109,9 +120,10 @@ def mark_in_flight(
             )
             return {row[0] for row in cursor.fetchall()}
         mine = held([i for i, _c in sends], owner)
+        at_, until = _dt(at), _dt(lease_until)
         cursor.executemany(
             f"UPDATE {TABLE} SET in_flight_at = %s, lease_until = %s, channel = %s WHERE id = %s",
-            [(_dt(at), _dt(lease_until), ch, i) for i, ch in sends if i in mine],
+            [(at_, until, ch, i) for i, ch in sends if i in mine],
         )
         return mine
 

@@ -142,6 +142,8 @@ def _claim(now: datetime, limit: int) -> list[Notice]:
             .filter(state=NoticeState.QUEUED, due_at__lte=now)
             .order_by("due_at", "id").values_list("id", flat=True)[:limit]
         )
+        if not ids:  # the usual case, once a second in every worker
+            return []
         Notice.objects.filter(pk__in=ids).update(attempts=F("attempts") + 1,
                                                  due_at=now + LEASE)
     return list(Notice.objects.filter(pk__in=ids).order_by("due_at", "id"))
