@@ -24,10 +24,11 @@ from rich.progress import Progress
 
 from touchflow.core import clock
 from touchflow.core.actor import Actor
+from touchflow.core.channels import NAMES
 from touchflow.core.localtime import at_local, zone
 from touchflow.customers.actions import ConsentGrant, ContactInput
 from touchflow.customers.models import Customer
-from touchflow.delivery.channels.registry import KNOWN, from_settings
+from touchflow.delivery.channels.registry import from_settings
 from touchflow.delivery.dispatcher import Dispatcher
 from touchflow.delivery.models import Touch, TouchState
 from touchflow.flows.actions import load_flow_dir, set_status
@@ -408,7 +409,7 @@ def replay(until: datetime) -> int:
     next step. Returns the number of rounds. Without this every past message would
     expire when the real worker starts, and the demo would stand still."""
     at = {"now": until}
-    nowhere = ";".join(f"{name}=null:" for name in KNOWN)
+    nowhere = ";".join(f"{name}=null:" for name in NAMES)
     dispatcher = Dispatcher(from_settings(nowhere, accounts=False), now=lambda: at["now"])
     queued = Touch.objects.filter(state=TouchState.QUEUED, due_at__lte=until)
     rounds = 0

@@ -10,6 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from touchflow.core.channels import spoken
+
 app = typer.Typer(help="Connect stores to messaging providers.", no_args_is_help=True)
 console = Console()
 err = Console(stderr=True)
@@ -57,7 +59,8 @@ def add(
     """Connect a store to a provider (replacing the store's account for that channel)."""
     from django.db import transaction
 
-    from touchflow.messaging.models import PROVIDER_CHANNEL, ChannelAccount, Provider
+    from touchflow.messaging.models import ChannelAccount, Provider
+    from touchflow.messaging.providers import provider_class
     from touchflow.stores.models import Store
 
     store_row = Store.objects.filter(slug=store).first()
@@ -70,7 +73,7 @@ def add(
     account.credentials = _credentials(credential, credentials_file)
     with transaction.atomic():
         ChannelAccount.objects.filter(
-            store=store_row, channel=PROVIDER_CHANNEL[Provider(provider)], enabled=True
+            store=store_row, channel=provider_class(provider).channel, enabled=True
         ).update(enabled=False)
         account.save()
     from django.conf import settings
@@ -92,7 +95,7 @@ def _rate(text: str) -> float | None:
 @app.command("set-rate")
 def set_rate(
     store: str = typer.Argument(..., help="The store's slug."),
-    channel: str = typer.Argument(..., help="telegram, viber, whatsapp, sms or email."),
+    channel: str = typer.Argument(..., help=f"{spoken()}."),
     rate: str = typer.Argument(
         ..., help="Messages per second across all workers, or 'default' for the provider's own."
     ),

@@ -158,6 +158,7 @@ def register(app: typer.Typer) -> None:
         from django.conf import settings
 
         from touchflow import demo as demo_data
+        from touchflow.core.channels import NAMES
 
         env = dict(os.environ) if load_only else listen_env(host, port)
         migrate()
@@ -172,10 +173,7 @@ def register(app: typer.Typer) -> None:
             return
         if not settings.TOUCHFLOW_CHANNELS:
             outbox = settings.VAR_DIR / "outbox"
-            env["TOUCHFLOW_CHANNELS"] = ";".join(
-                f"{name}=outbox:{outbox}"
-                for name in ("telegram", "viber", "whatsapp", "sms", "email")
-            )
+            env["TOUCHFLOW_CHANNELS"] = ";".join(f"{name}=outbox:{outbox}" for name in NAMES)
             console.print(f"Messages are written to [bold]{outbox}/<channel>.jsonl[/bold].")
         refuse_busy_port(host, port)  # it was free before loading; is it still?
         console.print(f"\nTouchflow on [bold]http://{host}:{port}/[/bold]")

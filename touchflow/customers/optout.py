@@ -27,12 +27,11 @@ from datetime import datetime
 
 from django.db import transaction
 
-from touchflow.core import clock
+from touchflow.core import channels, clock
 from touchflow.core.actor import Actor
 from touchflow.core.errors import InvalidInput
 from touchflow.customers.actions import record_consent, resolve
 from touchflow.customers.models import ConsentPurpose, ContactPoint, Customer
-from touchflow.delivery.policies import CHANNEL_CONTACT
 from touchflow.flows.enrollment import leave
 from touchflow.flows.models import Enrollment, EnrollmentState
 from touchflow.timeline import events
@@ -54,8 +53,8 @@ def opt_out(customer_id: int, channel: str, all_channels: bool,
     as the module says. ``how`` and ``text`` go on the timeline row (text, button,
     unsubscribed, complaint, link; what they wrote). A merged customer's id leads to the
     survivor. Raises InvalidInput for an unknown channel."""
-    if channel not in CHANNEL_CONTACT:
-        raise InvalidInput("channel", f"Must be one of: {', '.join(CHANNEL_CONTACT)}.",
+    if channel not in channels.NAMES:
+        raise InvalidInput("channel", f"Must be one of: {', '.join(channels.NAMES)}.",
                            "invalid_choice")
     at = at or clock.now()
     with transaction.atomic():
@@ -72,7 +71,7 @@ def _withdraw(customer: Customer, channel: str, all_channels: bool, at: datetime
     """Contact consent on the channel's points (or all), marketing on every point; how
     many consent events that wrote. Through ``record_consent``, the one writer."""
     actor = Actor(source="customer")
-    kind = CHANNEL_CONTACT[channel]
+    kind = channels.contact_kind(channel)
     withdrawn = 0
     points = ContactPoint.objects.select_for_update().filter(customer=customer)
     for point in points.order_by("id"):

@@ -25,7 +25,7 @@ from django.db.models import Min
 from touchflow.core.errors import InvalidInput
 from touchflow.core.secrets import check_secrets
 from touchflow.delivery import readiness
-from touchflow.delivery.channels.registry import build, parse_spec
+from touchflow.delivery.channels.registry import build, from_settings, parse_spec
 from touchflow.delivery.metrics import QUEUE_COUNT_CAP, queue_due_now
 from touchflow.delivery.models import Touch, TouchState
 from touchflow.delivery.policies import NO_CHANNEL
@@ -65,18 +65,6 @@ STUCK = timedelta(hours=1)
 RECENT = timedelta(days=1)
 # How many ids a finding lists: enough to look one up, not a screenful.
 SHOWN = 10
-
-# What each provider cannot send without (read by its module in messaging.providers).
-REQUIRED_CREDENTIALS: dict[str, tuple[str, ...]] = {
-    "telegram": ("token",),
-    "viber": ("auth_token",),
-    "whatsapp": ("token", "phone_number_id"),
-    "twilio": ("account_sid", "auth_token"),
-    "smsapi": ("token",),
-    "mailgun": ("api_key",),
-}
-# Providers that cannot send without a sender: one of these credentials, or the handle.
-SENDER_NEEDED = {"twilio": ("from", "messaging_service_sid"), "mailgun": ()}
 
 
 # -- settings ------------------------------------------------------------------------
@@ -167,15 +155,16 @@ def _account(account: Any, live: bool, timeout: float) -> Finding:
     except InvalidInput as exc:
         return fail(name, exc.message, "Put the key they were sealed with back into "
                     f"TOUCHFLOW_CREDENTIALS_KEY, or add the account again: `{add} -c …`.")
-    missing = [k for k in REQUIRED_CREDENTIALS.get(account.provider, ()) if not credentials.get(k)]
+    provider = provider_class(account.provider)
+    missing = [k for k in provider.required_credentials if not credentials.get(k)]
     if missing:
         return fail(name, f"credentials lack {', '.join(missing)}", redo)
-    if account.provider in SENDER_NEEDED and not account.handle and not any(
-        credentials.get(k) for k in SENDER_NEEDED[account.provider]
+    if provider.needs_sender and not account.handle and not any(
+        credentials.get(k) for k in provider.sender_credentials
     ):
         return fail(name, "no sender: the handle is empty",
                     f"Add it again with one: `{add} --handle SENDER -c …`.")
-    base_url = account.base_url or provider_class(account.provider).default_base_url
+    base_url = account.base_url or provider.default_base_url
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return fail(name, f"API base URL {base_url!r} is not an http(s) URL", redo)
@@ -199,8 +188,6 @@ def _reachable(name: str, base_url: str, timeout: float) -> Finding:
 
 def check_readiness() -> list[Finding]:
     """Which stores cannot send which steps of the active chains (decision 0007)."""
-    from touchflow.delivery.channels.registry import from_settings
-
     try:
         channels = from_settings()
     except ValueError:

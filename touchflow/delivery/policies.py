@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
+from touchflow.core import channels
 from touchflow.core.localtime import next_allowed
 from touchflow.flows.schedule import Policy
 
@@ -20,15 +21,6 @@ NO_CHANNEL = "no_channel"
 # How often such a touch is judged again: a store's new channel account is picked up by
 # a running worker, so it goes out within this time of the account's arrival.
 CHANNEL_RECHECK = timedelta(minutes=5)
-
-# Which contact point a channel delivers to.
-CHANNEL_CONTACT = {
-    "telegram": "telegram",
-    "viber": "viber",
-    "whatsapp": "whatsapp",
-    "sms": "phone",
-    "email": "email",
-}
 
 
 @dataclass(frozen=True)
@@ -109,7 +101,7 @@ def choose_channel(
     for channel in configured:
         if channel in failed:
             continue
-        kind = CHANNEL_CONTACT[channel]
+        kind = channels.contact_kind(channel)
         for contact in contacts:
             if contact.kind != kind or contact.undeliverable:
                 continue

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from touchflow.core.channels import position
 from touchflow.delivery.channels.base import Channel, serves
-from touchflow.delivery.channels.registry import KNOWN
 from touchflow.flows.enrollment import active_flows, live_steps
 from touchflow.stores.models import Store
 
@@ -69,17 +69,13 @@ def nothing_usable(channels: Mapping[str, Channel]) -> bool:
 def waiting_summary(count: int, missing: Mapping[str, Iterable[str]]) -> str:
     """One line for a round in which ``count`` touches waited: store → channels."""
     stores = "; ".join(
-        f"store {store}: {', '.join(sorted(chs, key=_position))}"
+        f"store {store}: {', '.join(sorted(chs, key=position))}"
         for store, chs in sorted(missing.items())
     )
     return (
         f"{count} touch(es) wait in the queue: no channel configured for them — {stores}. "
         f"{HOW_TO_FIX}"
     )
-
-
-def _position(name: str) -> int:
-    return KNOWN.index(name) if name in KNOWN else len(KNOWN)
 
 
 def _union(lists: Iterable[Iterable[str]]) -> tuple[str, ...]:

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from jinja2 import TemplateSyntaxError, meta
 
+from touchflow.core.channels import NAMES as CHANNELS
 from touchflow.core.durations import parse_duration
 from touchflow.flows import yaml_lines
 from touchflow.flows.templates import (
@@ -38,7 +39,6 @@ STEP_KINDS = (
     "call",
 )
 COMMERCIAL_KINDS = ("offer",)
-CHANNELS = ("telegram", "viber", "whatsapp", "sms", "email")
 LANGUAGES = ("en", "ru", "pl")
 ANCHORS = ("entry", "previous")
 WHEN_CAPPED = ("defer", "skip")

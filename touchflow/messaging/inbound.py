@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from touchflow.core import clock
+from touchflow.core import channels, clock
 from touchflow.core.contacts import normalize_email, normalize_phone
 from touchflow.core.errors import InvalidInput
 from touchflow.customers import optin
@@ -26,7 +26,6 @@ from touchflow.customers.models import ContactPoint
 from touchflow.customers.optout import opt_out
 from touchflow.delivery import transitions
 from touchflow.delivery.models import Touch, TouchState
-from touchflow.delivery.policies import CHANNEL_CONTACT
 from touchflow.messaging import accounts, notices
 from touchflow.messaging.models import InboundEvent
 from touchflow.messaging.providers.base import (
@@ -43,10 +42,6 @@ from touchflow.messaging.providers.base import (
 from touchflow.messaging.stopwords import stop_request
 from touchflow.stores.models import Store
 from touchflow.timeline.models import EventKind, TimelineEvent
-
-# Contact points a bot learns (chat ids, Viber user ids) carry this network mark, so
-# they never collide with what staff type (a @username, a phone number).
-BOT_NETWORK = {"telegram": "", "viber": "bot", "whatsapp": "", "sms": "", "email": ""}
 
 # What an opt-in code typed into a chat looks like (secrets.token_urlsafe): a plain
 # "hello" from a stranger is not mistaken for an expired code.
@@ -67,10 +62,11 @@ class Applied:
 
 def address_value(channel: str, address: str) -> str:
     """The stored form of an address a provider reports."""
-    if channel in ("sms", "whatsapp"):
+    form = channels.get(channel).address
+    if form == "phone":
         digits = address.strip()
         return normalize_phone(digits if digits.startswith("+") else "+" + digits)
-    if channel == "email":
+    if form == "email":
         return normalize_email(address)
     return address.strip()
 
@@ -80,9 +76,10 @@ def find_point(channel: str, address: str) -> ContactPoint | None:
         value = address_value(channel, address)
     except InvalidInput:
         return None
+    traits = channels.get(channel)
     return (
         ContactPoint.objects.select_related("customer")
-        .filter(kind=CHANNEL_CONTACT[channel], network=BOT_NETWORK[channel], value=value)
+        .filter(kind=traits.contact, network=traits.network, value=value)
         .first()
     )
 
@@ -161,7 +158,7 @@ def _say(cfg: AccountConfig, item: Inbound, now: datetime, result: Applied, addr
 
 def _start(cfg: AccountConfig, item: Start, now: datetime, result: Applied) -> str:
     store = _store(cfg)
-    kind = CHANNEL_CONTACT[cfg.channel]
+    traits = channels.get(cfg.channel)
     try:
         address = address_value(cfg.channel, item.address)
     except InvalidInput:
@@ -177,8 +174,8 @@ def _start(cfg: AccountConfig, item: Start, now: datetime, result: Applied) -> s
         _say(cfg, item, now, result, item.address, text, kind="welcome", language=language,
              customer_id=point.customer_id if point else None)
         return "start_without_token"
-    redeemed = optin.redeem(item.token, kind, address, store_id=cfg.store_id, name=item.name,
-                            network=BOT_NETWORK[cfg.channel], at=now)
+    redeemed = optin.redeem(item.token, traits.contact, address, store_id=cfg.store_id,
+                            name=item.name, network=traits.network, at=now)
     _touch_point(cfg.channel, item.address, now)  # they just wrote: the window is open
     language = redeemed.customer.language if redeemed.customer else store.language
     with translation.override(language):
@@ -217,7 +214,7 @@ def _text(cfg: AccountConfig, item: Text, now: datetime, result: Applied) -> str
     point = find_point(cfg.channel, item.address)
     if point is None:
         code = item.text.strip().removeprefix("START").removeprefix("start").strip()
-        if cfg.channel in ("whatsapp", "viber", "sms") and TOKEN_SHAPE.match(code):
+        if channels.get(cfg.channel).typed_optin_code and TOKEN_SHAPE.match(code):
             return _start(cfg, Start(item.event_id, item.address, code, item.name), now, result)
         if is_stop:
             language = _store(cfg).language
@@ -245,13 +242,14 @@ def _touch_point(channel: str, address: str, at: datetime) -> int | None:
         value = address_value(channel, address)
     except InvalidInput:
         return None
+    traits = channels.get(channel)
     table = ContactPoint._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET last_inbound_at = %s "
             "WHERE kind = %s AND network = %s AND value = %s RETURNING customer_id",
-            [connection.ops.adapt_datetimefield_value(at), CHANNEL_CONTACT[channel],
-             BOT_NETWORK[channel], value],
+            [connection.ops.adapt_datetimefield_value(at), traits.contact, traits.network,
+             value],
         )
         row = cursor.fetchone()
     return None if row is None else int(row[0])

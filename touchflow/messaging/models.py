@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from touchflow.messaging import crypto
+from touchflow.messaging.providers import provider_class
 
 
 class Provider(models.TextChoices):
@@ -20,17 +21,6 @@ class Provider(models.TextChoices):
     TWILIO = "twilio", "Twilio SMS"
     SMSAPI = "smsapi", "SMSAPI.pl"
     MAILGUN = "mailgun", "Mailgun (via django-anymail)"
-
-
-# The engine channel each provider delivers on.
-PROVIDER_CHANNEL = {
-    Provider.TELEGRAM: "telegram",
-    Provider.VIBER: "viber",
-    Provider.WHATSAPP: "whatsapp",
-    Provider.TWILIO: "sms",
-    Provider.SMSAPI: "sms",
-    Provider.MAILGUN: "email",
-}
 
 
 def new_webhook_key() -> str:
@@ -96,7 +86,8 @@ class ChannelAccount(models.Model):
         return f"{self.get_provider_display()} — {self.store_id}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        self.channel = PROVIDER_CHANNEL[Provider(self.provider)]
+        # The channel is the provider module's (``channel``): one provider, one channel.
+        self.channel = provider_class(Provider(self.provider)).channel
         super().save(*args, **kwargs)
 
     @property

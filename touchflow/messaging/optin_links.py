@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from touchflow.core import channels
 from touchflow.customers.models import OptInToken
 from touchflow.messaging import accounts
 from touchflow.stores.models import Store
-
-ORDER = ("telegram", "viber", "whatsapp")
 
 
 def _handle(store: Store, channel: str) -> str:
@@ -25,7 +24,7 @@ def _handle(store: Store, channel: str) -> str:
 
 def qr_channel(store: Store) -> str | None:
     """The messenger the store's QR code opens: the first one it has a bot for."""
-    return next((c for c in ORDER if _handle(store, c)), None)
+    return next((c for c in channels.qr_optin() if _handle(store, c)), None)
 
 
 def link(token: OptInToken) -> str:

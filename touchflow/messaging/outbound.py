@@ -10,34 +10,29 @@ store); with neither, the store cannot use the channel and steps fall back past 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
+from touchflow.core import channels
 from touchflow.delivery.channels.base import Channel, OutgoingMessage, Route, SendResult
 from touchflow.delivery.channels.base import route as channel_route
 from touchflow.delivery.policies import Contact
 from touchflow.messaging import accounts, providers
 
-# A bot writes only to chats that opened it: a Telegram chat id (not a @username),
-# a Viber user id learned from its webhook (not a phone number).
-ADDRESSABLE: dict[str, Callable[[Contact], bool]] = {
-    "telegram": lambda c: c.value.lstrip("-").isdigit(),
-    "viber": lambda c: c.network == "bot",
-}
-
 
 class AccountChannel:
     def __init__(self, name: str, default: Channel | None = None) -> None:
         self.name = name
+        self.traits = channels.get(name)
         self.default = default
 
     def serves(self, store_id: int) -> bool:
         return self.default is not None or accounts.for_store(store_id, self.name) is not None
 
     def accepts(self, contact: Contact, store_id: int) -> bool:
-        # Only a store's own bot needs a chat that opened it; the deployment-wide channel
-        # (a webhook to another system, the outbox) takes any address it is given.
-        check = ADDRESSABLE.get(self.name)
-        if check is None or check(contact):
+        # Only a store's own bot needs a chat that opened it (core.channels); the
+        # deployment-wide channel (a webhook to another system, the outbox) takes any
+        # address it is given.
+        if self.traits.reaches(contact.value, contact.network):
             return True
         return self.default is not None and accounts.for_store(store_id, self.name) is None
 

@@ -13,14 +13,12 @@ from datetime import datetime
 
 from django.db.models import F, Q
 
-from touchflow.core import clock
+from touchflow.core import channels, clock
 from touchflow.core.errors import InvalidInput
 from touchflow.core.text import check_text
 from touchflow.customers.models import ContactPoint, Customer
 from touchflow.customers.visibility import stores_of_staff, visible_points
-from touchflow.delivery.policies import CHANNEL_CONTACT
 from touchflow.messaging import accounts
-from touchflow.messaging.inbound import BOT_NETWORK
 from touchflow.messaging.providers.base import AccountConfig
 from touchflow.stores.models import Staff
 from touchflow.timeline.models import EventKind, TimelineEvent
@@ -56,9 +54,10 @@ def routes(customer: Customer, staff: Staff) -> list[Route]:
     found: list[Route] = []
     for point in sorted(points, key=lambda p: p.last_inbound_at or datetime.min.replace(
             tzinfo=clock.now().tzinfo), reverse=True):
-        for channel, kind in CHANNEL_CONTACT.items():
-            if point.kind != kind or point.network != BOT_NETWORK[channel]:
+        for traits in channels.ALL:
+            if point.kind != traits.contact or point.network != traits.network:
                 continue
+            channel = traits.name
             account = next(
                 (a for s in stores if (a := accounts.for_store(s, channel)) is not None), None
             )

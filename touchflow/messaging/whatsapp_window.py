@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from touchflow.core import channels
 from touchflow.customers.models import ContactPoint
-from touchflow.messaging.inbound import BOT_NETWORK
 
-WINDOW = timedelta(hours=24)
+WHATSAPP = channels.get("whatsapp")
+# Its length is the channel's trait (24 hours); without one the window is never open.
+WINDOW: timedelta = WHATSAPP.reply_window or timedelta(0)
 
 
 def last_inbound(phones: Iterable[str]) -> dict[str, datetime]:
@@ -24,8 +26,8 @@ def last_inbound(phones: Iterable[str]) -> dict[str, datetime]:
     if not wanted:
         return {}
     rows = ContactPoint.objects.filter(
-        kind="whatsapp",
-        network=BOT_NETWORK["whatsapp"],
+        kind=WHATSAPP.contact,
+        network=WHATSAPP.network,
         value__in=wanted,
         last_inbound_at__isnull=False,
     ).values_list("value", "last_inbound_at")

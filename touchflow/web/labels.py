@@ -8,14 +8,7 @@ from datetime import time
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-_CHANNELS: dict[str, Callable[[], str]] = {
-    "telegram": lambda: "Telegram",
-    "viber": lambda: "Viber",
-    "whatsapp": lambda: "WhatsApp",
-    "sms": lambda: _("SMS"),
-    "email": lambda: _("E-mail"),
-    "call": lambda: _("Phone call"),
-}
+from touchflow.core import channels as core_channels
 
 _KINDS: dict[str, Callable[[], str]] = {
     "info": lambda: _("Information"),
@@ -49,8 +42,10 @@ _REASONS: dict[str, Callable[[], str]] = {
 
 
 def channel(code: str) -> str:
-    found = _CHANNELS.get(code)
-    return found() if found else code
+    """A channel's name (core.channels); a call task's "call" too."""
+    if code == "call":
+        return _("Phone call")
+    return core_channels.label(code)
 
 
 def channels(codes: list[str]) -> str:

@@ -16,13 +16,12 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
 
+from touchflow.core.channels import NAMES
 from touchflow.delivery.channels.base import Channel
 from touchflow.delivery.channels.null import NullChannel
 from touchflow.delivery.channels.outbox import OutboxChannel
 from touchflow.delivery.channels.smtp import SmtpChannel
 from touchflow.delivery.channels.webhook import WebhookChannel
-
-KNOWN = ("telegram", "viber", "whatsapp", "sms", "email")
 
 
 def parse_spec(spec: str) -> dict[str, str]:
@@ -31,9 +30,9 @@ def parse_spec(spec: str) -> dict[str, str]:
     for entry in filter(None, (e.strip() for e in spec.replace("\n", ";").split(";"))):
         name, sep, url = entry.partition("=")
         name = name.strip()
-        if not sep or name not in KNOWN:
+        if not sep or name not in NAMES:
             raise ValueError(
-                f"TOUCHFLOW_CHANNELS: {entry!r} must be NAME=URL, NAME one of {', '.join(KNOWN)}"
+                f"TOUCHFLOW_CHANNELS: {entry!r} must be NAME=URL, NAME one of {', '.join(NAMES)}"
             )
         result[name] = url.strip()
     return result
@@ -99,4 +98,4 @@ def from_settings(spec: str | None = None, *, accounts: bool | None = None) -> d
         return configured
     from touchflow.messaging.outbound import AccountChannel  # messaging builds on delivery
 
-    return {name: AccountChannel(name, configured.get(name)) for name in KNOWN}
+    return {name: AccountChannel(name, configured.get(name)) for name in NAMES}

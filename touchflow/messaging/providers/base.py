@@ -137,6 +137,11 @@ class Provider:
     #   so that a send whose answer was lost may safely be sent again.
     default_rate: ClassVar[float]
     honours_idempotency_key: ClassVar[bool]
+    # The credentials it cannot send without (``touchflow doctor`` checks each account).
+    required_credentials: ClassVar[tuple[str, ...]] = ()
+    # Whether it needs a sender: the account's handle, or one of these credentials.
+    needs_sender: ClassVar[bool] = False
+    sender_credentials: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, account: AccountConfig, *, reuse: bool = True, timeout: float = 10.0):
         self.account = account

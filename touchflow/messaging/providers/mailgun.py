@@ -66,6 +66,8 @@ class MailgunProvider(Provider):
     name = "mailgun"
     channel = "email"
     default_base_url = "https://api.mailgun.net/v3"
+    required_credentials = ("api_key",)
+    needs_sender = True  # the handle: the From address
     # Mailgun's documentation gives no per-second limit for sending (only its Domains
     # API: 300 requests a minute); Mailgun support has quoted 4,500 messages a minute
     # (laracasts.com/discuss/channels/laravel/does-mailgun-driver-handle-rate-limiting),

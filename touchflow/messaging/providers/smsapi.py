@@ -73,6 +73,7 @@ class SmsapiProvider(Provider):
     name = "smsapi"
     channel = "sms"
     default_base_url = "https://api.smsapi.pl"
+    required_credentials = ("token",)
     # SMSAPI limits its HTTP API to about 100 requests a second from one IP address
     # (smsapi.com/docs, as summarised by api-evangelist's smsapi-rate-limits.yml; no
     # per-account figure is published). ``idx`` with ``check_idx=1`` makes a repeat a

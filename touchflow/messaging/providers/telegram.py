@@ -39,6 +39,7 @@ class TelegramProvider(Provider):
     name = "telegram"
     channel = "telegram"
     default_base_url = "https://api.telegram.org"
+    required_credentials = ("token",)
     # The Bot FAQ ("My bot is hitting limits", https://core.telegram.org/bots/faq): bulk
     # notifications to many users, "the API will not allow more than 30 messages per
     # second or so" per bot. sendMessage takes no idempotency key: a retry after a lost

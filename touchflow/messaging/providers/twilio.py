@@ -110,6 +110,9 @@ class TwilioProvider(Provider):
     name = "twilio"
     channel = "sms"
     default_base_url = "https://api.twilio.com"
+    required_credentials = ("account_sid", "auth_token")
+    needs_sender = True
+    sender_credentials = ("from", "messaging_service_sid")
     # "A US long code number can send one message segment per second"; Twilio queues the
     # rest and fails them after the queue's validity period (twilio.com/docs/api/errors/
     # 30001, 21611). Short codes, toll-free numbers and Messaging Services with several

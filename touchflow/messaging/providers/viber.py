@@ -99,6 +99,7 @@ class ViberProvider(Provider):
     name = "viber"
     channel = "viber"
     default_base_url = "https://chatapi.viber.com"
+    required_credentials = ("auth_token",)
     # Viber documents no per-second limit for send_message (only 100 messages an hour to
     # one user who has not replied); its one throughput figure is broadcast_message's
     # "500 requests per 10 seconds" (creators.viber.com/docs/bots-api/resources/

@@ -86,6 +86,7 @@ class WhatsAppProvider(Provider):
     name = "whatsapp"
     channel = "whatsapp"
     default_base_url = "https://graph.facebook.com"
+    required_credentials = ("token", "phone_number_id")
     # "For each registered business phone number, Cloud API supports up to 80 messages
     # per second by default" (developers.facebook.com/documentation/business-messaging/
     # whatsapp/throughput; up to 1,000 after Meta's automatic upgrade: set the account's

@@ -14,11 +14,11 @@ from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from touchflow.core import channels
 from touchflow.core.errors import InvalidInput
 from touchflow.customers.actions import resolve
 from touchflow.customers.models import Customer
 from touchflow.customers.optout import opt_out
-from touchflow.delivery.policies import CHANNEL_CONTACT
 from touchflow.delivery.render import read_unsubscribe_link
 from touchflow.messaging.notices import stop_text
 from touchflow.stores.models import Store
@@ -34,7 +34,7 @@ def _read(token: str) -> tuple[Customer, str, Store | None] | None:
         return None
     customer = Customer.objects.filter(pk=customer_id).select_related("home_store").first()
     store = Store.objects.filter(pk=store_id).first() if store_id is not None else None
-    if customer is None or channel not in CHANNEL_CONTACT or (store_id and store is None):
+    if customer is None or channel not in channels.NAMES or (store_id and store is None):
         return None
     return resolve(customer), channel, store
 
