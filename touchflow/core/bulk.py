@@ -94,7 +94,7 @@ def _prepare(
         for i in time_at:
             value = values[i]
             text = times.get(value)
-            if text is None:
+            if text is None and value is not None:  # NULLs (most optional times) stay
                 text = times[value] = adapt(value)
             values[i] = text
         prepared.append(values)

@@ -84,8 +84,14 @@ class CustomerExternalId(models.Model):
 class CustomerStore(models.Model):
     """A customer's relationship with one store: what makes them visible to its staff."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="store_links")
-    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="customer_links")
+    # No index of their own: the unique (customer, store) and the (store, customer) index
+    # lead with each (decision 0006, "Indexes that another one covers").
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="store_links", db_index=False
+    )
+    store = models.ForeignKey(
+        Store, on_delete=models.CASCADE, related_name="customer_links", db_index=False
+    )
     first_seen_at = models.DateTimeField()
     last_seen_at = models.DateTimeField()
     # The name as this store recorded it (decision 0008): a store sees only the name it
@@ -115,7 +121,10 @@ class ContactKind(models.TextChoices):
 class ContactPoint(models.Model):
     """One way to reach a customer. A normalised (kind, network, value) belongs to one customer."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="contacts")
+    # The (customer, kind) index serves lookups by customer (decision 0006).
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="contacts", db_index=False
+    )
     kind = models.CharField(_("kind"), max_length=16, choices=ContactKind.choices)
     network = models.CharField(
         _("network"),

@@ -15,10 +15,15 @@ PurchaseSource = Source
 
 
 class Purchase(models.Model):
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="purchases")
+    # The (customer, occurred_at) index serves lookups by customer; visits are indexed
+    # only where set, as most purchases have none (decision 0006).
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="purchases", db_index=False
+    )
     store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="purchases")
     visit = models.ForeignKey(
-        "visits.Visit", on_delete=models.SET_NULL, null=True, blank=True, related_name="purchases"
+        "visits.Visit", on_delete=models.SET_NULL, null=True, blank=True, related_name="purchases",
+        db_index=False,
     )
     occurred_at = models.DateTimeField(_("time"))
     # NULL: a sale logged at the counter ("bought") whose amount nobody has told us yet;
@@ -52,7 +57,12 @@ class Purchase(models.Model):
                 name="purchase_one_pending_per_visit",
             ),
         ]
-        indexes = [models.Index(fields=["customer", "occurred_at"])]
+        indexes = [
+            models.Index(fields=["customer", "occurred_at"]),
+            models.Index(
+                fields=["visit"], condition=Q(visit__isnull=False), name="purchase_visit"
+            ),
+        ]
 
     def __str__(self) -> str:
         amount = "?" if self.amount is None else self.amount
