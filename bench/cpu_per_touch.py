@@ -1,0 +1,107 @@
+"""``python -m bench.cpu_per_touch --db sqlite|postgres``: a worker's CPU per touch, in
+one process, without a provider.
+
+The throughput benches share two cores between the workers, the database and the
+provider, and the machine's speed drifts: a change that saves a tenth of a worker's
+CPU can vanish in them. This times ``Dispatcher.run_round`` on the null channel with
+``time.process_time`` (this process's CPU only, not the database's): a fresh copy of a
+40,000-customer database each run (the engine bench's store and chain), 25,000 touches
+due, one warm-up round of 5,000, then four timed rounds of 5,000. Run it for the old
+and the new code one after the other (``PYTHONPATH`` pointing at an export of the old
+commit) and compare the µs a touch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+from bench.databases import BIN, ROOT, VAR, env_for
+
+CUSTOMERS = 40_000
+BATCH = 5_000
+ROUNDS = 4
+PG_ADMIN = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-q"]
+
+
+def _base(db: str) -> str:
+    """The URL of the prepared database (made once, then copied for every run)."""
+    if db == "sqlite":
+        path = VAR / "cpu_per_touch_base.sqlite3"
+        url = f"sqlite:///{path}"
+        if path.exists():
+            return url
+    else:
+        url = "postgresql://postgres@127.0.0.1:5432/tf_cpu_base"
+        found = subprocess.run([*PG_ADMIN, "-tAc", "SELECT 1 FROM pg_database WHERE datname = "
+                                "'tf_cpu_base'"], capture_output=True, text=True, check=True)
+        if found.stdout.strip():
+            return url
+        subprocess.run([*PG_ADMIN, "-c", "CREATE DATABASE tf_cpu_base"], check=True)
+    env = env_for(url)
+    subprocess.run([str(BIN / "touchflow"), "migrate"], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    for step in (["setup", str(CUSTOMERS)], ["enroll"]):
+        subprocess.run([sys.executable, "-m", "bench.engine_tool", *step], env=env, cwd=ROOT,
+                       check=True, stdout=subprocess.DEVNULL)
+    return url
+
+
+def _copy(db: str, base: str) -> str:
+    if db == "sqlite":
+        run = VAR / "cpu_per_touch_run.sqlite3"
+        shutil.copy(base.removeprefix("sqlite:///"), run)
+        return f"sqlite:///{run}"
+    subprocess.run([*PG_ADMIN, "-c", "DROP DATABASE IF EXISTS tf_cpu_run",
+                    "-c", "CREATE DATABASE tf_cpu_run TEMPLATE tf_cpu_base"], check=True)
+    return "postgresql://postgres@127.0.0.1:5432/tf_cpu_run"
+
+
+def measure() -> tuple[int, float]:
+    """In the database of TOUCHFLOW_DATABASE_URL: touches sent and CPU seconds."""
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "touchflow.settings")
+    django.setup()
+    from bench.engine_tool import make_due
+    from touchflow.delivery.channels.registry import from_settings
+    from touchflow.delivery.dispatcher import Dispatcher
+
+    make_due(BATCH * (ROUNDS + 1))
+    dispatcher = Dispatcher(from_settings("sms=null:"), batch_size=BATCH)
+    dispatcher.run_round()
+    started = time.process_time()
+    sent = sum(dispatcher.run_round().claimed for _ in range(ROUNDS))
+    return sent, time.process_time() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.inner:
+        sent, cpu = measure()
+        print(f"{sent} {cpu}")
+        return
+    VAR.mkdir(parents=True, exist_ok=True)
+    base = _base(args.db)
+    per_touch = []
+    for _ in range(args.repeat):
+        url = _copy(args.db, base)
+        out = subprocess.run([sys.executable, "-m", "bench.cpu_per_touch", "--inner"],
+                             env=env_for(url), cwd=ROOT, check=True, capture_output=True,
+                             text=True).stdout.split()
+        sent, cpu = int(out[0]), float(out[1])
+        per_touch.append(round(1e6 * cpu / sent))
+    print(f"{args.db}: {sorted(per_touch)[len(per_touch) // 2]} µs of worker CPU a touch "
+          f"(median of {per_touch}), null channel, rounds of {BATCH}")
+
+
+if __name__ == "__main__":
+    main()
