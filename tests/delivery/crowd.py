@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import UTC, datetime
 from datetime import time as clock_time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # Django is set up by the caller (a test, or __main__ below)
     from touchflow.flows.models import Flow
     from touchflow.stores.models import Store
+
+CREATED = datetime(2026, 1, 1, tzinfo=UTC)
 
 CHAIN = """\
 slug: {slug}
@@ -58,21 +61,19 @@ def open_store(slug: str, caps: tuple[int, int, int] = (1000, 1000, 7)) -> Store
 
 def phone_customers(store: Store, count: int) -> None:
     """``count`` customers of ``store``, each with a consenting phone."""
-    from touchflow.core import clock
     from touchflow.customers.models import ContactPoint, Customer
 
-    # The machine's time: the worker subprocesses that send these touches run on it. No
-    # hour or weekday matters (a UTC store without quiet hours, touches due at once).
-    now = clock.now()
+    # A fixed moment, not the clock: when a customer was created decides nothing here
+    # (their touches fall due when ``enroll_many`` enrolls them).
     Customer.objects.bulk_create(
-        [Customer(name=f"Client {i}", time_zone="UTC", home_store=store, created_at=now)
+        [Customer(name=f"Client {i}", time_zone="UTC", home_store=store, created_at=CREATED)
          for i in range(count)],
         batch_size=2000,
     )
     ContactPoint.objects.bulk_create(
         [
             ContactPoint(customer_id=customer_id, kind="phone", value=f"+4851{i:07d}",
-                         contact_consent=True, created_at=now)
+                         contact_consent=True, created_at=CREATED)
             for i, customer_id in enumerate(Customer.objects.values_list("id", flat=True))
         ],
         batch_size=2000,
