@@ -32,7 +32,7 @@ from urllib.parse import quote
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 from tests.delivery.crash_sink import CrashSink, crash_sink
 from tests.delivery.crowd import seed
@@ -121,23 +121,23 @@ class Workers:
         return [p for p in running if _in_flight(p.pid)]
 
     def kill(self, proc: subprocess.Popen[bytes]) -> dict[int, str]:
-        """SIGKILL ``proc``; return (id → key) of the touches it had in flight at that
-        instant (written as in flight: their requests may have left).
+        """SIGKILL ``proc``; return (id → key) of the touches the database records it had
+        in flight when it died (their requests may have left).
 
-        The worker is frozen first (SIGSTOP), so what it holds cannot change between
-        reading its claims and killing it; a claim it had not committed dies with it.
+        The worker is frozen first (SIGSTOP), so no request leaves between reading its
+        claims and killing it. A COMMIT it had sent may still complete on the server after
+        that read (its requests never left: the worker was frozen before it heard back),
+        so the touches are read again once the dead worker's last transaction has ended —
+        locking them waits for it — and both reads count.
         """
         os.kill(proc.pid, signal.SIGSTOP)
         try:
-            held = dict(
-                Touch.objects.filter(
-                    state="queued", lease_owner__contains=f":{proc.pid}:",
-                    in_flight_at__isnull=False,
-                ).values_list("id", "idempotency_key")
-            )
+            held = _held_by(proc.pid)
         finally:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
+        with transaction.atomic():
+            held.update(_held_by(proc.pid, wait_for_its_transaction=True))
         self.procs.remove(proc)
         return held
 
@@ -149,6 +149,15 @@ class Workers:
         for proc in self.procs:
             proc.wait(timeout=10)
         self.procs.clear()
+
+
+def _held_by(pid: int, wait_for_its_transaction: bool = False) -> dict[int, str]:
+    """(id → key) of the touches worker ``pid`` leases and has marked in flight."""
+    touches = Touch.objects.filter(state="queued", lease_owner__contains=f":{pid}:",
+                                   in_flight_at__isnull=False)
+    if wait_for_its_transaction:
+        touches = touches.select_for_update()
+    return dict(touches.values_list("id", "idempotency_key"))
 
 
 def _in_flight(pid: int) -> bool:
