@@ -3,22 +3,21 @@ one process, without a provider.
 
 The throughput benches share two cores between the workers, the database and the
 provider, and the machine's speed drifts: a change that saves a tenth of a worker's
-CPU can vanish in them. This times ``Dispatcher.run_round`` on the null channel with
-``time.process_time`` (this process's CPU only, not the database's): a fresh copy of a
-40,000-customer database each run (the engine bench's store and chain), 25,000 touches
-due, one warm-up round of 5,000, then four timed rounds of 5,000. Run it for the old
-and the new code one after the other (``PYTHONPATH`` pointing at an export of the old
-commit) and compare the µs a touch.
+CPU can vanish in them. This reads the CPU (``time.process_time``: that process's, not
+the database's) of ``bench.engine_tool round``'s four timed rounds of 5,000 on the null
+channel, after its warm-up round, on a fresh copy of a 40,000-customer database each run
+(the engine bench's store and chain). Run it for the old and the new code one after the
+other (``PYTHONPATH`` pointing at an export of the old commit) and compare the µs a
+touch.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import json
 import shutil
 import subprocess
 import sys
-import time
 
 from bench.databases import BIN, ROOT, VAR, env_for
 
@@ -61,44 +60,21 @@ def _copy(db: str, base: str) -> str:
     return "postgresql://postgres@127.0.0.1:5432/tf_cpu_run"
 
 
-def measure() -> tuple[int, float]:
-    """In the database of TOUCHFLOW_DATABASE_URL: touches sent and CPU seconds."""
-    import django
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "touchflow.settings")
-    django.setup()
-    from bench.engine_tool import make_due
-    from touchflow.delivery.channels.registry import from_settings
-    from touchflow.delivery.dispatcher import Dispatcher
-
-    make_due(BATCH * (ROUNDS + 1))
-    dispatcher = Dispatcher(from_settings("sms=null:"), batch_size=BATCH)
-    dispatcher.run_round()
-    started = time.process_time()
-    sent = sum(dispatcher.run_round().claimed for _ in range(ROUNDS))
-    return sent, time.process_time() - started
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.inner:
-        sent, cpu = measure()
-        print(f"{sent} {cpu}")
-        return
     VAR.mkdir(parents=True, exist_ok=True)
     base = _base(args.db)
     per_touch = []
     for _ in range(args.repeat):
         url = _copy(args.db, base)
-        out = subprocess.run([sys.executable, "-m", "bench.cpu_per_touch", "--inner"],
-                             env=env_for(url), cwd=ROOT, check=True, capture_output=True,
-                             text=True).stdout.split()
-        sent, cpu = int(out[0]), float(out[1])
-        per_touch.append(round(1e6 * cpu / sent))
+        done = json.loads(subprocess.run(
+            [sys.executable, "-m", "bench.engine_tool", "round", str(BATCH), str(ROUNDS)],
+            env=env_for(url), cwd=ROOT, check=True, capture_output=True, text=True,
+        ).stdout)
+        per_touch.append(round(1e6 * done["cpu_seconds"] / (BATCH * ROUNDS)))
     print(f"{args.db}: {sorted(per_touch)[len(per_touch) // 2]} µs of worker CPU a touch "
           f"(median of {per_touch}), null channel, rounds of {BATCH}")
 
