@@ -38,6 +38,11 @@ class Rate:
     processes: int
     touches_per_s: float
     peak_rss_mb: float = 0.0
+    # CPU a sent touch cost over the window, in µs: the measured processes' own, and the
+    # database server's (every PostgreSQL process on the machine; 0 on SQLite, which
+    # runs inside the workers). Where the time goes when the rate falls short.
+    process_cpu_us: float = 0.0
+    database_cpu_us: float = 0.0
 
 
 @dataclass
@@ -92,6 +97,32 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU a process has used so far, from /proc (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_seconds() -> float:
+    """The CPU every PostgreSQL server process on this machine has used so far."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/comm") as comm:
+                name = comm.read()
+        except OSError:
+            continue  # ended meanwhile
+        if name.startswith("postgres"):
+            total += cpu_seconds(int(entry))
+    return total
+
+
 def measure(url: str, what: str, argv: list[str], processes: int, seconds: float,
             channels: str = "sms=null:") -> Rate:
     """Start ``processes`` copies of ``argv``; once sending has begun, count sent touches
@@ -112,13 +143,17 @@ def measure(url: str, what: str, argv: list[str], processes: int, seconds: float
             time.sleep(0.1)
         time.sleep(1.0)  # past the first round's template compilation and caches
         t0, m0 = time.monotonic(), max_sent(url)
+        cpu0, db0 = sum(cpu_seconds(p.pid) for p in procs), server_cpu_seconds()
         time.sleep(seconds)
         t1, m1 = time.monotonic(), max_sent(url)
+        cpu1, db1 = sum(cpu_seconds(p.pid) for p in procs), server_cpu_seconds()
         peak = max(peak_rss_mb(p.pid) for p in procs)
     finally:
         kill_all(procs)
         log.close()
-    return Rate(what, processes, round((m1 - m0) / (t1 - t0), 1), round(peak, 1))
+    sent = max(m1 - m0, 1)
+    return Rate(what, processes, round((m1 - m0) / (t1 - t0), 1), round(peak, 1),
+                round(1e6 * (cpu1 - cpu0) / sent), round(1e6 * (db1 - db0) / sent))
 
 
 def bench_engine(kind: str, customers: int, small: int, seconds: float,
@@ -159,6 +194,15 @@ def _median(rates: list[Rate], what: str) -> tuple[float, list[float]]:
     return (statistics.median(values) if values else 0.0), values
 
 
+def _cpu(rates: list[Rate], what: str) -> str:
+    """Median µs of CPU a touch: the measured processes', then the database's."""
+    mine = [r.process_cpu_us for r in rates if r.what == what]
+    server = [r.database_cpu_us for r in rates if r.what == what]
+    if not mine:
+        return "–"
+    return f"{statistics.median(mine):.0f} + {statistics.median(server):.0f}"
+
+
 def report(results: list[EngineResult]) -> str:
     lines = ["| database | customers | set-up, not timed (s) | enroll_many (s) | enrolled "
              "| enrolled/s |", "|---|---|---|---|---|---|"]
@@ -169,6 +213,9 @@ def report(results: list[EngineResult]) -> str:
     lines += ["", "| database | workers | engine → null (touches/s) | bare SQL (touches/s) "
               "| engine / bare | engine → HTTP sink (touches/s) | runs |",
               "|---|---|---|---|---|---|---|"]
+    cpu_lines = ["", "CPU a sent touch, µs (the workers' or bare SQL's processes + the "
+                 "database server's):", "", "| database | engine → null | bare SQL "
+                 "| engine → HTTP sink |", "|---|---|---|---|"]
     for r in results:
         null, nulls = _median(r.rates, "engine → null")
         bare, bares = _median(r.rates, "bare SQL")
@@ -177,6 +224,9 @@ def report(results: list[EngineResult]) -> str:
         lines.append(f"| {r.database} | {workers} | {null:,.0f} | {bare:,.0f} | "
                      f"{null / max(bare, 1e-9):.2f} | {http:,.0f} | null {nulls}; bare "
                      f"{bares}; http {https} |")
+        cpu_lines.append(f"| {r.database} | {_cpu(r.rates, 'engine → null')} | "
+                         f"{_cpu(r.rates, 'bare SQL')} | {_cpu(r.rates, 'engine → HTTP sink')} |")
+    lines += cpu_lines
     lines += ["", "| database | backlog | worker peak RSS (MB) | one worker → null (touches/s) |",
               "|---|---|---|---|"]
     for r in results:
