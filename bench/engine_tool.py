@@ -158,14 +158,14 @@ def rounds(batch: int, repeat: int) -> dict[str, Any]:
             key = " ".join(sql.split()[:4])[:60]
             statements[key] = statements.get(key, 0.0) + time.perf_counter() - started
 
-    cpu = 0.0
+    cpu: list[float] = []
     with connection.execute_wrapper(timed):
         for n in range(repeat + 1):
             started, cpu_started = time.perf_counter(), time.process_time()
             stats = dispatcher.run_round()
             times.append(time.perf_counter() - started)
             if n:  # the warm-up round is not counted
-                cpu += time.process_time() - cpu_started
+                cpu.append(time.process_time() - cpu_started)
             claimed.append(stats.claimed)
     top = sorted(statements.items(), key=lambda kv: -kv[1])[:8]
     return {
@@ -175,8 +175,9 @@ def rounds(batch: int, repeat: int) -> dict[str, Any]:
         "warmup_seconds": round(times[0], 3),
         "seconds": [round(t, 3) for t in times[1:]],
         "median_seconds": round(statistics.median(times[1:]), 3),
-        # This process's CPU over the timed rounds (not the database's).
-        "cpu_seconds": round(cpu, 3),
+        # This process's CPU over the timed rounds (not the database's), and each round's.
+        "cpu_seconds": round(sum(cpu), 3),
+        "cpu_seconds_per_round": [round(c, 4) for c in cpu],
         "claimed": claimed,
         "touches": Touch.objects.count(),
     }

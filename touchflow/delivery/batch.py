@@ -90,13 +90,14 @@ def _read_touches(ids: list[int]) -> tuple[list[Due], list[FlowStep]]:
     flows = Flow.objects.in_bulk({r[20] for r in rows})
     # Every live step of those chains: the next step is scheduled from them.
     steps = {s.pk: s for s in FlowStep.objects.filter(flow_id__in=flows.keys())}
+    for step in steps.values():
+        step.flow = flows[step.flow_id]  # shared instance: no query for step.flow
     stores = Store.objects.in_bulk({r[2] for r in rows})
     staff = Staff.objects.in_bulk({r[21] for r in rows if r[21] is not None})
     touches = []
     for r in rows:
         flow = flows[r[20]]
         step = steps[r[15]]
-        step.flow = flow  # shared instance: no query for step.flow
         enrollment = DueEnrollment(
             pk=r[16], state=r[17], end_reason=r[18], entered_at=r[19], flow=flow,
             flow_id=r[20], staff=staff.get(r[21]) if r[21] else None, staff_id=r[21],
