@@ -16,9 +16,8 @@ from datetime import datetime
 
 from django.db.models import Max, Q
 
-from touchflow.customers.models import ContactPoint
+from touchflow.delivery import queries
 from touchflow.delivery.due import Due, DueCustomer, DueEnrollment
-from touchflow.delivery.models import Touch, TouchState
 from touchflow.delivery.policies import Contact, Recent
 from touchflow.flows import enrollment as flow_enrollment
 from touchflow.flows.models import Flow, FlowStep
@@ -77,16 +76,7 @@ def _read_touches(ids: list[int]) -> tuple[list[Due], list[FlowStep]]:
     """The claimed touches as plain records: one query for the touches with their
     enrollment and customer columns, and the few chains, steps, stores and staff
     they share read by id (a batch of 500 touches has a handful of each)."""
-    rows = list(
-        Touch.objects.filter(id__any=ids).order_by("due_at", "id").values_list(
-            "id", "customer_id", "store_id", "commercial", "due_at", "expires_at", "state",
-            "channel", "attempts", "last_error", "idempotency_key", "reason",
-            "finished_at", "provider_message_id", "failed_channels", "step_id",
-            "enrollment_id", "enrollment__state", "enrollment__end_reason",
-            "enrollment__entered_at", "enrollment__flow_id", "enrollment__staff_id",
-            "customer__name", "customer__language", "customer__time_zone", "in_flight_at",
-        )
-    )
+    rows = queries.claimed(ids)
     flows = Flow.objects.in_bulk({r[20] for r in rows})
     # Every live step of those chains: the next step is scheduled from them.
     steps = {s.pk: s for s in FlowStep.objects.filter(flow_id__in=flows.keys())}
@@ -118,11 +108,8 @@ def _read_touches(ids: list[int]) -> tuple[list[Due], list[FlowStep]]:
 def contacts_of(customer_ids: Collection[int]) -> dict[int, list[Contact]]:
     """The customers' contact points, with their consent as it is now."""
     contacts: dict[int, list[Contact]] = defaultdict(list)
-    for cid, kind, value, contact, marketing, network, bounced in (
-        ContactPoint.objects.filter(customer_id__any=customer_ids).values_list(
-            "customer_id", "kind", "value", "contact_consent", "marketing_consent",
-            "network", "undeliverable_at",
-        )
+    for cid, kind, value, contact, marketing, network, bounced in queries.contact_points(
+        customer_ids
     ):
         contacts[cid].append(Contact(kind, value, contact, marketing, network, bounced is not None))
     return contacts
@@ -136,11 +123,9 @@ def fresh(customer_ids: Collection[int], since: datetime, exclude: Iterable[int]
     contacts = contacts_of(customer_ids)
     skip = set(exclude)
     sent: dict[int, list[tuple[datetime, bool]]] = defaultdict(list)
-    for pk, customer_id, finished_at, in_flight_at, commercial in Touch.objects.filter(
-        Q(state__in=(TouchState.SENT, TouchState.UNCERTAIN), finished_at__gt=since)
-        | Q(state=TouchState.QUEUED, in_flight_at__isnull=False),
-        customer_id__any=customer_ids,
-    ).values_list("id", "customer_id", "finished_at", "in_flight_at", "commercial"):
+    for pk, customer_id, finished_at, in_flight_at, commercial in queries.sends_of(
+        customer_ids, since
+    ):
         at = finished_at or in_flight_at
         if pk not in skip and at is not None:
             sent[customer_id].append((at, commercial))
