@@ -34,6 +34,7 @@ browser:
 lint: setup
 	$(BIN)/ruff check touchflow tests bench
 	$(BIN)/mypy touchflow
+	$(BIN)/lint-imports --no-logo --cache-dir var/import-linter
 
 test: setup browser lint
 	scripts/run-tests

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import time_machine
 
-from touchflow.core.actor import Actor
+from touchflow.integrations.actor import Actor
 from touchflow.stores.models import Category, Role, Staff, Store
 
 # The ``page`` fixture: a real Chromium for the browser tests.

@@ -37,13 +37,13 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from tests.web.conftest import FOLLOW_UP
-from touchflow.core.actor import Actor
 from touchflow.customers.actions import ConsentGrant, ContactInput, resolve_customer
 from touchflow.customers.models import Customer
 from touchflow.delivery.dead_letters import group_key
 from touchflow.delivery.models import CallTask, Touch, TouchState
 from touchflow.flows.actions import load_flow_text, set_status
 from touchflow.integrations.actions import create_token
+from touchflow.integrations.actor import Actor
 from touchflow.messaging import accounts
 from touchflow.messaging.models import ChannelAccount
 from touchflow.purchases.actions import record_purchase

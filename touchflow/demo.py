@@ -23,7 +23,6 @@ from rich.console import Console
 from rich.progress import Progress
 
 from touchflow.core import clock
-from touchflow.core.actor import Actor
 from touchflow.core.channels import NAMES
 from touchflow.core.localtime import at_local, zone
 from touchflow.customers.actions import ConsentGrant, ContactInput
@@ -34,6 +33,7 @@ from touchflow.delivery.models import Touch, TouchState
 from touchflow.flows.actions import load_flow_dir, set_status
 from touchflow.flows.enrollment import forget_active_flows
 from touchflow.flows.models import Flow, FlowStatus
+from touchflow.integrations.actor import Actor
 from touchflow.purchases.actions import record_purchase
 from touchflow.stores.models import Category, Role, Staff, Store
 from touchflow.visits.actions import log_visit

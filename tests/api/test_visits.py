@@ -10,9 +10,9 @@ import pytest
 import time_machine
 
 from tests.api.conftest import ApiClient, problems
-from touchflow.core.actor import Actor
 from touchflow.customers.actions import ContactInput, merge_customers, resolve_customer
 from touchflow.customers.models import ContactPoint, Customer
+from touchflow.integrations.actor import Actor
 from touchflow.stores.models import Category, Staff, Store
 from touchflow.timeline.models import TimelineEvent
 from touchflow.visits.models import Visit

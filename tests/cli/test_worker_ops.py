@@ -18,8 +18,8 @@ from tests.delivery.conftest import Clock
 from tests.servers import free_port
 from touchflow.cli import build_app
 from touchflow.core import logs
-from touchflow.core.actor import Actor
 from touchflow.customers.actions import ConsentGrant, check_contact
+from touchflow.integrations.actor import Actor
 from touchflow.messaging import accounts
 from touchflow.messaging.models import ChannelAccount
 from touchflow.stores.models import Store

@@ -6,10 +6,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.test import Client
 
-from touchflow.core.actor import Actor
 from touchflow.core.currencies import CODES, is_currency
 from touchflow.core.errors import InvalidInput
 from touchflow.customers.actions import resolve_customer
+from touchflow.integrations.actor import Actor
 from touchflow.purchases.actions import check_currency, record_purchase
 from touchflow.purchases.import_mapping import build_mapping
 from touchflow.purchases.importer import ImportOptions, UnusableInput, import_purchases

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import pytest
 
-from touchflow.core.actor import Actor
 from touchflow.core.errors import InvalidInput
 from touchflow.customers.actions import (
     ConsentGrant,
@@ -13,6 +12,7 @@ from touchflow.customers.actions import (
     visible_customers,
 )
 from touchflow.customers.models import ConsentEvent, ContactPoint, Customer
+from touchflow.integrations.actor import Actor
 from touchflow.purchases.actions import record_purchase
 from touchflow.stores.models import Role, Store
 from touchflow.timeline.models import TimelineEvent

@@ -9,7 +9,6 @@ import pytest
 from django.apps import apps
 from django.test import Client
 
-from touchflow.core.actor import Actor
 from touchflow.customers import visibility
 from touchflow.customers.actions import ConsentGrant, ContactInput, resolve_customer
 from touchflow.customers.models import (
@@ -20,6 +19,7 @@ from touchflow.customers.models import (
     CustomerStore,
 )
 from touchflow.customers.optout import opt_out
+from touchflow.integrations.actor import Actor
 from touchflow.stores.models import Role, Staff, Store
 from touchflow.visits.actions import log_visit
 

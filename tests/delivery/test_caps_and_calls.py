@@ -205,8 +205,8 @@ def test_a_call_needs_consent_on_the_phone_like_a_message(
     make_dispatcher: Callable[..., Dispatcher],
     clock: Clock,
 ) -> None:
-    from touchflow.core.actor import Actor
     from touchflow.customers.actions import record_consent
+    from touchflow.integrations.actor import Actor
 
     visit = type3_visit()
     dispatcher = make_dispatcher()
@@ -228,9 +228,9 @@ def test_merging_two_customers_in_the_same_chain_keeps_one_passage(
     store,
     salesperson,
 ) -> None:
-    from touchflow.core.actor import Actor
     from touchflow.customers.actions import merge_customers
     from touchflow.flows.models import Enrollment
+    from touchflow.integrations.actor import Actor
 
     first = type3_visit(phone="501 234 567", name="Anna")
     clock.advance(minutes=5)

@@ -11,7 +11,6 @@ from django.db import IntegrityError, transaction
 from tests.conftest import assert_no_stranded_enrollments
 from tests.delivery.conftest import Clock
 from tests.servers import Sink, SmtpInbox, silent_server
-from touchflow.core.actor import Actor
 from touchflow.customers.actions import record_consent
 from touchflow.delivery import queries
 from touchflow.delivery.dispatcher import Dispatcher
@@ -19,6 +18,7 @@ from touchflow.delivery.models import Attempt, Touch
 from touchflow.delivery.retry import RetryPolicy
 from touchflow.flows.actions import set_status
 from touchflow.flows.models import Enrollment, Flow
+from touchflow.integrations.actor import Actor
 from touchflow.purchases.actions import record_purchase
 from touchflow.timeline.models import TimelineEvent
 from touchflow.visits.models import Visit

@@ -10,7 +10,6 @@ import time_machine
 from django.db import connection
 
 from touchflow.core import clock
-from touchflow.core.actor import Actor
 from touchflow.customers.actions import ConsentGrant, check_contact, resolve_customer
 from touchflow.customers.models import Customer
 from touchflow.delivery import queries
@@ -22,6 +21,7 @@ from touchflow.delivery.models import Touch
 from touchflow.flows.actions import load_flow_text, set_status
 from touchflow.flows.enrollment import enroll, enroll_many, leave
 from touchflow.flows.models import Enrollment
+from touchflow.integrations.actor import Actor
 from touchflow.stores.models import Store
 from touchflow.timeline.models import TimelineEvent
 

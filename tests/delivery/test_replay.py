@@ -41,7 +41,6 @@ from django.db import connection
 
 from tests.delivery.conftest import EXAMPLES, Clock
 from tests.servers import Sink, http_sink
-from touchflow.core.actor import Actor
 from touchflow.customers.actions import ConsentGrant, ContactInput, check_contact
 from touchflow.customers.models import ContactPoint, Customer
 from touchflow.customers.optout import opt_out
@@ -49,6 +48,7 @@ from touchflow.delivery.channels.registry import from_settings
 from touchflow.delivery.dispatcher import Dispatcher
 from touchflow.delivery.models import Touch, TouchState
 from touchflow.flows.actions import load_flow_dir, load_flow_text, set_status
+from touchflow.integrations.actor import Actor
 from touchflow.purchases.actions import record_purchase
 from touchflow.stores.models import Staff, Store
 from touchflow.visits.actions import log_visit

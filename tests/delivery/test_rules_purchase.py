@@ -10,12 +10,12 @@ import pytest
 
 from tests.delivery.conftest import Clock
 from tests.servers import Sink
-from touchflow.core.actor import Actor
 from touchflow.delivery.dispatcher import Dispatcher
 from touchflow.delivery.models import CallTask, Touch
 from touchflow.flows.actions import load_flow_text, set_status
 from touchflow.flows.enrollment import ended_by_purchase
 from touchflow.flows.models import Enrollment
+from touchflow.integrations.actor import Actor
 from touchflow.privacy.actor import Requester
 from touchflow.privacy.erase import erase_customer
 from touchflow.purchases.actions import record_purchase

@@ -15,11 +15,11 @@ from typer.testing import CliRunner
 from tests.delivery.conftest import Clock
 from tests.servers import Sink
 from touchflow.cli import build_app
-from touchflow.core.actor import Actor
 from touchflow.customers.actions import ConsentGrant, check_contact
 from touchflow.delivery.dispatcher import Dispatcher
 from touchflow.delivery.models import Attempt, Touch
 from touchflow.delivery.policies import Contact, Drop, Send, Unconfigured, choose_channel
+from touchflow.integrations.actor import Actor
 from touchflow.messaging import accounts
 from touchflow.messaging.models import ChannelAccount
 from touchflow.stores.models import Staff, Store

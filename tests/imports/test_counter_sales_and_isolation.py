@@ -13,12 +13,12 @@ import pytest
 import time_machine
 from django.test import Client
 
-from touchflow.core.actor import Actor
 from touchflow.customers import visibility
 from touchflow.customers.actions import ConsentGrant, ContactInput, resolve_customer
 from touchflow.customers.models import ContactPointStore, Customer
 from touchflow.flows.actions import load_flow_dir, set_status
 from touchflow.flows.models import Enrollment
+from touchflow.integrations.actor import Actor
 from touchflow.purchases.import_mapping import build_mapping
 from touchflow.purchases.importer import ImportOptions, import_purchases
 from touchflow.purchases.models import Purchase

@@ -11,10 +11,10 @@ import time_machine
 
 from tests.delivery.conftest import EXAMPLES
 from tests.imports.conftest import HEADER
-from touchflow.core.actor import Actor
 from touchflow.customers.actions import ConsentGrant, add_external_id, check_contact
 from touchflow.flows.actions import load_flow_dir, set_status
 from touchflow.flows.models import Enrollment
+from touchflow.integrations.actor import Actor
 from touchflow.purchases.import_mapping import build_mapping
 from touchflow.purchases.importer import ImportOptions, import_purchases
 from touchflow.stores.models import Store

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import time_machine
 
-from touchflow.core.actor import Actor
 from touchflow.customers.actions import ContactInput, resolve_customer
 from touchflow.customers.models import ContactPoint, Customer, CustomerStore
+from touchflow.integrations.actor import Actor
 from touchflow.purchases.import_mapping import MappingError, build_mapping
 from touchflow.purchases.import_report import BadRow, HeldBack, ImportReport, SkipCount
 from touchflow.purchases.importer import ImportOptions, import_purchases

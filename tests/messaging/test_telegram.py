@@ -17,10 +17,10 @@ from tests.messaging.fakes.base import Answer, running
 from tests.messaging.fakes.telegram import FakeTelegram
 from tests.servers import free_port
 from touchflow.core import clock as core_clock
-from touchflow.core.actor import Actor
 from touchflow.customers.actions import ConsentGrant, check_contact, create_optin_token
 from touchflow.customers.models import ConsentEvent, ContactPoint, Customer
 from touchflow.delivery.channels.base import OutgoingMessage, SendResult
+from touchflow.integrations.actor import Actor
 from touchflow.messaging import accounts, providers
 from touchflow.messaging.models import ChannelAccount, InboundEvent
 from touchflow.messaging.providers.telegram import TelegramProvider

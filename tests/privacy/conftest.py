@@ -14,7 +14,6 @@ from django.apps import apps
 from django.db import models
 from django.db.models.functions import Cast
 
-from touchflow.core.actor import Actor
 from touchflow.customers.actions import (
     ConsentGrant,
     check_contact,
@@ -26,6 +25,7 @@ from touchflow.customers.actions import (
 from touchflow.customers.models import ContactPoint, Customer
 from touchflow.delivery.models import Attempt, CallTask, Touch, TouchState
 from touchflow.flows.actions import load_flow_dir, set_status
+from touchflow.integrations.actor import Actor
 from touchflow.purchases.actions import record_purchase
 from touchflow.stores.models import Staff, Store
 from touchflow.timeline.models import EventKind, TimelineEvent

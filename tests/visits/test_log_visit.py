@@ -5,10 +5,10 @@ from datetime import timedelta
 import pytest
 
 from touchflow.core import clock
-from touchflow.core.actor import Actor
 from touchflow.core.errors import InvalidInput
 from touchflow.customers.actions import ConsentGrant, check_contact, create_optin_token
 from touchflow.customers.models import ConsentEvent, ContactPoint, Customer, OptInToken
+from touchflow.integrations.actor import Actor
 from touchflow.messaging.optin_links import link
 from touchflow.stores.models import Category, Role, Store
 from touchflow.timeline.models import TimelineEvent

@@ -15,13 +15,13 @@ from django.test import Client
 
 from tests.servers import Sink, http_sink
 from touchflow.core import clock
-from touchflow.core.actor import Actor
 from touchflow.customers.actions import ConsentGrant, ContactInput
 from touchflow.customers.models import Customer
 from touchflow.delivery.channels.registry import from_settings
 from touchflow.delivery.dispatcher import Dispatcher
 from touchflow.flows.actions import load_flow_text, set_status
 from touchflow.flows.models import Flow
+from touchflow.integrations.actor import Actor
 from touchflow.stores.models import Staff, Store
 from touchflow.visits.actions import log_visit
 

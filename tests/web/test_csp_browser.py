@@ -10,10 +10,10 @@ from playwright.sync_api import ConsoleMessage, Page
 
 from tests.web.conftest import FOLLOW_UP
 from tests.web.test_counter_browser import _sign_in
-from touchflow.core.actor import Actor
 from touchflow.customers.actions import ConsentGrant, ContactInput
 from touchflow.delivery.render import unsubscribe_token
 from touchflow.flows.actions import load_flow_text, set_status
+from touchflow.integrations.actor import Actor
 from touchflow.stores.models import Role, Store
 from touchflow.visits.actions import log_visit
 

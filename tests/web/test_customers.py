@@ -9,7 +9,6 @@ from decimal import Decimal
 from django.test import Client
 
 from touchflow.core import clock
-from touchflow.core.actor import Actor
 from touchflow.customers.actions import (
     ContactInput,
     merge_customers,
@@ -18,6 +17,7 @@ from touchflow.customers.actions import (
 )
 from touchflow.customers.models import ContactPoint, Customer
 from touchflow.flows.actions import load_flow_text
+from touchflow.integrations.actor import Actor
 from touchflow.purchases.actions import record_purchase
 from touchflow.stores.models import Role, Staff, Store
 from touchflow.timeline.models import TimelineEvent

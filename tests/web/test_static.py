@@ -9,8 +9,8 @@ from pathlib import Path
 
 from django.test import Client
 
-from touchflow.core.actor import Actor
 from touchflow.customers.actions import ContactInput, resolve_customer
+from touchflow.integrations.actor import Actor
 from touchflow.stores.models import Staff, Store
 
 VENDOR = Path(__file__).resolve().parents[2] / "touchflow" / "web" / "static" / "web" / "vendor"

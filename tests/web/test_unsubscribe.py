@@ -7,7 +7,6 @@ from collections.abc import Callable
 import pytest
 from django.test import Client
 
-from touchflow.core.actor import Actor
 from touchflow.customers.actions import (
     ConsentGrant,
     ContactInput,
@@ -18,6 +17,7 @@ from touchflow.customers.models import ConsentEvent, ContactPoint, Customer
 from touchflow.delivery.models import Touch
 from touchflow.delivery.render import unsubscribe_token, unsubscribe_url
 from touchflow.flows.models import Enrollment
+from touchflow.integrations.actor import Actor
 from touchflow.stores.models import Staff, Store
 from touchflow.timeline.models import TimelineEvent
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.http import HttpRequest
 from ninja.security import HttpBearer
 
-from touchflow.core.actor import Actor
 from touchflow.integrations import actions as integration_actions
+from touchflow.integrations.actor import Actor
 from touchflow.integrations.models import ApiToken
 from touchflow.stores.models import Staff
 

@@ -14,10 +14,10 @@ from touchflow.api.auth import actor_for, token_of
 from touchflow.api.contacts import consent_of, contacts_of
 from touchflow.api.errors import ApiError, fields
 from touchflow.api.schemas import ErrorOut, PurchaseIn, PurchaseOut
-from touchflow.core.actor import Actor
 from touchflow.core.errors import InvalidInput
 from touchflow.customers import actions as customer_actions
 from touchflow.customers.models import Customer
+from touchflow.integrations.actor import Actor
 from touchflow.integrations.models import ApiToken
 from touchflow.purchases import actions as purchase_actions
 from touchflow.purchases.models import Purchase

@@ -17,7 +17,6 @@ from django.db.models import Value
 from django.db.models.functions import Greatest, Least
 
 from touchflow.core import clock
-from touchflow.core.actor import Actor
 from touchflow.core.contacts import (
     normalize_email,
     normalize_handle,
@@ -37,6 +36,7 @@ from touchflow.customers.models import (
     OptInToken,
 )
 from touchflow.flows import enrollment as flow_enrollment
+from touchflow.integrations.actor import Actor
 from touchflow.privacy import suppression
 from touchflow.stores.models import LANGUAGE_CHOICES, Staff, Store, validate_time_zone
 from touchflow.timeline import events

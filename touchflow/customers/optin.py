@@ -14,7 +14,6 @@ from datetime import datetime
 from django.db import transaction
 
 from touchflow.core import clock
-from touchflow.core.actor import Actor
 from touchflow.customers.actions import link_contacts, merge_customers, record_consent, resolve
 from touchflow.customers.models import (
     ConsentPurpose,
@@ -24,6 +23,7 @@ from touchflow.customers.models import (
     CustomerStore,
     OptInToken,
 )
+from touchflow.integrations.actor import Actor
 from touchflow.timeline import events
 
 QR = Actor(source=ConsentSource.QR)

@@ -13,7 +13,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 
 from touchflow.core import clock, text
-from touchflow.core.actor import Actor
 from touchflow.core.errors import InvalidInput
 from touchflow.core.text import check_text
 from touchflow.customers.actions import record_consent
@@ -21,6 +20,7 @@ from touchflow.customers.models import ConsentPurpose, ContactKind, ContactPoint
 from touchflow.delivery import transitions
 from touchflow.delivery.models import CallResult, CallTask, TaskState, Touch, TouchState
 from touchflow.flows.models import Enrollment, EnrollmentState
+from touchflow.integrations.actor import Actor
 from touchflow.stores.models import Staff
 from touchflow.timeline import events
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from touchflow.core.actor import Actor
+from touchflow.integrations.actor import Actor
 from touchflow.privacy import conf
 from touchflow.privacy.models import Suppression
 

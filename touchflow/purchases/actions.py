@@ -11,11 +11,11 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from touchflow.core import clock, currencies
-from touchflow.core.actor import Actor
 from touchflow.core.errors import InvalidInput
 from touchflow.customers import actions as customer_actions
 from touchflow.customers.models import Customer
 from touchflow.flows import enrollment as flow_enrollment
+from touchflow.integrations.actor import Actor
 from touchflow.purchases.models import Purchase
 from touchflow.stores.models import Store
 from touchflow.timeline import events

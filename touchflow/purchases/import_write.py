@@ -24,7 +24,6 @@ from django.db.models.base import ModelState
 from django.db.models.expressions import DatabaseDefault
 
 from touchflow.core import clock
-from touchflow.core.actor import Actor
 from touchflow.core.bulk import Encoded, insert_many
 from touchflow.core.errors import InvalidInput
 from touchflow.customers import actions as customer_actions
@@ -36,6 +35,7 @@ from touchflow.customers.models import (
     CustomerStore,
 )
 from touchflow.flows import enrollment as flow_enrollment
+from touchflow.integrations.actor import Actor
 from touchflow.privacy import suppression
 from touchflow.privacy.models import Suppression
 from touchflow.purchases import actions as purchase_actions

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 from touchflow.timeline.models import EventKind, TimelineEvent
 
 if TYPE_CHECKING:
-    from touchflow.core.actor import Actor
     from touchflow.customers.models import ConsentEvent, ContactPoint, Customer
     from touchflow.delivery.models import Touch
     from touchflow.flows.models import Enrollment
+    from touchflow.integrations.actor import Actor
     from touchflow.messaging.models import Notice
     from touchflow.purchases.models import Purchase
     from touchflow.visits.models import Visit

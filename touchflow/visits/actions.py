@@ -10,7 +10,6 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from touchflow.core import clock
-from touchflow.core.actor import Actor
 from touchflow.core.errors import InvalidInput
 from touchflow.core.ttlcache import TTLCache
 from touchflow.customers import actions as customer_actions
@@ -18,6 +17,7 @@ from touchflow.customers.actions import ConsentGrant, ContactInput
 from touchflow.customers.models import Customer
 from touchflow.customers.optin import attach_to_visit
 from touchflow.flows import enrollment as flow_enrollment
+from touchflow.integrations.actor import Actor
 from touchflow.purchases import actions as purchase_actions
 from touchflow.stores.models import Category, Staff, Store
 from touchflow.timeline import events

@@ -8,7 +8,6 @@ from django.http import QueryDict
 from django.utils.translation import gettext as _
 
 from touchflow.core import text
-from touchflow.core.actor import Actor
 from touchflow.core.errors import InvalidInput
 from touchflow.core.text import check_text
 from touchflow.customers import visibility
@@ -20,6 +19,7 @@ from touchflow.customers.actions import (
     find_customer,
 )
 from touchflow.customers.models import ContactKind, Customer, OptInToken
+from touchflow.integrations.actor import Actor
 from touchflow.messaging.optin_links import qr_channel
 from touchflow.stores.models import Category, Staff, Store
 from touchflow.visits.actions import log_visit

@@ -1,4 +1,6 @@
-"""Who performed an action: a staff member, an integration, or the system itself."""
+"""Who performed an action: a staff member, an integration (an API token), or the system
+itself. Here, not in ``core``: it names the staff and token models, and ``core`` knows no
+domain app; ``integrations`` already stands on ``stores``."""
 
 from __future__ import annotations
 
