@@ -7,7 +7,8 @@ from typing import Any
 from django.conf import settings
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 from django.http import HttpRequest
-from ninja import Path, Query, Router, Status
+from ninja import Query, Router, Status
+from ninja.params import functions as param
 
 from touchflow.api import scope, serializers
 from touchflow.api.auth import actor_for, token_of
@@ -110,7 +111,7 @@ def find_customers(request: HttpRequest, query: Query[CustomerQuery]) -> dict[st
 @router.get("/customers/{customer_id}", response={200: CustomerDetailOut, 401: ErrorOut,
                                                   404: ErrorOut, 422: ErrorOut})
 def read_customer(request: HttpRequest,
-                  customer_id: int = Path(..., ge=1, le=MAX_ID)) -> dict[str, Any]:
+                  customer_id: int = param.Path(..., ge=1, le=MAX_ID)) -> dict[str, Any]:
     """One customer with every contact point (and its consent) and their timeline,
     oldest first. An id that was merged into another customer answers with the
     survivor: `id` is the survivor's, `merged_into` says so. A store-bound token sees

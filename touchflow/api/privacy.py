@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Path, Query, Router, Schema
+from ninja import Query, Router, Schema
+from ninja.params import functions as param
 
 from touchflow.api.auth import token_of
 from touchflow.api.errors import ApiError
@@ -58,7 +59,7 @@ def _not_found(customer_id: int) -> ApiError:
             response={200: ExportOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut,
                       422: ErrorOut})
 def export(request: HttpRequest,
-           customer_id: int = Path(..., ge=1, le=MAX_ID)) -> dict[str, Any]:
+           customer_id: int = param.Path(..., ge=1, le=MAX_ID)) -> dict[str, Any]:
     """Everything Touchflow holds about the customer (GDPR art. 15/20), as sections of
     rows: profile, stores, contacts, consent history, visits, purchases, chains,
     messages with their attempts, replies, call tasks, the timeline and earlier privacy
@@ -74,7 +75,7 @@ def export(request: HttpRequest,
              response={200: ErasureOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut,
                        422: ErrorOut})
 def erase(request: HttpRequest, query: Query[ErasureQuery],
-          customer_id: int = Path(..., ge=1, le=MAX_ID)) -> dict[str, Any]:
+          customer_id: int = param.Path(..., ge=1, le=MAX_ID)) -> dict[str, Any]:
     """Erase the customer's personal data everywhere (GDPR art. 17); visits, purchases
     and message states stay as anonymous counts. Their contacts go on the suppression
     list unless `suppress=false`. Repeating it changes nothing more. Logged."""

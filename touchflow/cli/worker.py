@@ -113,7 +113,7 @@ def register(app: typer.Typer) -> None:
                 base=timedelta(seconds=retry_base),
                 cap=timedelta(seconds=retry_cap),
             ),
-            now=(lambda: fixed) if fixed else clock.now,  # type: ignore[return-value]
+            now=(lambda: fixed) if fixed else clock.now,
             metrics=metrics,
             # Provider rate limits are about real seconds: a simulated moment (--now)
             # sends as fast as it can.

@@ -7,7 +7,7 @@ from typing import Any
 from django.db import models
 
 
-class JSONField(models.JSONField):  # type: ignore[type-arg]
+class JSONField(models.JSONField):
     """A JSON field whose bulk inserts go in as plain ``VALUES`` rows.
 
     Django 5.2 bulk-inserts on PostgreSQL through ``UNNEST`` of one array per column;

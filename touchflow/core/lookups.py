@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import Lookup
 
 
-class AnyOf(Lookup):  # type: ignore[type-arg]
+class AnyOf(Lookup):
     lookup_name = "any"
     prepare_rhs = False
 

@@ -58,7 +58,7 @@ def _read(sql: str, params: list[Any], timestamps: tuple[int, ...]) -> list[tupl
     a touch on every claim and group), with the columns at ``timestamps`` aware."""
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        rows = cursor.fetchall()
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
     if connection.vendor == "postgresql" or not timestamps:
         return rows
     return [

@@ -74,7 +74,7 @@ def enroll_segment(
             "ON CONFLICT (flow_id, customer_id) WHERE state = 'active' DO NOTHING",
             [flow_id, store_id, _dt(entered_at), time_zone, *customer_params],
         )
-        entered = cursor.rowcount
+        entered = int(cursor.rowcount)
         if not entered:
             return 0
         fresh = "FROM flows_enrollment e WHERE e.id > %s AND e.flow_id = %s AND e.entered_at = %s"

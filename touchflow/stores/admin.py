@@ -46,7 +46,7 @@ class StoreAdmin(AdminOnly):
 
 
 @admin.register(Staff)
-class StaffAdmin(AdminOnly, UserAdmin):  # type: ignore[misc]
+class StaffAdmin(AdminOnly, UserAdmin):  # type: ignore[type-arg]  # not subscriptable at run time
     list_display = ("username", "first_name", "last_name", "role", "language", "is_active")
     list_filter = ("role", "stores", "is_active")
     filter_horizontal = ("stores",)

@@ -65,7 +65,7 @@ def reason(code: str) -> str:
 
 def duration(seconds: int) -> str:
     """A span in words, largest units first: "1 week 2 days", "3 hours", "0 minutes"."""
-    units = (
+    units: tuple[tuple[int, Callable[[int], str]], ...] = (
         (7 * 86400, lambda n: ngettext("%(n)d week", "%(n)d weeks", n)),
         (86400, lambda n: ngettext("%(n)d day", "%(n)d days", n)),
         (3600, lambda n: ngettext("%(n)d hour", "%(n)d hours", n)),

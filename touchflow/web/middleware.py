@@ -21,7 +21,7 @@ class StaffLanguageMiddleware:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated and getattr(user, "language", None):
             translation.activate(user.language)
-            request.LANGUAGE_CODE = user.language  # type: ignore[attr-defined]
+            request.LANGUAGE_CODE = user.language
             _activate_store_time_zone(request)
         try:
             return self.get_response(request)

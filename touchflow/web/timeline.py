@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
@@ -66,7 +67,7 @@ class _Labels:
         return ", ".join(self.categories.get(c, c) for c in codes or [])
 
 
-def _visit(data: dict, labels: _Labels) -> tuple[str, str, str]:
+def _visit(data: dict[str, Any], labels: _Labels) -> tuple[str, str, str]:
     parts = [_("Bought") if data.get("bought") else _("Did not buy")]
     if data.get("reason"):
         parts.append(labels.reasons.get(data["reason"], data["reason"]))
@@ -76,14 +77,14 @@ def _visit(data: dict, labels: _Labels) -> tuple[str, str, str]:
     return _choice(VisitClass, data.get("class")), " · ".join(parts), str(data.get("class", ""))
 
 
-def _purchase(data: dict, labels: _Labels) -> tuple[str, str, str]:
+def _purchase(data: dict[str, Any], labels: _Labels) -> tuple[str, str, str]:
     detail = _money(str(data.get("amount", "")), str(data.get("currency", "")))
     if data.get("categories"):
         detail += " · " + labels.categories_of(data["categories"])
     return _("Purchase"), detail, "purchase"
 
 
-def _consent(data: dict, labels: _Labels) -> tuple[str, str, str]:
+def _consent(data: dict[str, Any], labels: _Labels) -> tuple[str, str, str]:
     title = _("Consent granted") if data.get("granted") else _("Consent withdrawn")
     detail = _("%(purpose)s for %(contact)s (%(source)s)") % {
         "purpose": _choice(ConsentPurpose, data.get("purpose")),
@@ -93,33 +94,33 @@ def _consent(data: dict, labels: _Labels) -> tuple[str, str, str]:
     return title, detail, "granted" if data.get("granted") else "withdrawn"
 
 
-def _contact(data: dict, labels: _Labels) -> tuple[str, str, str]:
+def _contact(data: dict[str, Any], labels: _Labels) -> tuple[str, str, str]:
     detail = f"{_choice(ContactKind, data.get('kind'))}: {data.get('value', '')}"
     return _("Contact added"), detail, ""
 
 
-def _merged(data: dict, labels: _Labels) -> tuple[str, str, str]:
+def _merged(data: dict[str, Any], labels: _Labels) -> tuple[str, str, str]:
     detail = _("Merged with duplicate %(name)s (#%(id)s)") % {
         "name": data.get("merged_name") or "—", "id": data.get("merged_customer", "?"),
     }
     return _("Duplicate merged"), detail, ""
 
 
-def _created(data: dict, labels: _Labels) -> tuple[str, str, str]:
+def _created(data: dict[str, Any], labels: _Labels) -> tuple[str, str, str]:
     detail = _("Source: %(source)s") % {"source": _source(data.get("source"))}
     return _("Customer created"), detail, ""
 
 
-def _flow_name(data: dict, labels: _Labels) -> str:
+def _flow_name(data: dict[str, Any], labels: _Labels) -> str:
     slug = str(data.get("flow", ""))
     return str(labels.flows.get(slug) or data.get("flow_name") or slug)
 
 
-def _enrolled(data: dict, labels: _Labels) -> tuple[str, str, str]:
+def _enrolled(data: dict[str, Any], labels: _Labels) -> tuple[str, str, str]:
     return _("Entered a chain"), _flow_name(data, labels), ""
 
 
-def _left_flow(data: dict, labels: _Labels) -> tuple[str, str, str]:
+def _left_flow(data: dict[str, Any], labels: _Labels) -> tuple[str, str, str]:
     parts = [_flow_name(data, labels)]
     if data.get("reason"):
         parts.append(words.reason(str(data["reason"])))
@@ -148,7 +149,7 @@ _TOUCH_TITLES = {
 _WITH_REASON = ("expired", "skipped", "cancelled", "dead")
 
 
-def _touch(data: dict, labels: _Labels) -> tuple[str, str, str]:
+def _touch(data: dict[str, Any], labels: _Labels) -> tuple[str, str, str]:
     outcome = str(data.get("outcome") or "")
     # A person sent again a touch not known to have gone out: the timeline says so.
     shown = "requeued_uncertain" if outcome == "requeued" and data.get("was") == "uncertain" \
@@ -170,7 +171,7 @@ def _touch(data: dict, labels: _Labels) -> tuple[str, str, str]:
     return title, " · ".join(p for p in parts if p), outcome
 
 
-def _stop(data: dict) -> tuple[str, str, str]:
+def _stop(data: dict[str, Any]) -> tuple[str, str, str]:
     """The customer's STOP (``timeline.events.stop_requested``)."""
     title = _("Customer asked to stop") + f" ({words.channel(str(data.get('channel', '')))})"
     detail = _("chains ended: %(count)s; no offers on any channel") % {
@@ -180,19 +181,19 @@ def _stop(data: dict) -> tuple[str, str, str]:
     return title, detail, "withdrawn"
 
 
-def _message_in(data: dict, labels: _Labels) -> tuple[str, str, str]:
+def _message_in(data: dict[str, Any], labels: _Labels) -> tuple[str, str, str]:
     if data.get("stop"):
         return _stop(data)
     return _("Customer wrote") + f" ({words.channel(str(data.get('channel', '')))})", str(
         data.get("text", "")), "reply"
 
 
-def _message_out(data: dict, labels: _Labels) -> tuple[str, str, str]:
+def _message_out(data: dict[str, Any], labels: _Labels) -> tuple[str, str, str]:
     return _("Answered") + f" ({words.channel(str(data.get('channel', '')))})", str(
         data.get("text", "")), "answer"
 
 
-def _bounce(data: dict, labels: _Labels) -> tuple[str, str, str]:
+def _bounce(data: dict[str, Any], labels: _Labels) -> tuple[str, str, str]:
     title = _("E-mail bounced for good") if data.get("hard") else _("E-mail bounced")
     detail = " · ".join(str(p) for p in (data.get("contact"), data.get("error")) if p)
     return title, detail, "withdrawn" if data.get("hard") else ""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.contrib import messages
 from django.db.models import Count, QuerySet
@@ -53,7 +54,7 @@ class StepView:
     texts: list[tuple[str, str, str, SmsSize | None, str]]  # ... and the language code
 
 
-def _scoped(qs: QuerySet, staff: Staff) -> QuerySet:
+def _scoped(qs: QuerySet[Any], staff: Staff) -> QuerySet[Any]:
     """Counts cover the stores the staff member works in (every store for an admin)."""
     if staff.is_admin:
         return qs

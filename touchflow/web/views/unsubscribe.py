@@ -7,6 +7,8 @@ no CSRF token, so the view is exempt: the signature in the URL is what authentic
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core import signing
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -39,7 +41,9 @@ def _read(token: str) -> tuple[Customer, str, Store | None] | None:
     return resolve(customer), channel, store
 
 
-def _page(request: HttpRequest, template: str, context: dict, status: int = 200) -> HttpResponse:
+def _page(
+    request: HttpRequest, template: str, context: dict[str, Any], status: int = 200
+) -> HttpResponse:
     response = render(request, template, context, status=status)
     # The token is a credential: keep it out of other sites' logs and search engines.
     response["Referrer-Policy"] = "no-referrer"
