@@ -7,10 +7,19 @@ import json
 from pathlib import Path
 
 import typer
+from django.conf import settings
+from django.db import transaction
 from rich.console import Console
 from rich.table import Table
 
 from touchflow.core.channels import spoken
+from touchflow.messaging import accounts
+from touchflow.messaging.actions import check_rate_limit, do_set_rate_limit
+from touchflow.messaging.crypto import new_key as make
+from touchflow.messaging.crypto import reseal
+from touchflow.messaging.models import ChannelAccount, Provider
+from touchflow.messaging.providers import provider_class
+from touchflow.stores.models import Store
 
 app = typer.Typer(help="Connect stores to messaging providers.", no_args_is_help=True)
 console = Console()
@@ -57,11 +66,7 @@ def add(
     ),
 ) -> None:
     """Connect a store to a provider (replacing the store's account for that channel)."""
-    from django.db import transaction
 
-    from touchflow.messaging.models import ChannelAccount, Provider
-    from touchflow.messaging.providers import provider_class
-    from touchflow.stores.models import Store
 
     store_row = Store.objects.filter(slug=store).first()
     if store_row is None:
@@ -76,7 +81,6 @@ def add(
             store=store_row, channel=provider_class(provider).channel, enabled=True
         ).update(enabled=False)
         account.save()
-    from django.conf import settings
 
     typer.echo(f"{settings.TOUCHFLOW_PUBLIC_URL}{account.webhook_path()}")
     err.print(f"{account.get_provider_display()} connected for {store_row.name}; "
@@ -84,7 +88,6 @@ def add(
 
 
 def _rate(text: str) -> float | None:
-    from touchflow.messaging.actions import check_rate_limit
 
     try:
         return check_rate_limit(text)
@@ -101,8 +104,6 @@ def set_rate(
     ),
 ) -> None:
     """Change how fast a store's account may send."""
-    from touchflow.messaging.actions import do_set_rate_limit
-    from touchflow.messaging.models import ChannelAccount
 
     value = _rate(rate)
     account = ChannelAccount.objects.filter(
@@ -118,10 +119,7 @@ def set_rate(
 @app.command("list")
 def list_accounts() -> None:
     """Every account with its webhook URL (never its credentials)."""
-    from django.conf import settings
 
-    from touchflow.messaging.models import ChannelAccount
-    from touchflow.messaging.providers import provider_class
 
     table = Table("store", "channel", "provider", "handle", "rate/s", "enabled", "webhook URL")
     for a in ChannelAccount.objects.select_related("store").order_by("store__slug", "channel"):
@@ -140,8 +138,6 @@ def set_webhook(
 ) -> None:
     """Tell the provider where this store's webhook is (Telegram, Viber). The others take
     the URL in their own console: `touchflow channels list` prints it."""
-    from touchflow.messaging import accounts
-    from touchflow.stores.models import Store
 
     store_row = Store.objects.filter(slug=store).first()
     cfg = accounts.for_store(store_row.pk, channel) if store_row else None
@@ -161,7 +157,6 @@ def set_webhook(
 @app.command("new-key")
 def new_key() -> None:
     """Print a fresh key for TOUCHFLOW_CREDENTIALS_KEY."""
-    from touchflow.messaging.crypto import new_key as make
 
     typer.echo(make())
 
@@ -170,8 +165,6 @@ def new_key() -> None:
 def rekey() -> None:
     """Re-seal every account's credentials under the newest key (the first of
     TOUCHFLOW_CREDENTIALS_KEY); run after prepending a new key, then drop the old one."""
-    from touchflow.messaging.crypto import reseal
-    from touchflow.messaging.models import ChannelAccount
 
     count = 0
     for account in ChannelAccount.objects.all():

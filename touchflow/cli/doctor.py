@@ -8,6 +8,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from touchflow.core import clock
+from touchflow.delivery import health
+
 console = Console(soft_wrap=True)
 
 STYLE = {"OK": "green", "WARN": "yellow", "FAIL": "bold red"}
@@ -24,8 +27,6 @@ def register(app: typer.Typer) -> None:
 
         Reads only: nothing is changed, and nothing leaves the machine without --live.
         """
-        from touchflow.core import clock
-        from touchflow.delivery import health
 
         failed = False
         for finding in health.run(clock.now(), live=live):

@@ -8,6 +8,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from touchflow.core.errors import InvalidInput
+from touchflow.flows.actions import export_flow, load_flow_dir, read_flow_file, set_status
+from touchflow.flows.models import Flow
+from touchflow.flows.spec import FlowFileError
+
 app = typer.Typer(help="Load, check, list and export chains (YAML files).", no_args_is_help=True)
 console = Console()
 err = Console(stderr=True)
@@ -21,8 +26,6 @@ def _print_error(exc: Exception) -> None:
 @app.command("validate")
 def validate(files: list[Path] = typer.Argument(..., help="Chain files to check.")) -> None:
     """Check chain files without loading them; print every wrong line."""
-    from touchflow.flows.actions import read_flow_file
-    from touchflow.flows.spec import FlowFileError
 
     bad = 0
     for path in files:
@@ -45,7 +48,6 @@ def load(
     activate: bool = typer.Option(False, help="Activate every chain loaded."),
 ) -> None:
     """Create or update chains from a folder; a bad file is reported, the others load."""
-    from touchflow.flows.actions import load_flow_dir, set_status
 
     if not directory.is_dir():
         err.print(f"[red]{directory}: not a folder[/red]")
@@ -66,7 +68,6 @@ def load(
 @app.command("list")
 def list_flows() -> None:
     """List chains with their status and step count."""
-    from touchflow.flows.models import Flow
 
     table = Table("slug", "name", "status", "steps", "version", "source")
     for flow in Flow.objects.order_by("slug"):
@@ -86,8 +87,6 @@ def export(
     directory: Path = typer.Argument(..., help="Folder to write *.yaml files into."),
 ) -> None:
     """Write every chain back out as the file it was loaded from."""
-    from touchflow.flows.actions import export_flow
-    from touchflow.flows.models import Flow
 
     directory.mkdir(parents=True, exist_ok=True)
     for flow in Flow.objects.order_by("slug"):
@@ -97,9 +96,6 @@ def export(
 @app.command("status")
 def status(slug: str, new_status: str = typer.Argument(..., metavar="active|paused|draft")) -> None:
     """Activate or pause a chain."""
-    from touchflow.core.errors import InvalidInput
-    from touchflow.flows.actions import set_status
-    from touchflow.flows.models import Flow
 
     flow = Flow.objects.filter(slug=slug).first()
     if flow is None:

@@ -19,6 +19,8 @@ from touchflow.purchases.import_mapping import (
     parse_map_options,
 )
 from touchflow.purchases.import_report import ImportReport
+from touchflow.purchases.importer import ImportOptions, UnusableInput, import_purchases
+from touchflow.stores.models import Store
 
 app = typer.Typer(
     help="Import purchase history and customers from CSV files.", no_args_is_help=True
@@ -76,8 +78,6 @@ def purchases(
     Without an invoice column, --invoice line makes each line a purchase and \
     --invoice customer-day each customer's lines of one day (in the store's time zone).
     """
-    from touchflow.purchases.importer import ImportOptions, UnusableInput, import_purchases
-    from touchflow.stores.models import Store
 
     store_row = Store.objects.filter(slug=store).first()
     if store_row is None:

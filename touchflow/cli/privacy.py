@@ -9,6 +9,10 @@ import typer
 from rich.console import Console
 
 from touchflow.core.errors import InvalidInput
+from touchflow.privacy import retention as policy
+from touchflow.privacy.actor import Requester
+from touchflow.privacy.erase import erase_customer
+from touchflow.privacy.export import export_customer
 
 app = typer.Typer(
     help="Privacy requests: export or erase one customer's data; clear old message texts.",
@@ -23,8 +27,6 @@ def export(
     output: Path = typer.Option(None, "-o", "--output", help="Write the JSON here, not stdout."),
 ) -> None:
     """Everything Touchflow holds about one customer, as JSON. Logged on the privacy log."""
-    from touchflow.privacy.actor import Requester
-    from touchflow.privacy.export import export_customer
 
     try:
         document = export_customer(customer_id, Requester.cli())
@@ -50,8 +52,6 @@ def erase(
     ),
 ) -> None:
     """Erase one customer's personal data everywhere; counts and states stay. Logged."""
-    from touchflow.privacy.actor import Requester
-    from touchflow.privacy.erase import erase_customer
 
     if not yes:
         console.print("[red]Erasure cannot be undone: add --yes to confirm.[/red]")
@@ -71,8 +71,6 @@ def retention(
 ) -> None:
     """Clear message texts older than TOUCHFLOW_RETENTION_DAYS and webhook event ids older
     than TOUCHFLOW_INBOUND_EVENT_DAYS. The worker also does this once a day."""
-    from touchflow.privacy import retention as policy
-    from touchflow.privacy.actor import Requester
 
     report = policy.run(Requester.cli(), dry_run=dry_run)
     summary = ", ".join(f"{k} {v}" for k, v in report.counts.items())

@@ -11,15 +11,18 @@ import sys
 import time
 
 import typer
+from django.conf import settings
+from django.core.management import call_command
 from rich.console import Console
 
+from touchflow import demo as demo_data
 from touchflow.cli.secrets_check import refuse_trial_secrets
+from touchflow.core.channels import NAMES
 
 console = Console()
 
 
 def migrate(verbosity: int = 0) -> None:
-    from django.core.management import call_command
 
     call_command("migrate", interactive=False, verbosity=verbosity)
 
@@ -155,10 +158,7 @@ def register(app: typer.Typer) -> None:
         """Load demo data (two stores, staff, chains, a few hundred customers) and start
         Touchflow with a worker. Without TOUCHFLOW_CHANNELS, messages go to files in
         var/outbox/ — nothing leaves the machine."""
-        from django.conf import settings
 
-        from touchflow import demo as demo_data
-        from touchflow.core.channels import NAMES
 
         env = dict(os.environ) if load_only else listen_env(host, port)
         migrate()

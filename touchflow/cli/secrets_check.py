@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import typer
+from django.conf import settings
 from rich.console import Console
+
+from touchflow.core.secrets import trial_secret_problems
 
 
 def refuse_trial_secrets(console: Console) -> None:
     """Exit with status 2, saying what to set, while the trial's secrets are in use;
     in debug mode only warn (a developer's machine)."""
-    from django.conf import settings
 
-    from touchflow.core.secrets import trial_secret_problems
 
     problems = trial_secret_problems()
     if not problems:

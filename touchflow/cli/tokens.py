@@ -7,6 +7,9 @@ from rich.console import Console
 from rich.table import Table
 
 from touchflow.core.errors import InvalidInput
+from touchflow.integrations.actions import create_token, revoke_token
+from touchflow.integrations.models import ApiToken
+from touchflow.stores.models import Store
 
 app = typer.Typer(help="Create, list and revoke API tokens for integrations.", no_args_is_help=True)
 console = Console()
@@ -18,8 +21,6 @@ def create(
     store: str = typer.Option(None, help="Restrict the token to the store with this slug."),
 ) -> None:
     """Create an API token and print it once. Use it as 'Authorization: Bearer <token>'."""
-    from touchflow.integrations.actions import create_token
-    from touchflow.stores.models import Store
 
     store_row = None
     if store:
@@ -40,7 +41,6 @@ def create(
 @app.command("list")
 def list_tokens() -> None:
     """List tokens (never their secrets)."""
-    from touchflow.integrations.models import ApiToken
 
     table = Table("name", "prefix", "store", "created", "last used", "revoked")
     for t in ApiToken.objects.select_related("store").order_by("name"):
@@ -58,7 +58,6 @@ def list_tokens() -> None:
 @app.command("revoke")
 def revoke(name: str = typer.Argument(..., help="The token's name.")) -> None:
     """Revoke a token: requests with it are refused from now on."""
-    from touchflow.integrations.actions import revoke_token
 
     try:
         revoke_token(name)

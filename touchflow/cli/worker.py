@@ -6,12 +6,22 @@ import functools
 import signal
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import typer
+from django.db.backends.signals import connection_created
 from rich.console import Console
 from rich.markup import escape
+
+from touchflow.core import clock, logs
+from touchflow.delivery import ratelimit, readiness
+from touchflow.delivery.channels.registry import from_settings
+from touchflow.delivery.dispatcher import Dispatcher
+from touchflow.delivery.metrics import LogSummary, Metrics, queue_due_now_closing, serve
+from touchflow.delivery.retry import RetryPolicy
+from touchflow.messaging import notices
+from touchflow.privacy.retention import Daily
 
 if TYPE_CHECKING:
     from touchflow.delivery.channels.base import Channel
@@ -69,16 +79,7 @@ def register(app: typer.Typer) -> None:
 
         Run as many as you like against PostgreSQL; on SQLite run one.
         """
-        from datetime import timedelta
 
-        from touchflow.core import clock, logs
-        from touchflow.delivery import ratelimit
-        from touchflow.delivery.channels.registry import from_settings
-        from touchflow.delivery.dispatcher import Dispatcher
-        from touchflow.delivery.metrics import LogSummary
-        from touchflow.delivery.retry import RetryPolicy
-        from touchflow.messaging import notices
-        from touchflow.privacy.retention import Daily
 
         try:
             logs.configure(log_format)
@@ -179,7 +180,6 @@ def _abandoned_transactions_end(command: Callable[..., None]) -> Callable[..., N
 
 @contextmanager
 def _idle_transactions_limited(lease: float) -> Iterator[None]:
-    from django.db.backends.signals import connection_created
 
     timeout = f"{max(1000, round(lease * 1000))}ms"
 
@@ -202,7 +202,6 @@ def _serve_metrics(port: int, host: str) -> tuple[Metrics, Callable[[], None]]:
     """The worker's metrics (kept even without a port: the log summary reads them), and
     what stops their /metrics endpoint, started when a port is given; exit 2 naming the
     option when the port cannot be had."""
-    from touchflow.delivery.metrics import Metrics, queue_due_now_closing, serve
 
     metrics = Metrics()
     if not port:
@@ -228,7 +227,6 @@ def _check_channels(channels: Mapping[str, Channel], once: bool) -> None:
     A one-off run (``--once``) with no channel at all refuses instead: it could send
     nothing, and would only move the queue's due times to the time it acts at.
     """
-    from touchflow.delivery import readiness
 
     gaps = readiness.gaps(channels)
     if not gaps:
