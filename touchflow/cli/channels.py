@@ -8,16 +8,21 @@ from pathlib import Path
 
 import typer
 from django.conf import settings
-from django.db import transaction
 from rich.console import Console
 from rich.table import Table
 
 from touchflow.core.channels import spoken
+from touchflow.core.errors import InvalidInput
 from touchflow.messaging import accounts
-from touchflow.messaging.actions import check_rate_limit, do_set_rate_limit
+from touchflow.messaging.actions import (
+    check_provider,
+    check_rate_limit,
+    do_connect_account,
+    do_reseal_credentials,
+    do_set_rate_limit,
+)
 from touchflow.messaging.crypto import new_key as make
-from touchflow.messaging.crypto import reseal
-from touchflow.messaging.models import ChannelAccount, Provider
+from touchflow.messaging.models import ChannelAccount
 from touchflow.messaging.providers import provider_class
 from touchflow.stores.models import Store
 
@@ -66,22 +71,16 @@ def add(
     ),
 ) -> None:
     """Connect a store to a provider (replacing the store's account for that channel)."""
-
-
     store_row = Store.objects.filter(slug=store).first()
     if store_row is None:
         raise _fail(f"store: no store with slug {store!r}")
-    if provider not in Provider.values:
-        raise _fail(f"provider: must be one of {', '.join(Provider.values)}")
-    account = ChannelAccount(store=store_row, provider=provider, handle=handle, base_url=base_url,
-                             rate_limit=_rate(rate))
-    account.credentials = _credentials(credential, credentials_file)
-    with transaction.atomic():
-        ChannelAccount.objects.filter(
-            store=store_row, channel=provider_class(provider).channel, enabled=True
-        ).update(enabled=False)
-        account.save()
-
+    try:
+        account = do_connect_account(
+            store_row, check_provider(provider), _credentials(credential, credentials_file),
+            handle=handle, base_url=base_url, rate=_rate(rate),
+        )
+    except InvalidInput as exc:
+        raise _fail(str(exc)) from exc
     typer.echo(f"{settings.TOUCHFLOW_PUBLIC_URL}{account.webhook_path()}")
     err.print(f"{account.get_provider_display()} connected for {store_row.name}; "
               "its webhook URL is above.")
@@ -104,7 +103,6 @@ def set_rate(
     ),
 ) -> None:
     """Change how fast a store's account may send."""
-
     value = _rate(rate)
     account = ChannelAccount.objects.filter(
         store__slug=store, channel=channel, enabled=True
@@ -119,8 +117,6 @@ def set_rate(
 @app.command("list")
 def list_accounts() -> None:
     """Every account with its webhook URL (never its credentials)."""
-
-
     table = Table("store", "channel", "provider", "handle", "rate/s", "enabled", "webhook URL")
     for a in ChannelAccount.objects.select_related("store").order_by("store__slug", "channel"):
         rate = a.rate_limit if a.rate_limit is not None else provider_class(a.provider).default_rate
@@ -138,7 +134,6 @@ def set_webhook(
 ) -> None:
     """Tell the provider where this store's webhook is (Telegram, Viber). The others take
     the URL in their own console: `touchflow channels list` prints it."""
-
     store_row = Store.objects.filter(slug=store).first()
     cfg = accounts.for_store(store_row.pk, channel) if store_row else None
     if cfg is None:
@@ -157,7 +152,6 @@ def set_webhook(
 @app.command("new-key")
 def new_key() -> None:
     """Print a fresh key for TOUCHFLOW_CREDENTIALS_KEY."""
-
     typer.echo(make())
 
 
@@ -165,10 +159,5 @@ def new_key() -> None:
 def rekey() -> None:
     """Re-seal every account's credentials under the newest key (the first of
     TOUCHFLOW_CREDENTIALS_KEY); run after prepending a new key, then drop the old one."""
-
-    count = 0
-    for account in ChannelAccount.objects.all():
-        account.sealed_credentials = reseal(account.sealed_credentials)
-        account.save(update_fields=["sealed_credentials"])
-        count += 1
+    count = do_reseal_credentials()
     err.print(f"{count} account(s) re-sealed.")

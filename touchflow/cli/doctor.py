@@ -27,7 +27,6 @@ def register(app: typer.Typer) -> None:
 
         Reads only: nothing is changed, and nothing leaves the machine without --live.
         """
-
         failed = False
         for finding in health.run(clock.now(), live=live):
             status = finding.status.value

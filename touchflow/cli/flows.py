@@ -26,7 +26,6 @@ def _print_error(exc: Exception) -> None:
 @app.command("validate")
 def validate(files: list[Path] = typer.Argument(..., help="Chain files to check.")) -> None:
     """Check chain files without loading them; print every wrong line."""
-
     bad = 0
     for path in files:
         try:
@@ -48,7 +47,6 @@ def load(
     activate: bool = typer.Option(False, help="Activate every chain loaded."),
 ) -> None:
     """Create or update chains from a folder; a bad file is reported, the others load."""
-
     if not directory.is_dir():
         err.print(f"[red]{directory}: not a folder[/red]")
         raise typer.Exit(2)
@@ -68,7 +66,6 @@ def load(
 @app.command("list")
 def list_flows() -> None:
     """List chains with their status and step count."""
-
     table = Table("slug", "name", "status", "steps", "version", "source")
     for flow in Flow.objects.order_by("slug"):
         table.add_row(
@@ -87,7 +84,6 @@ def export(
     directory: Path = typer.Argument(..., help="Folder to write *.yaml files into."),
 ) -> None:
     """Write every chain back out as the file it was loaded from."""
-
     directory.mkdir(parents=True, exist_ok=True)
     for flow in Flow.objects.order_by("slug"):
         console.print(str(export_flow(flow, directory)))
@@ -96,7 +92,6 @@ def export(
 @app.command("status")
 def status(slug: str, new_status: str = typer.Argument(..., metavar="active|paused|draft")) -> None:
     """Activate or pause a chain."""
-
     flow = Flow.objects.filter(slug=slug).first()
     if flow is None:
         err.print(f"[red]no chain {slug!r}[/red]")

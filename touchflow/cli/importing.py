@@ -78,7 +78,6 @@ def purchases(
     Without an invoice column, --invoice line makes each line a purchase and \
     --invoice customer-day each customer's lines of one day (in the store's time zone).
     """
-
     store_row = Store.objects.filter(slug=store).first()
     if store_row is None:
         _fail(f"--store: no store with slug {store!r}.")
@@ -110,7 +109,6 @@ def _fail(message: str) -> NoReturn:
 
 class _progress:
     """A rich progress bar with one task per phase, fed by the importer's callback."""
-
     def __enter__(self) -> _progress:
         self.bar = Progress(TextColumn("{task.description:<10}"), BarColumn(),
                             TextColumn("{task.percentage:>5.1f}%"), TimeElapsedColumn(),

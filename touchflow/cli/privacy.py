@@ -27,7 +27,6 @@ def export(
     output: Path = typer.Option(None, "-o", "--output", help="Write the JSON here, not stdout."),
 ) -> None:
     """Everything Touchflow holds about one customer, as JSON. Logged on the privacy log."""
-
     try:
         document = export_customer(customer_id, Requester.cli())
     except InvalidInput as exc:
@@ -52,7 +51,6 @@ def erase(
     ),
 ) -> None:
     """Erase one customer's personal data everywhere; counts and states stay. Logged."""
-
     if not yes:
         console.print("[red]Erasure cannot be undone: add --yes to confirm.[/red]")
         raise typer.Exit(2)
@@ -71,7 +69,6 @@ def retention(
 ) -> None:
     """Clear message texts older than TOUCHFLOW_RETENTION_DAYS and webhook event ids older
     than TOUCHFLOW_INBOUND_EVENT_DAYS. The worker also does this once a day."""
-
     report = policy.run(Requester.cli(), dry_run=dry_run)
     summary = ", ".join(f"{k} {v}" for k, v in report.counts.items())
     verb = "would clear" if dry_run else "cleared"

@@ -158,8 +158,6 @@ def register(app: typer.Typer) -> None:
         """Load demo data (two stores, staff, chains, a few hundred customers) and start
         Touchflow with a worker. Without TOUCHFLOW_CHANNELS, messages go to files in
         var/outbox/ — nothing leaves the machine."""
-
-
         env = dict(os.environ) if load_only else listen_env(host, port)
         migrate()
         logins = demo_data.load(seed=seed, console=console)

@@ -12,8 +12,6 @@ from touchflow.core.secrets import trial_secret_problems
 def refuse_trial_secrets(console: Console) -> None:
     """Exit with status 2, saying what to set, while the trial's secrets are in use;
     in debug mode only warn (a developer's machine)."""
-
-
     problems = trial_secret_problems()
     if not problems:
         return

@@ -21,7 +21,6 @@ def create(
     store: str = typer.Option(None, help="Restrict the token to the store with this slug."),
 ) -> None:
     """Create an API token and print it once. Use it as 'Authorization: Bearer <token>'."""
-
     store_row = None
     if store:
         store_row = Store.objects.filter(slug=store).first()
@@ -41,7 +40,6 @@ def create(
 @app.command("list")
 def list_tokens() -> None:
     """List tokens (never their secrets)."""
-
     table = Table("name", "prefix", "store", "created", "last used", "revoked")
     for t in ApiToken.objects.select_related("store").order_by("name"):
         table.add_row(
@@ -58,7 +56,6 @@ def list_tokens() -> None:
 @app.command("revoke")
 def revoke(name: str = typer.Argument(..., help="The token's name.")) -> None:
     """Revoke a token: requests with it are refused from now on."""
-
     try:
         revoke_token(name)
     except InvalidInput as exc:

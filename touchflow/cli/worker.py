@@ -79,8 +79,6 @@ def register(app: typer.Typer) -> None:
 
         Run as many as you like against PostgreSQL; on SQLite run one.
         """
-
-
         try:
             logs.configure(log_format)
         except ValueError as exc:
@@ -169,7 +167,6 @@ def _abandoned_transactions_end(command: Callable[..., None]) -> Callable[..., N
     idle that long has lost its worker, and its claims are free to take after the lease
     anyway. Only connections opened meanwhile: a caller's own (a test's) is left be.
     """
-
     @functools.wraps(command)
     def run(**options: Any) -> None:
         with _idle_transactions_limited(float(options["lease"])):
@@ -202,7 +199,6 @@ def _serve_metrics(port: int, host: str) -> tuple[Metrics, Callable[[], None]]:
     """The worker's metrics (kept even without a port: the log summary reads them), and
     what stops their /metrics endpoint, started when a port is given; exit 2 naming the
     option when the port cannot be had."""
-
     metrics = Metrics()
     if not port:
         return metrics, lambda: None
@@ -227,7 +223,6 @@ def _check_channels(channels: Mapping[str, Channel], once: bool) -> None:
     A one-off run (``--once``) with no channel at all refuses instead: it could send
     nothing, and would only move the queue's due times to the time it acts at.
     """
-
     gaps = readiness.gaps(channels)
     if not gaps:
         return
