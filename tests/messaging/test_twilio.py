@@ -141,9 +141,11 @@ def test_quick_replies_are_written_out_and_free_text_has_no_status_callback(
     live = provider(account)
     assert live.send_one(message(text="All good?", quick_replies=("Yes", "No"))).ok
     assert live.send_text(CUSTOMER, "Thanks!", unsubscribe_button=True).ok
-    first, second = (r.form() for r in fake[0].requests)
+    assert live.send_text(CUSTOMER, "Dziękujemy!", unsubscribe_button=True, language="pl").ok
+    first, second, third = (r.form() for r in fake[0].requests)
     assert first["Body"] == "All good?\nYes / No"
     assert second["Body"] == "Thanks!\nReply STOP to opt out."
+    assert third["Body"] == "Dziękujemy!\nAby zrezygnować, odpisz STOP."  # the customer's language
     assert "StatusCallback" not in second
 
 

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core import signing
 from jinja2 import Template
 
+from touchflow.core.stop_texts import link_footer, sms_stop_line
 from touchflow.flows.templates import (
     PlainTemplate,
     environment,
@@ -27,13 +28,9 @@ from touchflow.flows.templates import message_context as message_context
 
 UNSUBSCRIBE_SALT = "touchflow.unsubscribe"
 
-# Appended when a template does not place the link itself. SMS carries the STOP word
-# instead of a link: a link costs a segment, and STOP works on every phone.
-FOOTERS = {
-    "en": ("Unsubscribe: {url}", "Reply STOP to opt out."),
-    "ru": ("Отписаться: {url}", "Чтобы отписаться, ответьте СТОП."),
-    "pl": ("Wypisz się: {url}", "Aby zrezygnować, odpisz STOP."),
-}
+# Appended when a template does not place the link itself (``core.stop_texts``). SMS
+# carries the STOP word instead of a link: a link costs a segment, and STOP works on
+# every phone.
 
 # "<customer>.<channel>[.<store>].<mac>": a link in every message, so it is signed with
 # a key derived once per process (Django's signing derives it again on every call, which
@@ -145,7 +142,6 @@ class Renderer:
         subject = self._render(source["subject"], context) if source.get("subject") else ""
         url = context.get("unsubscribe_url", "")
         if url and url not in text:
-            link_footer, sms_footer = FOOTERS.get(lang, FOOTERS["en"])
-            footer = sms_footer if channel == "sms" else link_footer.format(url=url)
+            footer = sms_stop_line(lang) if channel == "sms" else link_footer(lang, url)
             text = f"{text}\n\n{footer}"
         return Rendered(subject=subject, text=text, language=lang)

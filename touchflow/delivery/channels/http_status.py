@@ -22,6 +22,11 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max((when - clock.now()).total_seconds(), 0.0)
 
 
+def transient(status: int) -> bool:
+    """Whether an HTTP status is worth retrying: 429 (too many requests) and 5xx."""
+    return status == 429 or status >= 500
+
+
 def result_for_status(
     status: int, body: str, retry_after: str | None, provider_id: str = ""
 ) -> SendResult:
@@ -29,6 +34,6 @@ def result_for_status(
     if 200 <= status < 300:
         return SendResult.sent(provider_id)
     error = f"HTTP {status}: {body[:300]}"
-    if status == 429 or status >= 500:
+    if transient(status):
         return SendResult.retry(error, retry_after_seconds(retry_after))
     return SendResult.failed(error)

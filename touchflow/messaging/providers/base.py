@@ -116,10 +116,15 @@ class AccountConfig:
     rate_limit: float | None = None
 
 
-QUICK_STOP = "stop"
+QUICK_STOP = "stop"  # the payload of the unsubscribe button every messenger shows
 # Connections kept to one provider account by one worker (its bound on requests in
 # flight to that account).
-CONNECTIONS = 100  # the payload of the unsubscribe button every provider shows
+CONNECTIONS = 100
+
+
+def sms_with_replies(text: str, replies: Sequence[str]) -> str:
+    """SMS has no buttons: the answers the step offers are written out to reply with."""
+    return f"{text}\n{' / '.join(replies)}" if replies else text
 
 
 class Provider:
@@ -188,7 +193,7 @@ class Provider:
 
     def send_text(
         self, address: str, text: str, *, quick_replies: Sequence[str] = (),
-        unsubscribe_button: bool = False,
+        unsubscribe_button: bool = False, language: str = "en",
     ) -> SendResult:
         """A free-form message outside any chain: a staff reply, a confirmation."""
         raise NotImplementedError

@@ -36,7 +36,7 @@ from django.http import HttpRequest
 
 from touchflow.core import clock
 from touchflow.delivery.channels.base import OutgoingMessage, SendResult
-from touchflow.delivery.channels.http_status import retry_after_seconds
+from touchflow.delivery.channels.http_status import retry_after_seconds, transient
 from touchflow.messaging.providers.base import (
     Bounce,
     Complaint,
@@ -119,6 +119,7 @@ class MailgunProvider(Provider):
         *,
         quick_replies: Sequence[str] = (),
         unsubscribe_button: bool = False,
+        language: str = "en",
     ) -> SendResult:
         """A staff reply or a confirmation. E-mail has no buttons: quick replies and the
         unsubscribe button are not shown (there is no customer link to build one from)."""
@@ -238,7 +239,7 @@ def _api_error(exc: AnymailAPIError) -> SendResult:
     except (ValueError, AttributeError):
         detail = ""
     error = f"Mailgun {code}: {detail or response.text[:200]}"
-    if code == 429 or code >= 500:
+    if transient(code):
         return SendResult.retry(error, retry_after_seconds(response.headers.get("Retry-After")))
     return SendResult.failed(error)
 

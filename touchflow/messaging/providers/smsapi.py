@@ -45,7 +45,9 @@ from typing import Any, ClassVar
 import httpx
 from django.http import HttpRequest, HttpResponse
 
+from touchflow.core import stop_texts
 from touchflow.delivery.channels.base import OutgoingMessage, SendResult
+from touchflow.delivery.channels.http_status import transient
 from touchflow.messaging.providers.base import (
     Inbound,
     MalformedWebhook,
@@ -53,6 +55,7 @@ from touchflow.messaging.providers.base import (
     Receipt,
     Text,
     WebhookRefused,
+    sms_with_replies,
 )
 
 DUPLICATE_IDX = 53
@@ -121,19 +124,19 @@ class SmsapiProvider(Provider):
                 return SendResult.sent(idx)
             if code in RETRY_ERRORS:
                 return SendResult.retry(error, self.retry_after(response))
-            if response.status_code == 429 or response.status_code >= 500:
+            if transient(response.status_code):
                 return SendResult.retry(error, self.retry_after(response))
             return SendResult.failed(error)
         listed = body.get("list")
         if 200 <= response.status_code < 300 and isinstance(listed, list) and listed:
             return SendResult.sent(idx or str(listed[0].get("id", "")))
         error = f"SMSAPI HTTP {response.status_code}: {response.text[:200]}"
-        if response.status_code == 429 or response.status_code >= 500:
+        if transient(response.status_code):
             return SendResult.retry(error, self.retry_after(response))
         return SendResult.failed(error)
 
     def send_one(self, message: OutgoingMessage) -> SendResult:
-        text = _with_replies(message.text, message.quick_replies)
+        text = sms_with_replies(message.text, message.quick_replies)
         return self.send_sms(self._fields(message.address, text, message.idempotency_key))
 
     def send_text(
@@ -143,10 +146,11 @@ class SmsapiProvider(Provider):
         *,
         quick_replies: Sequence[str] = (),
         unsubscribe_button: bool = False,
+        language: str = "en",
     ) -> SendResult:
-        text = _with_replies(text, quick_replies)
+        text = sms_with_replies(text, quick_replies)
         if unsubscribe_button:
-            text += "\nReply STOP to opt out."
+            text += f"\n{stop_texts.sms_stop_line(language)}"
         return self.send_sms(self._fields(address, text, ""))
 
     # -- webhook ------------------------------------------------------------------------
@@ -247,7 +251,3 @@ def _networks(entries: Sequence[Any]) -> list[ipaddress.IPv4Network | ipaddress.
             continue
     return networks
 
-
-def _with_replies(text: str, replies: Sequence[str]) -> str:
-    """SMS has no buttons: the answers the step offers are written out to reply with."""
-    return f"{text}\n{' / '.join(replies)}" if replies else text

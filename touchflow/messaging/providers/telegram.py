@@ -19,7 +19,9 @@ from typing import Any, ClassVar
 import httpx
 from django.http import HttpRequest
 
+from touchflow.core import stop_texts
 from touchflow.delivery.channels.base import OutgoingMessage, SendResult
+from touchflow.delivery.channels.http_status import transient
 from touchflow.messaging.providers.base import (
     QUICK_STOP,
     Inbound,
@@ -31,8 +33,6 @@ from touchflow.messaging.providers.base import (
     Unsubscribed,
     WebhookRefused,
 )
-
-STOP_LABEL = {"en": "Stop messages", "ru": "Отписаться", "pl": "Wypisz mnie"}
 
 
 class TelegramProvider(Provider):
@@ -70,7 +70,7 @@ class TelegramProvider(Provider):
             return SendResult.sent(str(message_id))
         code = body.get("error_code", response.status_code)
         error = f"Telegram {code}: {body.get('description', response.text[:200])}"
-        if code == 429 or response.status_code >= 500:
+        if code == 429 or transient(response.status_code):
             retry_after = (body.get("parameters") or {}).get("retry_after")
             return SendResult.retry(
                 error, float(retry_after) if retry_after else self.retry_after(response)
@@ -89,7 +89,7 @@ class TelegramProvider(Provider):
         return payload
 
     def send_one(self, message: OutgoingMessage) -> SendResult:
-        label = STOP_LABEL.get(message.language, STOP_LABEL["en"])
+        label = stop_texts.stop_label(message.language)
         return self.call(
             "sendMessage",
             self._payload(message.address, message.text, message.quick_replies, label),
@@ -102,8 +102,9 @@ class TelegramProvider(Provider):
         *,
         quick_replies: Sequence[str] = (),
         unsubscribe_button: bool = False,
+        language: str = "en",
     ) -> SendResult:
-        label = STOP_LABEL["en"] if unsubscribe_button else ""
+        label = stop_texts.stop_label(language) if unsubscribe_button else ""
         return self.call("sendMessage", self._payload(address, text, quick_replies, label))
 
     def set_webhook(self) -> SendResult:

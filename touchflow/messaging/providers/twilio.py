@@ -57,7 +57,9 @@ from twilio.request_validator import (
     get_signature_algorithm,
 )
 
+from touchflow.core import stop_texts
 from touchflow.delivery.channels.base import OutgoingMessage, SendResult
+from touchflow.delivery.channels.http_status import transient
 from touchflow.messaging.providers.base import (
     Inbound,
     MalformedWebhook,
@@ -67,6 +69,7 @@ from touchflow.messaging.providers.base import (
     Unauthenticated,
     Unsubscribed,
     WebhookRefused,
+    sms_with_replies,
 )
 
 API_VERSION = "2010-04-01"
@@ -152,12 +155,12 @@ class TwilioProvider(Provider):
         code = body.get("code")
         text = body.get("message") or response.text[:200]
         error = f"Twilio {code or response.status_code}: {text}"
-        if response.status_code == 429 or response.status_code >= 500 or code in RETRY_CODES:
+        if transient(response.status_code) or code in RETRY_CODES:
             return SendResult.retry(error, self.retry_after(response))
         return SendResult.failed(error)
 
     def send_one(self, message: OutgoingMessage) -> SendResult:
-        body = _with_replies(message.text, message.quick_replies)
+        body = sms_with_replies(message.text, message.quick_replies)
         return self.create_message(self._fields(message.address, body, callback=True))
 
     def send_text(
@@ -167,10 +170,11 @@ class TwilioProvider(Provider):
         *,
         quick_replies: Sequence[str] = (),
         unsubscribe_button: bool = False,
+        language: str = "en",
     ) -> SendResult:
-        body = _with_replies(text, quick_replies)
+        body = sms_with_replies(text, quick_replies)
         if unsubscribe_button:
-            body += "\nReply STOP to opt out."
+            body += f"\n{stop_texts.sms_stop_line(language)}"
         return self.create_message(self._fields(address, body, callback=False))
 
     # -- webhook ------------------------------------------------------------------------
@@ -253,7 +257,3 @@ def _json(response: httpx.Response) -> dict[str, Any]:
         return {}
     return body if isinstance(body, dict) else {}
 
-
-def _with_replies(text: str, replies: Sequence[str]) -> str:
-    """SMS has no buttons: the answers the step offers are written out to reply with."""
-    return f"{text}\n{' / '.join(replies)}" if replies else text

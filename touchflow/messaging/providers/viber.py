@@ -41,7 +41,9 @@ from typing import Any, ClassVar
 import httpx
 from django.http import HttpRequest, HttpResponse
 
+from touchflow.core import stop_texts
 from touchflow.delivery.channels.base import OutgoingMessage, SendResult
+from touchflow.delivery.channels.http_status import transient
 from touchflow.messaging.providers.base import (
     QUICK_STOP,
     Inbound,
@@ -54,8 +56,6 @@ from touchflow.messaging.providers.base import (
     Unsubscribed,
     WebhookRefused,
 )
-
-STOP_LABEL = {"en": "Stop messages", "ru": "Отписаться", "pl": "Wypisz mnie"}
 
 # https://developers.viber.com/docs/api/rest-bot-api/#error-codes
 STATUS_NAMES = {
@@ -128,7 +128,7 @@ class ViberProvider(Provider):
             return self.network_error(exc)
         if response.status_code != 200:
             error = f"Viber HTTP {response.status_code}: {response.text[:200]}"
-            if response.status_code == 429 or response.status_code >= 500:
+            if transient(response.status_code):
                 return SendResult.retry(error, self.retry_after(response))
             return SendResult.failed(error)
         try:
@@ -165,7 +165,7 @@ class ViberProvider(Provider):
         return payload
 
     def send_one(self, message: OutgoingMessage) -> SendResult:
-        label = STOP_LABEL.get(message.language, STOP_LABEL["en"])
+        label = stop_texts.stop_label(message.language)
         payload = self.message(
             message.text, message.quick_replies, label, tracking=message.idempotency_key
         )
@@ -178,8 +178,9 @@ class ViberProvider(Provider):
         *,
         quick_replies: Sequence[str] = (),
         unsubscribe_button: bool = False,
+        language: str = "en",
     ) -> SendResult:
-        label = STOP_LABEL["en"] if unsubscribe_button else ""
+        label = stop_texts.stop_label(language) if unsubscribe_button else ""
         payload = self.message(text, quick_replies, label)
         if getattr(self._pending, "user", None) == address:
             # The welcome to a conversation_started: it goes back in the HTTP response.

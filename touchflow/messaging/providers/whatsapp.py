@@ -32,10 +32,11 @@ import httpx
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 
-from touchflow.core import clock
+from touchflow.core import clock, stop_texts
 from touchflow.core.contacts import normalize_phone
 from touchflow.core.errors import InvalidInput
 from touchflow.delivery.channels.base import OutgoingMessage, SendResult
+from touchflow.delivery.channels.http_status import transient
 from touchflow.messaging import whatsapp_window
 from touchflow.messaging.providers.base import (
     QUICK_STOP,
@@ -50,7 +51,6 @@ from touchflow.messaging.providers.base import (
 )
 
 API_VERSION = "v21.0"
-STOP_LABEL = {"en": "Stop messages", "ru": "Отписаться", "pl": "Wypisz mnie"}
 
 # Limits of the Cloud API's message objects.
 TEXT_MAX = 4096
@@ -137,7 +137,7 @@ class WhatsAppProvider(Provider):
         error: dict[str, Any] = body["error"] if isinstance(body.get("error"), dict) else {}
         code = error.get("code") if isinstance(error.get("code"), int) else None
         text = _describe(error, code or response.status_code, response.text[:200])
-        if response.status_code >= 500 or response.status_code == 429 or code in RETRY_CODES:
+        if transient(response.status_code) or code in RETRY_CODES:
             return SendResult.retry(text, self.retry_after(response)), code
         return SendResult.failed(text), code
 
@@ -155,7 +155,7 @@ class WhatsAppProvider(Provider):
 
     def _send_touch(self, message: OutgoingMessage, heard: datetime | None) -> SendResult:
         if whatsapp_window.is_open(heard, clock.now()):
-            label = STOP_LABEL.get(message.language, STOP_LABEL["en"])
+            label = stop_texts.stop_label(message.language)
             payload = _free_form(message.address, message.text, message.quick_replies, label)
             result, code = self.post(_tracked(payload, message))
             if code != REENGAGEMENT:
@@ -192,6 +192,7 @@ class WhatsAppProvider(Provider):
         *,
         quick_replies: Sequence[str] = (),
         unsubscribe_button: bool = False,
+        language: str = "en",
     ) -> SendResult:
         if not whatsapp_window.is_open(self.last_heard([address]).get(_e164(address)), clock.now()):
             return SendResult.failed(
@@ -201,7 +202,7 @@ class WhatsAppProvider(Provider):
                     "them on another channel."
                 )
             )
-        label = STOP_LABEL["en"] if unsubscribe_button else ""
+        label = stop_texts.stop_label(language) if unsubscribe_button else ""
         return self.post(_free_form(address, text, quick_replies, label))[0]
 
     # -- the window ---------------------------------------------------------------------
