@@ -41,6 +41,30 @@ def at_local(day: date, clock_time: time, tz: zoneinfo.ZoneInfo) -> datetime:
     return datetime.combine(day, clock_time).replace(tzinfo=tz, fold=0).astimezone(UTC)
 
 
+def reached(day: date, clock_time: time, tz: zoneinfo.ZoneInfo) -> list[datetime]:
+    """The instants (UTC, in order) at which the wall clock in ``tz`` reaches
+    ``clock_time`` on ``day``: one on most days; two in the hour an autumn change repeats
+    (the clock shows it twice); and when a spring change jumps over it, the instant of
+    the jump (the first minute the clock shows a later time)."""
+    naive = datetime.combine(day, clock_time)
+    first = naive.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    second = naive.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    if first.astimezone(tz).replace(tzinfo=None) == naive:
+        return sorted({first, second})
+    # In the gap: one reading lands before the jump, the other after it; the jump is the
+    # first whole minute between them whose wall clock is past the time.
+    low, high = min(first, second), max(first, second)
+    minutes = int((high - low) / timedelta(minutes=1))
+    lo, hi = 0, minutes
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if (low + timedelta(minutes=mid)).astimezone(tz).replace(tzinfo=None) > naive:
+            hi = mid
+        else:
+            lo = mid
+    return [low + timedelta(minutes=hi)]
+
+
 def next_allowed(
     moment: datetime,
     tz_name: str,
@@ -58,9 +82,9 @@ def next_allowed(
     for days in range(0, 3):
         day = local.date() + timedelta(days=days)
         for boundary in boundaries:
-            instant = at_local(day, boundary, tz)
-            if instant >= moment and allowed(instant.astimezone(tz), quiet, window):
-                candidates.append(instant)
+            for instant in reached(day, boundary, tz):
+                if instant >= moment and allowed(instant.astimezone(tz), quiet, window):
+                    candidates.append(instant)
     if not candidates:
         # Quiet hours cover the whole window: the rules leave no minute to send in.
         raise ValueError("quiet hours and the send window leave no allowed time")
@@ -68,11 +92,12 @@ def next_allowed(
 
 
 def next_clock_time(moment: datetime, tz_name: str, clock_time: time) -> datetime:
-    """The first instant at or after ``moment`` when the customer's clock shows ``clock_time``."""
+    """The first instant at or after ``moment`` when the customer's clock reaches
+    ``clock_time`` (``reached``: on the night a change jumps over it, the jump)."""
     tz = zone(tz_name)
     local = moment.astimezone(tz)
     for days in range(0, 3):
-        instant = at_local(local.date() + timedelta(days=days), clock_time, tz)
-        if instant >= moment:
-            return instant
+        for instant in reached(local.date() + timedelta(days=days), clock_time, tz):
+            if instant >= moment:
+                return instant
     raise AssertionError("unreachable: a clock time recurs every day")
