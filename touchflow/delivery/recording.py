@@ -12,15 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
-from touchflow.core.bulk import insert_many
 from touchflow.delivery import queries
 from touchflow.delivery.models import Attempt, CallTask
 from touchflow.delivery.transitions import Outcome
 from touchflow.flows import enrollment as flow_enrollment
 from touchflow.flows.models import Enrollment, EnrollmentState, FlowStep
 from touchflow.flows.schedule import Policy, due_and_expiry, new_idempotency_key, next_step
-from touchflow.timeline.events import TOUCH_ROW_COLUMNS, left_flow_row
-from touchflow.timeline.models import TimelineEvent
+from touchflow.timeline.events import insert_touch_rows, left_flow_row, write_rows
 
 
 def write(
@@ -39,9 +37,7 @@ def write(
     mine = [o for o in outcomes if o.touch.pk in written]
     Attempt.objects.bulk_create([o.attempt for o in mine if o.attempt])
     CallTask.objects.bulk_create([o.task for o in mine if o.task])
-    insert_many(TimelineEvent._meta.db_table, TOUCH_ROW_COLUMNS,
-                [o.timeline for o in mine if o.timeline], json_columns=("data",),
-                datetime_columns=("at",))
+    insert_touch_rows([o.timeline for o in mine if o.timeline])
     _advance([o for o in mine if o.advance], now, steps_by_flow, policies)
     return mine
 
@@ -86,4 +82,4 @@ def _advance(
             state=EnrollmentState.COMPLETED, ended_at=now, end_reason="completed"
         )
         ended = Enrollment.objects.filter(pk__in=completed).select_related("flow")
-        TimelineEvent.objects.bulk_create([left_flow_row(e) for e in ended])
+        write_rows([left_flow_row(e) for e in ended])

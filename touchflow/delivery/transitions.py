@@ -9,7 +9,7 @@ change themselves. Reasons are codes, not prose: pages translate them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -24,7 +24,7 @@ from touchflow.timeline.events import touch_data
 from touchflow.timeline.models import EventKind
 
 # A touch's timeline row as plain values, in TOUCH_ROW_COLUMNS order.
-TimelineRow = tuple[int, str, datetime, int, dict[str, Any]]
+TimelineRow = tuple[int, str, datetime, int, Mapping[str, Any]]
 
 
 class Reason(StrEnum):

@@ -17,6 +17,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from touchflow.delivery import transitions
 from touchflow.delivery.models import Touch
 from touchflow.flows.models import Enrollment, EnrollmentState
+from touchflow.timeline.events import enrolled_insert_sql
 
 # A touch in one of these states is the enrollment's next piece of work: waiting to be
 # due, in a worker's hands (legacy "claimed" rows), or held while its chain is paused.
@@ -32,12 +33,6 @@ def _random_key() -> str:
     if connection.vendor == "postgresql":
         return "replace(gen_random_uuid()::text, '-', '')"
     return "lower(hex(randomblob(16)))"
-
-
-def _timeline_data() -> str:
-    if connection.vendor == "postgresql":
-        return "json_build_object('flow', %s::text, 'flow_name', %s::text)"
-    return "json_object('flow', %s, 'flow_name', %s)"
 
 
 def enroll_segment(
@@ -90,9 +85,7 @@ def enroll_segment(
             [step_id, commercial, _dt(due_at), _dt(expires_at), _dt(now), *fresh_params],
         )
         cursor.execute(
-            "INSERT INTO timeline_timelineevent (customer_id, kind, at, store_id, data) "
-            f"SELECT e.customer_id, 'enrolled', e.entered_at, e.store_id, {_timeline_data()} "
-            f"{fresh}",
+            f"{enrolled_insert_sql(connection.vendor)}{fresh}",
             [flow_slug, flow_name, *fresh_params],
         )
     return entered

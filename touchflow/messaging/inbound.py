@@ -41,7 +41,7 @@ from touchflow.messaging.providers.base import (
 )
 from touchflow.messaging.stopwords import stop_request
 from touchflow.stores.models import Store
-from touchflow.timeline.models import EventKind, TimelineEvent
+from touchflow.timeline import events
 
 # What an opt-in code typed into a chat looks like (secrets.token_urlsafe): a plain
 # "hello" from a stranger is not mistaken for an expired code.
@@ -204,11 +204,9 @@ def _text(cfg: AccountConfig, item: Text, now: datetime, result: Applied) -> str
         # wrote (it opens WhatsApp's 24-hour window) and put the reply on the timeline.
         customer_id = _touch_point(cfg.channel, item.address, item.at or now)
         if customer_id is not None:
-            TimelineEvent.objects.create(
-                customer_id=customer_id, kind=EventKind.MESSAGE_IN, at=item.at or now,
-                store_id=cfg.store_id,
-                data={"channel": cfg.channel, "text": item.text[:4000],
-                      "from": address_value(cfg.channel, item.address)},
+            events.message_received(
+                customer_id, item.at or now, store_id=cfg.store_id, channel=cfg.channel,
+                text=item.text, sender=address_value(cfg.channel, item.address),
             )
             return "reply"
     point = find_point(cfg.channel, item.address)
@@ -287,11 +285,7 @@ def receipt(channel: str, item: Receipt, now: datetime) -> str:
             fields += transitions.fall_back_after_receipt(touch, channel, now)
             outcome = "fallback"
     touch.save(update_fields=fields)
-    TimelineEvent.objects.create(
-        customer_id=touch.customer_id, kind=EventKind.TOUCH, at=now, store_id=touch.store_id,
-        data={"touch": touch.pk, "outcome": outcome, "channel": channel,
-              "error": item.error[:300]},
-    )
+    events.receipt(touch, now, outcome, channel, item.error)
     return outcome
 
 
@@ -303,9 +297,7 @@ def _bounce(cfg: AccountConfig, item: Bounce, now: datetime) -> str:
         ContactPoint.objects.filter(pk=point.pk).update(
             undeliverable_at=now, undeliverable_reason=item.error[:300] or "hard bounce"
         )
-    TimelineEvent.objects.create(
-        customer_id=point.customer_id, kind=EventKind.BOUNCE, at=now, store_id=cfg.store_id,
-        data={"contact": point.value, "hard": item.hard, "error": item.error[:300]},
-    )
+    events.bounced(point.customer_id, now, store_id=cfg.store_id, contact=point.value,
+                   hard=item.hard, error=item.error)
     return "hard_bounce" if item.hard else "soft_bounce"
 

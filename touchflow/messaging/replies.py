@@ -21,7 +21,8 @@ from touchflow.customers.visibility import stores_of_staff, visible_points
 from touchflow.messaging import accounts
 from touchflow.messaging.providers.base import AccountConfig
 from touchflow.stores.models import Staff
-from touchflow.timeline.models import EventKind, TimelineEvent
+from touchflow.timeline import events
+from touchflow.timeline.models import TimelineEvent
 
 MAX_REPLY = 4000
 
@@ -84,9 +85,7 @@ def reply(customer: Customer, staff: Staff, channel: str, text: str) -> Timeline
     result = accounts.provider(route.account).send_text(route.point.value, text)
     if not result.ok:
         raise InvalidInput("text", f"Not sent: {result.error}", "provider_refused")
-    return TimelineEvent.objects.create(
-        customer=customer, kind=EventKind.MESSAGE_OUT, at=clock.now(),
-        store_id=route.account.store_id, staff=staff,
-        data={"channel": channel, "text": text, "to": route.point.value,
-              "provider_id": result.provider_id},
+    return events.reply_sent(
+        customer.pk, clock.now(), store_id=route.account.store_id, staff_id=staff.pk,
+        channel=channel, text=text, to=route.point.value, provider_id=result.provider_id,
     )

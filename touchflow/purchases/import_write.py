@@ -44,7 +44,6 @@ from touchflow.purchases.import_report import ALREADY_IMPORTED, BadRow, HeldBack
 from touchflow.purchases.models import Purchase, PurchaseSource
 from touchflow.stores.models import Store
 from touchflow.timeline import events
-from touchflow.timeline.models import TimelineEvent
 from touchflow.visits.models import Visit
 
 CHUNK = 1000  # ids per IN (...) lookup
@@ -397,10 +396,7 @@ def _write_batch(batch: Sequence[InvoiceDraft], plan: Plan, report: ImportReport
         ]
         insert_rows(purchases, with_pk=True, encoded=plan.encoded)
         rows.extend(events.purchase_values(p) for p in purchases)
-        insert_many(
-            TimelineEvent._meta.db_table, events.BULK_ROW_COLUMNS, rows, json_columns=("data",),
-            datetime_columns=("at",), encoded=plan.encoded,
-        )
+        events.insert_values(rows, plan.encoded)
         flow_enrollment.on_purchases_imported(purchases)
         refused = _complete_visit_sales([d for d in batch if d.visit is not None], ids, plan)
     # Only after the commit: a rolled-back batch must leave the plan and report as they were.

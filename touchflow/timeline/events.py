@@ -6,10 +6,11 @@ timeline row commit together or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
+from touchflow.core.bulk import Encoded, insert_many
 from touchflow.timeline.models import EventKind, TimelineEvent
 
 if TYPE_CHECKING:
@@ -22,13 +23,110 @@ if TYPE_CHECKING:
     from touchflow.visits.models import Visit
 
 
+# What each kind of row carries in ``data``: written only here, read back by the pages
+# (``web.timeline``) through the same types. Rows written before a key existed lack it:
+# readers use ``.get``.
+
+
+class CreatedData(TypedDict):
+    source: str
+    name: str
+
+
+class ContactAddedData(TypedDict):
+    kind: str
+    value: str
+    source: str
+
+
+class ConsentData(TypedDict):
+    contact: str
+    kind: str
+    purpose: str
+    granted: bool
+    source: str
+
+
+VisitData = TypedDict("VisitData", {  # "class" is a keyword
+    "class": str, "bought": bool, "contacts": str, "reason": str | None, "categories": list[str],
+})
+
+
+class PurchaseData(TypedDict):
+    amount: str
+    currency: str
+    categories: list[str]
+    items: int
+    external_id: str | None
+
+
+class MergedData(TypedDict):
+    merged_customer: int
+    merged_name: str
+    source: str
+
+
+class EnrolledData(TypedDict):
+    flow: str
+    flow_name: str
+
+
+class LeftFlowData(EnrolledData):
+    state: str
+    reason: str
+
+
+class TouchData(TypedDict, total=False):
+    """An attempt or outcome of a chain's touch (or of a notice: ``notice`` instead of
+    ``touch``), a delivery receipt, a logged call, a requeue."""
+
+    touch: int
+    notice: int
+    flow: str
+    step: str
+    channel: str
+    outcome: str
+    attempt: int
+    reason: str
+    error: str
+    result: str  # a logged call's result
+    note: str
+    was: str  # what a requeued touch had been: dead or uncertain
+
+
+MessageInData = TypedDict("MessageInData", {  # "from" is a keyword
+    "channel": str, "text": str, "from": str, "stop": str, "chains": int,
+}, total=False)
+
+
+class MessageOutData(TypedDict, total=False):
+    channel: str
+    text: str
+    to: str
+    provider_id: str
+    notice: int
+
+
+class BounceData(TypedDict):
+    contact: str
+    hard: bool
+    error: str
+
+
 def _write(customer_id: int, kind: str, at: datetime, **fields: Any) -> TimelineEvent:
     return TimelineEvent.objects.create(customer_id=customer_id, kind=kind, at=at, **fields)
 
 
 # Columns of the rows below as plain values, for writers that insert many (the importer).
 BULK_ROW_COLUMNS = ("customer_id", "kind", "at", "store_id", "staff_id", "purchase_id", "data")
-BulkRow = tuple[int, str, datetime, int | None, int | None, int | None, dict[str, Any]]
+BulkRow = tuple[int, str, datetime, int | None, int | None, int | None, Mapping[str, Any]]
+
+
+def insert_values(rows: Sequence[BulkRow], encoded: Encoded | None = None) -> None:
+    """Write rows built by the ``*_values`` functions in one statement (the importer's
+    batches; ``encoded``: texts the job already encoded)."""
+    insert_many(TimelineEvent._meta.db_table, BULK_ROW_COLUMNS, rows, json_columns=("data",),
+                datetime_columns=("at",), encoded=encoded)
 
 
 def _from_values(values: BulkRow) -> TimelineEvent:
@@ -44,7 +142,7 @@ def customer_created_values(customer: Customer, actor: Actor) -> BulkRow:
         customer.home_store_id,
         actor.staff.pk if actor.staff else None,
         None,
-        {"source": actor.source, "name": customer.name},
+        CreatedData(source=actor.source, name=customer.name),
     )
 
 
@@ -68,7 +166,7 @@ def contact_added_values(contact: ContactPoint, actor: Actor) -> BulkRow:
         None,
         actor.staff.pk if actor.staff else None,
         None,
-        {"kind": contact.kind, "value": contact.value, "source": actor.source},
+        ContactAddedData(kind=contact.kind, value=contact.value, source=actor.source),
     )
 
 
@@ -95,13 +193,13 @@ def consent_changed_row(event: ConsentEvent) -> TimelineEvent:
         at=event.at,
         store_id=event.store_id,  # None: the customer's own request, seen by every store
         staff_id=event.staff_id,
-        data={
-            "contact": event.contact_point.value,
-            "kind": event.contact_point.kind,
-            "purpose": event.purpose,
-            "granted": event.granted,
-            "source": event.source,
-        },
+        data=ConsentData(
+            contact=event.contact_point.value,
+            kind=event.contact_point.kind,
+            purpose=event.purpose,
+            granted=event.granted,
+            source=event.source,
+        ),
     )
 
 
@@ -111,7 +209,7 @@ def consent_changed(event: ConsentEvent) -> TimelineEvent:
     return row
 
 
-def visit_data(visit: Visit) -> dict[str, Any]:
+def visit_data(visit: Visit) -> VisitData:
     return {
         "class": visit.visit_class,
         "bought": visit.bought,
@@ -140,7 +238,7 @@ def visit_logged(visit: Visit) -> TimelineEvent:
     return row
 
 
-def purchase_data(purchase: Purchase) -> dict[str, Any]:
+def purchase_data(purchase: Purchase) -> PurchaseData:
     return {
         "amount": str(purchase.amount),
         "currency": purchase.currency,
@@ -184,7 +282,7 @@ def customers_merged(
         EventKind.MERGED,
         at,
         staff=actor.staff,
-        data={"merged_customer": merged.pk, "merged_name": merged.name, "source": actor.source},
+        data=MergedData(merged_customer=merged.pk, merged_name=merged.name, source=actor.source),
     )
 
 
@@ -195,8 +293,31 @@ def enrolled(enrollment: Enrollment) -> TimelineEvent:
         enrollment.entered_at,
         store_id=enrollment.store_id,
         staff_id=enrollment.staff_id,
-        data={"flow": enrollment.flow.slug, "flow_name": enrollment.flow.name},
+        data=EnrolledData(flow=enrollment.flow.slug, flow_name=enrollment.flow.name),
     )
+
+
+def enrolled_insert_sql(vendor: str) -> str:
+    """The start of a statement writing an ``enrolled`` row per enrollment, its
+    ``EnrolledData`` built by the database — for the set-shaped enrolment of a whole
+    segment (``flows.queries.enroll_segment``), which appends its ``FROM`` clause naming
+    the enrollments ``e``. Two parameters: the chain's code and name."""
+    data = (
+        "json_build_object('flow', %s::text, 'flow_name', %s::text)"
+        if vendor == "postgresql"
+        else "json_object('flow', %s, 'flow_name', %s)"
+    )
+    return (
+        f"INSERT INTO {TimelineEvent._meta.db_table} (customer_id, kind, at, store_id, data) "
+        f"SELECT e.customer_id, '{EventKind.ENROLLED.value}', e.entered_at, e.store_id, {data} "
+    )
+
+
+def insert_touch_rows(rows: Sequence[Sequence[Any]]) -> None:
+    """Write touch rows (``TOUCH_ROW_COLUMNS`` values, their data from ``touch_data``) in
+    one statement: the dispatcher's outcomes of a step."""
+    insert_many(TimelineEvent._meta.db_table, TOUCH_ROW_COLUMNS, rows,
+                json_columns=("data",), datetime_columns=("at",))
 
 
 def left_flow_row(enrollment: Enrollment) -> TimelineEvent:
@@ -207,12 +328,12 @@ def left_flow_row(enrollment: Enrollment) -> TimelineEvent:
         kind=EventKind.LEFT_FLOW,
         at=enrollment.ended_at,
         store_id=enrollment.store_id,
-        data={
-            "flow": enrollment.flow.slug,
-            "flow_name": enrollment.flow.name,
-            "state": enrollment.state,
-            "reason": enrollment.end_reason,
-        },
+        data=LeftFlowData(
+            flow=enrollment.flow.slug,
+            flow_name=enrollment.flow.name,
+            state=enrollment.state,
+            reason=enrollment.end_reason,
+        ),
     )
 
 
@@ -224,7 +345,7 @@ def left_flow(enrollment: Enrollment) -> TimelineEvent:
 
 def touch_data(
     touch: Any, outcome: str, flow_slug: str, step_key: str, error: str = ""
-) -> dict[str, Any]:
+) -> TouchData:
     """What the timeline says about one attempt or final outcome of a touch (a Touch,
     or the dispatcher's plain record of one: pk, channel, attempts, reason)."""
     return {
@@ -263,7 +384,7 @@ def call_logged(
     ``call_logged``), so the call sits beside the chain's other touches."""
     row = touch_row(touch, at, "call_logged", touch.enrollment.flow.slug, touch.step.key)
     row.staff_id = staff_id
-    row.data.update({"channel": "call", "result": result, "note": note[:300]})
+    row.data.update(TouchData(channel="call", result=result, note=note[:300]))
     row.save()
     return row
 
@@ -289,7 +410,7 @@ def stop_requested(
     ``store_id`` None: a request no store received (a link without one)."""
     return _write(
         customer_id, EventKind.MESSAGE_IN, at, store_id=store_id,
-        data={"channel": channel, "text": text[:4000], "stop": how, "chains": chains},
+        data=MessageInData(channel=channel, text=text[:4000], stop=how, chains=chains),
     )
 
 
@@ -298,8 +419,8 @@ def notice_sent(notice: Notice, at: datetime) -> TimelineEvent:
     assert notice.customer_id is not None
     return _write(
         notice.customer_id, EventKind.MESSAGE_OUT, at, store_id=notice.store_id,
-        data={"channel": notice.channel, "text": notice.text, "to": notice.address,
-              "provider_id": notice.provider_message_id, "notice": notice.pk},
+        data=MessageOutData(channel=notice.channel, text=notice.text, to=notice.address,
+                            provider_id=notice.provider_message_id, notice=notice.pk),
     )
 
 
@@ -308,6 +429,44 @@ def notice_dead(notice: Notice, at: datetime) -> TimelineEvent:
     assert notice.customer_id is not None
     return _write(
         notice.customer_id, EventKind.TOUCH, at, store_id=notice.store_id,
-        data={"notice": notice.pk, "channel": notice.channel, "outcome": "dead",
-              "attempt": notice.attempts, "reason": "", "error": notice.last_error[:300]},
+        data=TouchData(notice=notice.pk, channel=notice.channel, outcome="dead",
+                       attempt=notice.attempts, reason="", error=notice.last_error[:300]),
+    )
+
+
+def message_received(
+    customer_id: int, at: datetime, *, store_id: int, channel: str, text: str, sender: str
+) -> TimelineEvent:
+    """The customer wrote (a reply, not a STOP: ``stop_requested``)."""
+    data: MessageInData = {"channel": channel, "text": text[:4000], "from": sender}
+    return _write(customer_id, EventKind.MESSAGE_IN, at, store_id=store_id, data=data)
+
+
+def reply_sent(
+    customer_id: int, at: datetime, *, store_id: int, staff_id: int, channel: str, text: str,
+    to: str, provider_id: str,
+) -> TimelineEvent:
+    """A staff member answered from the customer's page, and the provider took it."""
+    return _write(
+        customer_id, EventKind.MESSAGE_OUT, at, store_id=store_id, staff_id=staff_id,
+        data=MessageOutData(channel=channel, text=text, to=to, provider_id=provider_id),
+    )
+
+
+def receipt(touch: Touch, at: datetime, outcome: str, channel: str, error: str) -> TimelineEvent:
+    """What the provider later said of a sent touch: delivered, read, failed, or failed
+    for good and falling back to the next channel."""
+    return _write(
+        touch.customer_id, EventKind.TOUCH, at, store_id=touch.store_id,
+        data=TouchData(touch=touch.pk, outcome=outcome, channel=channel, error=error[:300]),
+    )
+
+
+def bounced(
+    customer_id: int, at: datetime, *, store_id: int, contact: str, hard: bool, error: str
+) -> TimelineEvent:
+    """An e-mail bounced: for good (``hard``: the address is marked undeliverable) or not."""
+    return _write(
+        customer_id, EventKind.BOUNCE, at, store_id=store_id,
+        data=BounceData(contact=contact, hard=hard, error=error[:300]),
     )

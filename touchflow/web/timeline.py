@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -15,6 +16,20 @@ from touchflow.customers.visibility import Stores, visible_timeline
 from touchflow.delivery.models import CallResult
 from touchflow.flows.models import Flow
 from touchflow.stores.models import Category
+from touchflow.timeline.events import (
+    BounceData,
+    ConsentData,
+    ContactAddedData,
+    CreatedData,
+    EnrolledData,
+    LeftFlowData,
+    MergedData,
+    MessageInData,
+    MessageOutData,
+    PurchaseData,
+    TouchData,
+    VisitData,
+)
 from touchflow.timeline.models import EventKind
 from touchflow.visits.classification import VisitClass
 from touchflow.visits.models import Reason, VisitSource
@@ -67,24 +82,25 @@ class _Labels:
         return ", ".join(self.categories.get(c, c) for c in codes or [])
 
 
-def _visit(data: dict[str, Any], labels: _Labels) -> tuple[str, str, str]:
+def _visit(data: VisitData, labels: _Labels) -> tuple[str, str, str]:
     parts = [_("Bought") if data.get("bought") else _("Did not buy")]
-    if data.get("reason"):
-        parts.append(labels.reasons.get(data["reason"], data["reason"]))
+    reason = data.get("reason")
+    if reason:
+        parts.append(labels.reasons.get(reason, reason))
     if data.get("categories"):
         interests = labels.categories_of(data["categories"])
         parts.append(_("interested in: %(list)s") % {"list": interests})
     return _choice(VisitClass, data.get("class")), " · ".join(parts), str(data.get("class", ""))
 
 
-def _purchase(data: dict[str, Any], labels: _Labels) -> tuple[str, str, str]:
+def _purchase(data: PurchaseData, labels: _Labels) -> tuple[str, str, str]:
     detail = _money(str(data.get("amount", "")), str(data.get("currency", "")))
     if data.get("categories"):
         detail += " · " + labels.categories_of(data["categories"])
     return _("Purchase"), detail, "purchase"
 
 
-def _consent(data: dict[str, Any], labels: _Labels) -> tuple[str, str, str]:
+def _consent(data: ConsentData, labels: _Labels) -> tuple[str, str, str]:
     title = _("Consent granted") if data.get("granted") else _("Consent withdrawn")
     detail = _("%(purpose)s for %(contact)s (%(source)s)") % {
         "purpose": _choice(ConsentPurpose, data.get("purpose")),
@@ -94,34 +110,35 @@ def _consent(data: dict[str, Any], labels: _Labels) -> tuple[str, str, str]:
     return title, detail, "granted" if data.get("granted") else "withdrawn"
 
 
-def _contact(data: dict[str, Any], labels: _Labels) -> tuple[str, str, str]:
+def _contact(data: ContactAddedData, labels: _Labels) -> tuple[str, str, str]:
     detail = f"{_choice(ContactKind, data.get('kind'))}: {data.get('value', '')}"
     return _("Contact added"), detail, ""
 
 
-def _merged(data: dict[str, Any], labels: _Labels) -> tuple[str, str, str]:
+def _merged(data: MergedData, labels: _Labels) -> tuple[str, str, str]:
     detail = _("Merged with duplicate %(name)s (#%(id)s)") % {
         "name": data.get("merged_name") or "—", "id": data.get("merged_customer", "?"),
     }
     return _("Duplicate merged"), detail, ""
 
 
-def _created(data: dict[str, Any], labels: _Labels) -> tuple[str, str, str]:
+def _created(data: CreatedData, labels: _Labels) -> tuple[str, str, str]:
     detail = _("Source: %(source)s") % {"source": _source(data.get("source"))}
     return _("Customer created"), detail, ""
 
 
-def _flow_name(data: dict[str, Any], labels: _Labels) -> str:
-    slug = str(data.get("flow", ""))
-    return str(labels.flows.get(slug) or data.get("flow_name") or slug)
+def _flow_name(slug: str, labels: _Labels, stored: str = "") -> str:
+    """Today's name of the chain, else the name stored on the row, else its code."""
+    return str(labels.flows.get(slug) or stored or slug)
 
 
-def _enrolled(data: dict[str, Any], labels: _Labels) -> tuple[str, str, str]:
-    return _("Entered a chain"), _flow_name(data, labels), ""
+def _enrolled(data: EnrolledData, labels: _Labels) -> tuple[str, str, str]:
+    name = _flow_name(data.get("flow", ""), labels, data.get("flow_name", ""))
+    return _("Entered a chain"), name, ""
 
 
-def _left_flow(data: dict[str, Any], labels: _Labels) -> tuple[str, str, str]:
-    parts = [_flow_name(data, labels)]
+def _left_flow(data: LeftFlowData, labels: _Labels) -> tuple[str, str, str]:
+    parts = [_flow_name(data.get("flow", ""), labels, data.get("flow_name", ""))]
     if data.get("reason"):
         parts.append(words.reason(str(data["reason"])))
     return _("Left a chain"), " · ".join(parts), "withdrawn"
@@ -149,7 +166,7 @@ _TOUCH_TITLES = {
 _WITH_REASON = ("expired", "skipped", "cancelled", "dead")
 
 
-def _touch(data: dict[str, Any], labels: _Labels) -> tuple[str, str, str]:
+def _touch(data: TouchData, labels: _Labels) -> tuple[str, str, str]:
     outcome = str(data.get("outcome") or "")
     # A person sent again a touch not known to have gone out: the timeline says so.
     shown = "requeued_uncertain" if outcome == "requeued" and data.get("was") == "uncertain" \
@@ -162,7 +179,7 @@ def _touch(data: dict[str, Any], labels: _Labels) -> tuple[str, str, str]:
         parts.append(words.channel(str(data["channel"])))
     if data.get("flow"):
         step = f" › {data['step']}" if data.get("step") else ""
-        parts.append(_flow_name(data, labels) + step)
+        parts.append(_flow_name(data.get("flow", ""), labels) + step)
     if outcome in _WITH_REASON and data.get("reason"):
         parts.append(words.reason(str(data["reason"])))
     for extra in ("note", "error"):
@@ -171,7 +188,7 @@ def _touch(data: dict[str, Any], labels: _Labels) -> tuple[str, str, str]:
     return title, " · ".join(p for p in parts if p), outcome
 
 
-def _stop(data: dict[str, Any]) -> tuple[str, str, str]:
+def _stop(data: MessageInData) -> tuple[str, str, str]:
     """The customer's STOP (``timeline.events.stop_requested``)."""
     title = _("Customer asked to stop") + f" ({words.channel(str(data.get('channel', '')))})"
     detail = _("chains ended: %(count)s; no offers on any channel") % {
@@ -181,25 +198,26 @@ def _stop(data: dict[str, Any]) -> tuple[str, str, str]:
     return title, detail, "withdrawn"
 
 
-def _message_in(data: dict[str, Any], labels: _Labels) -> tuple[str, str, str]:
+def _message_in(data: MessageInData, labels: _Labels) -> tuple[str, str, str]:
     if data.get("stop"):
         return _stop(data)
     return _("Customer wrote") + f" ({words.channel(str(data.get('channel', '')))})", str(
         data.get("text", "")), "reply"
 
 
-def _message_out(data: dict[str, Any], labels: _Labels) -> tuple[str, str, str]:
+def _message_out(data: MessageOutData, labels: _Labels) -> tuple[str, str, str]:
     return _("Answered") + f" ({words.channel(str(data.get('channel', '')))})", str(
         data.get("text", "")), "answer"
 
 
-def _bounce(data: dict[str, Any], labels: _Labels) -> tuple[str, str, str]:
+def _bounce(data: BounceData, labels: _Labels) -> tuple[str, str, str]:
     title = _("E-mail bounced for good") if data.get("hard") else _("E-mail bounced")
     detail = " · ".join(str(p) for p in (data.get("contact"), data.get("error")) if p)
     return title, detail, "withdrawn" if data.get("hard") else ""
 
 
-_RENDER = {
+# Each reader takes the payload its kind's writer in ``timeline.events`` builds.
+_RENDER: dict[EventKind, Callable[[Any, _Labels], tuple[str, str, str]]] = {
     EventKind.VISIT: _visit,
     EventKind.PURCHASE: _purchase,
     EventKind.CONSENT: _consent,
