@@ -1,4 +1,4 @@
-"""Concurrent requests for the same visit or person: one row each, and no 500.
+"""Concurrent requests for the same visit, purchase or person: one row each, and no 500.
 
 PostgreSQL only: it is the engine that runs several workers; the in-memory SQLite
 test database cannot be shared between threads.
@@ -16,6 +16,7 @@ from django.test import Client
 
 from tests.api.conftest import ApiClient
 from touchflow.customers.models import ContactPoint, Customer
+from touchflow.purchases.models import Purchase
 from touchflow.stores.models import Store
 from touchflow.visits.models import Visit
 
@@ -28,8 +29,8 @@ pytestmark = [
 WORKERS = 6
 
 
-def _race(api: ApiClient, bodies: list[dict[str, Any]]) -> list[int]:
-    """POST every body to /visits at the same instant, each from its own thread."""
+def _race(api: ApiClient, bodies: list[dict[str, Any]], path: str = "/visits") -> list[int]:
+    """POST every body to ``path`` at the same instant, each from its own thread."""
     start = threading.Barrier(len(bodies))
     statuses: list[int] = []
 
@@ -37,7 +38,7 @@ def _race(api: ApiClient, bodies: list[dict[str, Any]]) -> list[int]:
         own = ApiClient(Client(), api.secret)
         start.wait()
         try:
-            statuses.append(own.post("/visits", body).status_code)
+            statuses.append(own.post(path, body).status_code)
         finally:
             connection.close()
 
@@ -72,3 +73,19 @@ def test_the_same_new_phone_at_once_makes_one_customer(
     assert Customer.active.count() == 1
     assert Visit.objects.filter(customer=Customer.active.get()).count() == WORKERS
 
+
+
+def test_purchases_at_once_make_one_purchase_per_receipt_and_one_new_customer(
+    make_store: Callable[..., Store], make_api: Callable[..., ApiClient]
+) -> None:
+    """The purchase action finds or creates the buyer in its own transaction and retries
+    a lost race, as a visit does: one customer for a new phone, one purchase per receipt."""
+    api = make_api(make_store(slug="race-3"))
+    bodies = [{"amount": "10", "external_id": f"inv-{n % 3}",
+               "customer": {"phone": "+48 501 234 567"}} for n in range(WORKERS)]
+    assert sorted(set(_race(api, bodies, "/purchases"))) == [200, 201]
+    assert Purchase.objects.count() == 3
+    assert Customer.active.count() == 1
+    assert set(Purchase.objects.values_list("customer_id", flat=True)) == {
+        Customer.active.get().pk
+    }

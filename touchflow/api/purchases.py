@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
 from django.http import HttpRequest
 from ninja import Router, Status
 
@@ -15,12 +14,10 @@ from touchflow.api.contacts import consent_of, contacts_of
 from touchflow.api.errors import ApiError, fields
 from touchflow.api.schemas import ErrorOut, PurchaseIn, PurchaseOut
 from touchflow.core.errors import InvalidInput
-from touchflow.customers import actions as customer_actions
 from touchflow.customers.models import Customer
-from touchflow.integrations.actor import Actor
 from touchflow.integrations.models import ApiToken
 from touchflow.purchases import actions as purchase_actions
-from touchflow.purchases.models import Purchase
+from touchflow.purchases.actions import Buyer
 from touchflow.stores.models import Store
 
 router = Router(tags=["purchases"])
@@ -38,19 +35,11 @@ def create_purchase(request: HttpRequest, payload: PurchaseIn) -> Status[dict[st
     store: a repeat answers 200 with the first purchase and changes nothing."""
     token = token_of(request)
     store = scope.store_for_write(token, payload.store)
-    if payload.external_id:
-        # Before resolving the customer: a replay must not create one.
-        existing = Purchase.objects.filter(store=store, external_id=payload.external_id).first()
-        if existing is not None:
-            return Status(200, serializers.purchase(existing, store))
-    actor = actor_for(request)
-    # One transaction: a purchase refused below leaves no customer behind.
-    with transaction.atomic(), fields(_FIELDS):
-        customer = _customer(token, store, payload, actor)
+    with fields(_FIELDS):
         purchase, created = purchase_actions.record_purchase(
             store=store,
-            actor=actor,
-            customer=customer,
+            actor=actor_for(request),
+            customer=_customer(token, store, payload),
             amount=_amount(payload.amount),
             currency=payload.currency,
             occurred_at=scope.local_time(payload.occurred_at, store),
@@ -62,7 +51,8 @@ def create_purchase(request: HttpRequest, payload: PurchaseIn) -> Status[dict[st
     return Status(201 if created else 200, serializers.purchase(purchase, store))
 
 
-def _customer(token: ApiToken, store: Store, payload: PurchaseIn, actor: Actor) -> Customer:
+def _customer(token: ApiToken, store: Store, payload: PurchaseIn) -> Customer | Buyer:
+    """The customer by id, or the buyer as given (found or created by the action)."""
     if payload.customer_id is not None and payload.customer is not None:
         raise ApiError(422, "customer", "Give customer_id or customer, not both.", "conflict")
     if payload.customer_id is not None:
@@ -70,9 +60,7 @@ def _customer(token: ApiToken, store: Store, payload: PurchaseIn, actor: Actor) 
     person = payload.customer
     if person is None:
         raise InvalidInput("customer_id", "Give customer_id or a customer object.", "required")
-    customer, _created = customer_actions.resolve_customer(
-        store=store,
-        actor=actor,
+    return Buyer(
         contacts=contacts_of(person, store, "customer"),
         external_id=person.external_id,
         name=person.name or "",
@@ -80,7 +68,6 @@ def _customer(token: ApiToken, store: Store, payload: PurchaseIn, actor: Actor) 
         time_zone=person.time_zone,
         consent=consent_of(person.consent),
     )
-    return customer
 
 
 def _amount(value: Decimal) -> Decimal:

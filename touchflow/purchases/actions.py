@@ -13,12 +13,14 @@ from django.db import IntegrityError, transaction
 from touchflow.core import clock, currencies
 from touchflow.core.errors import InvalidInput
 from touchflow.customers import actions as customer_actions
+from touchflow.customers.actions import ConsentGrant, ContactInput
 from touchflow.customers.models import Customer
 from touchflow.flows import enrollment as flow_enrollment
 from touchflow.integrations.actor import Actor
 from touchflow.purchases.models import Purchase
 from touchflow.stores.models import Store
 from touchflow.timeline import events
+from touchflow.timeline.models import TimelineEvent
 from touchflow.visits.models import Visit
 
 
@@ -47,11 +49,24 @@ def check_currency(code: str) -> str:
     return code
 
 
+@dataclass(frozen=True)
+class Buyer:
+    """The customer of a purchase as the seller knows them: found by their contacts or
+    their id in the store's system, or created with them (``resolve_customer``)."""
+
+    contacts: Sequence[ContactInput] = ()
+    external_id: str | None = None
+    name: str = ""
+    language: str | None = None
+    time_zone: str | None = None
+    consent: ConsentGrant | None = None
+
+
 def record_purchase(
     *,
     store: Store,
     actor: Actor,
-    customer: Customer,
+    customer: Customer | Buyer,
     amount: Any,
     currency: str | None = None,
     occurred_at: datetime | None = None,
@@ -60,7 +75,10 @@ def record_purchase(
     visit: Visit | None = None,
     external_id: str | None = None,
 ) -> tuple[Purchase, bool]:
-    """Record one purchase. Idempotent by ``external_id`` within the store.
+    """Record one purchase. Idempotent by ``external_id`` within the store: a repeat
+    returns the first purchase and creates no customer. ``customer``: a known customer,
+    or a ``Buyer`` found or created in the purchase's own transaction (a refused
+    purchase leaves no customer behind).
 
     A purchase carrying a visit is that visit's sale: when the visit was logged as
     bought, its sale is already on file with the amount unknown, and this completes
@@ -76,7 +94,8 @@ def record_purchase(
     code = check_currency(currency or store.currency)
     if visit is not None and visit.store_id != store.pk:
         raise InvalidInput("visit_id", "The visit belongs to another store.", "not_allowed")
-    customer = customer_actions.resolve(customer)
+    if isinstance(customer, Customer):
+        customer = customer_actions.resolve(customer)
     sale = _Sale(
         store=store,
         actor=actor,
@@ -90,15 +109,20 @@ def record_purchase(
         external_id=external_id or None,
         now=now,
     )
-    try:
-        with transaction.atomic():
-            return sale.write(), True
-    except IntegrityError:
-        if external_id:
-            existing = Purchase.objects.filter(store=store, external_id=external_id).first()
-            if existing is not None:
-                return existing, False
-        raise
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                return sale.write(), True
+        except IntegrityError:
+            # Another request won a race: the same external id (return its purchase) or
+            # the same new contact (the next round finds that customer).
+            if external_id:
+                existing = Purchase.objects.filter(store=store, external_id=external_id).first()
+                if existing is not None:
+                    return existing, False
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 @dataclass
@@ -107,7 +131,7 @@ class _Sale:
 
     store: Store
     actor: Actor
-    customer: Customer
+    customer: Customer | Buyer
     amount: Decimal
     currency: str
     occurred_at: datetime
@@ -118,18 +142,33 @@ class _Sale:
     now: datetime
 
     def write(self) -> Purchase:
+        customer = self._customer()
         if self.visit is None:
-            return self._create(enter_chains=True)
+            return self._create(customer, enter_chains=True)
         # Locked: two receipts for one visit complete its sale once.
         of_visit = list(Purchase.objects.select_for_update().filter(visit=self.visit))
         pending = next((p for p in of_visit if p.pending), None)
         if pending is not None:
-            return self._complete(pending)
-        return self._create(enter_chains=not of_visit)
+            return self._complete(customer, pending)
+        return self._create(customer, enter_chains=not of_visit)
 
-    def _create(self, *, enter_chains: bool) -> Purchase:
+    def _customer(self) -> Customer:
+        if isinstance(self.customer, Customer):
+            return self.customer
+        buyer = self.customer
+        timeline: list[TimelineEvent] = []
+        found, _created = customer_actions.resolve_customer(
+            store=self.store, actor=self.actor, contacts=buyer.contacts,
+            external_id=buyer.external_id, name=buyer.name, language=buyer.language,
+            time_zone=buyer.time_zone, consent=buyer.consent, at=self.occurred_at,
+            timeline=timeline,
+        )
+        events.write_rows(timeline)
+        return found
+
+    def _create(self, customer: Customer, *, enter_chains: bool) -> Purchase:
         purchase = Purchase.objects.create(
-            customer=self.customer,
+            customer=customer,
             store=self.store,
             visit=self.visit,
             occurred_at=self.occurred_at,
@@ -141,17 +180,17 @@ class _Sale:
             external_id=self.external_id,
             created_at=self.now,
         )
-        customer_actions.link_store(self.customer, self.store, self.occurred_at)
+        customer_actions.link_store(customer, self.store, self.occurred_at)
         events.purchase_recorded(purchase)
         if enter_chains:
             flow_enrollment.on_purchase_recorded(purchase)
         return purchase
 
-    def _complete(self, pending: Purchase) -> Purchase:
+    def _complete(self, customer: Customer, pending: Purchase) -> Purchase:
         """The till reports the amount of a sale logged at the counter. The sale keeps
         the visit's time (its chains were entered then); the timeline shows it now, with
         its amount."""
-        if pending.customer_id != self.customer.pk:
+        if pending.customer_id != customer.pk:
             raise InvalidInput(
                 "visit_id", "The visit was logged for another customer.", "conflict"
             )
@@ -161,7 +200,7 @@ class _Sale:
         pending.items = self.items
         pending.external_id = self.external_id
         pending.save(update_fields=["amount", "currency", "categories", "items", "external_id"])
-        customer_actions.link_store(self.customer, self.store, pending.occurred_at)
+        customer_actions.link_store(customer, self.store, pending.occurred_at)
         events.purchase_recorded(pending)
         return pending
 
