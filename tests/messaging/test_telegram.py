@@ -19,6 +19,7 @@ from tests.servers import free_port
 from touchflow.core import clock as core_clock
 from touchflow.customers.actions import ConsentGrant, check_contact, create_optin_token
 from touchflow.customers.models import ConsentEvent, ContactPoint, Customer
+from touchflow.customers.visibility import names_of
 from touchflow.delivery.channels.base import OutgoingMessage, SendResult
 from touchflow.integrations.actor import Actor
 from touchflow.messaging import accounts, providers
@@ -334,6 +335,17 @@ def test_start_with_a_token_links_the_chat_to_the_visit_customer(
     assert fake.messages() == [{"chat_id": str(CHAT), "text": WELCOME}]
     token.refresh_from_db()
     assert token.redeemed_at is not None
+
+
+def test_a_chat_that_scans_first_becomes_a_customer_its_store_sees_by_name(
+    client: Client, account: ChannelAccount, fake: FakeTelegram, store: Store
+) -> None:
+    point = linked(client, account, fake, "")
+    customer = point.customer
+    assert (customer.name, customer.home_store_id) == ("Anna Nowak", store.pk)
+    assert names_of([customer], frozenset({store.pk})) == {customer.pk: "Anna Nowak"}
+    assert list(TimelineEvent.objects.filter(customer=customer).values_list("kind", flat=True)
+                .order_by("id")[:2]) == [EventKind.CUSTOMER_CREATED, EventKind.CONTACT_ADDED]
 
 
 @pytest.mark.parametrize("form", ["/start {}", "/start@touchflow_bot {}", "  /start\t{} "])

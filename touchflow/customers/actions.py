@@ -401,6 +401,39 @@ def resolve_customer(
     raise AssertionError("unreachable")
 
 
+def create_customer(
+    store: Store,
+    actor: Actor,
+    at: datetime,
+    timeline: list[TimelineEvent],
+    *,
+    name: str = "",
+    language: str | None = None,
+    time_zone: str | None = None,
+    country: str = "",
+    tags: Sequence[str] = (),
+    link: bool = True,
+) -> Customer:
+    """A new customer of ``store`` (its language and zone unless given), with the
+    ``customer_created`` row appended to ``timeline`` and, unless ``link`` is False (the
+    caller links it with a name), linked to the store. The one place a customer is
+    created one at a time: ``resolve_customer`` (counter, API) and the QR opt-in; the
+    importer writes the same columns in bulk."""
+    customer = Customer.objects.create(
+        name=name.strip()[:200],
+        language=language or store.language,
+        time_zone=time_zone or store.time_zone,
+        country=country,
+        tags=sorted(set(tags)),
+        home_store=store,
+        created_at=at,
+    )
+    timeline.append(events.customer_created_row(customer, actor))
+    if link:
+        link_store(customer, store, at, new=True, name=name)  # the name this store was given
+    return customer
+
+
 def _resolve_once(
     store: Store,
     actor: Actor,
@@ -418,16 +451,10 @@ def _resolve_once(
     matches = find_customer(contacts, external_id, store)
     created = not matches
     if created:
-        customer = Customer.objects.create(
-            name=name.strip()[:200],
-            language=language or store.language,
-            time_zone=time_zone or store.time_zone,
-            country=country,
-            tags=sorted(set(tags)),
-            home_store=store,
-            created_at=at,
+        customer = create_customer(
+            store, actor, at, timeline, name=name, language=language, time_zone=time_zone,
+            country=country, tags=tags, link=False,
         )
-        timeline.append(events.customer_created_row(customer, actor))
         _add_contacts(customer, _unique(contacts), consent, actor, at, timeline, store)
     else:
         customer = matches[0]

@@ -14,17 +14,23 @@ from datetime import datetime
 from django.db import transaction
 
 from touchflow.core import clock
-from touchflow.customers.actions import link_contacts, merge_customers, record_consent, resolve
+from touchflow.customers.actions import (
+    create_customer,
+    link_contacts,
+    merge_customers,
+    record_consent,
+    resolve,
+)
 from touchflow.customers.models import (
     ConsentPurpose,
     ConsentSource,
     ContactPoint,
     Customer,
-    CustomerStore,
     OptInToken,
 )
 from touchflow.integrations.actor import Actor
 from touchflow.timeline import events
+from touchflow.timeline.models import TimelineEvent
 
 QR = Actor(source=ConsentSource.QR)
 
@@ -77,13 +83,10 @@ def redeem(
             point = ContactPoint.objects.get(pk=existing.pk)
         else:
             if customer is None:
-                customer = Customer.objects.create(
-                    name=name[:200], home_store_id=store_id, language=row.store.language,
-                    time_zone=row.store.time_zone, country=row.store.country, created_at=at,
-                )
-                CustomerStore.objects.create(customer=customer, store_id=store_id,
-                                             first_seen_at=at, last_seen_at=at)
-                events.customer_created(customer, QR)
+                rows: list[TimelineEvent] = []
+                customer = create_customer(row.store, QR, at, rows, name=name,
+                                           country=row.store.country)
+                events.write_rows(rows)
             point = ContactPoint.objects.create(
                 customer=customer, kind=kind, network=network, value=address, created_at=at
             )
