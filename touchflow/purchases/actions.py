@@ -8,10 +8,9 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db import IntegrityError, transaction
-
 from touchflow.core import clock, currencies
 from touchflow.core.errors import InvalidInput
+from touchflow.core.idempotent import write_once
 from touchflow.customers import actions as customer_actions
 from touchflow.customers.actions import ConsentGrant, ContactInput
 from touchflow.customers.models import Customer
@@ -85,10 +84,14 @@ def record_purchase(
     it (one sale, whose chains were entered when the visit was logged). A further
     purchase of the same visit (a split receipt) is recorded, but enters no chain again.
     """
-    if external_id:
-        existing = Purchase.objects.filter(store=store, external_id=external_id).first()
-        if existing is not None:
-            return existing, False
+    def existing() -> Purchase | None:
+        if not external_id:
+            return None
+        return Purchase.objects.filter(store=store, external_id=external_id).first()
+
+    replayed = existing()
+    if replayed is not None:
+        return replayed, False
     now, occurred_at = clock.occurred(occurred_at, "A purchase")
     value = check_amount(amount)
     code = check_currency(currency or store.currency)
@@ -109,20 +112,7 @@ def record_purchase(
         external_id=external_id or None,
         now=now,
     )
-    for attempt in range(3):
-        try:
-            with transaction.atomic():
-                return sale.write(), True
-        except IntegrityError:
-            # Another request won a race: the same external id (return its purchase) or
-            # the same new contact (the next round finds that customer).
-            if external_id:
-                existing = Purchase.objects.filter(store=store, external_id=external_id).first()
-                if existing is not None:
-                    return existing, False
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+    return write_once(sale.write, existing)
 
 
 @dataclass

@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
-
 from touchflow.core import clock
 from touchflow.core.errors import InvalidInput
+from touchflow.core.idempotent import write_once
 from touchflow.core.ttlcache import TTLCache
 from touchflow.customers import actions as customer_actions
 from touchflow.customers.actions import ConsentGrant, ContactInput
@@ -111,10 +110,14 @@ def log_visit(
     Idempotent by ``external_id`` within the store: a repeated call returns the first visit.
     ``staff`` defaults to the acting staff member.
     """
-    if external_id:
-        existing = Visit.objects.filter(store=store, external_id=external_id).first()
-        if existing is not None:
-            return existing, False
+    def existing() -> Visit | None:
+        if not external_id:
+            return None
+        return Visit.objects.filter(store=store, external_id=external_id).first()
+
+    replayed = existing()
+    if replayed is not None:
+        return replayed, False
     now, occurred_at = clock.occurred(occurred_at, "A visit")
     capture = check_capture(contact_capture)
     reason_row = check_reason(bought, reason)
@@ -147,20 +150,7 @@ def log_visit(
         external_id=external_id,
         optin_token=optin_token,
     )
-    for attempt in range(3):
-        try:
-            with transaction.atomic():
-                return write.run(), True
-        except IntegrityError:
-            # Another request won a race: the same external id (return its visit) or
-            # the same new contact (the next round finds that customer).
-            if external_id:
-                existing = Visit.objects.filter(store=store, external_id=external_id).first()
-                if existing is not None:
-                    return existing, False
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+    return write_once(write.run, existing)
 
 
 @dataclass
