@@ -141,9 +141,9 @@ def make_due(count: int) -> None:
 def rounds(batch: int, repeat: int) -> dict[str, Any]:
     from django.db import connection
 
-    from touchflow.delivery.channels.registry import from_settings
     from touchflow.delivery.dispatcher import Dispatcher
     from touchflow.delivery.models import Touch
+    from touchflow.messaging.outbound import from_settings
 
     make_due(batch * (repeat + 1))
     dispatcher = Dispatcher(from_settings("sms=null:"), batch_size=batch)

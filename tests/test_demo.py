@@ -12,9 +12,9 @@ import time_machine
 from touchflow import demo
 from touchflow.core.localtime import next_allowed
 from touchflow.customers.models import ContactPoint, Customer
-from touchflow.delivery.channels.registry import from_settings
 from touchflow.delivery.dispatcher import Dispatcher
 from touchflow.delivery.models import CallTask, Touch, TouchState
+from touchflow.messaging.outbound import from_settings
 from touchflow.stores.models import Store
 
 QUIET = (time(21, 0), time(9, 0))  # the stores' default quiet hours

@@ -44,11 +44,11 @@ from tests.servers import Sink, http_sink
 from touchflow.customers.actions import ConsentGrant, ContactInput, check_contact
 from touchflow.customers.models import ContactPoint, Customer
 from touchflow.customers.optout import opt_out
-from touchflow.delivery.channels.registry import from_settings
 from touchflow.delivery.dispatcher import Dispatcher
 from touchflow.delivery.models import Touch, TouchState
 from touchflow.flows.actions import load_flow_dir, load_flow_text, set_status
 from touchflow.integrations.actor import Actor
+from touchflow.messaging.outbound import from_settings
 from touchflow.purchases.actions import record_purchase
 from touchflow.stores.models import Staff, Store
 from touchflow.visits.actions import log_visit

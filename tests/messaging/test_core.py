@@ -151,7 +151,7 @@ def test_stop_on_one_channel_ends_the_chain_for_a_touch_a_worker_already_holds(
     chat_of(visit)
     clock.move_to(utc(2026, 6, 2, 15, 0))
     dispatcher_class = stop_while_held("STOP", account)
-    from touchflow.delivery.channels.registry import from_settings
+    from touchflow.messaging.outbound import from_settings
 
     dispatcher = dispatcher_class(from_settings(f"sms={sink[1]}", accounts=True), now=clock.now)
     dispatcher.run_round()
@@ -176,7 +176,7 @@ def test_stop_everywhere_cancels_a_held_touch_and_nothing_is_sent_after(
     visit = type3_visit()
     chat_of(visit)
     clock.move_to(utc(2026, 6, 2, 15, 0))
-    from touchflow.delivery.channels.registry import from_settings
+    from touchflow.messaging.outbound import from_settings
 
     dispatcher = stop_while_held("СТОП всё", account)(
         from_settings(f"sms={sink[1]}", accounts=True), now=clock.now
@@ -229,7 +229,7 @@ def test_a_permanent_failure_receipt_sends_the_step_again_on_the_next_channel(
     visit = type3_visit()
     chat_of(visit)
     clock.move_to(utc(2026, 6, 2, 15, 0))
-    from touchflow.delivery.channels.registry import from_settings
+    from touchflow.messaging.outbound import from_settings
 
     dispatcher = Dispatcher(from_settings(f"sms={sink[1]}", accounts=True), now=clock.now)
     dispatcher.run_round()
@@ -312,7 +312,7 @@ def test_a_stores_bot_is_not_given_a_username_it_cannot_write_to(
                                 value="@anna_nowak", contact_consent=True,
                                 created_at=visit.occurred_at)
     clock.move_to(utc(2026, 6, 2, 15, 0))
-    from touchflow.delivery.channels.registry import from_settings
+    from touchflow.messaging.outbound import from_settings
 
     dispatcher = Dispatcher(from_settings(f"sms={sink[1]};telegram=null:", accounts=True),
                             now=clock.now)

@@ -19,12 +19,12 @@ from tests.messaging.fakes.mailgun import INVALID_TO, FakeMailgun, event, signed
 from tests.servers import Sink, SmtpInbox, free_port
 from touchflow.customers.models import ConsentEvent, ContactPoint
 from touchflow.delivery.channels.base import OutgoingMessage, SendResult
-from touchflow.delivery.channels.registry import from_settings
 from touchflow.delivery.dispatcher import Dispatcher
 from touchflow.delivery.models import Touch
 from touchflow.flows.models import Flow
 from touchflow.messaging import accounts
 from touchflow.messaging.models import ChannelAccount, InboundEvent
+from touchflow.messaging.outbound import from_settings
 from touchflow.messaging.providers.base import (
     Bounce,
     Complaint,

@@ -34,7 +34,6 @@ from touchflow.cli import build_app
 from touchflow.core import clock as core_clock
 from touchflow.core.errors import InvalidInput
 from touchflow.customers.models import ContactPoint, Customer
-from touchflow.delivery.channels.registry import from_settings
 from touchflow.delivery.dispatcher import Dispatcher
 from touchflow.delivery.models import Touch
 from touchflow.delivery.render import unsubscribe_token
@@ -43,6 +42,7 @@ from touchflow.flows.enrollment import enroll
 from touchflow.flows.models import Enrollment, Flow
 from touchflow.messaging import accounts, notices
 from touchflow.messaging.models import ChannelAccount, Notice
+from touchflow.messaging.outbound import from_settings
 from touchflow.messaging.replies import reply, routes
 from touchflow.privacy.actor import Requester
 from touchflow.privacy.erase import erase_customer

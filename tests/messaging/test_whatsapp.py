@@ -29,12 +29,12 @@ from tests.servers import Sink
 from touchflow.customers.actions import create_optin_token
 from touchflow.customers.models import ContactPoint
 from touchflow.delivery.channels.base import OutgoingMessage, SendResult
-from touchflow.delivery.channels.registry import from_settings
 from touchflow.delivery.dispatcher import Dispatcher
 from touchflow.delivery.models import Touch
 from touchflow.flows.models import Flow
 from touchflow.messaging import accounts, optin_links
 from touchflow.messaging.models import ChannelAccount, InboundEvent
+from touchflow.messaging.outbound import from_settings
 from touchflow.messaging.providers.whatsapp import WhatsAppProvider
 from touchflow.stores.models import Staff, Store
 from touchflow.timeline.models import EventKind, TimelineEvent

@@ -17,11 +17,11 @@ from tests.servers import Sink, http_sink
 from touchflow.core import clock
 from touchflow.customers.actions import ConsentGrant, ContactInput
 from touchflow.customers.models import Customer
-from touchflow.delivery.channels.registry import from_settings
 from touchflow.delivery.dispatcher import Dispatcher
 from touchflow.flows.actions import load_flow_text, set_status
 from touchflow.flows.models import Flow
 from touchflow.integrations.actor import Actor
+from touchflow.messaging.outbound import from_settings
 from touchflow.stores.models import Staff, Store
 from touchflow.visits.actions import log_visit
 

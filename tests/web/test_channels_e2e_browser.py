@@ -23,11 +23,11 @@ from tests.messaging.fakes.base import running
 from tests.messaging.test_core import MiniTelegram
 from tests.web.test_counter_browser import _sign_in
 from touchflow.customers.models import ConsentEvent, ContactPoint
-from touchflow.delivery.channels.registry import from_settings
 from touchflow.delivery.dispatcher import Dispatcher
 from touchflow.delivery.models import Touch
 from touchflow.flows.actions import load_flow_dir, set_status
 from touchflow.messaging.models import ChannelAccount
+from touchflow.messaging.outbound import from_settings
 from touchflow.stores.models import Staff, Store
 from touchflow.timeline.models import TimelineEvent
 from touchflow.visits.models import Visit

@@ -17,12 +17,12 @@ from tests.web.conftest import FOLLOW_UP
 from tests.web.test_counter_browser import _sign_in
 from touchflow.customers.actions import ConsentGrant, ContactInput
 from touchflow.customers.models import Customer
-from touchflow.delivery.channels.registry import from_settings
 from touchflow.delivery.dispatcher import Dispatcher
 from touchflow.delivery.models import CallTask, Touch
 from touchflow.delivery.render import unsubscribe_token
 from touchflow.flows.actions import load_flow_text, set_status
 from touchflow.integrations.actor import Actor
+from touchflow.messaging.outbound import from_settings
 from touchflow.stores.models import Role, Staff, Store
 from touchflow.visits.actions import log_visit
 

@@ -1,6 +1,6 @@
 """``touchflow doctor``: check the configuration, the database, the provider accounts,
 the queue and the enrollments, and say what is wrong (the checks live in
-``touchflow.delivery.health``)."""
+``touchflow.messaging.health``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from touchflow.core import clock
-from touchflow.delivery import health
+from touchflow.messaging import health
 
 console = Console(soft_wrap=True)
 

@@ -16,11 +16,11 @@ from rich.markup import escape
 
 from touchflow.core import clock, logs
 from touchflow.delivery import ratelimit, readiness
-from touchflow.delivery.channels.registry import from_settings
 from touchflow.delivery.dispatcher import Dispatcher
 from touchflow.delivery.metrics import LogSummary, Metrics, queue_due_now_closing, serve
 from touchflow.delivery.retry import RetryPolicy
 from touchflow.messaging import notices
+from touchflow.messaging.outbound import from_settings
 from touchflow.privacy.retention import Daily
 
 if TYPE_CHECKING:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from touchflow.core import channels
 from touchflow.delivery.channels.base import Channel, OutgoingMessage, Route, SendResult
 from touchflow.delivery.channels.base import route as channel_route
+from touchflow.delivery.channels.registry import configured
 from touchflow.delivery.policies import Contact
 from touchflow.messaging import accounts, providers
 
@@ -78,3 +79,14 @@ class AccountChannel:
         if self.default is not None:
             self.default.close()
         accounts.forget()
+
+
+def from_settings(spec: str | None = None, *, accounts: bool | None = None) -> dict[str, Channel]:
+    """The channels the worker sends on: those of ``spec`` (default: TOUCHFLOW_CHANNELS)
+    and, with ``accounts`` (the default when reading the settings), every channel also
+    through the stores' own provider accounts, the spec's channel serving the stores
+    that have none."""
+    spec_channels = configured(spec)
+    if not (spec is None if accounts is None else accounts):
+        return spec_channels
+    return {name: AccountChannel(name, spec_channels.get(name)) for name in channels.NAMES}

@@ -87,15 +87,9 @@ def _pop_number(url: str, field: str, unit: str) -> tuple[str, float | None]:
     return urlunsplit(parts._replace(query=urlencode(rest))), number
 
 
-def from_settings(spec: str | None = None, *, accounts: bool | None = None) -> dict[str, Channel]:
-    """The channels of ``spec`` (default: TOUCHFLOW_CHANNELS). With ``accounts`` (the
-    default when reading the settings), every channel also goes through the stores'
-    own provider accounts (``messaging.outbound``), the spec's channel serving the
-    stores that have none."""
+def configured(spec: str | None = None) -> dict[str, Channel]:
+    """The channels ``spec`` lists (default: TOUCHFLOW_CHANNELS), each as its URL says,
+    without the stores' own provider accounts (``messaging.outbound.from_settings``
+    routes every channel through those)."""
     text = settings.TOUCHFLOW_CHANNELS if spec is None else spec
-    configured = {name: build(name, url) for name, url in parse_spec(text).items()}
-    if not (spec is None if accounts is None else accounts):
-        return configured
-    from touchflow.messaging.outbound import AccountChannel  # messaging builds on delivery
-
-    return {name: AccountChannel(name, configured.get(name)) for name in NAMES}
+    return {name: build(name, url) for name, url in parse_spec(text).items()}

@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
@@ -25,11 +26,15 @@ from django.db.models import Min
 from touchflow.core.errors import InvalidInput
 from touchflow.core.secrets import check_secrets
 from touchflow.delivery import readiness
-from touchflow.delivery.channels.registry import build, from_settings, parse_spec
+from touchflow.delivery.channels.registry import build, parse_spec
 from touchflow.delivery.metrics import QUEUE_COUNT_CAP, queue_due_now
 from touchflow.delivery.models import Touch, TouchState
 from touchflow.delivery.policies import NO_CHANNEL
 from touchflow.flows.queries import stranded_enrollments
+from touchflow.messaging import crypto
+from touchflow.messaging.models import ChannelAccount
+from touchflow.messaging.outbound import from_settings
+from touchflow.messaging.providers import provider_class
 
 
 class Status(StrEnum):
@@ -87,7 +92,6 @@ def check_settings() -> list[Finding]:
         status = Status.WARN if (not trial or settings.DEBUG) else Status.FAIL
         variable = message.msg.split(" ", 1)[0]
         found.append(Finding("settings", status, message.msg, FIXES.get(variable, "")))
-    from touchflow.messaging import crypto  # messaging builds on delivery
 
     try:
         crypto.fernet()
@@ -137,7 +141,6 @@ def check_channels() -> list[Finding]:
 def check_accounts(live: bool = False, timeout: float = 5.0) -> list[Finding]:
     """Every enabled provider account: its credentials open and hold what its provider
     needs, its API base URL is a URL; with ``live``, that URL answers."""
-    from touchflow.messaging.models import ChannelAccount  # messaging builds on delivery
 
     accounts = ChannelAccount.objects.filter(enabled=True).select_related("store")
     found = [_account(a, live, timeout) for a in accounts.order_by("store__slug", "channel")]
@@ -145,7 +148,6 @@ def check_accounts(live: bool = False, timeout: float = 5.0) -> list[Finding]:
 
 
 def _account(account: Any, live: bool, timeout: float) -> Finding:
-    from touchflow.messaging.providers import provider_class
 
     name = f"account {account.store.slug}/{account.channel} ({account.provider})"
     add = f"touchflow channels add {account.store.slug} {account.provider}"
@@ -176,7 +178,6 @@ def _account(account: Any, live: bool, timeout: float) -> Finding:
 def _reachable(name: str, base_url: str, timeout: float) -> Finding:
     """Any HTTP answer means the API can be reached (credentials are not tried: that
     would need a call per provider, and some count them)."""
-    import httpx
 
     try:
         response = httpx.get(base_url, timeout=timeout)
