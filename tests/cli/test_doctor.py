@@ -257,10 +257,11 @@ def test_a_credentials_key_that_does_not_parse_fails(store: Store, settings: Any
     assert code == 1
     assert finding(lines, "FAIL settings: ") == (
         "FAIL settings: TOUCHFLOW_CREDENTIALS_KEY: Each key must be 32 url-safe base64-encoded "
-        "bytes (see `touchflow keys new`)."
+        "bytes (`touchflow channels new-key` prints one)."
     )
     assert finding(lines, "FAIL account warsaw/telegram (telegram): ").endswith(
-        "Each key must be 32 url-safe base64-encoded bytes (see `touchflow keys new`)."
+        "Each key must be 32 url-safe base64-encoded bytes (`touchflow channels new-key` prints "
+        "one)."
     )
 
 

@@ -1,7 +1,7 @@
 """Provider credentials are encrypted at rest (Fernet: AES-128-CBC + HMAC-SHA256).
 
 The key comes from ``TOUCHFLOW_CREDENTIALS_KEY``: one or more url-safe base64 keys
-separated by commas, newest first (``touchflow keys new`` prints one). Older keys still
+separated by commas, newest first (``touchflow channels new-key`` prints one). Older keys still
 decrypt, so a key is rotated by prepending a new one and re-saving the accounts
 (``touchflow channels rekey``). Without the variable, the embedded default derives a
 key from ``TOUCHFLOW_SECRET_KEY``: good enough for a trial, said so in the docs.
@@ -31,7 +31,8 @@ def _fernet(spec: str, secret_key: str) -> MultiFernet:
     except ValueError as exc:
         raise InvalidInput(
             "TOUCHFLOW_CREDENTIALS_KEY",
-            "Each key must be 32 url-safe base64-encoded bytes (see `touchflow keys new`).",
+            "Each key must be 32 url-safe base64-encoded bytes "
+            "(`touchflow channels new-key` prints one).",
             "invalid_key",
         ) from exc
 
