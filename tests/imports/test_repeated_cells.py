@@ -18,7 +18,6 @@ from django.db.models import Model, signals
 from touchflow.core import bulk
 from touchflow.core.bulk import Encoded
 from touchflow.customers.models import ContactPoint, Customer
-from touchflow.purchases import import_write
 from touchflow.purchases.import_mapping import build_mapping
 from touchflow.purchases.import_report import BadRow
 from touchflow.purchases.importer import ImportOptions, import_purchases
@@ -133,12 +132,12 @@ def test_encoded_keeps_each_element_object_with_its_text() -> None:
 def test_rows_are_built_as_the_models_own_constructor_builds_them(
     model: type[Model], names: tuple[str, ...], values: tuple[Any, ...]
 ) -> None:
-    made = import_write.maker(model, *names)(*values)
+    made = bulk.maker(model, *names)(*values)
     expected = model(**dict(zip(names, values, strict=True)))
 
     assert _fields(made) == _fields(expected)
     assert (made._state.adding, made._state.db) == (True, None)
-    assert made._state is not import_write.maker(model, *names)(*values)._state
+    assert made._state is not bulk.maker(model, *names)(*values)._state
 
 
 @pytest.fixture
@@ -156,7 +155,7 @@ def post_init_seen() -> Iterator[list[Model]]:
 def test_rows_of_a_model_with_init_receivers_go_through_its_constructor(
     post_init_seen: list[Model],
 ) -> None:
-    made = import_write.maker(Customer, "id", "name")(9, "Ann")
+    made = bulk.maker(Customer, "id", "name")(9, "Ann")
     assert post_init_seen == [made]
     assert (made.pk, made.name, made.language) == (9, "Ann", "en")
 

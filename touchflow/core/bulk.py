@@ -10,11 +10,15 @@ single-row ``INSERT`` run with ``executemany``.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db import connection
+from django.db import connection, models
+from django.db.models import signals
+from django.db.models.base import ModelState
+from django.db.models.expressions import DatabaseDefault
 
 
 @dataclass
@@ -102,3 +106,84 @@ def _prepare(
 
 
 _encode = json.JSONEncoder(ensure_ascii=False).encode
+
+
+M = TypeVar("M", bound=models.Model)
+
+
+def maker(model: type[M], *names: str) -> Callable[..., M]:
+    """``make(*values)`` → an unsaved ``model`` with ``names`` (attnames) set to ``values``
+    and every other field at its default. Django's keyword path looks every field up and
+    calls its default, which cost more than the insert; even its positional path sets
+    each field through ``setattr``. With no ``pre_init``/``post_init`` receivers on the
+    model, ``Model.__init__`` does nothing else for unsaved positional values than a
+    fresh ``ModelState`` and each attname in the instance's dict, so that is what this
+    does (``tests/imports/test_repeated_cells.py`` holds the two equal)."""
+    fields = model._meta.concrete_fields
+    defaults = {f.attname: f.get_default() for f in fields if f.attname not in names}
+    if signals.pre_init.has_listeners(model) or signals.post_init.has_listeners(model):
+        return lambda *values: model(**defaults, **dict(zip(names, values, strict=True)))
+    template = {f.attname: defaults.get(f.attname) for f in fields}
+    new = model.__new__
+
+    def make(*values: Any) -> M:
+        obj = new(model)
+        state = template.copy()
+        state.update(zip(names, values, strict=True))
+        obj.__dict__.update(state, _state=ModelState())
+        return obj
+
+    return make
+
+
+def reserve_ids(model: type[models.Model], count: int) -> list[int]:
+    """``count`` fresh primary keys of ``model``'s table, for rows inserted with them.
+
+    PostgreSQL hands them out from the table's sequence (safe beside other writers).
+    SQLite continues after the highest id ever given (``sqlite_sequence``, or the
+    table's highest id); the caller's transaction holds SQLite's write lock (IMMEDIATE),
+    so no one else takes them meanwhile.
+    """
+    if count == 0:
+        return []
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                [table, count],
+            )
+            return [row[0] for row in cursor.fetchall()]
+        cursor.execute(
+            f"SELECT MAX(m) FROM (SELECT MAX(id) AS m FROM {table} UNION ALL "
+            "SELECT seq FROM sqlite_sequence WHERE name = %s)",
+            [table],
+        )
+        start = (cursor.fetchone()[0] or 0) + 1
+        return list(range(start, start + count))
+
+
+def insert_rows(
+    objs: Sequence[models.Model], *, with_pk: bool = False, encoded: Encoded | None = None
+) -> None:
+    """INSERT unsaved instances of one model with ``insert_many``: every concrete column
+    (the primary key only ``with_pk``), minus those left to a database default."""
+    if not objs:
+        return
+    model = type(objs[0])
+    sample = objs[0]
+    fields: list[Any] = [
+        f
+        for f in model._meta.concrete_fields
+        if (with_pk or not f.primary_key)
+        and not isinstance(getattr(sample, f.attname), DatabaseDefault)
+    ]
+    values = operator.attrgetter(*(f.attname for f in fields))
+    insert_many(
+        model._meta.db_table,
+        [str(f.column) for f in fields],
+        [values(o) for o in objs],
+        json_columns=[str(f.column) for f in fields if isinstance(f, models.JSONField)],
+        datetime_columns=[str(f.column) for f in fields if isinstance(f, models.DateTimeField)],
+        encoded=encoded,
+    )

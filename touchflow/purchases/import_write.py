@@ -12,21 +12,19 @@ ids, timeline rows and enrolments can refer to them in the same batch.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from django.db import IntegrityError, connection, models, transaction
-from django.db.models import Q, signals
-from django.db.models.base import ModelState
-from django.db.models.expressions import DatabaseDefault
+from django.db import IntegrityError, connection, transaction
 
 from touchflow.core import clock
-from touchflow.core.bulk import Encoded, insert_many
+from touchflow.core.bulk import Encoded, insert_many, insert_rows, maker, reserve_ids
 from touchflow.core.errors import InvalidInput
 from touchflow.customers import actions as customer_actions
+from touchflow.customers import bulk as customer_bulk
+from touchflow.customers.bulk import NewCustomer
 from touchflow.customers.models import (
     ContactPoint,
     ContactPointStore,
@@ -36,8 +34,6 @@ from touchflow.customers.models import (
 )
 from touchflow.flows import enrollment as flow_enrollment
 from touchflow.integrations.actor import Actor
-from touchflow.privacy import suppression
-from touchflow.privacy.models import Suppression
 from touchflow.purchases import actions as purchase_actions
 from touchflow.purchases.import_parse import CustomerDraft, InvoiceDraft
 from touchflow.purchases.import_report import ALREADY_IMPORTED, BadRow, HeldBack, ImportReport
@@ -48,34 +44,6 @@ from touchflow.visits.models import Visit
 
 CHUNK = 1000  # ids per IN (...) lookup
 T = TypeVar("T")
-
-
-M = TypeVar("M", bound=models.Model)
-
-
-def maker(model: type[M], *names: str) -> Callable[..., M]:
-    """``make(*values)`` → an unsaved ``model`` with ``names`` (attnames) set to ``values``
-    and every other field at its default. Django's keyword path looks every field up and
-    calls its default, which cost more than the insert; even its positional path sets
-    each field through ``setattr``. With no ``pre_init``/``post_init`` receivers on the
-    model, ``Model.__init__`` does nothing else for unsaved positional values than a
-    fresh ``ModelState`` and each attname in the instance's dict, so that is what this
-    does (``tests/imports/test_repeated_cells.py`` holds the two equal)."""
-    fields = model._meta.concrete_fields
-    defaults = {f.attname: f.get_default() for f in fields if f.attname not in names}
-    if signals.pre_init.has_listeners(model) or signals.post_init.has_listeners(model):
-        return lambda *values: model(**defaults, **dict(zip(names, values, strict=True)))
-    template = {f.attname: defaults.get(f.attname) for f in fields}
-    new = model.__new__
-
-    def make(*values: Any) -> M:
-        obj = new(model)
-        state = template.copy()
-        state.update(zip(names, values, strict=True))
-        obj.__dict__.update(state, _state=ModelState())
-        return obj
-
-    return make
 
 
 @dataclass
@@ -242,7 +210,9 @@ def _fill_blanks(plan: Plan) -> None:
         )
     with transaction.atomic():
         Customer.objects.bulk_update(changed, ["country", "updated_at"], batch_size=CHUNK)
-        _insert_external_ids([(pk, plan.store.pk, v) for v, pk in ids.items() if v not in present])
+        customer_bulk.add_external_ids(
+            [(pk, plan.store.pk, v) for v, pk in ids.items() if v not in present]
+        )
         customer_actions.link_contacts(_points_news_to_store(drafts, plan), plan.store, plan.now)
 
 
@@ -420,76 +390,27 @@ def _create_customers(
         if key not in plan.known:
             owners[key] = plan.aliases.get(key, key)
     new_keys = [k for k in dict.fromkeys(owners.values()) if k not in plan.known]
-    customers = {
-        key: _customer(plan.customers[key], pk, plan)
-        for key, pk in zip(new_keys, reserve_ids(Customer, len(new_keys)), strict=True)
-    }
-    insert_rows(list(customers.values()), with_pk=True, encoded=plan.encoded)
-    points = new_contact_points(customers, plan)
-    insert_rows(points, encoded=plan.encoded)
-    _withhold_suppressed(points, plan)
-    ids = {key: customer.pk for key, customer in customers.items()}
+    made, rows = customer_bulk.create_many(
+        plan.store, plan.actor, plan.now,
+        [NewCustomer(d.name, d.country, d.contacts) for d in (plan.customers[k] for k in new_keys)],
+        plan.encoded,
+    )
+    ids = {key: customer.pk for key, customer in zip(new_keys, made, strict=True)}
     created = {key: ids.get(owner) or plan.known[owner] for key, owner in owners.items()}
-    _insert_external_ids(
+    customer_bulk.add_external_ids(
         [
             (created[key], plan.store.pk, external_id)
             for key in owners
             if (external_id := plan.customers[key].external_id)
         ]
     )
-    rows = [events.customer_created_values(c, plan.actor) for c in customers.values()]
-    rows.extend(events.contact_added_values(p, plan.actor) for p in points)
-    return created, rows, len(customers)
+    return created, rows, len(made)
 
 
-_new_customer = maker(
-    Customer, "id", "name", "language", "time_zone", "country", "tags", "home_store_id",
-    "created_at", "updated_at",
-)
-_new_contact = maker(ContactPoint, "customer_id", "kind", "network", "value", "created_at")
 _new_purchase = maker(
     Purchase, "id", "customer_id", "store_id", "occurred_at", "amount", "currency",
     "categories", "items", "source", "external_id", "created_at",
 )
-
-
-def _insert_external_ids(rows: Sequence[tuple[int, int, str]]) -> None:
-    """(customer id, store id, value) rows: the customers' ids in the store's POS."""
-    insert_many(CustomerExternalId._meta.db_table, ("customer_id", "store_id", "value"), rows)
-
-
-def _customer(draft: CustomerDraft, pk: int, plan: Plan) -> Customer:
-    store = plan.store
-    return _new_customer(
-        pk, draft.name, store.language, store.time_zone, draft.country, [], store.pk, plan.now,
-        plan.now,
-    )
-
-
-def _withhold_suppressed(points: Sequence[ContactPoint], plan: Plan) -> None:
-    """A contact of an erased person that the file brings back gets its consent withdrawn
-    (``privacy.suppression``). Rare: only those few are read back with their ids; and
-    with the list empty (the usual case) no contact is hashed at all: the keyed hash of
-    every point cost more than writing its row."""
-    if not points or not Suppression.objects.exists():
-        return
-    listed = suppression.suppressed(points)
-    if not listed:
-        return
-    match = Q()
-    for point in listed:
-        match |= Q(kind=point.kind, network=point.network, value=point.value)
-    suppression.withhold(list(ContactPoint.objects.filter(match)), plan.now)
-
-
-def new_contact_points(customers: dict[str, Customer], plan: Plan) -> list[ContactPoint]:
-    """The contact points the file gives the customers this import creates: the one place
-    the importer makes contact points."""
-    return [
-        _new_contact(customer.pk, c.kind, c.network, c.value, plan.now)
-        for key, customer in customers.items()
-        for c in plan.customers[key].contacts
-    ]
 
 
 def _link_store(
@@ -570,62 +491,3 @@ def _purchase(draft: InvoiceDraft, pk: int, customer_id: int, plan: Plan) -> Pur
     )
     Purchase.store.field.set_cached_value(purchase, plan.store)  # the enrolment reads it
     return purchase
-
-
-# --- rows in bulk -------------------------------------------------------------------
-
-
-
-
-def reserve_ids(model: type[models.Model], count: int) -> list[int]:
-    """``count`` fresh primary keys of ``model``'s table, for rows inserted with them.
-
-    PostgreSQL hands them out from the table's sequence (safe beside other writers).
-    SQLite continues after the highest id ever given (``sqlite_sequence``, or the
-    table's highest id); the caller's transaction holds SQLite's write lock (IMMEDIATE),
-    so no one else takes them meanwhile.
-    """
-    if count == 0:
-        return []
-    table = model._meta.db_table
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                [table, count],
-            )
-            return [row[0] for row in cursor.fetchall()]
-        cursor.execute(
-            f"SELECT MAX(m) FROM (SELECT MAX(id) AS m FROM {table} UNION ALL "
-            "SELECT seq FROM sqlite_sequence WHERE name = %s)",
-            [table],
-        )
-        start = (cursor.fetchone()[0] or 0) + 1
-        return list(range(start, start + count))
-
-
-def insert_rows(
-    objs: Sequence[models.Model], *, with_pk: bool = False, encoded: Encoded | None = None
-) -> None:
-    """INSERT unsaved instances of one model with ``insert_many``: every concrete column
-    (the primary key only ``with_pk``), minus those left to a database default."""
-    if not objs:
-        return
-    model = type(objs[0])
-    sample = objs[0]
-    fields: list[Any] = [
-        f
-        for f in model._meta.concrete_fields
-        if (with_pk or not f.primary_key)
-        and not isinstance(getattr(sample, f.attname), DatabaseDefault)
-    ]
-    values = operator.attrgetter(*(f.attname for f in fields))
-    insert_many(
-        model._meta.db_table,
-        [str(f.column) for f in fields],
-        [values(o) for o in objs],
-        json_columns=[str(f.column) for f in fields if isinstance(f, models.JSONField)],
-        datetime_columns=[str(f.column) for f in fields if isinstance(f, models.DateTimeField)],
-        encoded=encoded,
-    )
-
