@@ -16,12 +16,13 @@ from touchflow.customers.models import (
     Customer,
     CustomerStore,
     OptInToken,
+    Suppression,
 )
 from touchflow.delivery.models import FINAL_STATES, CallTask, TaskState, Touch, TouchState
 from touchflow.flows.models import Enrollment, EnrollmentState
 from touchflow.privacy.actor import Requester
 from touchflow.privacy.erase import erase_customer, scrub
-from touchflow.privacy.models import AuditEntry, Erasure, Suppression
+from touchflow.privacy.models import AuditEntry, Erasure
 from touchflow.purchases.models import Purchase
 from touchflow.timeline.models import EventKind, TimelineEvent
 from touchflow.visits.models import Visit

@@ -8,11 +8,11 @@ from typing import Any
 
 from django.test import Client
 
+from touchflow.customers import suppression
 from touchflow.customers.actions import ConsentGrant, check_contact
 from touchflow.customers.models import ConsentEvent, ContactPoint
 from touchflow.integrations.actions import create_token
 from touchflow.integrations.actor import Actor
-from touchflow.privacy import suppression
 from touchflow.privacy.actor import Requester
 from touchflow.privacy.erase import erase_customer
 from touchflow.purchases.import_mapping import build_mapping

@@ -24,9 +24,11 @@ from touchflow.core.contacts import (
     normalize_telegram,
 )
 from touchflow.core.errors import InvalidInput
+from touchflow.customers import suppression
 from touchflow.customers.models import (
     ConsentEvent,
     ConsentPurpose,
+    ConsentSource,
     ContactKind,
     ContactPoint,
     ContactPointStore,
@@ -37,7 +39,6 @@ from touchflow.customers.models import (
 )
 from touchflow.flows import enrollment as flow_enrollment
 from touchflow.integrations.actor import Actor
-from touchflow.privacy import suppression
 from touchflow.stores.models import LANGUAGE_CHOICES, Staff, Store, validate_time_zone
 from touchflow.timeline import events
 from touchflow.timeline.models import TimelineEvent
@@ -195,6 +196,21 @@ def _home_links(points: Sequence[ContactPoint]) -> list[ContactPointStore]:
     ]
 
 
+def withhold(
+    points: Sequence[ContactPoint], at: datetime, timeline: list[TimelineEvent] | None = None
+) -> int:
+    """Record consent withdrawn on every new point whose contact is on the suppression
+    list (an erased customer's, ``suppression``); how many. With ``timeline``, the
+    consent rows go there for the caller to write."""
+    found = suppression.suppressed(points)
+    actor = Actor.system(ConsentSource.CUSTOMER)
+    for point in found:
+        for purpose in (ConsentPurpose.CONTACT, ConsentPurpose.MARKETING):
+            record_consent(point, purpose, False, actor, at, note=suppression.NOTE,
+                           timeline=timeline)
+    return len(found)
+
+
 def record_consent(
     contact: ContactPoint,
     purpose: str,
@@ -317,7 +333,7 @@ def _add_contacts(
                                               store=store))
     ConsentEvent.objects.bulk_create(granted)
     timeline.extend(events.consent_changed_row(event) for event in granted)
-    suppression.withhold(points, at, timeline)
+    withhold(points, at, timeline)
     return points
 
 

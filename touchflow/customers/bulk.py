@@ -3,7 +3,7 @@ the importer.
 
 The same rows as one at a time — the customer with the store's language and time zone
 and the store as home, each contact point, a contact of an erased person that comes
-back with its consent withdrawn (``privacy.suppression``), the ``customer_created`` and
+back with its consent withdrawn (``suppression``), the ``customer_created`` and
 ``contact_added`` timeline rows — written without the ORM's per-field work. The store
 link is the caller's: the importer writes it over the span of the file's purchases.
 """
@@ -17,11 +17,10 @@ from datetime import datetime
 from django.db.models import Q
 
 from touchflow.core.bulk import Encoded, insert_many, insert_rows, maker, reserve_ids
-from touchflow.customers.actions import ContactInput
-from touchflow.customers.models import ContactPoint, Customer, CustomerExternalId
+from touchflow.customers import suppression
+from touchflow.customers.actions import ContactInput, withhold
+from touchflow.customers.models import ContactPoint, Customer, CustomerExternalId, Suppression
 from touchflow.integrations.actor import Actor
-from touchflow.privacy import suppression
-from touchflow.privacy.models import Suppression
 from touchflow.stores.models import Store
 from touchflow.timeline import events
 
@@ -82,4 +81,4 @@ def _withhold_suppressed(points: Sequence[ContactPoint], at: datetime) -> None:
     match = Q()
     for point in listed:
         match |= Q(kind=point.kind, network=point.network, value=point.value)
-    suppression.withhold(list(ContactPoint.objects.filter(match)), at)
+    withhold(list(ContactPoint.objects.filter(match)), at)

@@ -266,3 +266,19 @@ class OptInToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} opt-in {self.token[:6]}…"
+
+
+class Suppression(models.Model):
+    """A contact of an erased customer, as a keyed hash (``suppression.digest``): a contact
+    point created later with the same hash gets its consent recorded as withdrawn. Kept
+    with the contacts it guards (moved from ``privacy``, whose erasure fills it: the
+    table keeps its name)."""
+
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "privacy_suppression"
+
+    def __str__(self) -> str:
+        return f"suppressed {self.digest[:8]}…"

@@ -3,13 +3,12 @@
 ``TOUCHFLOW_RETENTION_DAYS`` (365): message texts older than this are cleared.
 ``TOUCHFLOW_INBOUND_EVENT_DAYS`` (8): how long a webhook event id is remembered; longer
 than the longest retry window a provider documents (decision 0012).
-``TOUCHFLOW_PRIVACY_KEY``: the key of the suppression list's hashes; without it, one
-derived from the secret key.
+(``TOUCHFLOW_PRIVACY_KEY``, the key of the suppression list's hashes, is read by
+``customers.suppression``.)
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 
 from django.conf import settings
@@ -25,10 +24,3 @@ def retention_days() -> int:
 
 def inbound_event_days() -> int:
     return int(_setting("TOUCHFLOW_INBOUND_EVENT_DAYS", "8"))
-
-
-def privacy_key() -> bytes:
-    key = _setting("TOUCHFLOW_PRIVACY_KEY", "")
-    if key:
-        return key.encode()
-    return hashlib.sha256(b"touchflow-suppression:" + settings.SECRET_KEY.encode()).digest()

@@ -26,6 +26,7 @@ from django.db import transaction
 
 from touchflow.core import clock
 from touchflow.core.errors import InvalidInput
+from touchflow.customers import suppression
 from touchflow.customers.actions import resolve
 from touchflow.customers.models import (
     ConsentEvent,
@@ -39,7 +40,7 @@ from touchflow.delivery.call_tasks import cancel_open_call_tasks
 from touchflow.delivery.models import Attempt, CallTask, Touch
 from touchflow.flows.enrollment import leave
 from touchflow.messaging.models import Notice
-from touchflow.privacy import audit, suppression
+from touchflow.privacy import audit
 from touchflow.privacy.actor import Requester
 from touchflow.privacy.models import Erasure, PrivacyAction
 from touchflow.purchases.models import Purchase

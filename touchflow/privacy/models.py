@@ -1,7 +1,7 @@
-"""The privacy log, the marks of erased customers, and the hashed suppression list.
+"""The privacy log and the marks of erased customers (the hashed suppression list is
+``customers.models.Suppression``).
 
-None of these rows holds personal data: the log names a customer by id only, and the
-suppression list keeps keyed hashes of contacts (``suppression.digest``).
+None of these rows holds personal data: the log names a customer by id only.
 """
 
 from __future__ import annotations
@@ -69,14 +69,3 @@ class Erasure(models.Model):
 
     def __str__(self) -> str:
         return f"customer {self.customer_id} erased"
-
-
-class Suppression(models.Model):
-    """A contact of an erased customer, as a keyed hash: a contact point created later
-    with the same hash gets its consent recorded as withdrawn."""
-
-    digest = models.CharField(max_length=64, unique=True)
-    created_at = models.DateTimeField()
-
-    def __str__(self) -> str:
-        return f"suppressed {self.digest[:8]}…"

@@ -4,36 +4,44 @@ A keyed HMAC-SHA256, not a plain hash: the space of phone numbers is small enoug
 hash every one of them in an afternoon, so a plain SHA-256 of a phone is as good as
 the phone. Without the deployment's key the digests reveal nothing.
 
-``withhold`` is the hook of every path that creates contact points (the actions'
-``_add_contacts`` and the importer): a new point whose digest is on the list gets its
-consent recorded as withdrawn, as the customer's own earlier request.
+Erasure (``privacy.erase``) puts contacts on the list; ``actions.withhold``, called on
+every path that creates contact points (``actions._add_contacts``, ``bulk.create_many``),
+records consent withdrawn on a new point whose digest is listed, as the customer's own
+earlier request. The key: ``TOUCHFLOW_PRIVACY_KEY``, or one derived from the secret key.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
 
-from touchflow.integrations.actor import Actor
-from touchflow.privacy import conf
-from touchflow.privacy.models import Suppression
+from django.conf import settings
 
-if TYPE_CHECKING:
-    from touchflow.customers.models import ContactPoint
-    from touchflow.timeline.models import TimelineEvent
+from touchflow.customers.models import ContactPoint, Suppression
 
 # What the consent log says about a withdrawal the suppression list made: no contact,
 # no name, only why.
 NOTE = "suppressed: the customer's data was erased at their request"
 
 
+def key() -> bytes:
+    """``TOUCHFLOW_PRIVACY_KEY`` (settings or environment), else one derived from the
+    secret key."""
+    given = getattr(settings, "TOUCHFLOW_PRIVACY_KEY", None) or os.environ.get(
+        "TOUCHFLOW_PRIVACY_KEY", ""
+    )
+    if given:
+        return str(given).encode()
+    return hashlib.sha256(b"touchflow-suppression:" + settings.SECRET_KEY.encode()).digest()
+
+
 def digest(kind: str, network: str, value: str) -> str:
     """The keyed hash of one normalised contact (as stored on a ContactPoint)."""
     message = f"{kind}\x1f{network}\x1f{value}".encode()
-    return hmac.new(conf.privacy_key(), message, hashlib.sha256).hexdigest()
+    return hmac.new(key(), message, hashlib.sha256).hexdigest()
 
 
 def digest_of(point: ContactPoint) -> str:
@@ -56,19 +64,3 @@ def suppressed(points: Sequence[ContactPoint]) -> list[ContactPoint]:
         "digest", flat=True
     )
     return [by_digest[d] for d in listed]
-
-
-def withhold(points: Sequence[ContactPoint], at: datetime,
-             timeline: list[TimelineEvent] | None = None) -> int:
-    """Record consent withdrawn on every new point whose contact is suppressed; how many.
-
-    With ``timeline``, the consent rows go there for the caller to write."""
-    from touchflow.customers.actions import record_consent
-    from touchflow.customers.models import ConsentPurpose, ConsentSource
-
-    found = suppressed(points)
-    actor = Actor.system(ConsentSource.CUSTOMER)
-    for point in found:
-        for purpose in (ConsentPurpose.CONTACT, ConsentPurpose.MARKETING):
-            record_consent(point, purpose, False, actor, at, note=NOTE, timeline=timeline)
-    return len(found)
