@@ -32,6 +32,10 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from django.db import connection
+
+from touchflow.core import clock
+
 log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -282,10 +286,6 @@ def queue_due_now(now: datetime | None = None, cap: int = QUEUE_COUNT_CAP) -> in
     (then ``cap``): a range read of the partial index ``touch_queued_due`` that the
     LIMIT stops, so a scrape costs at most ``cap`` index entries however long the
     backlog."""
-    from django.db import connection
-
-    from touchflow.core import clock
-
     when = connection.ops.adapt_datetimefield_value(now or clock.now())
     with connection.cursor() as cursor:
         cursor.execute(
@@ -300,8 +300,6 @@ def queue_due_now(now: datetime | None = None, cap: int = QUEUE_COUNT_CAP) -> in
 def queue_due_now_closing() -> int:
     """``queue_due_now`` for the scrape thread: Django gives each thread its own
     connection, which nothing else would close, so this one closes it after use."""
-    from django.db import connection
-
     try:
         return queue_due_now()
     finally:
