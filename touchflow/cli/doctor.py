@@ -9,7 +9,6 @@ from rich.console import Console
 from rich.markup import escape
 
 from touchflow.core import clock
-from touchflow.messaging import health
 
 console = Console(soft_wrap=True)
 
@@ -27,6 +26,10 @@ def register(app: typer.Typer) -> None:
 
         Reads only: nothing is changed, and nothing leaves the machine without --live.
         """
+        # Here, not at the top: the checks pull in every provider module and httpx (~65 ms),
+        # which every other command — an import timed end to end — would pay at start-up.
+        from touchflow.messaging import health
+
         failed = False
         for finding in health.run(clock.now(), live=live):
             status = finding.status.value

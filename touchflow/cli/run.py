@@ -15,7 +15,6 @@ from django.conf import settings
 from django.core.management import call_command
 from rich.console import Console
 
-from touchflow import demo as demo_data
 from touchflow.cli.secrets_check import refuse_trial_secrets
 from touchflow.core.channels import NAMES
 
@@ -160,6 +159,9 @@ def register(app: typer.Typer) -> None:
         var/outbox/ — nothing leaves the machine."""
         env = dict(os.environ) if load_only else listen_env(host, port)
         migrate()
+        # Here, not at the top: the demo data module (~45 ms) is needed by this command only.
+        from touchflow import demo as demo_data
+
         logins = demo_data.load(seed=seed, console=console)
         console.print(
             "\n[bold]Log in with any of these (password for all: "
