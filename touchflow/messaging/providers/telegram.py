@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 import httpx
 from django.http import HttpRequest
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from touchflow.core import stop_texts
 from touchflow.delivery.channels.base import OutgoingMessage, SendResult
@@ -33,6 +34,64 @@ from touchflow.messaging.providers.base import (
     Unsubscribed,
     WebhookRefused,
 )
+
+# -- the Bot API's shapes that the webhook reads (https://core.telegram.org/bots/api) --
+# The update is parsed into these at the edge: a field we rely on that is missing or of
+# the wrong type refuses the update (MalformedWebhook) instead of failing deeper in.
+
+
+class _Shape(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+
+class User(_Shape):
+    id: int
+    first_name: str = ""
+    last_name: str = ""
+
+    @property
+    def name(self) -> str:
+        return " ".join(filter(None, [self.first_name, self.last_name]))
+
+
+class Chat(_Shape):
+    id: int
+
+
+class Message(_Shape):
+    chat: Chat
+    date: int
+    sender: User | None = Field(None, alias="from")
+    text: str | None = None  # absent for stickers, photos…
+
+
+class MessageRef(_Shape):
+    """A callback's message: possibly inaccessible (then without most fields)."""
+
+    chat: Chat | None = None
+
+
+class CallbackQuery(_Shape):
+    id: str
+    sender: User = Field(alias="from")
+    message: MessageRef | None = None
+    data: str | None = None  # absent for a game's button
+
+
+class ChatMember(_Shape):
+    status: str
+
+
+class ChatMemberUpdated(_Shape):
+    chat: Chat
+    new_chat_member: ChatMember
+
+
+class Update(_Shape):
+    update_id: int
+    message: Message | None = None
+    callback_query: CallbackQuery | None = None
+    my_chat_member: ChatMemberUpdated | None = None
 
 
 class TelegramProvider(Provider):
@@ -127,43 +186,39 @@ class TelegramProvider(Provider):
             raise Unauthenticated("X-Telegram-Bot-Api-Secret-Token is missing")
         if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
             raise WebhookRefused("X-Telegram-Bot-Api-Secret-Token does not match")
-        update = self.json_body(request)
-        if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
-            raise MalformedWebhook("an Update object with an integer update_id is expected")
-        event_id = str(update["update_id"])
         try:
-            return self._items(event_id, update)
-        except (KeyError, TypeError, ValueError, AttributeError, OverflowError, OSError) as exc:
-            raise MalformedWebhook(f"unexpected Update shape: {exc!r}") from exc
+            update = Update.model_validate(self.json_body(request))
+        except ValidationError as exc:
+            raise MalformedWebhook(f"not an Update this bot reads: {_first_error(exc)}") from exc
+        try:
+            return self._items(str(update.update_id), update)
+        except (ValueError, OverflowError, OSError) as exc:
+            raise MalformedWebhook(f"unexpected Update values: {exc!r}") from exc
 
-    def _items(self, event_id: str, update: dict[str, Any]) -> list[Inbound]:
-        if "message" in update:
-            message = update["message"]
-            chat = str(message["chat"]["id"])
-            name = _name(message.get("from") or {})
-            text = message.get("text")
-            if not isinstance(text, str):
+    def _items(self, event_id: str, update: Update) -> list[Inbound]:
+        if update.message is not None:
+            message = update.message
+            chat = str(message.chat.id)
+            name = message.sender.name if message.sender else ""
+            if message.text is None:
                 return []  # stickers, photos: nothing we act on
-            command, *argument = text.split(maxsplit=1) or [""]
+            command, *argument = message.text.split(maxsplit=1) or [""]
             if command == "/start" or command.startswith("/start@"):
                 return [Start(event_id, chat, "".join(argument).strip(), name)]
-            at = datetime.fromtimestamp(int(message["date"]), UTC)
-            return [Text(event_id, chat, text, name, at)]
-        if "callback_query" in update:
-            query = update["callback_query"]
-            chat = str(
-                (query.get("message") or {}).get("chat", {}).get("id") or query["from"]["id"]
-            )
-            name = _name(query["from"])
-            self._answer_callback(str(query["id"]))
-            data = query.get("data")
-            if not isinstance(data, str) or not data:
+            at = datetime.fromtimestamp(message.date, UTC)
+            return [Text(event_id, chat, message.text, name, at)]
+        if update.callback_query is not None:
+            query = update.callback_query
+            origin = query.message.chat if query.message and query.message.chat else None
+            chat = str(origin.id if origin else query.sender.id)
+            self._answer_callback(query.id)
+            if not query.data:
                 return []  # a game's button: no data to act on
-            return [Text(event_id, chat, data, name)]
-        if "my_chat_member" in update:
-            member = update["my_chat_member"]
-            if member["new_chat_member"]["status"] in ("kicked", "left"):
-                return [Unsubscribed(event_id, str(member["chat"]["id"]))]
+            return [Text(event_id, chat, query.data, query.sender.name)]
+        if update.my_chat_member is not None:
+            member = update.my_chat_member
+            if member.new_chat_member.status in ("kicked", "left"):
+                return [Unsubscribed(event_id, str(member.chat.id))]
             return []
         return []
 
@@ -178,5 +233,8 @@ def _bytes64(data: str) -> str:
     return data.encode()[:64].decode(errors="ignore")
 
 
-def _name(user: dict[str, Any]) -> str:
-    return " ".join(filter(None, [user.get("first_name"), user.get("last_name")]))
+def _first_error(exc: ValidationError) -> str:
+    """The first problem, with where it is: "message.chat: Field required"."""
+    error = exc.errors()[0]
+    where = ".".join(str(p) for p in error["loc"]) or "the body"
+    return f"{where}: {error['msg']}"
