@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.delivery.conftest import START, Clock
 from tests.messaging.conftest import deliver, post_hook
@@ -340,6 +342,33 @@ def test_malformed_callbacks_are_400_never_500(
     assert response.status_code == 400
     assert response.json()["ok"] is False
     assert not InboundEvent.objects.exists()
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False)
+    | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.sampled_from(["id", "name", "type", "text"]), inner, max_size=3),
+    max_leaves=6,
+)
+_fields = st.sampled_from(["timestamp", "message_token", "user", "sender", "message",
+                           "user_id", "desc", "context"])
+
+
+@settings(derandomize=True, database=None, deadline=None, max_examples=150,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(event=st.sampled_from(["webhook", "conversation_started", "message", "unsubscribed",
+                              "delivered", "seen", "failed", "subscribed"]),
+       fields=st.dictionaries(_fields, _json, max_size=6))
+def test_any_callback_shape_is_read_or_refused_never_a_500(
+    client: Client, account: ChannelAccount, fake: FakeViber, event: str,
+    fields: dict[str, Any],
+) -> None:
+    """The callback is parsed into typed shapes at the edge: whatever its fields hold,
+    the webhook answers 200 (read) or 400 (refused, naming the field)."""
+    body = json.dumps({"event": event, **fields}).encode()
+    response = hook(client, account, fake, body)
+    assert response.status_code in (200, 400), response.content
 
 
 def test_callbacks_we_do_not_act_on_are_taken_in(

@@ -13,10 +13,11 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import httpx
 from django.http import HttpRequest, HttpResponse
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from touchflow.delivery.channels.base import OutgoingMessage, SendResult
 from touchflow.delivery.channels.http_status import retry_after_seconds
@@ -114,6 +115,27 @@ class AccountConfig:
     webhook_url: str = ""  # the public URL of this account's webhook
     # Messages per second for this account; None: the provider's ``default_rate``.
     rate_limit: float | None = None
+
+
+class Shape(BaseModel):
+    """A provider's JSON as the webhook reads it: parsed at the edge into typed fields,
+    the fields it does not read ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+
+S = TypeVar("S", bound=Shape)
+
+
+def parse_shape(shape: type[S], data: object, what: str) -> S:
+    """``data`` as ``shape``, or MalformedWebhook naming the first field that is wrong
+    ("message.chat: Field required")."""
+    try:
+        return shape.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(p) for p in error["loc"]) or "the body"
+        raise MalformedWebhook(f"not {what}: {where}: {error['msg']}") from exc
 
 
 QUICK_STOP = "stop"  # the payload of the unsubscribe button every messenger shows

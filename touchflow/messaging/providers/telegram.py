@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import httpx
 from django.http import HttpRequest
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
 from touchflow.core import stop_texts
 from touchflow.delivery.channels.base import OutgoingMessage, SendResult
@@ -28,11 +28,13 @@ from touchflow.messaging.providers.base import (
     Inbound,
     MalformedWebhook,
     Provider,
+    Shape,
     Start,
     Text,
     Unauthenticated,
     Unsubscribed,
     WebhookRefused,
+    parse_shape,
 )
 
 # -- the Bot API's shapes that the webhook reads (https://core.telegram.org/bots/api) --
@@ -40,11 +42,7 @@ from touchflow.messaging.providers.base import (
 # the wrong type refuses the update (MalformedWebhook) instead of failing deeper in.
 
 
-class _Shape(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
-
-
-class User(_Shape):
+class User(Shape):
     id: int
     first_name: str = ""
     last_name: str = ""
@@ -54,40 +52,40 @@ class User(_Shape):
         return " ".join(filter(None, [self.first_name, self.last_name]))
 
 
-class Chat(_Shape):
+class Chat(Shape):
     id: int
 
 
-class Message(_Shape):
+class Message(Shape):
     chat: Chat
     date: int
     sender: User | None = Field(None, alias="from")
     text: str | None = None  # absent for stickers, photos…
 
 
-class MessageRef(_Shape):
+class MessageRef(Shape):
     """A callback's message: possibly inaccessible (then without most fields)."""
 
     chat: Chat | None = None
 
 
-class CallbackQuery(_Shape):
+class CallbackQuery(Shape):
     id: str
     sender: User = Field(alias="from")
     message: MessageRef | None = None
     data: str | None = None  # absent for a game's button
 
 
-class ChatMember(_Shape):
+class ChatMember(Shape):
     status: str
 
 
-class ChatMemberUpdated(_Shape):
+class ChatMemberUpdated(Shape):
     chat: Chat
     new_chat_member: ChatMember
 
 
-class Update(_Shape):
+class Update(Shape):
     update_id: int
     message: Message | None = None
     callback_query: CallbackQuery | None = None
@@ -186,10 +184,7 @@ class TelegramProvider(Provider):
             raise Unauthenticated("X-Telegram-Bot-Api-Secret-Token is missing")
         if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
             raise WebhookRefused("X-Telegram-Bot-Api-Secret-Token does not match")
-        try:
-            update = Update.model_validate(self.json_body(request))
-        except ValidationError as exc:
-            raise MalformedWebhook(f"not an Update this bot reads: {_first_error(exc)}") from exc
+        update = parse_shape(Update, self.json_body(request), "an Update this bot reads")
         try:
             return self._items(str(update.update_id), update)
         except (ValueError, OverflowError, OSError) as exc:
@@ -231,10 +226,3 @@ def _bytes64(data: str) -> str:
     """``callback_data`` is limited to 64 *bytes*: a Cyrillic label of 40 letters is
     80 and Telegram would refuse the whole message."""
     return data.encode()[:64].decode(errors="ignore")
-
-
-def _first_error(exc: ValidationError) -> str:
-    """The first problem, with where it is: "message.chat: Field required"."""
-    error = exc.errors()[0]
-    where = ".".join(str(p) for p in error["loc"]) or "the body"
-    return f"{where}: {error['msg']}"

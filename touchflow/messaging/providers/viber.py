@@ -36,10 +36,11 @@ import json
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import httpx
 from django.http import HttpRequest, HttpResponse
+from pydantic import StrictInt, StrictStr, field_validator
 
 from touchflow.core import stop_texts
 from touchflow.delivery.channels.base import OutgoingMessage, SendResult
@@ -50,11 +51,13 @@ from touchflow.messaging.providers.base import (
     MalformedWebhook,
     Provider,
     Receipt,
+    Shape,
     Start,
     Text,
     Unauthenticated,
     Unsubscribed,
     WebhookRefused,
+    parse_shape,
 )
 
 # https://developers.viber.com/docs/api/rest-bot-api/#error-codes
@@ -93,6 +96,47 @@ RECEIPT_STATUS = {"delivered": "delivered", "seen": "read", "failed": "failed"}
 
 SENDER_NAME_MAX = 28  # Viber refuses longer sender names
 TEXT_MAX = 7000
+
+
+# -- the callback fields the webhook reads (https://developers.viber.com/docs/api/rest-bot-api/#callbacks)
+
+
+def _text_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+class ViberUser(Shape):
+    id: StrictStr  # case-sensitive: never folded
+    name: str | None = None
+
+
+class ViberMessage(Shape):
+    type: str | None = None
+    text: str | None = None  # not a string (a picture's caption object…): nothing we read
+
+    _text = field_validator("text", mode="before")(_text_or_none)
+
+
+class Callback(Shape):
+    event: StrictStr
+    timestamp: int | None = None  # milliseconds; an unusable one is ignored, not refused
+    message_token: StrictInt | StrictStr | None = None
+    user: ViberUser | None = None  # conversation_started
+    sender: ViberUser | None = None  # message
+    message: ViberMessage | None = None
+    user_id: StrictStr | None = None  # unsubscribed, receipts
+    desc: str | None = None  # why a message failed
+    context: str | None = None  # the deep link's context: the counter's token
+
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def _usable_time(cls, value: object) -> int | None:
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    @field_validator("desc", "context", mode="before")
+    @classmethod
+    def _as_text(cls, value: object) -> str | None:
+        return None if value is None else str(value)
 
 
 class ViberProvider(Provider):
@@ -218,59 +262,36 @@ class ViberProvider(Provider):
             given.strip().lower().encode(), self.signature(request.body).encode()
         ):
             raise WebhookRefused("X-Viber-Content-Signature does not match")
-        event = self.json_body(request)
-        if not isinstance(event, dict) or not isinstance(event.get("event"), str):
-            raise MalformedWebhook("a callback object with an 'event' is expected")
+        event = parse_shape(Callback, self.json_body(request), "a Viber callback")
         try:
             return self._items(event)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise MalformedWebhook(f"unexpected {event['event']} callback: {exc!r}") from exc
+        except ValueError as exc:
+            raise MalformedWebhook(f"unexpected {event.event} callback: {exc}") from exc
 
     def signature(self, body: bytes) -> str:
         key = str(self.account.credentials.get("auth_token", "")).encode()
         return hmac.new(key, body, hashlib.sha256).hexdigest()
 
-    def _items(self, event: dict[str, Any]) -> list[Inbound]:
-        kind = event["event"]
+    def _items(self, event: Callback) -> list[Inbound]:
+        kind = event.event
         if kind == "webhook":
             return []
         event_id = f"{_token(event)}:{kind}"
         if kind == "conversation_started":
-            user = _user(event["user"])
-            self._pending.user = user
-            return [
-                Start(
-                    event_id,
-                    user,
-                    str(event.get("context") or "").strip(),
-                    str(event["user"].get("name") or ""),
-                )
-            ]
+            user = _required(event.user, "user")
+            self._pending.user = _id(user.id)
+            return [Start(event_id, _id(user.id), (event.context or "").strip(), user.name or "")]
         if kind == "message":
-            sender = event["sender"]
-            message = event["message"]
-            if message.get("type") != "text" or not isinstance(message.get("text"), str):
+            sender = _required(event.sender, "sender")
+            message = _required(event.message, "message")
+            if message.type != "text" or message.text is None:
                 return []  # pictures, stickers, locations: nothing we act on
-            return [
-                Text(
-                    event_id,
-                    _user(sender),
-                    message["text"],
-                    str(sender.get("name") or ""),
-                    _at(event),
-                )
-            ]
+            return [Text(event_id, _id(sender.id), message.text, sender.name or "", _at(event))]
         if kind == "unsubscribed":
-            return [Unsubscribed(event_id, _id(event["user_id"]))]
+            return [Unsubscribed(event_id, _id(event.user_id))]
         if kind in RECEIPT_STATUS:
-            return [
-                Receipt(
-                    event_id,
-                    _token(event),
-                    RECEIPT_STATUS[kind],
-                    error=str(event.get("desc") or "")[:300] if kind == "failed" else "",
-                )
-            ]
+            error = (event.desc or "")[:300] if kind == "failed" else ""
+            return [Receipt(event_id, _token(event), RECEIPT_STATUS[kind], error=error)]
         return []  # subscribed (the user wrote first; the message follows), client_status…
 
     def acknowledge(self, applied: int, duplicates: int) -> HttpResponse:
@@ -291,28 +312,32 @@ def _button(text: str, body: str) -> dict[str, Any]:
     return {"Columns": 6, "Rows": 1, "ActionType": "reply", "ActionBody": body, "Text": text[:250]}
 
 
-def _id(value: Any) -> str:
-    if not isinstance(value, str) or not value:
+T = TypeVar("T")
+
+
+def _required(value: T | None, field: str) -> T:
+    if value is None:
+        raise ValueError(f"'{field}' is missing")
+    return value
+
+
+def _id(value: str | None) -> str:
+    if not value:
         raise ValueError(f"a Viber user id is a non-empty string, not {value!r}")
     return value  # case-sensitive: never folded
 
 
-def _user(user: dict[str, Any]) -> str:
-    return _id(user["id"])
-
-
-def _token(event: dict[str, Any]) -> str:
-    token = event["message_token"]
-    if isinstance(token, bool) or not isinstance(token, (int, str)) or not str(token):
+def _token(event: Callback) -> str:
+    token = event.message_token
+    if token is None or not str(token):
         raise ValueError(f"message_token {token!r}")
     return str(token)
 
 
-def _at(event: dict[str, Any]) -> datetime | None:
-    stamp = event.get("timestamp")
-    if not isinstance(stamp, int) or isinstance(stamp, bool):
+def _at(event: Callback) -> datetime | None:
+    if event.timestamp is None:
         return None
     try:
-        return datetime.fromtimestamp(stamp / 1000, UTC)
+        return datetime.fromtimestamp(event.timestamp / 1000, UTC)
     except (OverflowError, OSError, ValueError):
         return None
