@@ -12,6 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.test import Client
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.delivery.conftest import Clock
 from tests.messaging.conftest import deliver, post_hook
@@ -493,6 +495,30 @@ def test_malformed_webhooks_are_400_never_500(
     response = post_hook(client, whatsapp[1], body, X_Hub_Signature_256=signature(body, SECRET))
     assert response.status_code == 400
     assert InboundEvent.objects.count() == 0
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False)
+    | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.sampled_from(["from", "id", "timestamp", "type", "text", "body", "button",
+                         "payload", "interactive", "button_reply", "status", "errors",
+                         "code", "wa_id", "profile", "name"]), inner, max_size=4),
+    max_leaves=8,
+)
+
+
+@settings(derandomize=True, database=None, deadline=None, max_examples=150,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(key=st.sampled_from(["messages", "statuses", "contacts", "metadata"]), value=_json)
+def test_any_notification_shape_is_read_or_refused_never_a_500(
+    client: Client, whatsapp: Whatsapp, key: str, value: Any
+) -> None:
+    """The notification is parsed into typed shapes at the edge: whatever a change's value
+    holds, the webhook answers 200 (read) or 400 (refused, naming the field)."""
+    body = notification({key: value})
+    response = post_hook(client, whatsapp[1], body, X_Hub_Signature_256=signature(body, SECRET))
+    assert response.status_code in (200, 400), response.content
 
 
 def test_events_of_another_phone_number_and_other_objects_are_ignored(

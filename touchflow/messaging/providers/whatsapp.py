@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 import httpx
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
+from pydantic import ConfigDict, Field, field_validator
 
 from touchflow.core import clock, stop_texts
 from touchflow.core.contacts import normalize_phone
@@ -44,10 +45,12 @@ from touchflow.messaging.providers.base import (
     MalformedWebhook,
     Provider,
     Receipt,
+    Shape,
     Start,
     Text,
     Unauthenticated,
     WebhookRefused,
+    parse_shape,
 )
 
 API_VERSION = "v21.0"
@@ -80,6 +83,96 @@ WHITESPACE = re.compile(r"\s+")
 
 RECEIPT_STATUSES = ("delivered", "read", "failed")
 HEARD_MAX = 10_000
+
+
+# -- the notification fields the webhook reads (Cloud API webhooks, field "messages") --
+# Ids and numbers arrive as strings; one sent as a JSON number is taken as its digits.
+
+
+class _Shape(Shape):
+    model_config = ConfigDict(coerce_numbers_to_str=True)
+
+
+class Profile(_Shape):
+    name: str = ""
+
+
+class WaContact(_Shape):
+    wa_id: str
+    profile: Profile | None = None
+
+
+class TextBody(_Shape):
+    body: str
+
+
+class Button(_Shape):
+    """A template's quick-reply button pressed."""
+
+    payload: str | None = None
+    text: str | None = None
+
+
+class Reply(_Shape):
+    id: str | None = None
+
+
+class Interactive(_Shape):
+    type: str | None = None
+    button_reply: Reply | None = None
+    list_reply: Reply | None = None
+
+
+class WaMessage(_Shape):
+    sender: str = Field(alias="from")
+    id: str
+    timestamp: int
+    type: str | None = None
+    text: TextBody | None = None
+    button: Button | None = None
+    interactive: Interactive | None = None
+
+
+class StatusError(_Shape):
+    code: int | None = None
+    title: str | None = None
+    message: str | None = None
+
+
+class Status(_Shape):
+    id: str
+    status: str
+    errors: list[StatusError] = []
+
+    @field_validator("errors", mode="before")
+    @classmethod
+    def _objects_only(cls, value: object) -> object:
+        return [e for e in value if isinstance(e, dict)] if isinstance(value, list) else value
+
+
+class Metadata(_Shape):
+    phone_number_id: str | None = None
+
+
+class Value(_Shape):
+    metadata: Metadata | None = None
+    contacts: list[WaContact] = []
+    messages: list[WaMessage] = []
+    statuses: list[Status] = []
+
+
+class Change(_Shape):
+    field: str | None = None
+    value: Value | None = None
+
+
+class Entry(_Shape):
+    changes: list[Change] | None = None
+
+
+class Notification(_Shape):
+    object: str | None = None
+    entry: list[Entry]
 
 
 class WhatsAppProvider(Provider):
@@ -247,14 +340,14 @@ class WhatsAppProvider(Provider):
     def parse_webhook(self, request: HttpRequest) -> list[Inbound]:
         self._check_signature(request)
         body = self.json_body(request)
-        if not isinstance(body, dict) or not isinstance(body.get("entry"), list):
-            raise MalformedWebhook("a notification object with an entry list is expected")
-        if body.get("object") != "whatsapp_business_account":
-            return []
+        if isinstance(body, dict) and isinstance(body.get("entry"), list) and \
+                body.get("object") != "whatsapp_business_account":
+            return []  # another product's notification: not ours to read
+        notification = parse_shape(Notification, body, "a WhatsApp notification")
         try:
-            return list(self._items(body["entry"]))
-        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
-            raise MalformedWebhook(f"unexpected notification shape: {exc!r}") from exc
+            return list(self._items(notification.entry))
+        except (ValueError, OverflowError, OSError) as exc:
+            raise MalformedWebhook(f"unexpected notification values: {exc}") from exc
 
     def _check_signature(self, request: HttpRequest) -> None:
         given = request.headers.get("X-Hub-Signature-256")
@@ -267,43 +360,42 @@ class WhatsAppProvider(Provider):
         ):
             raise WebhookRefused("X-Hub-Signature-256 does not match")
 
-    def _items(self, entries: list[Any]) -> Iterator[Inbound]:
+    def _items(self, entries: list[Entry]) -> Iterator[Inbound]:
         for entry in entries:
-            for change in entry.get("changes") or []:
-                if change.get("field") != "messages" or not self._ours(change["value"]):
+            for change in entry.changes or []:
+                if change.field != "messages":
                     continue
-                value = change["value"]
-                names = {
-                    str(c["wa_id"]): (c.get("profile") or {}).get("name", "")
-                    for c in value.get("contacts") or []
-                }
-                for message in value.get("messages") or []:
+                if change.value is None:
+                    raise ValueError("a messages change without its value")
+                value = change.value
+                if not self._ours(value):
+                    continue
+                names = {c.wa_id: c.profile.name if c.profile else "" for c in value.contacts}
+                for message in value.messages:
                     item = self._message(message, names)
                     if item is not None:
                         yield item
-                for status in value.get("statuses") or []:
-                    if status["status"] in RECEIPT_STATUSES:
+                for status in value.statuses:
+                    if status.status in RECEIPT_STATUSES:
                         yield _receipt(status)
 
-    def _ours(self, value: dict[str, Any]) -> bool:
+    def _ours(self, value: Value) -> bool:
         """Events of another phone number of the same business account are not ours."""
         mine = str(self.credentials.get("phone_number_id") or "")
-        theirs = str((value.get("metadata") or {}).get("phone_number_id") or "")
+        theirs = (value.metadata.phone_number_id if value.metadata else None) or ""
         return not mine or not theirs or mine == theirs
 
-    def _message(self, message: dict[str, Any], names: dict[str, str]) -> Inbound | None:
-        sender = str(message["from"])
-        event_id = str(message["id"])
-        at = datetime.fromtimestamp(int(message["timestamp"]), UTC)
-        self._hear(sender, at)  # any message opens the window, a photo too
+    def _message(self, message: WaMessage, names: dict[str, str]) -> Inbound | None:
+        at = datetime.fromtimestamp(message.timestamp, UTC)
+        self._hear(message.sender, at)  # any message opens the window, a photo too
         text = _text_of(message)
         if text is None:
             return None  # photos, stickers, locations, reactions: nothing we act on
-        name = names.get(sender, "")
+        name = names.get(message.sender, "")
         code = START_CODE.match(text)
         if code:
-            return Start(event_id, sender, code.group(1), name)
-        return Text(event_id, sender, text, name, at)
+            return Start(message.id, message.sender, code.group(1), name)
+        return Text(message.id, message.sender, text, name, at)
 
 
 # -- payloads -------------------------------------------------------------------------
@@ -377,28 +469,28 @@ def _describe(error: dict[str, Any], code: int, fallback: str) -> str:
 # -- webhook items --------------------------------------------------------------------
 
 
-def _text_of(message: dict[str, Any]) -> str | None:
-    kind = message.get("type")
-    if kind == "text":
-        return str(message["text"]["body"])
-    if kind == "button":  # a template's quick-reply button
-        button = message["button"]
-        return str(button.get("payload") or button["text"])
-    if kind == "interactive":
-        interactive = message["interactive"]
-        reply = interactive.get(interactive.get("type")) or {}
-        return str(reply["id"]) if "id" in reply else None
+def _text_of(message: WaMessage) -> str | None:
+    if message.type == "text":
+        if message.text is None:
+            raise ValueError("a text message without its text")
+        return message.text.body
+    if message.type == "button":  # a template's quick-reply button
+        button = message.button
+        if button is None or not (button.payload or button.text):
+            raise ValueError("a button message without its payload or text")
+        return button.payload or button.text
+    if message.type == "interactive" and message.interactive is not None:
+        interactive = message.interactive
+        reply = {"button_reply": interactive.button_reply,
+                 "list_reply": interactive.list_reply}.get(interactive.type or "")
+        return reply.id if reply is not None else None
     return None
 
 
-def _receipt(status: dict[str, Any]) -> Receipt:
-    message_id = str(status["id"])
-    state = status["status"]
-    errors = [e for e in status.get("errors") or [] if isinstance(e, dict)]
+def _receipt(status: Status) -> Receipt:
     error = "; ".join(
-        f"WhatsApp {e.get('code')}: {e.get('title') or e.get('message') or ''}".strip()
-        for e in errors
+        f"WhatsApp {e.code}: {e.title or e.message or ''}".strip() for e in status.errors
     )
-    permanent = any(e.get("code") in PERMANENT_CODES for e in errors)
+    permanent = any(e.code in PERMANENT_CODES for e in status.errors)
     # delivered and read of one message are distinct events; a retry repeats its id.
-    return Receipt(f"{message_id}:{state}", message_id, state, error, permanent)
+    return Receipt(f"{status.id}:{status.status}", status.id, status.status, error, permanent)
