@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 from django.test import Client, RequestFactory
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.delivery.conftest import Clock
 from tests.messaging.conftest import deliver, post_hook
@@ -507,6 +509,34 @@ def test_unreadable_bodies_are_400_never_500(
     response = post_hook(client, mailgun[1], body)
     assert response.status_code == 400
     assert InboundEvent.objects.count() == 0
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False)
+    | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.sampled_from(["headers", "message-id", "code", "description", "message"]), inner,
+        max_size=3),
+    max_leaves=6,
+)
+_fields = st.sampled_from(["id", "recipient", "message", "severity", "reason",
+                           "delivery-status"])
+
+
+@settings(derandomize=True, database=None, deadline=None, max_examples=150,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kind=st.sampled_from(["delivered", "opened", "clicked", "failed", "complained",
+                             "unsubscribed", "accepted"]),
+       fields=st.dictionaries(_fields, _json, max_size=6))
+def test_any_event_data_shape_is_read_or_refused_never_a_500(
+    mailgun: tuple[FakeMailgun, ChannelAccount], clock: Clock, client: Client, kind: str,
+    fields: dict[str, Any],
+) -> None:
+    """event-data is parsed into typed shapes at the edge: whatever its fields hold, a
+    signed event answers 200 (read) or 400 (refused, naming the field)."""
+    body = signed_event(SIGNING_KEY, {"event": kind, **fields}, int(clock.now().timestamp()))
+    response = post_hook(client, mailgun[1], body)
+    assert response.status_code in (200, 400), response.content
 
 
 # -- webhooks: what they do ------------------------------------------------------------------

@@ -33,6 +33,7 @@ from anymail.exceptions import AnymailAPIError, AnymailError
 from anymail.message import AnymailMessage
 from django.core.mail import get_connection
 from django.http import HttpRequest
+from pydantic import ConfigDict, Field, StrictStr
 
 from touchflow.core import clock
 from touchflow.delivery.channels.base import OutgoingMessage, SendResult
@@ -44,9 +45,11 @@ from touchflow.messaging.providers.base import (
     MalformedWebhook,
     Provider,
     Receipt,
+    Shape,
     Unauthenticated,
     Unsubscribed,
     WebhookRefused,
+    parse_shape,
 )
 
 BACKEND = "anymail.backends.mailgun.EmailBackend"
@@ -157,13 +160,11 @@ class MailgunProvider(Provider):
         if not isinstance(body, dict):
             raise MalformedWebhook("a JSON object is expected")
         self._verify(body.get("signature"))
-        data = body.get("event-data")
-        if not isinstance(data, dict):
-            raise MalformedWebhook("event-data is missing")
+        data = parse_shape(EventData, body.get("event-data"), "Mailgun event-data")
         try:
             return _items(data)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise MalformedWebhook(f"unexpected event-data shape: {exc!r}") from exc
+        except ValueError as exc:
+            raise MalformedWebhook(f"unexpected {data.event} event: {exc}") from exc
 
     def _verify(self, block: Any) -> None:
         """Mailgun's signature: hex HMAC-SHA256(signing key, timestamp + token)."""
@@ -184,27 +185,58 @@ class MailgunProvider(Provider):
             raise WebhookRefused("the signature's timestamp is too old or in the future")
 
 
-def _items(data: dict[str, Any]) -> list[Inbound]:
-    event = data["event"]
-    event_id = str(data["id"])
-    if not event_id or not isinstance(event, str):
-        raise ValueError("event and id are required")
+# -- the event-data fields the webhook reads (https://documentation.mailgun.com, "Events")
+# Ids and codes sent as JSON numbers are taken as their digits.
+
+
+class _Shape(Shape):
+    model_config = ConfigDict(coerce_numbers_to_str=True)
+
+
+class Headers(_Shape):
+    message_id: str = Field(alias="message-id")
+
+
+class MessageInfo(_Shape):
+    headers: Headers
+
+
+class DeliveryStatus(_Shape):
+    code: str | None = None
+    description: str | None = None
+    message: str | None = None
+
+
+class EventData(_Shape):
+    event: StrictStr
+    id: str = Field(min_length=1)
+    recipient: str | None = None
+    message: MessageInfo | None = None
+    severity: str | None = None
+    reason: str | None = None
+    delivery_status: DeliveryStatus | None = Field(None, alias="delivery-status")
+
+
+def _items(data: EventData) -> list[Inbound]:
+    event, event_id = data.event, data.id
     if event == "complained":
-        return [Complaint(event_id, str(data["recipient"]))]
+        return [Complaint(event_id, _recipient(data))]
     if event == "unsubscribed":
-        return [Unsubscribed(event_id, str(data["recipient"]))]
+        return [Unsubscribed(event_id, _recipient(data))]
     if event not in ("delivered", "opened", "clicked", "failed"):
         return []  # accepted, stored, …: nothing we keep
-    message_id = str(data["message"]["headers"]["message-id"]).strip().strip("<>")
+    if data.message is None:
+        raise ValueError("'message' is missing")
+    message_id = data.message.headers.message_id.strip().strip("<>")
     if event == "delivered":
         return [Receipt(event_id, message_id, "delivered")]
     if event in ("opened", "clicked"):
         return [Receipt(event_id, message_id, "read")]
-    address = str(data["recipient"])
+    address = _recipient(data)
     error = _failure(data)
-    if data.get("severity") != "permanent":
+    if data.severity != "permanent":
         return [Bounce(event_id, address, hard=False, error=error)]
-    reason = data.get("reason") or ""
+    reason = data.reason or ""
     # The receipt keeps the event's own id; what else the failure means gets a suffix.
     receipt = Receipt(event_id, message_id, "failed", error, permanent=True)
     if reason == "suppress-unsubscribe":
@@ -215,16 +247,22 @@ def _items(data: dict[str, Any]) -> list[Inbound]:
     return [receipt, Bounce(f"{event_id}:bounce", address, hard=hard, error=error)]
 
 
-def _failure(data: dict[str, Any]) -> str:
-    status = data.get("delivery-status") or {}
-    text = status.get("description") or status.get("message") or data.get("reason") or ""
-    return f"{status.get('code', '')} {text}".strip()[:300]
+def _recipient(data: EventData) -> str:
+    if data.recipient is None:
+        raise ValueError("'recipient' is missing")
+    return data.recipient
 
 
-def _code(data: dict[str, Any]) -> int:
+def _failure(data: EventData) -> str:
+    status = data.delivery_status or DeliveryStatus()
+    text = status.description or status.message or data.reason or ""
+    return f"{status.code or ''} {text}".strip()[:300]
+
+
+def _code(data: EventData) -> int:
     try:
-        return int((data.get("delivery-status") or {}).get("code") or 0)
-    except (TypeError, ValueError):
+        return int((data.delivery_status.code if data.delivery_status else None) or 0)
+    except ValueError:
         return 0
 
 
