@@ -4,11 +4,25 @@ races another request for the same new contact."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 
 T = TypeVar("T")
+M = TypeVar("M", bound=models.Model)
+
+
+def by_external_id(model: type[M], store: Any, external_id: str | None) -> Callable[[], M | None]:
+    """What finds the row a client already sent under ``external_id`` in ``store`` (None
+    without a key): asked before a write, and by ``write_once`` after a lost race."""
+    def existing() -> M | None:
+        if not external_id:
+            return None
+        rows = model._default_manager.filter(store=store, external_id=external_id)
+        found: M | None = rows.first()
+        return found
+
+    return existing
 
 
 def write_once(

@@ -10,7 +10,7 @@ from typing import Any
 
 from touchflow.core import clock, currencies
 from touchflow.core.errors import InvalidInput
-from touchflow.core.idempotent import write_once
+from touchflow.core.idempotent import by_external_id, write_once
 from touchflow.customers import actions as customer_actions
 from touchflow.customers.actions import ConsentGrant, ContactInput
 from touchflow.customers.models import Customer
@@ -84,11 +84,7 @@ def record_purchase(
     it (one sale, whose chains were entered when the visit was logged). A further
     purchase of the same visit (a split receipt) is recorded, but enters no chain again.
     """
-    def existing() -> Purchase | None:
-        if not external_id:
-            return None
-        return Purchase.objects.filter(store=store, external_id=external_id).first()
-
+    existing = by_external_id(Purchase, store, external_id)
     replayed = existing()
     if replayed is not None:
         return replayed, False

@@ -9,7 +9,7 @@ from typing import Any
 
 from touchflow.core import clock
 from touchflow.core.errors import InvalidInput
-from touchflow.core.idempotent import write_once
+from touchflow.core.idempotent import by_external_id, write_once
 from touchflow.core.ttlcache import TTLCache
 from touchflow.customers import actions as customer_actions
 from touchflow.customers.actions import ConsentGrant, ContactInput
@@ -110,11 +110,7 @@ def log_visit(
     Idempotent by ``external_id`` within the store: a repeated call returns the first visit.
     ``staff`` defaults to the acting staff member.
     """
-    def existing() -> Visit | None:
-        if not external_id:
-            return None
-        return Visit.objects.filter(store=store, external_id=external_id).first()
-
+    existing = by_external_id(Visit, store, external_id)
     replayed = existing()
     if replayed is not None:
         return replayed, False

@@ -124,6 +124,13 @@ class Shape(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
 
+class NumberedShape(Shape):
+    """A Shape whose text fields take a JSON number as its digits: providers that send an
+    id or a code now as a string, now as a number (WhatsApp, Mailgun)."""
+
+    model_config = ConfigDict(coerce_numbers_to_str=True)
+
+
 S = TypeVar("S", bound=Shape)
 
 

@@ -33,7 +33,7 @@ from anymail.exceptions import AnymailAPIError, AnymailError
 from anymail.message import AnymailMessage
 from django.core.mail import get_connection
 from django.http import HttpRequest
-from pydantic import ConfigDict, Field, StrictStr
+from pydantic import Field, StrictStr
 
 from touchflow.core import clock
 from touchflow.delivery.channels.base import OutgoingMessage, SendResult
@@ -43,9 +43,9 @@ from touchflow.messaging.providers.base import (
     Complaint,
     Inbound,
     MalformedWebhook,
+    NumberedShape,
     Provider,
     Receipt,
-    Shape,
     Unauthenticated,
     Unsubscribed,
     WebhookRefused,
@@ -189,25 +189,21 @@ class MailgunProvider(Provider):
 # Ids and codes sent as JSON numbers are taken as their digits.
 
 
-class _Shape(Shape):
-    model_config = ConfigDict(coerce_numbers_to_str=True)
-
-
-class Headers(_Shape):
+class Headers(NumberedShape):
     message_id: str = Field(alias="message-id")
 
 
-class MessageInfo(_Shape):
+class MessageInfo(NumberedShape):
     headers: Headers
 
 
-class DeliveryStatus(_Shape):
+class DeliveryStatus(NumberedShape):
     code: str | None = None
     description: str | None = None
     message: str | None = None
 
 
-class EventData(_Shape):
+class EventData(NumberedShape):
     event: StrictStr
     id: str = Field(min_length=1)
     recipient: str | None = None

@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 import httpx
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from touchflow.core import clock, stop_texts
 from touchflow.core.contacts import normalize_phone
@@ -43,9 +43,9 @@ from touchflow.messaging.providers.base import (
     QUICK_STOP,
     Inbound,
     MalformedWebhook,
+    NumberedShape,
     Provider,
     Receipt,
-    Shape,
     Start,
     Text,
     Unauthenticated,
@@ -89,41 +89,37 @@ HEARD_MAX = 10_000
 # Ids and numbers arrive as strings; one sent as a JSON number is taken as its digits.
 
 
-class _Shape(Shape):
-    model_config = ConfigDict(coerce_numbers_to_str=True)
-
-
-class Profile(_Shape):
+class Profile(NumberedShape):
     name: str = ""
 
 
-class WaContact(_Shape):
+class WaContact(NumberedShape):
     wa_id: str
     profile: Profile | None = None
 
 
-class TextBody(_Shape):
+class TextBody(NumberedShape):
     body: str
 
 
-class Button(_Shape):
+class Button(NumberedShape):
     """A template's quick-reply button pressed."""
 
     payload: str | None = None
     text: str | None = None
 
 
-class Reply(_Shape):
+class Reply(NumberedShape):
     id: str | None = None
 
 
-class Interactive(_Shape):
+class Interactive(NumberedShape):
     type: str | None = None
     button_reply: Reply | None = None
     list_reply: Reply | None = None
 
 
-class WaMessage(_Shape):
+class WaMessage(NumberedShape):
     sender: str = Field(alias="from")
     id: str
     timestamp: int
@@ -133,13 +129,13 @@ class WaMessage(_Shape):
     interactive: Interactive | None = None
 
 
-class StatusError(_Shape):
+class StatusError(NumberedShape):
     code: int | None = None
     title: str | None = None
     message: str | None = None
 
 
-class Status(_Shape):
+class Status(NumberedShape):
     id: str
     status: str
     errors: list[StatusError] = []
@@ -150,27 +146,27 @@ class Status(_Shape):
         return [e for e in value if isinstance(e, dict)] if isinstance(value, list) else value
 
 
-class Metadata(_Shape):
+class Metadata(NumberedShape):
     phone_number_id: str | None = None
 
 
-class Value(_Shape):
+class Value(NumberedShape):
     metadata: Metadata | None = None
     contacts: list[WaContact] = []
     messages: list[WaMessage] = []
     statuses: list[Status] = []
 
 
-class Change(_Shape):
+class Change(NumberedShape):
     field: str | None = None
     value: Value | None = None
 
 
-class Entry(_Shape):
+class Entry(NumberedShape):
     changes: list[Change] | None = None
 
 
-class Notification(_Shape):
+class Notification(NumberedShape):
     object: str | None = None
     entry: list[Entry]
 
