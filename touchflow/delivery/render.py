@@ -28,10 +28,6 @@ from touchflow.flows.templates import message_context as message_context
 
 UNSUBSCRIBE_SALT = "touchflow.unsubscribe"
 
-# Appended when a template does not place the link itself (``core.stop_texts``). SMS
-# carries the STOP word instead of a link: a link costs a segment, and STOP works on
-# every phone.
-
 # "<customer>.<channel>[.<store>].<mac>": a link in every message, so it is signed with
 # a key derived once per process (Django's signing derives it again on every call, which
 # cost the dispatcher ~20 µs a message). Links signed the older way still open. The
@@ -142,6 +138,8 @@ class Renderer:
         subject = self._render(source["subject"], context) if source.get("subject") else ""
         url = context.get("unsubscribe_url", "")
         if url and url not in text:
+            # The template did not place the link (``core.stop_texts``). SMS carries the
+            # STOP word instead: a link costs a segment, and STOP works on every phone.
             footer = sms_stop_line(lang) if channel == "sms" else link_footer(lang, url)
             text = f"{text}\n\n{footer}"
         return Rendered(subject=subject, text=text, language=lang)
