@@ -428,13 +428,11 @@ def create_customer(
     time_zone: str | None = None,
     country: str = "",
     tags: Sequence[str] = (),
-    link: bool = True,
 ) -> Customer:
     """A new customer of ``store`` (its language and zone unless given), with the
-    ``customer_created`` row appended to ``timeline`` and, unless ``link`` is False (the
-    caller links it with a name), linked to the store. The one place a customer is
-    created one at a time: ``resolve_customer`` (counter, API) and the QR opt-in; the
-    importer writes the same columns in bulk."""
+    ``customer_created`` row appended to ``timeline``, linked to the store under the name
+    it was given. The one place a customer is created one at a time: ``resolve_customer``
+    (counter, API) and the QR opt-in; the importer writes the same columns in bulk."""
     customer = Customer.objects.create(
         name=name.strip()[:200],
         language=language or store.language,
@@ -445,8 +443,7 @@ def create_customer(
         created_at=at,
     )
     timeline.append(events.customer_created_row(customer, actor))
-    if link:
-        link_store(customer, store, at, new=True, name=name)  # the name this store was given
+    link_store(customer, store, at, new=True, name=name)
     return customer
 
 
@@ -469,7 +466,7 @@ def _resolve_once(
     if created:
         customer = create_customer(
             store, actor, at, timeline, name=name, language=language, time_zone=time_zone,
-            country=country, tags=tags, link=False,
+            country=country, tags=tags,
         )
         _add_contacts(customer, _unique(contacts), consent, actor, at, timeline, store)
     else:
@@ -492,7 +489,8 @@ def _resolve_once(
         _apply_consent(known, consent, actor, at, timeline, store)
     if external_id:
         add_external_id(customer, store, external_id, new=created)
-    link_store(customer, store, at, new=created, name=name)
+    if not created:
+        link_store(customer, store, at, name=name)
     return customer, created
 
 
