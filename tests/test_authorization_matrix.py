@@ -261,6 +261,7 @@ WEB: dict[str, list[Rule]] = {
         scoped=True)],
     # Signed links for the customer: a forged token is refused to everybody.
     "web:unsubscribe": [Rule("public", get("/u/forged-token"), allowed=(400,))],
+    "web:rating": [Rule("public", get("/r/1.forged-token-forged-token-"), allowed=(400,))],
     "web:profile": [Rule("staff", get("/profile/"))],
     # A privacy export covers every store the person dealt with: admins only (0012).
     "web:customer-export": [Rule("admin", get(

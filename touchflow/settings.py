@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "touchflow.delivery",
     "touchflow.messaging",
     "touchflow.privacy",
+    "touchflow.aftercare",
     "touchflow.web",
 ]
 

@@ -383,3 +383,40 @@ def test_signed_but_unreadable_bodies_are_400_never_500(
     response = post_hook(client, account, b'{"not": "a form"}', "application/json", **headers)
     assert response.status_code == 400
     assert InboundEvent.objects.count() == 0
+
+
+# -- check-ins -----------------------------------------------------------------------
+
+
+def test_a_check_in_sent_by_sms_is_answered_by_a_reply(
+    client: Client, account: ChannelAccount, flows: Any, clock: Clock, store: Any,
+    salesperson: Any, fake: tuple[FakeTwilio, str],
+) -> None:
+    from touchflow.aftercare.models import CheckInAnswer
+    from touchflow.customers.actions import ConsentGrant, check_contact
+    from touchflow.integrations.actor import Actor
+    from touchflow.visits.actions import log_visit
+
+    log_visit(store=store, actor=Actor(source="counter", staff=salesperson), bought=True,
+              contact_capture="taken", name="Anna Nowak", consent=ConsentGrant(contact=True),
+              contacts=[check_contact("phone", CUSTOMER, region="PL")])
+    clock.advance(days=4)
+    dispatcher = Dispatcher({"sms": AccountChannel("sms")}, now=clock.now)
+    dispatcher.drain()
+    dispatcher.close()
+    touch = Touch.objects.get(step__key="is-everything-ok")
+    body = next(r.form()["Body"] for r in fake[0].requests if "zakup" in r.form()["Body"])
+    assert "Odpisz TAK lub NIE." in body and "/r/" in body
+    clock.advance(hours=2)
+    response = hook(client, account, incoming("SM" + "c" * 32, CUSTOMER, "Nie działa!"))
+    assert response.status_code == 200
+    answer = CheckInAnswer.objects.get(touch=touch)
+    assert (answer.value, answer.mood, answer.via) == (0, "unhappy", "sms")
+    # An answer is not a reply waiting for a person: the timeline has it once, as such.
+    assert not TimelineEvent.objects.filter(kind=EventKind.MESSAGE_IN).exists()
+    assert TimelineEvent.objects.filter(kind=EventKind.CHECK_IN_ANSWER).count() == 1
+    # Free text afterwards stays a reply.
+    hook(client, account, incoming("SM" + "d" * 32, CUSTOMER, "Szuflada się nie domyka, "
+                                   "kiedy możecie przyjechać?"))
+    assert TimelineEvent.objects.filter(kind=EventKind.MESSAGE_IN).count() == 1
+    assert CheckInAnswer.objects.get(touch=touch).value == 0

@@ -49,6 +49,9 @@ class ChannelTraits:
     qr_optin: bool = False
     # An opt-in code may come typed as a message (no deep link carries it).
     typed_optin_code: bool = False
+    # Quick-reply buttons show under a message (a check-in's answers); without them a
+    # check-in links its one-tap rating page instead.
+    buttons: bool = False
 
     def reaches(self, value: str, network: str) -> bool:
         """Whether the channel's own bot can write to this contact point."""
@@ -69,15 +72,16 @@ def _viber_user(_value: str, network: str) -> bool:
 ALL: tuple[ChannelTraits, ...] = (
     ChannelTraits(
         "telegram", _("Telegram"), contact="telegram", address="chat",
-        opened_chat=_telegram_chat, qr_optin=True,
+        opened_chat=_telegram_chat, qr_optin=True, buttons=True,
     ),
     ChannelTraits(
         "viber", _("Viber"), contact="viber", address="chat", network=VIBER_BOT,
-        opened_chat=_viber_user, qr_optin=True, typed_optin_code=True,
+        opened_chat=_viber_user, qr_optin=True, typed_optin_code=True, buttons=True,
     ),
     ChannelTraits(
         "whatsapp", _("WhatsApp"), contact="whatsapp", address="phone",
         reply_window=timedelta(hours=24), qr_optin=True, typed_optin_code=True,
+        buttons=True,
     ),
     ChannelTraits("sms", _("SMS"), contact="phone", address="phone", typed_optin_code=True),
     ChannelTraits("email", _("E-mail"), contact="email", address="email"),

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 
+from touchflow.core import channels
 from touchflow.delivery import batch as context
 from touchflow.delivery import transitions
 from touchflow.delivery.batch import Fresh
@@ -30,9 +31,10 @@ from touchflow.delivery.policies import (
     Verdict,
     judge,
 )
-from touchflow.delivery.render import Renderer, message_context, unsubscribe_url
+from touchflow.delivery.render import Renderer, message_context, rating_url, unsubscribe_url
 from touchflow.delivery.sending import Flight
 from touchflow.delivery.transitions import Outcome, Reason
+from touchflow.flows import answers
 from touchflow.flows import enrollment as flow_enrollment
 from touchflow.flows.models import EnrollmentState, FlowStatus, FlowStep
 from touchflow.flows.schedule import Policy
@@ -169,13 +171,15 @@ class Judge:
         seller = touch.enrollment.staff
         seller_name = (seller.get_full_name() or seller.username) if seller else ""
         return message_context(touch.customer.name, touch.store.name, seller_name,
-                               unsubscribe_url(touch.customer.pk, channel, touch.store_id))
+                               unsubscribe_url(touch.customer.pk, channel, touch.store_id),
+                               rating_url(touch.pk) if touch.step.answers else "")
 
     def _message(self, touch: Due, route: Send) -> OutgoingMessage:
         context_ = self._context(touch, route.channel)
+        asks = touch.step.answers
         rendered = self.renderer.render(
             touch.step.messages, touch.customer.language, touch.store.language, context_,
-            route.channel,
+            route.channel, asks,
         )
         return OutgoingMessage(
             touch_id=touch.pk,
@@ -187,6 +191,8 @@ class Judge:
             language=rendered.language,
             store_id=touch.store_id,
             unsubscribe_url=str(context_["unsubscribe_url"]),
+            quick_replies=(answers.labels(asks, rendered.language)
+                           if channels.get(route.channel).buttons else ()),
         )
 
     def _call_task(self, touch: Due, contacts: Iterable[Contact], now: datetime) -> CallTask:

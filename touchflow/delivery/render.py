@@ -14,7 +14,9 @@ from django.conf import settings
 from django.core import signing
 from jinja2 import Template
 
+from touchflow.core import channels
 from touchflow.core.stop_texts import link_footer, sms_stop_line
+from touchflow.flows.answers import link_line, reply_hint
 from touchflow.flows.templates import (
     PlainTemplate,
     environment,
@@ -27,21 +29,24 @@ from touchflow.flows.templates import greeting as greeting
 from touchflow.flows.templates import message_context as message_context
 
 UNSUBSCRIBE_SALT = "touchflow.unsubscribe"
+RATING_SALT = "touchflow.rating"
 
 # "<customer>.<channel>[.<store>].<mac>": a link in every message, so it is signed with
 # a key derived once per process (Django's signing derives it again on every call, which
 # cost the dispatcher ~20 µs a message). Links signed the older way still open. The
 # store is the one whose message carried the link: its chains end on unsubscribe.
 _TOKEN = re.compile(r"^(\d+)\.([a-z]+)(?:\.(\d+))?\.([A-Za-z0-9_-]{22})$")
+# "<touch>.<mac>": a check-in's rating page (its expiry is the touch's: flows.answers).
+_RATING_TOKEN = re.compile(r"^(\d+)\.([A-Za-z0-9_-]{22})$")
 
 
-@lru_cache(maxsize=4)
-def _key(secret: str) -> bytes:
-    return hashlib.sha256(f"{UNSUBSCRIBE_SALT}:{secret}".encode()).digest()
+@lru_cache(maxsize=8)
+def _key(secret: str, salt: str = UNSUBSCRIBE_SALT) -> bytes:
+    return hashlib.sha256(f"{salt}:{secret}".encode()).digest()
 
 
-def _mac(signed: str) -> str:
-    digest = hmac.digest(_key(settings.SECRET_KEY), signed.encode(), "sha256")  # one C call
+def _mac(signed: str, salt: str = UNSUBSCRIBE_SALT) -> str:
+    digest = hmac.digest(_key(settings.SECRET_KEY, salt), signed.encode(), "sha256")  # one C call
     return base64.urlsafe_b64encode(digest).decode()[:22]
 
 
@@ -74,6 +79,30 @@ def unsubscribe_url(customer_id: int, channel: str, store_id: int | None = None)
     ends that store's chains only (``customers.optout``), without it every chain."""
     token = unsubscribe_token(customer_id, channel, store_id)
     return f"{settings.TOUCHFLOW_PUBLIC_URL}/u/{token}"
+
+
+def rating_url(touch_id: int) -> str:
+    """The one-tap rating page of a check-in touch (no sign-in: the link is the key)."""
+    return f"{settings.TOUCHFLOW_PUBLIC_URL}/r/{touch_id}.{_mac(str(touch_id), RATING_SALT)}"
+
+
+def read_rating_token(token: str) -> int:
+    """The touch id of a valid rating link's token; raises signing.BadSignature."""
+    match = _RATING_TOKEN.match(token)
+    if match is None or not hmac.compare_digest(match[2], _mac(match[1], RATING_SALT)):
+        raise signing.BadSignature("rating link signature does not match")
+    return int(match[1])
+
+
+def _with_answers(text: str, asks: str, language: str, rating_url: str, channel: str) -> str:
+    """Messengers show a check-in's answers as buttons; an SMS says what to reply and
+    both SMS and e-mail link the one-tap rating page (unless the template placed it)."""
+    if not asks or channel not in channels.NAMES or channels.get(channel).buttons:
+        return text
+    lines = [reply_hint(asks, language)] if channel == "sms" else []
+    if rating_url and rating_url not in text:
+        lines.append(link_line(language, rating_url))
+    return "\n\n".join([text, "\n".join(lines)]) if lines else text
 
 
 class TemplateFailed(ValueError):
@@ -128,14 +157,17 @@ class Renderer:
         store_language: str,
         context: dict[str, Any],
         channel: str,
+        asks: str = "",
     ) -> Rendered:
         """Render in the customer's language (else the store's, else English), with an
-        unsubscribe footer where the template has none."""
+        unsubscribe footer where the template has none; a check-in that ``asks`` for an
+        answer (``flows.answers``) says how to give it where no buttons show."""
         lang = self.pick_language(messages, language, store_language)
         source = messages[lang]
         context = with_greeting(context, lang)
         text = self._render(source["text"], context).strip()
         subject = self._render(source["subject"], context) if source.get("subject") else ""
+        text = _with_answers(text, asks, lang, str(context.get("rating_url", "")), channel)
         url = context.get("unsubscribe_url", "")
         if url and url not in text:
             # The template did not place the link (``core.stop_texts``). SMS carries the

@@ -90,6 +90,7 @@ def _sync_steps(flow: Flow, spec: FlowSpec) -> None:
         step.expires_seconds = int(item.expires.total_seconds())
         step.when_capped = item.when_capped
         step.assignee = item.assignee
+        step.answers = item.answers
         step.retired = False
         step.save()
     for step in existing.values():

@@ -60,6 +60,8 @@ class FlowStep(models.Model):
     expires_seconds = models.PositiveIntegerField()
     when_capped = models.CharField(max_length=8, default="defer")
     assignee = models.CharField(max_length=8, default="seller")
+    # A check-in's answers (``flows.answers``: "scale", "yes_no"); "" asks nothing.
+    answers = models.CharField(max_length=8, blank=True, default="", db_default="")
     # A step removed from the file stays (touches refer to it) but is never scheduled.
     retired = models.BooleanField(default=False)
 

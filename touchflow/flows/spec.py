@@ -18,6 +18,7 @@ from jinja2 import TemplateSyntaxError, meta
 from touchflow.core.channels import NAMES as CHANNELS
 from touchflow.core.durations import parse_duration
 from touchflow.flows import yaml_lines
+from touchflow.flows.answers import KINDS as ANSWER_KINDS
 from touchflow.flows.templates import (
     ALLOWED_VARIABLES,
     VARIABLES,
@@ -82,6 +83,7 @@ class StepSpec:
     commercial: bool
     messages: dict[str, Message]
     assignee: str
+    answers: str = ""  # a check-in's: flows.answers.SCALE or YES_NO; "" asks nothing
 
     @property
     def is_call(self) -> bool:
@@ -227,6 +229,7 @@ STEP_KEYS = (
     "message",
     "script",
     "assignee",
+    "answers",
 )
 
 
@@ -360,6 +363,10 @@ def _step(check: _Checker, data: yaml_lines.LineDict, index: int) -> StepSpec | 
     else:
         channels = check.choice_list(data, "channels", CHANNELS, required=True)
         messages = _messages(check, data, channels)
+    answers = _answers(check, data, kind)
+    if not answers and kind != "call" and _uses_rating_url(messages):
+        check.fail(data.line_of("message"),
+                   "{{ rating_url }} links a check-in's answers: the step needs 'answers'")
     return StepSpec(
         key=key,
         kind=kind,
@@ -373,7 +380,34 @@ def _step(check: _Checker, data: yaml_lines.LineDict, index: int) -> StepSpec | 
         commercial=bool(commercial),
         messages=messages,
         assignee=assignee if assignee in ASSIGNEES else "seller",
+        answers=answers,
     )
+
+
+def _uses_rating_url(messages: dict[str, Message]) -> bool:
+    for message in messages.values():
+        for source in (message.subject, message.text):
+            try:
+                if "rating_url" in meta.find_undeclared_variables(environment().parse(source)):
+                    return True
+            except TemplateSyntaxError:
+                continue  # reported with its line already
+    return False
+
+
+def _answers(check: _Checker, data: yaml_lines.LineDict, kind: str) -> str:
+    """What a check-in asks the customer to answer: a 1–5 scale or yes/no."""
+    if "answers" not in data:
+        return ""
+    value = data["answers"]
+    if kind != "check_in":
+        check.fail(data.line_of("answers"), "'answers' applies to check_in steps only")
+        return ""
+    if value not in ANSWER_KINDS:
+        check.fail(data.line_of("answers"),
+                   f"'answers' must be one of: {', '.join(ANSWER_KINDS)}")
+        return ""
+    return str(value)
 
 
 def _window(check: _Checker, data: yaml_lines.LineDict) -> tuple[time, time] | None:

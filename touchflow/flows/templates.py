@@ -37,7 +37,8 @@ def greeting(language: str, first: str) -> str:
 
 
 def message_context(
-    customer_name: str, store_name: str, seller_name: str, unsubscribe_url: str
+    customer_name: str, store_name: str, seller_name: str, unsubscribe_url: str,
+    rating_url: str = "",
 ) -> dict[str, Any]:
     """Everything a message template may use, for one customer. The one definition:
     the dispatcher calls it with real rows, validation with ``SAMPLE_CONTEXT``'s values."""
@@ -46,6 +47,9 @@ def message_context(
         "store": {"name": store_name},
         "seller": {"name": seller_name, "first_name": first_name(seller_name)},
         "unsubscribe_url": unsubscribe_url,
+        # A check-in's one-tap rating page ("" on other steps); appended to SMS and
+        # e-mail where the template does not place it.
+        "rating_url": rating_url,
     }
 
 
@@ -57,7 +61,8 @@ def with_greeting(context: Mapping[str, Any], language: str) -> dict[str, Any]:
 
 
 SAMPLE_MESSAGE_CONTEXT = message_context(
-    "Anna Nowak", "Meble Nowak", "Piotr Kowalski", "https://touchflow.example/u/sample"
+    "Anna Nowak", "Meble Nowak", "Piotr Kowalski", "https://touchflow.example/u/sample",
+    "https://touchflow.example/r/sample",
 )
 
 

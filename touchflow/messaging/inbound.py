@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from touchflow.aftercare import actions as check_ins
 from touchflow.core import channels, clock
 from touchflow.core.contacts import normalize_email, normalize_phone
 from touchflow.core.errors import InvalidInput
@@ -203,6 +204,10 @@ def _text(cfg: AccountConfig, item: Text, now: datetime, result: Applied) -> str
         # The common case, a reply, in two statements: note when the customer last
         # wrote (it opens WhatsApp's 24-hour window) and put the reply on the timeline.
         customer_id = _touch_point(cfg.channel, item.address, item.at or now)
+        if customer_id is not None and check_ins.answer_reply(
+            customer_id, cfg.store_id, cfg.channel, item.text, min(item.at or now, now)
+        ):
+            return "answer"  # to a check-in: on the timeline as its answer
         if customer_id is not None:
             events.message_received(
                 customer_id, item.at or now, store_id=cfg.store_id, channel=cfg.channel,

@@ -19,6 +19,7 @@ from typing import Any
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from touchflow.aftercare.models import CheckInAnswer
 from touchflow.core import clock
 from touchflow.core.errors import InvalidInput
 from touchflow.customers.actions import resolve
@@ -199,6 +200,18 @@ def _chains(subject: Subject) -> list[Row]:
         "state": e.state, "entered_at": plain(e.entered_at), "ended_at": plain(e.ended_at),
         "end_reason": e.end_reason,
     } for e in enrollments]
+
+
+@section("check_ins", _("Check-in answers"), CheckInAnswer)
+def _check_ins(subject: Subject) -> list[Row]:
+    answers = CheckInAnswer.objects.filter(customer_id__in=subject.ids).select_related(
+        "store", "staff").order_by("answered_at", "id")
+    return [{
+        "at": plain(a.answered_at), "changed_at": plain(a.changed_at), "store": a.store.name,
+        "staff": _staff(a.staff), "touch_id": a.touch_id, "purchase_id": a.purchase_id,
+        "visit_id": a.visit_id, "asks": a.kind, "answer": a.value, "mood": a.mood,
+        "via": a.via, "text": a.text,
+    } for a in answers]
 
 
 @section("messages", _("Messages"), Touch, Attempt)

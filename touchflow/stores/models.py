@@ -7,6 +7,7 @@ from datetime import time
 
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -62,6 +63,12 @@ class Store(models.Model):
     )
     cap_commercial = models.PositiveSmallIntegerField(_("offers per period"), default=1)
     cap_period_days = models.PositiveSmallIntegerField(_("period (days)"), default=7)
+    # A check-in rated at or below this (1–5) is an unhappy answer (flows.answers).
+    unhappy_at_most = models.PositiveSmallIntegerField(
+        _("unhappy at or below"), default=2, db_default=2,
+        validators=[MinValueValidator(1), MaxValueValidator(4)],
+        help_text=_("A check-in rating at or below this is unhappy: a manager follows it up."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

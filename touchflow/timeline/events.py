@@ -113,6 +113,18 @@ class BounceData(TypedDict):
     error: str
 
 
+class CheckInAnswerData(TypedDict):
+    chain: str  # the chain's name
+    step: str  # the step's key
+    touch: int
+    kind: str  # flows.answers.SCALE or YES_NO
+    answer: int | None  # 1–5, or 1 yes / 0 no; None: worded ("всё хорошо")
+    mood: str
+    via: str  # the channel, or "page"
+    text: str  # a reply as written ("" from a button or the page)
+    changed: bool  # a second answer that replaced the first
+
+
 def _write(customer_id: int, kind: str, at: datetime, **fields: Any) -> TimelineEvent:
     return TimelineEvent.objects.create(customer_id=customer_id, kind=kind, at=at, **fields)
 
@@ -469,4 +481,16 @@ def bounced(
     return _write(
         customer_id, EventKind.BOUNCE, at, store_id=store_id,
         data=BounceData(contact=contact, hard=hard, error=error[:300]),
+    )
+
+
+def check_in_answered(
+    customer_id: int, at: datetime, *, store_id: int, staff_id: int | None,
+    purchase_id: int | None, visit_id: int | None, data: CheckInAnswerData,
+) -> TimelineEvent:
+    """The customer answered a check-in (or changed their answer), tied to what it asked
+    about and to the salesperson who served them."""
+    return _write(
+        customer_id, EventKind.CHECK_IN_ANSWER, at, store_id=store_id, staff_id=staff_id,
+        purchase_id=purchase_id, visit_id=visit_id, data={**data, "text": data["text"][:500]},
     )

@@ -23,6 +23,7 @@ class EventKind(models.TextChoices):
     MESSAGE_IN = "message_in", _("Message from the customer")
     MESSAGE_OUT = "message_out", _("Reply from staff")
     BOUNCE = "bounce", _("E-mail bounced")
+    CHECK_IN_ANSWER = "check_in_answer", _("Check-in answered")
 
 
 class TimelineEvent(models.Model):

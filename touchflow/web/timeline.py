@@ -18,6 +18,7 @@ from touchflow.flows.models import Flow
 from touchflow.stores.models import Category
 from touchflow.timeline.events import (
     BounceData,
+    CheckInAnswerData,
     ConsentData,
     ContactAddedData,
     CreatedData,
@@ -216,6 +217,24 @@ def _bounce(data: BounceData, labels: _Labels) -> tuple[str, str, str]:
     return title, detail, "withdrawn" if data.get("hard") else ""
 
 
+def _check_in_answer(data: CheckInAnswerData, labels: _Labels) -> tuple[str, str, str]:
+    value = data.get("answer")
+    if data.get("kind") == "yes_no" and value is not None:
+        answer = _("yes") if value == 1 else _("no")
+    else:
+        answer = f"{value}/5" if value is not None else ""
+    mood = {"happy": _("happy"), "neutral": _("neutral"), "unhappy": _("unhappy")}.get(
+        data.get("mood", ""), "")
+    title = _("Changed the check-in answer") if data.get("changed") else _("Answered the check-in")
+    via = _("rating page") if data.get("via") == "page" else words.channel(str(data.get("via")))
+    parts = [p for p in (answer, mood, str(data.get("chain", "")), via) if p]
+    detail = " · ".join(parts)
+    if data.get("text"):
+        detail = f"«{data['text']}» · {detail}"
+    tone = {"happy": "granted", "unhappy": "withdrawn"}.get(data.get("mood", ""), "")
+    return title, detail, tone
+
+
 # Each reader takes the payload its kind's writer in ``timeline.events`` builds.
 _RENDER: dict[EventKind, Callable[[Any, _Labels], tuple[str, str, str]]] = {
     EventKind.VISIT: _visit,
@@ -230,6 +249,7 @@ _RENDER: dict[EventKind, Callable[[Any, _Labels], tuple[str, str, str]]] = {
     EventKind.MESSAGE_IN: _message_in,
     EventKind.MESSAGE_OUT: _message_out,
     EventKind.BOUNCE: _bounce,
+    EventKind.CHECK_IN_ANSWER: _check_in_answer,
 }
 
 

@@ -10,6 +10,7 @@ from touchflow.web.views import (
     dead_letters,
     privacy,
     profile,
+    rating,
     tasks,
     unsubscribe,
 )
@@ -37,6 +38,7 @@ urlpatterns = [
     path("dead-letters/<int:pk>/retry/", dead_letters.dead_letter_retry,
          name="dead-letter-retry"),
     path("u/<str:token>", unsubscribe.unsubscribe, name="unsubscribe"),
+    path("r/<str:token>", rating.rating, name="rating"),
     path("profile/", profile.profile, name="profile"),
     path("login/", auth.LoginView.as_view(), name="login"),
     path("logout/", auth.LogoutView.as_view(), name="logout"),

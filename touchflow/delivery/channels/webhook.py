@@ -57,6 +57,8 @@ class WebhookChannel:
                 "text": message.text,
                 "language": message.language,
                 "unsubscribe_url": message.unsubscribe_url,
+                # A check-in's answers, for a gateway that can show them as buttons.
+                "quick_replies": list(message.quick_replies),
             }
         ).encode()
         headers = {
