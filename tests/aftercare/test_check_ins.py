@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from tests.aftercare.conftest import send_check_in as _send_check_in
 from tests.delivery.conftest import Clock
 from tests.servers import SmtpInbox
 from touchflow.aftercare import actions
@@ -30,34 +31,6 @@ from touchflow.visits.actions import log_visit
 from touchflow.visits.models import Visit
 
 RATING_LINK = re.compile(r"https?://[^\s]+/r/(\d+\.[A-Za-z0-9_-]{22})")
-
-
-@pytest.fixture
-def sale(store: Store, salesperson: Staff, clock: Clock, flows: Any) -> Callable[..., Visit]:
-    """A sale at the counter to a customer who gave their phone (and e-mail)."""
-
-    def make(phone: str | None = "501 234 567", email: str | None = None,
-             language: str | None = None) -> Visit:
-        contacts = [check_contact("phone", phone, region="PL")] if phone else []
-        if email:
-            contacts.append(check_contact("email", email, region=None))
-        visit, _ = log_visit(
-            store=store, actor=Actor(source="counter", staff=salesperson), bought=True,
-            contact_capture="taken", contacts=contacts, name="Anna Nowak",
-            consent=ConsentGrant(contact=True), language=language,
-        )
-        return visit
-
-    return make
-
-
-def _send_check_in(make_dispatcher: Callable[..., Any], clock: Clock) -> Touch:
-    clock.advance(days=4)
-    dispatcher = make_dispatcher()
-    dispatcher.drain()
-    touch = Touch.objects.get(step__key="is-everything-ok")
-    assert touch.state == TouchState.SENT, touch.last_error
-    return touch
 
 
 def test_sms_check_in_lists_the_answers_and_links_its_rating_page(
