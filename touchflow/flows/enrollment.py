@@ -20,6 +20,7 @@ from touchflow.delivery import transitions
 from touchflow.delivery.call_tasks import cancel_open_call_tasks
 from touchflow.delivery.models import Touch
 from touchflow.flows import queries
+from touchflow.flows.check_ins import one_check_in
 from touchflow.flows.models import Enrollment, EnrollmentState, Flow, FlowStatus, FlowStep
 from touchflow.flows.schedule import Policy, due_and_expiry, new_idempotency_key, next_step
 from touchflow.stores.models import Store
@@ -83,11 +84,14 @@ def flows_for_visit(visit: Visit) -> list[Flow]:
 
 
 def flows_for_purchase(purchase: Purchase) -> list[Flow]:
-    return [
+    """The purchase chains it enters: every one that matches, but one check-in at most
+    (``flows.check_ins``)."""
+    matching = [
         f
         for f in active_flows()
         if "purchase" in f.triggers and _matches_categories(f, purchase.categories)
     ]
+    return one_check_in(matching, purchase.customer_id, purchase.store, purchase.occurred_at)
 
 
 def build_touch(
@@ -219,26 +223,21 @@ def on_purchases_imported(purchases: Sequence[Purchase]) -> int:
             flow_ids=[enrollment.flow_id],
         )
     now = clock.now()
-    entered = 0
+    horizons = {}
     for flow in [f for f in active_flows() if "purchase" in f.triggers]:
         first = next_step(live_steps(flow), None)
-        if first is None:
-            continue
-        horizon = timedelta(seconds=first.delay_seconds + first.expires_seconds)
-        for purchase in purchases:
-            if purchase.occurred_at + horizon > now and _matches_categories(
-                flow, purchase.categories
-            ):
-                entered += (
-                    enroll(
-                        flow,
-                        purchase.customer,
-                        store=purchase.store,
-                        at=purchase.occurred_at,
-                        purchase=purchase,
-                    )
-                    is not None
-                )
+        if first is not None:
+            horizons[flow.pk] = timedelta(seconds=first.delay_seconds + first.expires_seconds)
+    entered = 0
+    for purchase in purchases:
+        fresh = [f for f in active_flows() if f.pk in horizons
+                 and purchase.occurred_at + horizons[f.pk] > now]
+        if not fresh:
+            continue  # history: nothing to enter, nothing to ask
+        for flow in flows_for_purchase(purchase):
+            if flow in fresh:
+                entered += enroll(flow, purchase.customer, store=purchase.store,
+                                  at=purchase.occurred_at, purchase=purchase) is not None
     return entered
 
 

@@ -63,6 +63,12 @@ class Store(models.Model):
     )
     cap_commercial = models.PositiveSmallIntegerField(_("offers per period"), default=1)
     cap_period_days = models.PositiveSmallIntegerField(_("period (days)"), default=7)
+    # A customer asked "is everything OK?" is not asked again this soon (flows.check_ins).
+    check_in_throttle_days = models.PositiveSmallIntegerField(
+        _("check-in at most once per (days)"), default=30, db_default=30,
+        help_text=_("However many purchases a customer makes, they are asked how it went "
+                    "at most once in this many days."),
+    )
     # A check-in rated at or below this (1–5) is an unhappy answer (flows.answers).
     unhappy_at_most = models.PositiveSmallIntegerField(
         _("unhappy at or below"), default=2, db_default=2,
