@@ -37,6 +37,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from tests.web.conftest import FOLLOW_UP
+from touchflow.aftercare.models import Escalation
 from touchflow.customers.actions import ConsentGrant, ContactInput, resolve_customer
 from touchflow.customers.models import Customer
 from touchflow.delivery.dead_letters import group_key
@@ -65,7 +66,7 @@ START = datetime(2026, 6, 2, 12, 0, tzinfo=UTC)
 MARKERS = (
     "Londinium", "london-store", "Lorna", "Ldnmarker", "+447911123456", "LDNNOTE",
     "Ldnstaffer", "Markerson", "ldnstaffuser", "LDN-EXT-9", "LDN-INV-7", "Lucius", "Ldnonly",
-    "ldn-only@example.com", "+447911123789", "LDNERR", "ldnbot",
+    "ldn-only@example.com", "+447911123789", "LDNERR", "ldnbot", "LDNCOMPLAINT",
 )
 
 
@@ -82,6 +83,7 @@ class World:
     warsaw_only: Customer
     tasks: dict[str, CallTask]
     dead: dict[str, Touch]
+    escalations: dict[str, Escalation]
     reason: Reason
     category: Category
     ids: dict[str, Any] = field(default_factory=dict)
@@ -114,6 +116,14 @@ def _dead(customer: Customer, store: Store, error: str) -> Touch:
     Touch.objects.filter(pk=touch.pk).update(state=TouchState.DEAD, finished_at=START,
                                              last_error=error)
     return touch
+
+
+def _escalation(customer: Customer, store: Store, text: str) -> Escalation:
+    touch = Touch.objects.filter(customer=customer, store=store).first()
+    assert touch is not None
+    return Escalation.objects.create(customer=customer, store=store, touch=touch,
+                                     reason="complaint", text=text, opened_at=START,
+                                     due_at=START)
 
 
 def build_world() -> World:
@@ -156,6 +166,8 @@ def build_world() -> World:
                           touch_of=warsaw_only),
              "other": _task(london_only, other, london, "+447911123789")}
     dead = {"own": _dead(second, own, "warsaw failure"), "other": _dead(shared, other, "LDNERR")}
+    escalations = {"own": _escalation(warsaw_only, own, "warsaw complaint"),
+                   "other": _escalation(london_only, other, "LDNCOMPLAINT")}
     category = Category.objects.create(slug="phones", name_en="Phones")
     account = ChannelAccount(store=other, provider="telegram", handle="ldnbot")
     account.credentials = {"token": "123:abc"}
@@ -166,7 +178,8 @@ def build_world() -> World:
     return World(own=own, other=other, staff=staff,
                  secrets={"store_token": store_secret, "unbound_token": unbound_secret},
                  shared=shared, london_only=london_only, warsaw_only=warsaw_only, tasks=tasks,
-                 dead=dead, reason=Reason.objects.get(code="own_reason"),
+                 dead=dead, escalations=escalations,
+                 reason=Reason.objects.get(code="own_reason"),
                  category=category)
 
 
@@ -259,6 +272,11 @@ WEB: dict[str, list[Rule]] = {
     "web:dead-letter-retry": [Rule("manager", post(
         lambda w, which: f"/dead-letters/{w.dead[which].pk}/retry/"), allowed=(302,),
         scoped=True)],
+    "web:escalations": [Rule("manager", get("/escalations/"))],
+    # No resolution chosen: it stays open (302 back to the list); another store's: 404.
+    "web:escalation-resolve": [Rule("manager", post(
+        lambda w, which: f"/escalations/{w.escalations[which].pk}/resolve/",
+        lambda w, which: {"resolution": ""}), allowed=(302,), scoped=True)],
     # Signed links for the customer: a forged token is refused to everybody.
     "web:unsubscribe": [Rule("public", get("/u/forged-token"), allowed=(400,))],
     "web:rating": [Rule("public", get("/r/1.forged-token-forged-token-"), allowed=(400,))],

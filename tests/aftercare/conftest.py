@@ -30,14 +30,14 @@ def sale(store: Store, salesperson: Staff, clock: Clock,  # noqa: F811
     """A sale at the counter to a customer who gave their phone (and e-mail)."""
 
     def make(phone: str | None = "501 234 567", email: str | None = None,
-             language: str | None = None) -> Visit:
+             language: str | None = None, marketing: bool = False) -> Visit:
         contacts = [check_contact("phone", phone, region="PL")] if phone else []
         if email:
             contacts.append(check_contact("email", email, region=None))
         visit, _ = log_visit(
             store=store, actor=Actor(source="counter", staff=salesperson), bought=True,
             contact_capture="taken", contacts=contacts, name="Anna Nowak",
-            consent=ConsentGrant(contact=True), language=language,
+            consent=ConsentGrant(contact=True, marketing=marketing), language=language,
         )
         return visit
 

@@ -15,7 +15,16 @@ import pytest
 
 from touchflow.delivery.channels.base import SendResult
 from touchflow.delivery.due import Due, DueCustomer, DueEnrollment
-from touchflow.delivery.policies import Contact, Defer, Drop, MakeTask, Recent, Send, judge
+from touchflow.delivery.policies import (
+    HOLD_RECHECK,
+    Contact,
+    Defer,
+    Drop,
+    MakeTask,
+    Recent,
+    Send,
+    judge,
+)
 from touchflow.delivery.retry import RetryPolicy
 from touchflow.delivery.transitions import Reason, result
 from touchflow.flows.models import Flow, FlowStep
@@ -81,6 +90,15 @@ def test_an_offer_needs_marketing_consent_on_the_contact() -> None:
     # The e-mail has consent to be contacted but not to receive offers.
     found = verdict(commercial=True, contacts=(EMAIL,))
     assert isinstance(found, Drop) and found.state == "skipped"
+
+
+def test_an_unhappy_customers_offers_are_held_and_nothing_else() -> None:
+    held = verdict(commercial=True, held=True)
+    assert held == Defer(NOON + HOLD_RECHECK, "held")
+    assert verdict(held=True) == Send("sms", PHONE.value)  # a check-in or a tip still goes
+    assert verdict(commercial=True, held=True, expires_at=NOON + timedelta(minutes=30)) == Drop(
+        "expired", "held")
+    assert verdict(commercial=True) == Send("sms", PHONE.value)  # released
 
 
 def test_a_failed_channel_is_passed_over_for_the_next_one() -> None:

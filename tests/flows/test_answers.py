@@ -109,3 +109,22 @@ def test_a_rating_reads_whatever_spacing_and_punctuation(value: int, before: str
                                                           after: str) -> None:
     reading = answers.read(SCALE, f"{before}{value}{after}")
     assert reading is not None and reading.value == value
+
+
+@pytest.mark.parametrize("text", [
+    "The drawer is broken", "it broke after a day", "The sofa arrived damaged",
+    "I want a refund", "Диван привезли поцарапанный", "Хочу сделать возврат",
+    "Пульт не работает уже второй день", "Szuflada jest uszkodzona",
+    "Chcę złożyć reklamację", "Brakuje dwóch śrub",
+])
+def test_complaints_in_three_languages(text: str) -> None:
+    assert answers.complaint(text)
+    assert answers.read(YES_NO, text) is None  # a complaint is a reply, not an answer
+
+
+@pytest.mark.parametrize("text", [
+    "Thanks, all good", "I will come back next week", "the brokerage called",
+    "спасибо, всё отлично", "Dziękuję, wszystko gra", "", "5",
+])
+def test_thanks_and_chat_are_no_complaint(text: str) -> None:
+    assert not answers.complaint(text)

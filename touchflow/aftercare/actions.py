@@ -9,6 +9,7 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 
+from touchflow.aftercare import escalations
 from touchflow.aftercare.models import CheckInAnswer
 from touchflow.aftercare.queries import answerable, open_check_in
 from touchflow.core.errors import InvalidInput
@@ -36,6 +37,8 @@ def answer_reply(
         return None
     reading = answers.read(touch.step.answers, text, _threshold(store_id))
     if reading is None:
+        if answers.complaint(text):
+            escalations.open_for_complaint(touch, text, at)
         return None
     return _record(touch, reading, channel, text, at)
 
@@ -83,6 +86,8 @@ def _record(
                   "kind": row.kind, "answer": row.value, "mood": row.mood, "via": via,
                   "text": text, "changed": changed},
         )
+        if row.mood == answers.UNHAPPY:
+            escalations.open_for(row, at)
     return Recorded(row, changed)
 
 

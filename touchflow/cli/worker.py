@@ -19,7 +19,7 @@ from touchflow.delivery import ratelimit, readiness
 from touchflow.delivery.dispatcher import Dispatcher
 from touchflow.delivery.metrics import LogSummary, Metrics, queue_due_now_closing, serve
 from touchflow.delivery.retry import RetryPolicy
-from touchflow.messaging import notices
+from touchflow.messaging import alerts, notices
 from touchflow.messaging.outbound import from_settings
 from touchflow.privacy.retention import Daily
 
@@ -120,7 +120,7 @@ def register(app: typer.Typer) -> None:
         )
         try:
             if once:
-                notices.tick(fixed)  # STOP confirmations and other webhook answers
+                alerts.tick(fixed)  # managers' alerts, STOP confirmations, webhook answers
                 stats = dispatcher.drain()
                 summary = ", ".join(f"{k} {v}" for k, v in sorted(stats.outcomes.items()))
                 console.print(f"claimed {stats.claimed}: {summary or 'nothing due'}")
@@ -143,7 +143,7 @@ def register(app: typer.Typer) -> None:
                 f"worker {dispatcher.owner} running; channels: "
                 f"{', '.join(channels) or 'none configured'}"
             )
-            daily, lag_log, answers = Daily(), LogSummary(metrics), notices.Chore()
+            daily, lag_log, answers = Daily(), LogSummary(metrics), notices.Chore(job=alerts.tick)
 
             def chores() -> None:
                 daily.tick()

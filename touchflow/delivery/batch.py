@@ -43,6 +43,8 @@ class Fresh:
 
     contacts: dict[int, list[Contact]]
     recent: dict[int, Recent]
+    # Customers whose commercial messages are held (an open complaint: aftercare).
+    held: frozenset[int] = frozenset()
 
 
 def _position(step: FlowStep) -> tuple[int, int]:
@@ -136,4 +138,4 @@ def fresh(customer_ids: Collection[int], since: datetime, exclude: Iterable[int]
         )
         for cid, rows in sent.items()
     }
-    return Fresh(contacts, recent)
+    return Fresh(contacts, recent, frozenset(queries.commercial_held(customer_ids)))

@@ -103,7 +103,8 @@ class Judge:
                 Reason.IN_FLIGHT_AT_CRASH,
             )
         contacts = fresh.contacts.get(touch.customer_id, [])
-        verdict = self._verdict(touch, contacts, recent.get(touch.customer_id, Recent()), now)
+        verdict = self._verdict(touch, contacts, recent.get(touch.customer_id, Recent()), now,
+                                held=touch.customer_id in fresh.held)
         if isinstance(verdict, Send):
             return self._flight(touch, verdict, now)
         if isinstance(verdict, Defer):
@@ -114,7 +115,7 @@ class Judge:
 
     def _verdict(
         self, touch: Due, contacts: Iterable[Contact], recent: Recent, now: datetime,
-        failed: tuple[str, ...] | None = None,
+        failed: tuple[str, ...] | None = None, held: bool = False,
     ) -> Verdict:
         step = touch.step
         return judge(
@@ -133,6 +134,7 @@ class Judge:
             recent=recent,
             failed=touch.failed() if failed is None else failed,
             accepts=partial(self._accepts, touch.store_id),
+            held=held,
         )
 
     def _available(self, store_id: int) -> list[str]:

@@ -21,6 +21,10 @@ NO_CHANNEL = "no_channel"
 # How often such a touch is judged again: a store's new channel account is picked up by
 # a running worker, so it goes out within this time of the account's arrival.
 CHANNEL_RECHECK = timedelta(minutes=5)
+# How often a commercial touch held for an unhappy customer is looked at again (it goes
+# once the complaint is resolved, or expires as held: aftercare's escalations).
+HOLD_RECHECK = timedelta(hours=1)
+HELD = "held"
 
 
 @dataclass(frozen=True)
@@ -151,10 +155,16 @@ def judge(
     recent: Recent,
     failed: Sequence[str] = (),
     accepts: Accepts | None = None,
+    held: bool = False,
 ) -> Verdict:
-    """The verdict for one touch whose enrollment is still active."""
+    """The verdict for one touch whose enrollment is still active. ``held``: the
+    customer's complaint is open, and no commercial message goes until it is resolved."""
     if now > expires_at:
         return Drop("expired", "expired")
+    if held and commercial:
+        if now + HOLD_RECHECK > expires_at:
+            return Drop("expired", HELD)
+        return Defer(now + HOLD_RECHECK, HELD)
     if kind == "call":
         # A person calls the phone: it needs the customer's consent like any message.
         phones = [c for c in contacts if c.kind == "phone"]

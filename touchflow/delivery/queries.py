@@ -15,6 +15,7 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 TABLE = "delivery_touch"
+CUSTOMER_TABLE = "customers_customer"
 
 
 def _dt(value: datetime | None) -> Any:
@@ -106,6 +107,13 @@ def sends_of(customer_ids: Collection[int], since: datetime) -> list[tuple[Any, 
         f"OR (state = 'queued' AND in_flight_at IS NOT NULL)) AND {where}",
         [_dt(since), *params], (2, 3),
     )
+
+
+def commercial_held(customer_ids: Collection[int]) -> list[int]:
+    """Which of these customers have their commercial messages held (aftercare)."""
+    where, params = _one_of("id", customer_ids)
+    return [row[0] for row in _read(
+        f"SELECT id FROM {CUSTOMER_TABLE} WHERE commercial_held AND {where}", params, ())]
 
 
 def claim(now: datetime, owner: str, lease_until: datetime, limit: int) -> list[int]:

@@ -93,6 +93,22 @@ _SCALE_REPLY = re.compile(
 _STARS = re.compile(r"^(?:\s*[⭐★]\s*){1,5}$")
 
 
+# Word starts that make a reply to a check-in a complaint (seed 004: get an unhappy
+# customer to a person before they write a bad review). Matched at the start of a word
+# of the reply (a trailing space: the whole word); a phrase matches as written.
+_COMPLAINT_STEMS: tuple[str, ...] = (
+    "broken", "broke ", "not work", "doesnt work", "does not work", "damage", "scratch", "refund",
+    "return it", "complain", "terrible", "awful", "disappoint", "faulty", "defect",
+    "missing", "wrong size", "wrong colour", "wrong color", "late delivery", "never came",
+    "слома", "не работа", "брак", "поцарап", "царапин", "поврежд", "возврат", "верните",
+    "жалоб", "ужасн", "отвратит", "разочарова", "не хватает", "дефект", "не привезли",
+    "не пришл", "обман",
+    "zepsu", "nie dział", "uszkodz", "porysowa", "rysa", "rysy", "zwrot", "reklamac",
+    "skarg", "okropn", "fataln", "rozczarowa", "brakuje", "wadliw", "wada", "nie dotarł",
+    "oszuk",
+)
+
+
 @dataclass(frozen=True)
 class Reading:
     """An answer read from a reply: ``value`` 1–5 on a scale, ``YES``/``NO`` on a
@@ -156,6 +172,14 @@ def read(kind: str, text: str, unhappy_at_most: int = DEFAULT_UNHAPPY_AT_MOST) -
     return None
 
 
+def complaint(text: str) -> bool:
+    """Whether a reply that is no answer reads as a complaint ("диван привезли
+    поцарапанный", "the drawer is broken"): it stays a reply for a person, and is
+    escalated to one."""
+    padded = f" {_plain(text)} "
+    return any(f" {stem}" in padded for stem in _STEMS)
+
+
 def _scale_value(plain: str) -> int | None:
     match = _SCALE_REPLY.match(plain)
     if match:
@@ -178,3 +202,4 @@ def _plain(text: str) -> str:
 _YES_WORDS = frozenset(_plain(w) for w in (*_YES_WORDS, *(y for y, _ in _YES_NO_LABELS.values())))
 _NO_WORDS = frozenset(_plain(w) for w in (*_NO_WORDS, *(n for _, n in _YES_NO_LABELS.values())))
 _SCALE_WORDS = {_plain(w): v for w, v in _SCALE_WORDS.items()}
+_STEMS = tuple(_plain(stem) + (" " if stem.endswith(" ") else "") for stem in _COMPLAINT_STEMS)

@@ -29,7 +29,7 @@ from touchflow.flows.templates import (
 
 TRIGGERS = ("visit", "purchase")
 VISIT_CLASSES = ("type1", "type2", "type3", "type4", "grey")
-EXIT_RULES = ("purchase", "opt_out")
+EXIT_RULES = ("purchase", "opt_out", "unhappy")
 STEP_KINDS = (
     "info",
     "entertainment",

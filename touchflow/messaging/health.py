@@ -23,6 +23,8 @@ from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 from django.db.models import Min
 
+from touchflow.aftercare import escalations
+from touchflow.aftercare.models import Escalation
 from touchflow.core.errors import InvalidInput
 from touchflow.core.secrets import check_secrets
 from touchflow.delivery import readiness
@@ -31,10 +33,11 @@ from touchflow.delivery.metrics import QUEUE_COUNT_CAP, queue_due_now
 from touchflow.delivery.models import Touch, TouchState
 from touchflow.delivery.policies import NO_CHANNEL
 from touchflow.flows.queries import stranded_enrollments
-from touchflow.messaging import crypto
+from touchflow.messaging import alerts, crypto
 from touchflow.messaging.models import ChannelAccount
 from touchflow.messaging.outbound import from_settings
 from touchflow.messaging.providers import provider_class
+from touchflow.stores.models import Store
 
 
 class Status(StrEnum):
@@ -267,6 +270,23 @@ def check_enrollments() -> list[Finding]:
                  "This is a Touchflow bug: report it with these ids.")]
 
 
+def check_alerts() -> list[Finding]:
+    """Which stores' managers would not hear of an unhappy customer (``alerts.route``)."""
+    silent = []
+    for store in Store.objects.order_by("name"):
+        manager = escalations.manager_of(store)
+        probe = Escalation(store=store, assignee=manager)
+        if manager is None or alerts.route(probe) is None:
+            silent.append(store.name)
+    if not silent:
+        return [ok("alerts", "every store's manager is told about unhappy customers")]
+    return [warn("alerts",
+                 f"{', '.join(silent)}: no manager would be told about an unhappy customer "
+                 "(escalations still show on /escalations/)",
+                 "Give the store a manager with an e-mail address and connect an e-mail "
+                 "account (or a Telegram account and the manager's Telegram chat id).")]
+
+
 # -- all of them ---------------------------------------------------------------------------
 
 
@@ -283,6 +303,7 @@ def run(now: datetime, *, live: bool = False) -> Iterator[Finding]:
         check_readiness,
         lambda: check_queue(now),
         check_enrollments,
+        check_alerts,
     ]
     for check in checks:
         yield from check()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -118,11 +119,12 @@ def tick(now: datetime | None = None, limit: int = 100) -> int:
 
 
 class Chore:
-    """``tick`` at most once per ``every`` seconds: the worker runs its chores between
+    """``tick`` (or ``job``) at most once per ``every`` seconds: the worker runs its chores between
     every two steps, and a busy worker takes many steps a second."""
 
-    def __init__(self, every: float = 1.0) -> None:
+    def __init__(self, every: float = 1.0, job: Callable[[], int] | None = None) -> None:
         self.every = every
+        self.job = job or tick
         self.last: float | None = None
 
     def __call__(self) -> int:
@@ -130,7 +132,7 @@ class Chore:
         if self.last is not None and moment - self.last < self.every:
             return 0
         self.last = moment
-        return tick()
+        return self.job()
 
 
 def _claim(now: datetime, limit: int) -> list[Notice]:

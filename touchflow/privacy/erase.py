@@ -24,7 +24,7 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 
-from touchflow.aftercare.models import CheckInAnswer
+from touchflow.aftercare.models import CheckInAnswer, Escalation
 from touchflow.core import clock
 from touchflow.core.errors import InvalidInput
 from touchflow.customers import suppression
@@ -57,7 +57,8 @@ SAFE_TIMELINE_KEYS = frozenset({
     "source", "kind", "purpose", "granted", "class", "bought", "contacts", "reason",
     "categories", "amount", "currency", "items", "external_id", "merged_customer",
     "flow", "flow_name", "state", "touch", "step", "channel", "outcome", "attempt",
-    "result", "hard", "answer", "mood", "via", "changed",
+    "result", "hard", "answer", "mood", "via", "changed", "escalation", "due_at",
+    "assignee", "resolution", "overdue", "working_minutes",
 })
 # Purchase line fields kept: what was bought in numbers, not what it was called.
 SAFE_ITEM_KEYS = ("sku", "quantity", "unit_price")
@@ -137,6 +138,9 @@ def _records(ids: list[int]) -> dict[str, int]:
     }
     counts["check_in_answers"] = (
         CheckInAnswer.objects.filter(customer_id__in=ids).exclude(text="").update(text="")
+    )
+    counts["escalations"] = (
+        Escalation.objects.filter(customer_id__in=ids).update(text="", note="")
     )
     counts["purchases"] = _purchase_items(Purchase.objects.filter(customer_id__in=ids))
     return counts

@@ -19,7 +19,7 @@ from typing import Any
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from touchflow.aftercare.models import CheckInAnswer
+from touchflow.aftercare.models import CheckInAnswer, Escalation
 from touchflow.core import clock
 from touchflow.core.errors import InvalidInput
 from touchflow.customers.actions import resolve
@@ -212,6 +212,18 @@ def _check_ins(subject: Subject) -> list[Row]:
         "visit_id": a.visit_id, "asks": a.kind, "answer": a.value, "mood": a.mood,
         "via": a.via, "text": a.text,
     } for a in answers]
+
+
+@section("escalations", _("Complaints handled"), Escalation)
+def _escalations(subject: Subject) -> list[Row]:
+    rows = Escalation.objects.filter(customer_id__in=subject.ids).select_related(
+        "store", "assignee", "resolved_by").order_by("opened_at", "id")
+    return [{
+        "opened_at": plain(e.opened_at), "store": e.store.name, "reason": e.reason,
+        "text": e.text, "due_at": plain(e.due_at), "assignee": _staff(e.assignee),
+        "resolved_at": plain(e.resolved_at), "resolution": e.resolution, "note": e.note,
+        "resolved_by": _staff(e.resolved_by), "purchase_id": e.purchase_id,
+    } for e in rows]
 
 
 @section("messages", _("Messages"), Touch, Attempt)

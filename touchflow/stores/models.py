@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
-from datetime import time
+from datetime import date, time
 
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
@@ -11,7 +11,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from touchflow.core import currencies
+from touchflow.core import currencies, working_hours
 
 LANGUAGE_CHOICES = [("en", "English"), ("ru", "Русский"), ("pl", "Polski")]
 
@@ -19,6 +19,35 @@ LANGUAGE_CHOICES = [("en", "English"), ("ru", "Русский"), ("pl", "Polski"
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
         raise ValidationError(_("Unknown time zone: %(tz)s"), params={"tz": value})
+
+
+DEFAULT_HOURS = "mon-fri 09:00-18:00; sat 10:00-14:00"
+
+
+def validate_opening_hours(value: str) -> None:
+    try:
+        working_hours.parse_week(value)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from exc
+
+
+def validate_holidays(value: str) -> None:
+    try:
+        holidays_of(value)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from exc
+
+
+def holidays_of(text: str) -> frozenset[date]:
+    """The dates of "2026-12-25, 2027-01-01" (commas or spaces between them); ValueError
+    naming the first that is not a date."""
+    days = set()
+    for item in text.replace(",", " ").split():
+        try:
+            days.add(date.fromisoformat(item))
+        except ValueError:
+            raise ValueError(f"{item!r} is not a date like 2026-12-25") from None
+    return frozenset(days)
 
 
 def validate_currency(value: str) -> None:
@@ -69,6 +98,23 @@ class Store(models.Model):
         help_text=_("However many purchases a customer makes, they are asked how it went "
                     "at most once in this many days."),
     )
+    # When a manager must answer an unhappy customer: within ``response_hours`` of the
+    # store's opening hours (core.working_hours), holidays not counted.
+    opening_hours = models.CharField(
+        _("opening hours"), max_length=300, default=DEFAULT_HOURS, db_default=DEFAULT_HOURS,
+        validators=[validate_opening_hours],
+        help_text=_("Days and hours, e.g. “mon-fri 09:00-18:00; sat 10:00-14:00”."),
+    )
+    holidays = models.CharField(
+        _("holidays"), max_length=2000, blank=True, default="", db_default="",
+        validators=[validate_holidays],
+        help_text=_("Dates the store is closed, e.g. “2026-12-25, 2027-01-01”."),
+    )
+    response_hours = models.PositiveSmallIntegerField(
+        _("response time (working hours)"), default=4, db_default=4,
+        validators=[MinValueValidator(1), MaxValueValidator(240)],
+        help_text=_("How soon a manager must reach an unhappy customer, in opening hours."),
+    )
     # A check-in rated at or below this (1–5) is an unhappy answer (flows.answers).
     unhappy_at_most = models.PositiveSmallIntegerField(
         _("unhappy at or below"), default=2, db_default=2,
@@ -84,6 +130,14 @@ class Store(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def hours(self) -> working_hours.OpeningHours:
+        """The store's opening hours, holidays and time zone, for deadlines."""
+        return working_hours.OpeningHours(
+            week=working_hours.parse_week(self.opening_hours),
+            holidays=holidays_of(self.holidays),
+            time_zone=self.time_zone,
+        )
 
 
 class Role(models.TextChoices):
@@ -102,6 +156,12 @@ class Staff(AbstractUser):
         Store, related_name="staff", blank=True, verbose_name=_("stores")
     )
     language = models.CharField(_("language"), max_length=2, choices=LANGUAGE_CHOICES, default="en")
+    # Where a manager hears of an unhappy customer: their Telegram chat with the store's
+    # bot when set (and the store has a Telegram account), else their e-mail.
+    telegram_chat = models.CharField(
+        _("Telegram chat id"), max_length=32, blank=True, default="", db_default="",
+        help_text=_("For alerts about unhappy customers; e-mail is used when empty."),
+    )
 
     class Meta:
         verbose_name = _("staff member")

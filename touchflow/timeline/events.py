@@ -113,6 +113,23 @@ class BounceData(TypedDict):
     error: str
 
 
+class EscalationOpenedData(TypedDict):
+    escalation: int
+    reason: str  # aftercare.EscalationReason
+    answer: int | None
+    text: str
+    due_at: str  # ISO 8601
+    assignee: int | None
+
+
+class EscalationResolvedData(TypedDict):
+    escalation: int
+    resolution: str  # aftercare.Resolution
+    note: str
+    overdue: bool
+    working_minutes: int  # how long it took, in the store's opening hours
+
+
 class CheckInAnswerData(TypedDict):
     chain: str  # the chain's name
     step: str  # the step's key
@@ -494,3 +511,21 @@ def check_in_answered(
         customer_id, EventKind.CHECK_IN_ANSWER, at, store_id=store_id, staff_id=staff_id,
         purchase_id=purchase_id, visit_id=visit_id, data={**data, "text": data["text"][:500]},
     )
+
+
+def escalation_opened(
+    customer_id: int, at: datetime, *, store_id: int, staff_id: int | None,
+    data: EscalationOpenedData,
+) -> TimelineEvent:
+    """An unhappy customer was handed to a manager (``staff_id``: who sold to them)."""
+    return _write(customer_id, EventKind.ESCALATION_OPENED, at, store_id=store_id,
+                  staff_id=staff_id, data={**data, "text": data["text"][:500]})
+
+
+def escalation_resolved(
+    customer_id: int, at: datetime, *, store_id: int, staff_id: int,
+    data: EscalationResolvedData,
+) -> TimelineEvent:
+    """A manager resolved the escalation (``staff_id``: who)."""
+    return _write(customer_id, EventKind.ESCALATION_RESOLVED, at, store_id=store_id,
+                  staff_id=staff_id, data=data)

@@ -24,6 +24,8 @@ class EventKind(models.TextChoices):
     MESSAGE_OUT = "message_out", _("Reply from staff")
     BOUNCE = "bounce", _("E-mail bounced")
     CHECK_IN_ANSWER = "check_in_answer", _("Check-in answered")
+    ESCALATION_OPENED = "escalation_opened", _("Escalated to a manager")
+    ESCALATION_RESOLVED = "escalation_resolved", _("Escalation resolved")
 
 
 class TimelineEvent(models.Model):

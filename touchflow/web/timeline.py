@@ -11,6 +11,7 @@ from typing import Any
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
+from touchflow.aftercare.models import EscalationReason, Resolution
 from touchflow.customers.models import ConsentPurpose, ConsentSource, ContactKind, Customer
 from touchflow.customers.visibility import Stores, visible_timeline
 from touchflow.delivery.models import CallResult
@@ -23,6 +24,8 @@ from touchflow.timeline.events import (
     ContactAddedData,
     CreatedData,
     EnrolledData,
+    EscalationOpenedData,
+    EscalationResolvedData,
     LeftFlowData,
     MergedData,
     MessageInData,
@@ -235,6 +238,21 @@ def _check_in_answer(data: CheckInAnswerData, labels: _Labels) -> tuple[str, str
     return title, detail, tone
 
 
+def _escalation_opened(data: EscalationOpenedData, labels: _Labels) -> tuple[str, str, str]:
+    reason = _choice(EscalationReason, data.get("reason", ""))
+    text = data.get("text", "")
+    return _("Handed to a manager"), " · ".join(p for p in (reason, text and f"«{text}»") if p), \
+        "withdrawn"
+
+
+def _escalation_resolved(data: EscalationResolvedData,
+                         labels: _Labels) -> tuple[str, str, str]:
+    parts = [_choice(Resolution, data.get("resolution", "")), data.get("note", "")]
+    if data.get("overdue"):
+        parts.append(_("after the deadline"))
+    return _("Complaint resolved"), " · ".join(p for p in parts if p), "granted"
+
+
 # Each reader takes the payload its kind's writer in ``timeline.events`` builds.
 _RENDER: dict[EventKind, Callable[[Any, _Labels], tuple[str, str, str]]] = {
     EventKind.VISIT: _visit,
@@ -250,6 +268,8 @@ _RENDER: dict[EventKind, Callable[[Any, _Labels], tuple[str, str, str]]] = {
     EventKind.MESSAGE_OUT: _message_out,
     EventKind.BOUNCE: _bounce,
     EventKind.CHECK_IN_ANSWER: _check_in_answer,
+    EventKind.ESCALATION_OPENED: _escalation_opened,
+    EventKind.ESCALATION_RESOLVED: _escalation_resolved,
 }
 
 
