@@ -39,7 +39,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from tests.web.conftest import FOLLOW_UP
 from touchflow.aftercare.models import Escalation
 from touchflow.customers.actions import ConsentGrant, ContactInput, resolve_customer
-from touchflow.customers.models import Customer
+from touchflow.customers.models import Customer, Referral, ReferralCode
 from touchflow.delivery.dead_letters import group_key
 from touchflow.delivery.models import CallTask, Touch, TouchState
 from touchflow.flows.actions import load_flow_text, set_status
@@ -66,7 +66,7 @@ START = datetime(2026, 6, 2, 12, 0, tzinfo=UTC)
 MARKERS = (
     "Londinium", "london-store", "Lorna", "Ldnmarker", "+447911123456", "LDNNOTE",
     "Ldnstaffer", "Markerson", "ldnstaffuser", "LDN-EXT-9", "LDN-INV-7", "Lucius", "Ldnonly",
-    "ldn-only@example.com", "+447911123789", "LDNERR", "ldnbot", "LDNCOMPLAINT",
+    "ldn-only@example.com", "+447911123789", "LDNERR", "ldnbot", "LDNCOMPLAINT", "LDNCODE2",
 )
 
 
@@ -84,6 +84,7 @@ class World:
     tasks: dict[str, CallTask]
     dead: dict[str, Touch]
     escalations: dict[str, Escalation]
+    referrals: dict[str, Referral]
     reason: Reason
     category: Category
     ids: dict[str, Any] = field(default_factory=dict)
@@ -124,6 +125,14 @@ def _escalation(customer: Customer, store: Store, text: str) -> Escalation:
     return Escalation.objects.create(customer=customer, store=store, touch=touch,
                                      reason="complaint", text=text, opened_at=START,
                                      due_at=START)
+
+
+def _referral(referrer: Customer, referred: Customer, store: Store, code: str) -> Referral:
+    made = ReferralCode.objects.create(customer=referrer, store=store, code=code,
+                                       created_at=START)
+    return Referral.objects.create(code=made, referrer=referrer, referred=referred,
+                                   store=store, via="link", state="held",
+                                   reason="many_in_a_day", at=START)
 
 
 def build_world() -> World:
@@ -168,6 +177,8 @@ def build_world() -> World:
     dead = {"own": _dead(second, own, "warsaw failure"), "other": _dead(shared, other, "LDNERR")}
     escalations = {"own": _escalation(warsaw_only, own, "warsaw complaint"),
                    "other": _escalation(london_only, other, "LDNCOMPLAINT")}
+    referrals = {"own": _referral(warsaw_only, second, own, "WARSAW22"),
+                 "other": _referral(london_only, shared, other, "LDNCODE2")}
     category = Category.objects.create(slug="phones", name_en="Phones")
     account = ChannelAccount(store=other, provider="telegram", handle="ldnbot")
     account.credentials = {"token": "123:abc"}
@@ -178,7 +189,7 @@ def build_world() -> World:
     return World(own=own, other=other, staff=staff,
                  secrets={"store_token": store_secret, "unbound_token": unbound_secret},
                  shared=shared, london_only=london_only, warsaw_only=warsaw_only, tasks=tasks,
-                 dead=dead, escalations=escalations,
+                 dead=dead, escalations=escalations, referrals=referrals,
                  reason=Reason.objects.get(code="own_reason"),
                  category=category)
 
@@ -277,9 +288,17 @@ WEB: dict[str, list[Rule]] = {
     "web:escalation-resolve": [Rule("manager", post(
         lambda w, which: f"/escalations/{w.escalations[which].pk}/resolve/",
         lambda w, which: {"resolution": ""}), allowed=(302,), scoped=True)],
+    "web:referrals": [Rule("manager", get("/referrals/"))],
+    "web:referral-decide": [Rule("manager", post(
+        lambda w, which: f"/referrals/{w.referrals[which].pk}/decide/",
+        lambda w, which: {"count": "0"}), allowed=(302,), scoped=True)],
     # Signed links for the customer: a forged token is refused to everybody.
     "web:unsubscribe": [Rule("public", get("/u/forged-token"), allowed=(400,))],
     "web:rating": [Rule("public", get("/r/1.forged-token-forged-token-"), allowed=(400,))],
+    # A referral code is meant to be shared: its page is public; an unknown one is 404.
+    "web:referral": [Rule("public", get("/ref/NOSUCHCODE"), allowed=(404,))],
+    "web:review-link": [Rule("public", get("/go/1.forged-token-forged-token-"),
+                             allowed=(400,))],
     "web:profile": [Rule("staff", get("/profile/"))],
     # A privacy export covers every store the person dealt with: admins only (0012).
     "web:customer-export": [Rule("admin", get(

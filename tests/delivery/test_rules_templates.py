@@ -22,6 +22,7 @@ from touchflow.flows.spec import FlowFileError, parse_flow
 from touchflow.flows.templates import VARIABLES
 from touchflow.visits.models import Visit
 
+STEP_ONLY = ("rating_url", "referral_code", "referral_url", "review_url")
 CHAIN = """\
 slug: rules
 name: Rules chain
@@ -54,8 +55,8 @@ def _problems(text: str) -> list[str]:
 def test_store_phone_fails_validation_naming_chain_step_language_and_variable() -> None:
     assert _problems(_chain("Zadzwoń: {{ store.phone }}")) == [
         "15: chain 'rules', step 'hello', message.pl.text: unknown variable(s) store.phone; "
-        "available: customer.first_name, customer.name, greeting, rating_url, "
-        "seller.first_name, seller.name, store.name, unsubscribe_url"
+        "available: customer.first_name, customer.name, greeting, rating_url, referral_code, "
+        "referral_url, review_url, seller.first_name, seller.name, store.name, unsubscribe_url"
     ]
 
 
@@ -87,11 +88,12 @@ def test_every_way_of_reaching_a_missing_attribute_is_caught(
 
 def test_what_validation_offers_is_exactly_what_messages_have() -> None:
     assert VARIABLES == (
-        "customer.first_name", "customer.name", "greeting", "rating_url", "seller.first_name",
-        "seller.name", "store.name", "unsubscribe_url",
+        "customer.first_name", "customer.name", "greeting", "rating_url", "referral_code",
+        "referral_url", "review_url", "seller.first_name", "seller.name", "store.name",
+        "unsubscribe_url",
     )
-    # rating_url belongs to check-ins that ask for answers (test_spec_answers).
-    parse_flow(_chain(" ".join(f"{{{{ {v} }}}}" for v in VARIABLES if v != "rating_url")))
+    # These belong to particular steps (test_spec_answers).
+    parse_flow(_chain(" ".join(f"{{{{ {v} }}}}" for v in VARIABLES if v not in STEP_ONLY)))
 
 
 def test_the_renderer_names_the_missing_variable() -> None:
@@ -112,8 +114,8 @@ def test_a_template_using_every_variable_renders_at_send_time(
     clock: Clock, sink: tuple[Sink, str],
 ) -> None:
     """Everything validation let through is there when the real worker sends."""
-    # rating_url only on a check-in that asks for answers (tests/aftercare).
-    _load(_chain("|".join(f"{{{{ {v} }}}}" for v in VARIABLES if v != "rating_url")))
+    # rating_url, referral_* and review_url belong to particular steps (tests/aftercare).
+    _load(_chain("|".join(f"{{{{ {v} }}}}" for v in VARIABLES if v not in STEP_ONLY)))
     visit = type3_visit(name="Anna Nowak")
     clock.move_to(datetime(2026, 6, 2, 13, 0, tzinfo=UTC))
     assert dict(make_dispatcher().drain().outcomes) == {"sent": 1}

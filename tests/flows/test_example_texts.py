@@ -43,6 +43,10 @@ def _context(name: str, seller: str) -> dict[str, object]:
         "store": {"name": "Meble Nowak"},
         "seller": {"name": seller, "first_name": first_name(seller)},
         "unsubscribe_url": "http://127.0.0.1:8000/u/1.sms.abc",
+        "rating_url": "http://127.0.0.1:8000/r/1.abc",
+        "referral_code": "K7M2Q9XA",
+        "referral_url": "http://127.0.0.1:8000/ref/K7M2Q9XA",
+        "review_url": "http://127.0.0.1:8000/go/1.abc",
     }
 
 

@@ -48,6 +48,8 @@ def test_the_shipped_examples_are_valid_in_three_languages() -> None:
     assert slugs == {
         "check-in": ["is-everything-ok"],
         "loyalty": ["care-tips", "referral", "anniversary-offer"],
+        "referral": ["bring-a-friend"],
+        "review": ["leave-a-review"],
         "warming": ["thank-you", "how-to-choose", "seller-call", "gentle-offer"],
     }
 

@@ -13,8 +13,10 @@ from touchflow.aftercare import escalations
 from touchflow.aftercare.models import CheckInAnswer
 from touchflow.aftercare.queries import answerable, open_check_in
 from touchflow.core.errors import InvalidInput
+from touchflow.customers import referrals
 from touchflow.delivery.models import Touch
 from touchflow.flows import answers
+from touchflow.flows import enrollment as flow_enrollment
 from touchflow.stores.models import Store
 from touchflow.timeline import events
 
@@ -88,7 +90,19 @@ def _record(
         )
         if row.mood == answers.UNHAPPY:
             escalations.open_for(row, at)
+        if not changed:
+            _follow_up(touch, row, at)
     return Recorded(row, changed)
+
+
+def _follow_up(touch: Touch, answer: CheckInAnswer, at: datetime) -> None:
+    """After a first answer: a happy customer gets their referral code (the referral
+    request's chain carries it) and every answer may lead to a review request."""
+    happy = answer.mood == answers.HAPPY
+    enrollment = touch.enrollment
+    if happy:
+        referrals.code_for(enrollment.customer, enrollment.store, at)
+    flow_enrollment.on_check_in_answered(enrollment, at, happy=happy)
 
 
 def _first(

@@ -171,6 +171,8 @@ class VisitIn(Input):
     categories: list[Code] | None = Field(None, max_length=50)
     note: Text2000 | None = None
     external_id: ExternalId | None = Field(None, description="Idempotency key from the POS.")
+    referral_code: Code | None = Field(
+        None, description="The referral code a new customer came with; needs their contacts.")
 
 
 class ItemIn(Input):

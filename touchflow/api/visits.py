@@ -18,7 +18,7 @@ router = Router(tags=["visits"])
 
 # Domain parameters → where the integrator put them.
 _FIELDS = {"contacts": "customer", "language": "customer.language",
-           "time_zone": "customer.time_zone"}
+           "time_zone": "customer.time_zone", "referral_code": "referral_code"}
 
 
 @router.post("/visits", response={200: VisitOut, 201: VisitOut, 401: ErrorOut, 403: ErrorOut,
@@ -52,5 +52,6 @@ def create_visit(request: HttpRequest, payload: VisitIn) -> Status[dict[str, Any
             categories=payload.categories or (),
             note=payload.note or "",
             external_id=payload.external_id,
+            referral_code=payload.referral_code,
         )
     return Status(201 if created else 200, serializers.visit(visit, store))

@@ -18,3 +18,11 @@ class JSONField(models.JSONField):
 
     def get_placeholder(self, value: Any, compiler: Any, connection: Any) -> str:
         return "%s"
+
+
+class HttpsURLField(models.URLField):  # type: ignore[type-arg]
+    """A URL field whose form reads an address typed without a scheme as https (Django
+    6's default, chosen now rather than through a deprecated setting)."""
+
+    def formfield(self, **kwargs: Any) -> Any:
+        return super().formfield(**{"assume_scheme": "https", **kwargs})

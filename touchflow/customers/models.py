@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from touchflow.core.fields import JSONField
 from touchflow.stores.models import LANGUAGE_CHOICES, Store, validate_time_zone
@@ -285,3 +286,54 @@ class Suppression(models.Model):
 
     def __str__(self) -> str:
         return f"suppressed {self.digest[:8]}…"
+
+
+class ReferralCode(models.Model):
+    """A customer's personal code for bringing someone to a store (issue 10): sent in the
+    referral request after a happy check-in, typed at the counter, posted through the
+    API, or opened as the link ``/ref/<code>``."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE,
+                                 related_name="referral_codes")
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
+    code = models.CharField(max_length=16, unique=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["customer", "store"],
+                                               name="referral_code_one_per_store")]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class ReferralState(models.TextChoices):
+    COUNTED = "counted", _("Counted")
+    HELD = "held", _("Held for a manager")
+    REFUSED = "refused", pgettext_lazy("a referral that does not count", "Refused")
+
+
+class Referral(models.Model):
+    """A new customer who came with a code: one per new customer. What the checks found
+    is its state; a held one waits for a manager's decision, nothing is dropped."""
+
+    code = models.ForeignKey(ReferralCode, on_delete=models.CASCADE, related_name="referrals")
+    referrer = models.ForeignKey(Customer, on_delete=models.CASCADE,
+                                 related_name="referrals_made")
+    # One per new customer, kept by ``referrals.refer`` (not a unique index: merging two
+    # customers who each came with a code must not fail).
+    referred = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="referred_by")
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
+    via = models.CharField(max_length=16)  # counter, api, link
+    state = models.CharField(max_length=8, choices=ReferralState.choices)
+    reason = models.CharField(max_length=32, blank=True)  # why held or refused
+    at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                   null=True, blank=True, related_name="+")
+
+    class Meta:
+        indexes = [models.Index(fields=["store", "state", "at"], name="referral_store_state")]
+
+    def __str__(self) -> str:
+        return f"{self.referrer_id} → {self.referred_id} ({self.state})"

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from touchflow.core import channels
+from touchflow.customers import referrals
 from touchflow.delivery import batch as context
 from touchflow.delivery import transitions
 from touchflow.delivery.batch import Fresh
@@ -31,7 +32,13 @@ from touchflow.delivery.policies import (
     Verdict,
     judge,
 )
-from touchflow.delivery.render import Renderer, message_context, rating_url, unsubscribe_url
+from touchflow.delivery.render import (
+    Renderer,
+    message_context,
+    rating_url,
+    review_url,
+    unsubscribe_url,
+)
 from touchflow.delivery.sending import Flight
 from touchflow.delivery.transitions import Outcome, Reason
 from touchflow.flows import answers
@@ -172,9 +179,17 @@ class Judge:
         """What the touch's templates see: the one definition validation also uses."""
         seller = touch.enrollment.staff
         seller_name = (seller.get_full_name() or seller.username) if seller else ""
-        return message_context(touch.customer.name, touch.store.name, seller_name,
-                               unsubscribe_url(touch.customer.pk, channel, touch.store_id),
-                               rating_url(touch.pk) if touch.step.answers else "")
+        kind = touch.step.kind
+        code = (referrals.code_of(touch.customer.pk, touch.store_id)
+                if kind == "referral_request" else None)
+        return message_context(
+            touch.customer.name, touch.store.name, seller_name,
+            unsubscribe_url(touch.customer.pk, channel, touch.store_id),
+            rating_url(touch.pk) if touch.step.answers else "",
+            referral_code=code.code if code else "",
+            referral_url=referrals.link(code) if code else "",
+            review_url=review_url(touch.pk) if kind == "review_request" else "",
+        )
 
     def _message(self, touch: Due, route: Send) -> OutgoingMessage:
         context_ = self._context(touch, route.channel)

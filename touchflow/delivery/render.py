@@ -30,6 +30,7 @@ from touchflow.flows.templates import message_context as message_context
 
 UNSUBSCRIBE_SALT = "touchflow.unsubscribe"
 RATING_SALT = "touchflow.rating"
+REVIEW_SALT = "touchflow.review"
 
 # "<customer>.<channel>[.<store>].<mac>": a link in every message, so it is signed with
 # a key derived once per process (Django's signing derives it again on every call, which
@@ -88,9 +89,24 @@ def rating_url(touch_id: int) -> str:
 
 def read_rating_token(token: str) -> int:
     """The touch id of a valid rating link's token; raises signing.BadSignature."""
+    return _read_touch_token(token, RATING_SALT)
+
+
+def review_url(touch_id: int) -> str:
+    """A review request's link: ``/go/…`` counts the click and goes to the store's review
+    page (signed under its own salt: a rating token opens no review link)."""
+    return f"{settings.TOUCHFLOW_PUBLIC_URL}/go/{touch_id}.{_mac(str(touch_id), REVIEW_SALT)}"
+
+
+def read_review_token(token: str) -> int:
+    """The touch id of a valid review link's token; raises signing.BadSignature."""
+    return _read_touch_token(token, REVIEW_SALT)
+
+
+def _read_touch_token(token: str, salt: str) -> int:
     match = _RATING_TOKEN.match(token)
-    if match is None or not hmac.compare_digest(match[2], _mac(match[1], RATING_SALT)):
-        raise signing.BadSignature("rating link signature does not match")
+    if match is None or not hmac.compare_digest(match[2], _mac(match[1], salt)):
+        raise signing.BadSignature("link signature does not match")
     return int(match[1])
 
 

@@ -194,6 +194,31 @@ def on_purchase_recorded(purchase: Purchase) -> list[Enrollment]:
     return entered
 
 
+def on_check_in_answered(enrollment: Enrollment, at: datetime, *, happy: bool) -> list[Enrollment]:
+    """A customer's first answer to the check-in of ``enrollment``: the chains entered
+    on ``answered`` (a review request: to every customer who answered, or, where the
+    store has no review page, to nobody) and, for a happy answer, on ``happy`` (a
+    referral request). They carry the check-in's seller, purchase and visit."""
+    triggers = {"answered", "happy"} if happy else {"answered"}
+    store = enrollment.store
+    entered = []
+    for flow in active_flows():
+        if not triggers & set(flow.triggers):
+            continue
+        if not store.review_url and _asks_for_reviews(flow):
+            continue
+        joined = enroll(flow, enrollment.customer, store=store, at=at,
+                        staff_id=enrollment.staff_id, visit=enrollment.visit,
+                        purchase=enrollment.purchase)
+        if joined is not None:
+            entered.append(joined)
+    return entered
+
+
+def _asks_for_reviews(flow: Flow) -> bool:
+    return FlowStep.objects.filter(flow=flow, kind="review_request", retired=False).exists()
+
+
 def on_purchases_imported(purchases: Sequence[Purchase]) -> int:
     """The import's bulk form of ``on_purchase_recorded``.
 

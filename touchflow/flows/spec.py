@@ -8,6 +8,7 @@ and the ordered steps. ``parse_flow`` turns the text into a ``FlowSpec`` or rais
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import time, timedelta
 from typing import Any
@@ -27,7 +28,8 @@ from touchflow.flows.templates import (
     unknown_attributes,
 )
 
-TRIGGERS = ("visit", "purchase")
+# "answered": a customer answered a check-in (any answer); "happy": a happy answer.
+TRIGGERS = ("visit", "purchase", "answered", "happy")
 VISIT_CLASSES = ("type1", "type2", "type3", "type4", "grey")
 EXIT_RULES = ("purchase", "opt_out", "unhappy")
 STEP_KINDS = (
@@ -36,6 +38,7 @@ STEP_KINDS = (
     "offer",
     "check_in",
     "referral_request",
+    "review_request",
     "gratitude",
     "call",
 )
@@ -278,6 +281,7 @@ def parse_flow(text: str, source: str = "<chain>") -> FlowSpec:
     if "opt_out" not in exit_on:
         exit_on = (*exit_on, "opt_out")  # opting out always ends a chain
     steps = _steps(check, root)
+    _no_review_gating(check, root, triggers, steps)
     if check.problems:
         raise FlowFileError(source, check.problems)
     return FlowSpec(
@@ -291,6 +295,18 @@ def parse_flow(text: str, source: str = "<chain>") -> FlowSpec:
         exit_on=exit_on,
         steps=tuple(steps),
     )
+
+
+def _no_review_gating(check: _Checker, root: yaml_lines.LineDict, triggers: tuple[str, ...],
+                      steps: list[StepSpec]) -> None:
+    """A review request goes to everyone who answered a check-in, happy or not, or to
+    nobody: a chain that asks for reviews is entered on ``answered`` and nothing else.
+    Asking only happy customers ("review gating") breaks Google's review policy."""
+    if any(s.kind == "review_request" for s in steps) and triggers != ("answered",):
+        check.fail(root.line_of("audience"),
+                   "a review_request goes to everyone who answered a check-in: its chain's "
+                   "trigger must be 'answered' alone (asking only happy customers for "
+                   "reviews — review gating — is against Google's review policy)")
 
 
 def _categories(check: _Checker, audience: yaml_lines.LineDict) -> tuple[str, ...]:
@@ -364,9 +380,9 @@ def _step(check: _Checker, data: yaml_lines.LineDict, index: int) -> StepSpec | 
         channels = check.choice_list(data, "channels", CHANNELS, required=True)
         messages = _messages(check, data, channels)
     answers = _answers(check, data, kind)
-    if not answers and kind != "call" and _uses_rating_url(messages):
-        check.fail(data.line_of("message"),
-                   "{{ rating_url }} links a check-in's answers: the step needs 'answers'")
+    for variable, needs in _STEP_VARIABLES.items():
+        if _uses(messages, variable) and not needs(kind, answers):
+            check.fail(data.line_of("message"), f"{{{{ {variable} }}}} {_WHERE[variable]}")
     return StepSpec(
         key=key,
         kind=kind,
@@ -384,11 +400,26 @@ def _step(check: _Checker, data: yaml_lines.LineDict, index: int) -> StepSpec | 
     )
 
 
-def _uses_rating_url(messages: dict[str, Message]) -> bool:
+# Variables only some steps have (``templates.message_context``), and where they belong.
+_STEP_VARIABLES: dict[str, Callable[[str, str], bool]] = {
+    "rating_url": lambda kind, answers: bool(answers),
+    "referral_code": lambda kind, answers: kind == "referral_request",
+    "referral_url": lambda kind, answers: kind == "referral_request",
+    "review_url": lambda kind, answers: kind == "review_request",
+}
+_WHERE = {
+    "rating_url": "links a check-in's answers: the step needs 'answers'",
+    "referral_code": "is the customer's referral code: only a referral_request step has it",
+    "referral_url": "is the customer's referral link: only a referral_request step has it",
+    "review_url": "is the store's review link: only a review_request step has it",
+}
+
+
+def _uses(messages: dict[str, Message], variable: str) -> bool:
     for message in messages.values():
         for source in (message.subject, message.text):
             try:
-                if "rating_url" in meta.find_undeclared_variables(environment().parse(source)):
+                if variable in meta.find_undeclared_variables(environment().parse(source)):
                     return True
             except TemplateSyntaxError:
                 continue  # reported with its line already

@@ -38,7 +38,8 @@ def greeting(language: str, first: str) -> str:
 
 def message_context(
     customer_name: str, store_name: str, seller_name: str, unsubscribe_url: str,
-    rating_url: str = "",
+    rating_url: str = "", referral_code: str = "", referral_url: str = "",
+    review_url: str = "",
 ) -> dict[str, Any]:
     """Everything a message template may use, for one customer. The one definition:
     the dispatcher calls it with real rows, validation with ``SAMPLE_CONTEXT``'s values."""
@@ -50,6 +51,10 @@ def message_context(
         # A check-in's one-tap rating page ("" on other steps); appended to SMS and
         # e-mail where the template does not place it.
         "rating_url": rating_url,
+        # A referral request's code and link; a review request's link (signed, counted).
+        "referral_code": referral_code,
+        "referral_url": referral_url,
+        "review_url": review_url,
     }
 
 
@@ -62,7 +67,8 @@ def with_greeting(context: Mapping[str, Any], language: str) -> dict[str, Any]:
 
 SAMPLE_MESSAGE_CONTEXT = message_context(
     "Anna Nowak", "Meble Nowak", "Piotr Kowalski", "https://touchflow.example/u/sample",
-    "https://touchflow.example/r/sample",
+    "https://touchflow.example/r/sample", "K7M2Q9XA", "https://touchflow.example/ref/K7M2Q9XA",
+    "https://touchflow.example/go/sample",
 )
 
 

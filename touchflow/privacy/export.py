@@ -16,6 +16,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from django.db.models import Q
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -29,6 +30,8 @@ from touchflow.customers.models import (
     Customer,
     CustomerExternalId,
     CustomerStore,
+    Referral,
+    ReferralCode,
 )
 from touchflow.delivery.models import Attempt, CallTask, Touch
 from touchflow.flows.models import Enrollment
@@ -224,6 +227,21 @@ def _escalations(subject: Subject) -> list[Row]:
         "resolved_at": plain(e.resolved_at), "resolution": e.resolution, "note": e.note,
         "resolved_by": _staff(e.resolved_by), "purchase_id": e.purchase_id,
     } for e in rows]
+
+
+@section("referrals", _("Referrals"), ReferralCode, Referral)
+def _referrals(subject: Subject) -> list[Row]:
+    codes = ReferralCode.objects.filter(customer_id__in=subject.ids).select_related("store")
+    links = Referral.objects.filter(
+        Q(referrer_id__in=subject.ids) | Q(referred_id__in=subject.ids)
+    ).select_related("store", "code").order_by("at", "id")
+    return [
+        *({"code": c.code, "store": c.store.name, "created_at": plain(c.created_at)}
+          for c in codes.order_by("id")),
+        *({"at": plain(r.at), "store": r.store.name, "code": r.code.code,
+           "role": "referrer" if r.referrer_id in subject.ids else "referred",
+           "state": r.state, "reason": r.reason, "via": r.via} for r in links),
+    ]
 
 
 @section("messages", _("Messages"), Touch, Attempt)

@@ -12,6 +12,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from touchflow.core import currencies, working_hours
+from touchflow.core.fields import HttpsURLField
 
 LANGUAGE_CHOICES = [("en", "English"), ("ru", "Русский"), ("pl", "Polski")]
 
@@ -92,6 +93,12 @@ class Store(models.Model):
     )
     cap_commercial = models.PositiveSmallIntegerField(_("offers per period"), default=1)
     cap_period_days = models.PositiveSmallIntegerField(_("period (days)"), default=7)
+    # Where review requests send customers (Google, Trustpilot…); empty: nobody is asked.
+    review_url = HttpsURLField(
+        _("review page"), max_length=500, blank=True, default="", db_default="",
+        help_text=_("Review requests go to everyone who answered a check-in, with this "
+                    "link; leave empty to ask nobody."),
+    )
     # A customer asked "is everything OK?" is not asked again this soon (flows.check_ins).
     check_in_throttle_days = models.PositiveSmallIntegerField(
         _("check-in at most once per (days)"), default=30, db_default=30,

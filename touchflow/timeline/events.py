@@ -130,6 +130,19 @@ class EscalationResolvedData(TypedDict):
     working_minutes: int  # how long it took, in the store's opening hours
 
 
+class ReferralData(TypedDict, total=False):
+    referral: int
+    code: str
+    state: str  # customers.ReferralState
+    reason: str  # why held or refused
+    via: str  # counter, api, link
+    customer: int  # the other side: the newcomer on the referrer's row, and back
+
+
+class ReviewClickData(TypedDict):
+    touch: int
+
+
 class CheckInAnswerData(TypedDict):
     chain: str  # the chain's name
     step: str  # the step's key
@@ -529,3 +542,24 @@ def escalation_resolved(
     """A manager resolved the escalation (``staff_id``: who)."""
     return _write(customer_id, EventKind.ESCALATION_RESOLVED, at, store_id=store_id,
                   staff_id=staff_id, data=data)
+
+
+def referral_made(customer_id: int, at: datetime, *, store_id: int, other: int,
+                  data: ReferralData) -> TimelineEvent:
+    """The customer brought someone (``other``) with their code."""
+    return _write(customer_id, EventKind.REFERRAL_MADE, at, store_id=store_id,
+                  data={**data, "customer": other})
+
+
+def referred(customer_id: int, at: datetime, *, store_id: int, other: int,
+             data: ReferralData) -> TimelineEvent:
+    """The customer came with someone's (``other``'s) code."""
+    return _write(customer_id, EventKind.REFERRED, at, store_id=store_id,
+                  data={**data, "customer": other})
+
+
+def review_link_opened(customer_id: int, at: datetime, *, store_id: int,
+                       touch: int) -> TimelineEvent:
+    """The customer opened the review link of a review request (each click counts)."""
+    data: ReviewClickData = {"touch": touch}
+    return _write(customer_id, EventKind.REVIEW_CLICK, at, store_id=store_id, data=data)

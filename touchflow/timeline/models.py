@@ -26,6 +26,9 @@ class EventKind(models.TextChoices):
     CHECK_IN_ANSWER = "check_in_answer", _("Check-in answered")
     ESCALATION_OPENED = "escalation_opened", _("Escalated to a manager")
     ESCALATION_RESOLVED = "escalation_resolved", _("Escalation resolved")
+    REFERRAL_MADE = "referral_made", _("Brought someone")
+    REFERRED = "referred", _("Came with a referral code")
+    REVIEW_CLICK = "review_click", _("Opened the review link")
 
 
 class TimelineEvent(models.Model):

@@ -12,8 +12,9 @@ from touchflow.core.errors import InvalidInput
 from touchflow.core.idempotent import by_external_id, write_once
 from touchflow.core.ttlcache import TTLCache
 from touchflow.customers import actions as customer_actions
+from touchflow.customers import referrals
 from touchflow.customers.actions import ConsentGrant, ContactInput
-from touchflow.customers.models import Customer
+from touchflow.customers.models import Customer, ReferralCode
 from touchflow.customers.optin import attach_to_visit
 from touchflow.flows import enrollment as flow_enrollment
 from touchflow.integrations.actor import Actor
@@ -104,11 +105,13 @@ def log_visit(
     note: str = "",
     external_id: str | None = None,
     optin_token: str | None = None,
+    referral_code: str | None = None,
 ) -> tuple[Visit, bool]:
     """Record one visit and its result. Returns ``(visit, created)``.
 
     Idempotent by ``external_id`` within the store: a repeated call returns the first visit.
-    ``staff`` defaults to the acting staff member.
+    ``staff`` defaults to the acting staff member. ``referral_code``: the code the new
+    customer came with (``customers.referrals``; it needs their contacts).
     """
     existing = by_external_id(Visit, store, external_id)
     replayed = existing()
@@ -126,6 +129,10 @@ def log_visit(
         raise InvalidInput(
             "contacts", "Contacts were not taken, so none can be given.", "not_allowed"
         )
+    code = referrals.find(referral_code) if referral_code else None
+    if code is not None and not contacts:
+        raise InvalidInput("referral_code",
+                           "A referral needs the new customer's contacts.", "required")
     write = _VisitWrite(
         store=store,
         actor=actor,
@@ -145,6 +152,7 @@ def log_visit(
         note=note,
         external_id=external_id,
         optin_token=optin_token,
+        referral=code,
     )
     return write_once(write.run, existing)
 
@@ -171,12 +179,14 @@ class _VisitWrite:
     note: str
     external_id: str | None
     optin_token: str | None
+    referral: ReferralCode | None = None
 
     def run(self) -> Visit:
         timeline: list[TimelineEvent] = []
         customer = self.customer
+        created = False
         if self.contacts:
-            found, _created = customer_actions.resolve_customer(
+            found, created = customer_actions.resolve_customer(
                 store=self.store,
                 actor=self.actor,
                 contacts=self.contacts,
@@ -218,6 +228,9 @@ class _VisitWrite:
             flow_enrollment.on_visit_logged(visit)
         if self.optin_token:
             _attach_token(self.optin_token, visit)
+        if self.referral is not None and customer is not None:
+            referrals.refer(self.referral, customer, new=created, via=self.actor.source,
+                            at=self.occurred_at)
         return visit
 
 

@@ -44,6 +44,7 @@ class CounterEntry:
     marketing: bool = False
     capture: str = ""
     token: str = ""
+    referral: str = ""
 
     @classmethod
     def from_post(cls, data: QueryDict) -> CounterEntry:
@@ -57,6 +58,7 @@ class CounterEntry:
             marketing=data.get("marketing") == "1",
             capture=data.get("contact_capture", ""),
             token=data.get("optin_token", ""),
+            referral=data.get("referral_code", "").strip(),
         )
 
 
@@ -74,6 +76,7 @@ def check_text_fields(entry: CounterEntry) -> None:
     check_text("note", entry.note, text.NOTE)
     check_text("reason", entry.reason, text.CODE)
     check_text("optin_token", entry.token, text.CODE)
+    check_text("referral_code", entry.referral, text.CODE)
     for code in entry.categories:
         check_text("categories", code, text.CODE)
 
@@ -100,6 +103,7 @@ def save(entry: CounterEntry, store: Store, staff: Staff) -> Visit:
         categories=entry.categories,
         note=entry.note,
         optin_token=entry.token or None,
+        referral_code=(entry.referral or None) if taken else None,
     )
     return visit
 

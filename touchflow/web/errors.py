@@ -17,6 +17,10 @@ _MESSAGES = {
         "e.g. +48."
     ),
     ("contact", "invalid_email"): lambda: _("This is not a valid e-mail address."),
+    ("referral_code", "unknown_code"): lambda: _(
+        "There is no such referral code; check it and try again."),
+    ("referral_code", "required"): lambda: _(
+        "A referral code needs the new customer's phone or e-mail."),
     ("outcome", "required"): lambda: _("Choose whether the customer bought."),
     ("reason", "required"): lambda: _("Choose why the customer did not buy."),
     ("reason", "invalid_choice"): lambda: _("This reason is no longer available."),

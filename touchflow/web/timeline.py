@@ -12,7 +12,13 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from touchflow.aftercare.models import EscalationReason, Resolution
-from touchflow.customers.models import ConsentPurpose, ConsentSource, ContactKind, Customer
+from touchflow.customers.models import (
+    ConsentPurpose,
+    ConsentSource,
+    ContactKind,
+    Customer,
+    ReferralState,
+)
 from touchflow.customers.visibility import Stores, visible_timeline
 from touchflow.delivery.models import CallResult
 from touchflow.flows.models import Flow
@@ -31,6 +37,8 @@ from touchflow.timeline.events import (
     MessageInData,
     MessageOutData,
     PurchaseData,
+    ReferralData,
+    ReviewClickData,
     TouchData,
     VisitData,
 )
@@ -253,6 +261,35 @@ def _escalation_resolved(data: EscalationResolvedData,
     return _("Complaint resolved"), " · ".join(p for p in parts if p), "granted"
 
 
+def _referral_state(data: ReferralData) -> str:
+    state = _choice(ReferralState, data.get("state", ""))
+    reason = REFERRAL_REASONS.get(data.get("reason", ""))
+    return f"{state} ({reason()})" if reason else state
+
+
+def _referral_made(data: ReferralData, labels: _Labels) -> tuple[str, str, str]:
+    detail = " · ".join([_referral_state(data), str(data.get("code", ""))])
+    return _("Brought a new customer"), detail, "granted" if data.get("state") == "counted" else ""
+
+
+def _referred(data: ReferralData, labels: _Labels) -> tuple[str, str, str]:
+    detail = " · ".join([_referral_state(data), str(data.get("code", ""))])
+    return _("Came with a referral code"), detail, ""
+
+
+def _review_click(data: ReviewClickData, labels: _Labels) -> tuple[str, str, str]:
+    return _("Opened the review link"), "", "granted"
+
+
+# Why a referral was held or refused, in words.
+REFERRAL_REASONS = {
+    "self": lambda: _("the referrer themself"),
+    "existing_customer": lambda: _("already a customer"),
+    "many_in_a_day": lambda: _("many referrals in a day"),
+    "same_name": lambda: _("same name as the referrer"),
+}
+
+
 # Each reader takes the payload its kind's writer in ``timeline.events`` builds.
 _RENDER: dict[EventKind, Callable[[Any, _Labels], tuple[str, str, str]]] = {
     EventKind.VISIT: _visit,
@@ -270,6 +307,9 @@ _RENDER: dict[EventKind, Callable[[Any, _Labels], tuple[str, str, str]]] = {
     EventKind.CHECK_IN_ANSWER: _check_in_answer,
     EventKind.ESCALATION_OPENED: _escalation_opened,
     EventKind.ESCALATION_RESOLVED: _escalation_resolved,
+    EventKind.REFERRAL_MADE: _referral_made,
+    EventKind.REFERRED: _referred,
+    EventKind.REVIEW_CLICK: _review_click,
 }
 
 
