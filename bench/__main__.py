@@ -1,4 +1,4 @@
-"""``python -m bench [import|visits|engine|hooks|adapters|delivery|all]``: run the
+"""``python -m bench [import|visits|engine|hooks|adapters|delivery|replay|all]``: run the
 benchmarks, print Markdown tables. ``all`` leaves out ``delivery`` (sends at a
 provider's real latency, issue 9), which takes its own options below.
 
@@ -21,6 +21,7 @@ from bench import (
     delivery_bench,
     engine_bench,
     import_bench,
+    replay_bench,
     visits_bench,
 )
 from bench.databases import VAR
@@ -40,7 +41,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("which", nargs="?", default="all",
                         choices=["all", "import", "visits", "engine", "hooks", "adapters",
-                                 "delivery"])
+                                 "delivery", "replay"])
     parser.add_argument("--db", default="both", choices=["both", "sqlite", "postgres"])
     parser.add_argument("--workers", type=int, default=None,
                         help="gunicorn workers (visits, hooks; default 4); delivery: "
@@ -118,6 +119,11 @@ def main() -> None:
         runs = [delivery_bench.bench_delivery(delivery_options(args, kind)) for kind in kinds]
         print("## Delivery at real-world speed\n\n" + delivery_bench.report(runs) + "\n")
         out["delivery"] = delivery_bench.as_json(runs)
+    if args.which == "replay":
+        replays = [replay_bench.bench_replay(kind) for kind in kinds]
+        print("## Replay of the Online Retail year (issue 10)\n\n"
+              + replay_bench.report(replays) + "\n")
+        out["replay"] = replay_bench.as_json(replays)
     VAR.mkdir(parents=True, exist_ok=True)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     (VAR / f"results-{stamp}.json").write_text(json.dumps(out, indent=2))

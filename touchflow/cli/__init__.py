@@ -37,6 +37,7 @@ def build_app() -> typer.Typer:
             flows,
             importing,
             privacy,
+            replay,
             run,
             tokens,
             worker,
@@ -50,6 +51,7 @@ def build_app() -> typer.Typer:
         run.register(app)
         worker.register(app)
         doctor.register(app)
+        replay.register(app)
         _built = True
     return app
 

@@ -6,16 +6,32 @@ Every piece of code asks this module for the time, so tests move the clock
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
 
 from touchflow.core.errors import InvalidInput
 
+_source: Callable[[], datetime] = timezone.now
+
 
 def now() -> datetime:
     """The current instant, time-zone aware (UTC)."""
-    return timezone.now()
+    return _source()
+
+
+@contextmanager
+def simulated(source: Callable[[], datetime]) -> Iterator[None]:
+    """Within the block, ``now()`` is ``source()``: a replay runs a year of Touchflow
+    on a moving clock of its own (``touchflow replay``). Not for request handling."""
+    global _source
+    previous, _source = _source, source
+    try:
+        yield
+    finally:
+        _source = previous
 
 
 # Clocks of tills and tablets drift; a time a few minutes "in the future" is not an error.
