@@ -149,13 +149,29 @@ def test_the_manager_is_told_on_telegram_or_else_by_e_mail(
     assert Escalation.objects.get(pk=escalation.pk).alerted_at is not None
 
 
-def test_a_manager_without_a_chat_gets_an_e_mail_and_a_store_with_neither_shows_the_page(
-    unhappy: Callable[..., Escalation], manager: Staff, clock: Clock,
+def test_without_store_accounts_the_alert_goes_by_the_deployments_e_mail(
+    unhappy: Callable[..., Escalation], manager: Staff, clock: Clock, settings: Any,
+    smtp: tuple[Any, str],
 ) -> None:
+    settings.TOUCHFLOW_CHANNELS = f"email={smtp[1]}"
     manager.email = "maria@example.pl"
     manager.save()
     escalation = unhappy()
-    assert alerts.route(escalation) is None  # no account: the page and the counts only
+    assert alerts.route(escalation) == ("email", "maria@example.pl")
+    alerts.tick(clock.now())
+    (mail,) = [m for m in smtp[0].messages if m["To"] == "maria@example.pl"]
+    assert "Please reach them by" in mail.get_body(("plain",)).get_content()
+    assert Notice.objects.get(kind="escalation").state == "sent"
+
+
+def test_with_no_way_to_reach_the_manager_the_page_shows_it(
+    unhappy: Callable[..., Escalation], manager: Staff, clock: Clock, settings: Any,
+) -> None:
+    settings.TOUCHFLOW_CHANNELS = "sms=null:"
+    manager.email = "maria@example.pl"
+    manager.save()
+    escalation = unhappy()
+    assert alerts.route(escalation) is None  # the page and the counts only
     assert alerts.queue_due(clock.now()) == 0
     assert not Notice.objects.filter(kind="escalation").exists()
 

@@ -3,8 +3,9 @@
 An escalation is opened wherever the answer came in (a webhook, the rating page);
 this, run by the worker with the notices, queues one notice per escalation not yet
 told: to the manager's Telegram chat through the store's Telegram account when both
-exist, else to their e-mail through the store's e-mail account. A store with neither
-shows the escalation on the manager's page only (and ``touchflow doctor`` says so).
+exist, else to their e-mail through the store's e-mail account or the deployment's
+e-mail channel. Where none of these exists the escalation shows on the manager's page
+only (and ``touchflow doctor`` says so).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from django.utils.translation import gettext as _
 from touchflow.aftercare.models import Escalation
 from touchflow.core import clock
 from touchflow.messaging import accounts, notices
-from touchflow.messaging.providers.base import AccountConfig
 
 log = logging.getLogger(__name__)
 
@@ -52,15 +52,17 @@ def queue_due(now: datetime, limit: int = 100) -> int:
     return queued
 
 
-def route(escalation: Escalation) -> tuple[AccountConfig, str] | None:
-    """The store's account and the manager's address the alert goes to, if any."""
+def route(escalation: Escalation) -> tuple[str, str] | None:
+    """(channel, the manager's address) the alert goes on, if any: their Telegram chat
+    where the store has a Telegram account, else their e-mail through the store's
+    e-mail account or the deployment's e-mail channel."""
     manager = escalation.assignee
     if manager is None:
         return None
-    for channel, address in (("telegram", manager.telegram_chat), ("email", manager.email)):
-        cfg = accounts.for_store(escalation.store_id, channel)
-        if address and cfg is not None:
-            return cfg, address
+    if manager.telegram_chat and accounts.for_store(escalation.store_id, "telegram"):
+        return "telegram", manager.telegram_chat
+    if manager.email and notices.can_reach(escalation.store_id, "email"):
+        return "email", manager.email
     return None
 
 
@@ -68,12 +70,14 @@ def _queue(escalation: Escalation, now: datetime) -> int:
     found = route(escalation)
     if found is None or escalation.assignee is None:
         return 0
-    cfg, address = found
+    channel, address = found
     language = escalation.assignee.language
     with translation.override(language):
         text = alert_text(escalation)
     reply = notices.Reply("escalation", address, text, language)
-    return notices.queue(cfg, reply, now, key=f"escalation:{escalation.pk}") is not None
+    queued = notices.queue_for_store(escalation.store_id, channel, reply, now,
+                                     key=f"escalation:{escalation.pk}")
+    return queued is not None
 
 
 def alert_text(escalation: Escalation) -> str:

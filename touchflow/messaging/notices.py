@@ -23,12 +23,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
 
 from touchflow.core import clock
-from touchflow.delivery.channels.base import SendResult
+from touchflow.delivery.channels.base import OutgoingMessage, SendResult
+from touchflow.delivery.channels.registry import build, parse_spec
 from touchflow.delivery.retry import RetryPolicy
 from touchflow.messaging import accounts
 from touchflow.messaging.models import Notice, NoticeState
@@ -79,14 +81,34 @@ def stop_text(store: str, everywhere: bool, channel: str = "") -> str:
 
 
 def queue(cfg: AccountConfig, reply: Reply, now: datetime, key: str = "") -> Notice | None:
-    """Write the notice, due now, in the caller's transaction. ``key`` (the inbound
-    event's) makes it once only: a key already queued queues nothing (None)."""
+    """Write the notice, due now, in the caller's transaction, to go out through the
+    account ``cfg`` that received what it answers. ``key`` (the inbound event's) makes
+    it once only: a key already queued queues nothing (None)."""
+    return _create(cfg.store_id, cfg.id, cfg.channel, reply, now, key)
+
+
+def queue_for_store(store_id: int, channel: str, reply: Reply, now: datetime,
+                    key: str = "") -> Notice | None:
+    """As ``queue``, for a notice nothing received: it goes out through the store's
+    account for ``channel`` when it has one, else the deployment's channel of that name
+    (``TOUCHFLOW_CHANNELS``)."""
+    return _create(store_id, None, channel, reply, now, key)
+
+
+def can_reach(store_id: int, channel: str) -> bool:
+    """Whether a notice on ``channel`` could go out for this store at all."""
+    return (accounts.for_store(store_id, channel) is not None
+            or channel in parse_spec(settings.TOUCHFLOW_CHANNELS))
+
+
+def _create(store_id: int, account_id: int | None, channel: str, reply: Reply,
+            now: datetime, key: str) -> Notice | None:
     key = key or uuid.uuid4().hex
     if Notice.objects.filter(idempotency_key=key).exists():
         return None
     return Notice.objects.create(
-        customer_id=reply.customer_id, store_id=cfg.store_id, account_id=cfg.id,
-        channel=cfg.channel, address=reply.address, kind=reply.kind, text=reply.text,
+        customer_id=reply.customer_id, store_id=store_id, account_id=account_id,
+        channel=channel, address=reply.address, kind=reply.kind, text=reply.text,
         language=reply.language, due_at=now, idempotency_key=key, created_at=now,
     )
 
@@ -161,13 +183,37 @@ def _account(notice: Notice) -> AccountConfig | None:
 def _send(notice: Notice) -> SendResult:
     cfg = _account(notice)
     if cfg is None:
-        # The store may connect the channel again: waiting costs nothing.
-        return SendResult.retry(f"the store has no {notice.channel} account")
+        return _send_deployment(notice)
     try:
         return accounts.provider(cfg).send_text(notice.address, notice.text)
     except Exception as exc:  # noqa: BLE001 - a broken provider module must not lose it
         log.exception("notice %s: send failed", notice.pk)
         return SendResult.retry(f"{type(exc).__name__}: {exc}")
+
+
+def _send_deployment(notice: Notice) -> SendResult:
+    """A store without an account for the channel: the deployment's channel of that name,
+    built for this send (notices are few)."""
+    url = parse_spec(settings.TOUCHFLOW_CHANNELS).get(notice.channel)
+    if url is None:
+        # The store may connect the channel again: waiting costs nothing.
+        return SendResult.retry(f"the store has no {notice.channel} account")
+    channel = build(notice.channel, url)
+    message = OutgoingMessage(
+        touch_id=0, idempotency_key=f"notice-{notice.pk}", channel=notice.channel,
+        address=notice.address, text=notice.text, subject=_subject(notice.text),
+        language=notice.language, store_id=notice.store_id,
+    )
+    try:
+        return channel.send([message])[0]
+    finally:
+        channel.close()
+
+
+def _subject(text: str) -> str:
+    """An e-mail subject for a notice: its first sentence, short."""
+    first = text.split(". ", 1)[0].strip()
+    return first if len(first) <= 78 else first[:77] + "…"
 
 
 def _record(notice: Notice, result: SendResult, now: datetime, retry: RetryPolicy) -> None:
