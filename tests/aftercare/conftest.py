@@ -16,6 +16,7 @@ from tests.delivery.conftest import (  # noqa: F401
     sink,
     smtp,
 )
+from touchflow.aftercare import actions as check_ins
 from touchflow.customers.actions import ConsentGrant, check_contact
 from touchflow.delivery.models import Touch, TouchState
 from touchflow.integrations.actor import Actor
@@ -53,3 +54,18 @@ def send_check_in(make_dispatcher: Callable[..., Any], clock: Clock) -> Touch:  
     return touch
 
 
+
+
+@pytest.fixture
+def answered(sale: Callable[..., Visit], make_dispatcher: Callable[..., Any],  # noqa: F811
+             clock: Clock) -> Callable[..., Touch]:  # noqa: F811
+    """A sale, its check-in sent and answered by SMS with ``reply`` half an hour later."""
+
+    def make(reply: str = "Tak") -> Touch:
+        sale()
+        touch = send_check_in(make_dispatcher, clock)
+        check_ins.answer_reply(touch.customer_id, touch.store_id, "sms", reply,
+                               clock.advance(minutes=30))
+        return touch
+
+    return make

@@ -76,16 +76,11 @@ def test_a_store_never_open_counts_plain_hours(make_store: Callable[..., Store])
 
 
 @pytest.fixture
-def unhappy(sale: Callable[..., Visit], make_dispatcher: Callable[..., Any], clock: Clock,
-            manager: Staff) -> Callable[..., Escalation]:
-    """A sale, its check-in sent, and the customer's unhappy reply to it."""
+def unhappy(answered: Callable[..., Touch], manager: Staff) -> Callable[..., Escalation]:
+    """A sale, its check-in sent, the customer's unhappy reply, the store's manager."""
 
     def make(reply: str = "Нет") -> Escalation:
-        sale()
-        touch = send_check_in(make_dispatcher, clock)
-        actions.answer_reply(touch.customer_id, touch.store_id, "sms", reply,
-                             clock.advance(minutes=30))
-        return Escalation.objects.get(touch=touch)
+        return Escalation.objects.get(touch=answered(reply))
 
     return make
 

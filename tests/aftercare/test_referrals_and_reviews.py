@@ -12,9 +12,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from tests.aftercare.conftest import send_check_in
 from tests.delivery.conftest import Clock
-from touchflow.aftercare import actions
 from touchflow.core.errors import InvalidInput
 from touchflow.customers import referrals
 from touchflow.customers.actions import ConsentGrant, ContactInput, check_contact
@@ -30,21 +28,6 @@ from touchflow.visits.actions import log_visit
 from touchflow.visits.models import Visit
 
 NEWCOMER = "+48600100200"
-
-
-@pytest.fixture
-def answered(sale: Callable[..., Visit], make_dispatcher: Callable[..., Any],
-             clock: Clock) -> Callable[..., Touch]:
-    """A sale, its check-in sent and answered with ``reply``."""
-
-    def make(reply: str = "Tak") -> Touch:
-        sale()
-        touch = send_check_in(make_dispatcher, clock)
-        actions.answer_reply(touch.customer_id, touch.store_id, "sms", reply,
-                             clock.advance(minutes=5))
-        return touch
-
-    return make
 
 
 def _sent(make_dispatcher: Callable[..., Any], clock: Clock, sink: tuple[Any, str],

@@ -113,6 +113,9 @@ def test_list_is_paginated(
     second = client.get("/customers/", {"page": 2}).content.decode()
     assert second.count('class="customer-row"') == 5
     assert "Person 00" in second  # newest first, so the oldest are on the last page
+    # The pager keeps the search: page 2 of "Person" is page 2 of the same search.
+    searched = client.get("/customers/", {"q": "Person"}).content.decode()
+    assert 'href="?q=Person&amp;page=2"' in searched
 
 
 def test_customer_page_shows_contacts_consent_and_timeline_in_order(

@@ -3,6 +3,8 @@ words."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import template
 
 from touchflow.aftercare import escalations
@@ -31,6 +33,15 @@ def overdue_escalation_count(user: object) -> int:
     stores = visibility.stores_of_staff(user)
     return escalations.listed(None if stores is None else list(stores), "overdue",
                               clock.now()).count()
+
+
+@register.simple_tag(takes_context=True)
+def page_query(context: dict[str, Any], number: int) -> str:
+    """This page's query string with ``page`` set to ``number`` (a search or filter
+    stays as it is): the pager's links."""
+    query = context["request"].GET.copy()
+    query["page"] = str(number)
+    return str(query.urlencode())
 
 
 @register.filter
