@@ -68,6 +68,7 @@ def test_a_worded_answer_to_a_rating_has_a_mood_but_no_number() -> None:
     "", "   ", "0", "6", "10", "45", "-1", "5 5", "1 2 3", "hello", "maybe", "?", "🙂",
     "The sofa came with a scratch, who do I call?", "да, но диван поцарапан",
     "tak, ale brakuje śruby", "STOP", "yes no", "12/5",
+    "Alles gut, danke", "Tout va bien", "Todo bien",  # a language it does not read: a reply
 ])
 def test_anything_else_is_no_answer_but_a_reply(text: str) -> None:
     assert answers.read(SCALE, text) is None

@@ -548,3 +548,33 @@ def test_stop_from_an_unknown_chat_is_answered_politely(
     deliver()
     assert fake.texts(CHAT) == ["You will not get messages from us."]
     assert not ContactPoint.objects.exists()
+
+
+# -- check-ins (issue 10) -----------------------------------------------------------------
+
+
+def test_a_check_in_on_telegram_shows_its_answers_as_buttons_and_a_tap_answers_it(
+    client: Client, account: ChannelAccount, fake: FakeTelegram, store: Store,
+    salesperson: Staff, flows: Any, clock: Any,
+) -> None:
+    from touchflow.aftercare.models import CheckInAnswer
+    from touchflow.delivery.dispatcher import Dispatcher
+    from touchflow.messaging.outbound import AccountChannel
+
+    log_visit(store=store, actor=Actor(source="counter", staff=salesperson), bought=True,
+              contact_capture="taken", name="Юлия", language="ru",
+              consent=ConsentGrant(contact=True),
+              contacts=[check_contact("telegram", str(CHAT), region=None)])
+    clock.advance(days=4)
+    dispatcher = Dispatcher({"telegram": AccountChannel("telegram")}, now=clock.now)
+    dispatcher.drain()
+    dispatcher.close()
+    asked = next(m for m in fake.messages() if "покупк" in m["text"])
+    labels = [row[0]["text"] for row in asked["reply_markup"]["inline_keyboard"]]
+    assert labels == ["Да, всё хорошо", "Нет, есть проблема", "Отписаться"]
+    assert "/r/" not in asked["text"]  # buttons, not a link
+    clock.advance(hours=1)
+    no = asked["reply_markup"]["inline_keyboard"][1][0]["callback_data"]
+    assert hook(client, account, tg.callback_update(9, CHAT, no)).status_code == 200
+    answer = CheckInAnswer.objects.get()
+    assert (answer.value, answer.mood, answer.via) == (0, "unhappy", "telegram")
