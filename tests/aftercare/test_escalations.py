@@ -301,3 +301,21 @@ def test_the_customers_timeline_tells_the_whole_story(
     for words in ("Answered the check-in", "Handed to a manager", "Complaint resolved",
                   "Replaced the part."):
         assert words in page
+
+
+def test_a_merge_carries_the_hold_with_the_open_escalation(
+    unhappy: Callable[..., Escalation], store: Store, manager: Staff, clock: Clock,
+) -> None:
+    from touchflow.customers.actions import merge_customers
+    from touchflow.integrations.actor import Actor
+
+    escalation = unhappy()
+    held = Customer.objects.get(pk=escalation.customer_id)
+    survivor = Customer.objects.create(home_store=store, created_at=clock.now(), name="Anna")
+    merge_customers(survivor, held, Actor(source="counter"), clock.now())
+    survivor.refresh_from_db()
+    assert survivor.commercial_held
+    assert Escalation.objects.get().customer_id == survivor.pk
+    escalations.resolve(escalation, manager, "called", "", clock.now())
+    survivor.refresh_from_db()
+    assert not survivor.commercial_held  # its last open escalation resolved

@@ -572,6 +572,10 @@ def merge_customers(
                 **{relation.field.name: survivor}
             )
         Customer.objects.filter(merged_into=other).update(merged_into=survivor)
+        if other.commercial_held and not survivor.commercial_held:
+            # The duplicate's open complaints moved above: their hold on offers comes too.
+            Customer.objects.filter(pk=survivor.pk).update(commercial_held=True)
+            survivor.commercial_held = True
         _update_profile(
             survivor,
             other.name if not survivor.name else "",

@@ -39,7 +39,8 @@ class Customer(models.Model):
     created_at = models.DateTimeField(_("created"))
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     # An unhappy answer or a complaint is being handled: no offer goes to them until a
-    # manager resolves it (set and cleared by aftercare's escalations only).
+    # manager resolves it (set and cleared by aftercare's escalations; a merge carries a
+    # duplicate's hold to the survivor with its escalations).
     commercial_held = models.BooleanField(_("offers held"), default=False, db_default=False)
 
     objects = models.Manager()
