@@ -37,7 +37,7 @@ from touchflow.customers.models import Customer, Referral, ReferralState
 from touchflow.delivery.channels.registry import configured
 from touchflow.delivery.dispatcher import Dispatcher
 from touchflow.delivery.models import Touch, TouchState
-from touchflow.flows import enrollment
+from touchflow.flows import answers, enrollment
 from touchflow.flows.actions import load_flow_dir, set_status
 from touchflow.integrations.actor import Actor
 from touchflow.purchases.import_mapping import build_mapping
@@ -144,7 +144,7 @@ class _Replay:
     def _check_in(self, touch: Touch) -> None:
         if self.rng.random() >= ANSWER:
             return
-        if touch.step.answers == "scale":
+        if touch.step.answers == answers.SCALE:
             text = str(self.rng.choice(SCALE_VALUES))
         else:
             text = "Nie" if self.rng.random() < NO else "Tak"

@@ -22,6 +22,7 @@ from touchflow.core.errors import InvalidInput
 from touchflow.core.text import NOTE, check_text
 from touchflow.customers.models import Customer
 from touchflow.delivery.models import Touch
+from touchflow.flows import answers
 from touchflow.flows.enrollment import leave
 from touchflow.stores.models import Role, Staff, Store
 from touchflow.timeline import events
@@ -31,7 +32,7 @@ UNHAPPY = "unhappy"  # the exit rule of chains that end when a customer is unhap
 
 def open_for(answer: CheckInAnswer, at: datetime) -> Escalation | None:
     """Open the escalation an unhappy answer calls for; None when its check-in has one."""
-    reason = EscalationReason.NO if answer.kind == "yes_no" else EscalationReason.RATING
+    reason = EscalationReason.NO if answer.kind == answers.YES_NO else EscalationReason.RATING
     return _open(answer.touch, answer, reason, answer.text, at)
 
 

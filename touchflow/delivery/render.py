@@ -37,8 +37,9 @@ REVIEW_SALT = "touchflow.review"
 # cost the dispatcher ~20 µs a message). Links signed the older way still open. The
 # store is the one whose message carried the link: its chains end on unsubscribe.
 _TOKEN = re.compile(r"^(\d+)\.([a-z]+)(?:\.(\d+))?\.([A-Za-z0-9_-]{22})$")
-# "<touch>.<mac>": a check-in's rating page (its expiry is the touch's: flows.answers).
-_RATING_TOKEN = re.compile(r"^(\d+)\.([A-Za-z0-9_-]{22})$")
+# "<touch>.<mac>": a check-in's rating page (its expiry is the touch's: flows.answers) and
+# a review request's link, each under its own salt.
+_TOUCH_TOKEN = re.compile(r"^(\d+)\.([A-Za-z0-9_-]{22})$")
 
 
 @lru_cache(maxsize=8)
@@ -104,7 +105,7 @@ def read_review_token(token: str) -> int:
 
 
 def _read_touch_token(token: str, salt: str) -> int:
-    match = _RATING_TOKEN.match(token)
+    match = _TOUCH_TOKEN.match(token)
     if match is None or not hmac.compare_digest(match[2], _mac(match[1], salt)):
         raise signing.BadSignature("link signature does not match")
     return int(match[1])

@@ -141,8 +141,8 @@ def tick(now: datetime | None = None, limit: int = 100) -> int:
 
 
 class Chore:
-    """``tick`` (or ``job``) at most once per ``every`` seconds: the worker runs its chores between
-    every two steps, and a busy worker takes many steps a second."""
+    """``tick`` (or ``job``) at most once per ``every`` seconds: the worker runs its
+    chores between every two steps, and a busy worker takes many steps a second."""
 
     def __init__(self, every: float = 1.0, job: Callable[[], int] | None = None) -> None:
         self.every = every

@@ -11,6 +11,7 @@ from typing import Any
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
+from touchflow.aftercare.actions import PAGE
 from touchflow.aftercare.models import EscalationReason, Resolution
 from touchflow.customers.models import (
     ConsentPurpose,
@@ -21,6 +22,7 @@ from touchflow.customers.models import (
 )
 from touchflow.customers.visibility import Stores, visible_timeline
 from touchflow.delivery.models import CallResult
+from touchflow.flows import answers
 from touchflow.flows.models import Flow
 from touchflow.stores.models import Category
 from touchflow.timeline.events import (
@@ -230,19 +232,19 @@ def _bounce(data: BounceData, labels: _Labels) -> tuple[str, str, str]:
 
 def _check_in_answer(data: CheckInAnswerData, labels: _Labels) -> tuple[str, str, str]:
     value = data.get("answer")
-    if data.get("kind") == "yes_no" and value is not None:
-        answer = _("yes") if value == 1 else _("no")
+    if data.get("kind") == answers.YES_NO and value is not None:
+        answer = _("yes") if value == answers.YES else _("no")
     else:
         answer = f"{value}/5" if value is not None else ""
-    mood = {"happy": _("happy"), "neutral": _("neutral"), "unhappy": _("unhappy")}.get(
-        data.get("mood", ""), "")
+    mood = {answers.HAPPY: _("happy"), answers.NEUTRAL: _("neutral"),
+            answers.UNHAPPY: _("unhappy")}.get(data.get("mood", ""), "")
     title = _("Changed the check-in answer") if data.get("changed") else _("Answered the check-in")
-    via = _("rating page") if data.get("via") == "page" else words.channel(str(data.get("via")))
+    via = _("rating page") if data.get("via") == PAGE else words.channel(str(data.get("via")))
     parts = [p for p in (answer, mood, str(data.get("chain", "")), via) if p]
     detail = " · ".join(parts)
     if data.get("text"):
         detail = f"«{data['text']}» · {detail}"
-    tone = {"happy": "granted", "unhappy": "withdrawn"}.get(data.get("mood", ""), "")
+    tone = {answers.HAPPY: "granted", answers.UNHAPPY: "withdrawn"}.get(data.get("mood", ""), "")
     return title, detail, tone
 
 
