@@ -12,15 +12,19 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 from touchflow.core.bulk import Encoded, insert_many
 from touchflow.timeline.models import EventKind, TimelineEvent
+from touchflow.timeline.records import (
+    ConsentRecord,
+    ContactRecord,
+    CustomerRecord,
+    EnrollmentRecord,
+    NoticeRecord,
+    PurchaseRecord,
+    TouchRecord,
+    VisitRecord,
+)
 
 if TYPE_CHECKING:
-    from touchflow.customers.models import ConsentEvent, ContactPoint, Customer
-    from touchflow.delivery.models import Touch
-    from touchflow.flows.models import Enrollment
     from touchflow.integrations.actor import Actor
-    from touchflow.messaging.models import Notice
-    from touchflow.purchases.models import Purchase
-    from touchflow.visits.models import Visit
 
 
 # What each kind of row carries in ``data``: written only here, read back by the pages
@@ -175,7 +179,7 @@ def _from_values(values: BulkRow) -> TimelineEvent:
     return TimelineEvent(**dict(zip(BULK_ROW_COLUMNS, values, strict=True)))
 
 
-def customer_created_values(customer: Customer, actor: Actor) -> BulkRow:
+def customer_created_values(customer: CustomerRecord, actor: Actor) -> BulkRow:
     """A ``customer_created`` row as values in ``BULK_ROW_COLUMNS`` order."""
     return (
         customer.pk,
@@ -188,18 +192,18 @@ def customer_created_values(customer: Customer, actor: Actor) -> BulkRow:
     )
 
 
-def customer_created_row(customer: Customer, actor: Actor) -> TimelineEvent:
+def customer_created_row(customer: CustomerRecord, actor: Actor) -> TimelineEvent:
     """An unsaved ``customer_created`` row."""
     return _from_values(customer_created_values(customer, actor))
 
 
-def customer_created(customer: Customer, actor: Actor) -> TimelineEvent:
+def customer_created(customer: CustomerRecord, actor: Actor) -> TimelineEvent:
     row = customer_created_row(customer, actor)
     row.save()
     return row
 
 
-def contact_added_values(contact: ContactPoint, actor: Actor) -> BulkRow:
+def contact_added_values(contact: ContactRecord, actor: Actor) -> BulkRow:
     """A ``contact_added`` row as values in ``BULK_ROW_COLUMNS`` order."""
     return (
         contact.customer_id,
@@ -212,12 +216,12 @@ def contact_added_values(contact: ContactPoint, actor: Actor) -> BulkRow:
     )
 
 
-def contact_added_row(contact: ContactPoint, actor: Actor) -> TimelineEvent:
+def contact_added_row(contact: ContactRecord, actor: Actor) -> TimelineEvent:
     """An unsaved ``contact_added`` row, for bulk writers."""
     return _from_values(contact_added_values(contact, actor))
 
 
-def contact_added(contact: ContactPoint, actor: Actor) -> TimelineEvent:
+def contact_added(contact: ContactRecord, actor: Actor) -> TimelineEvent:
     row = contact_added_row(contact, actor)
     row.save()
     return row
@@ -228,7 +232,7 @@ def write_rows(rows: Sequence[TimelineEvent], batch_size: int = 1000) -> None:
     TimelineEvent.objects.bulk_create(rows, batch_size=batch_size)
 
 
-def consent_changed_row(event: ConsentEvent) -> TimelineEvent:
+def consent_changed_row(event: ConsentRecord) -> TimelineEvent:
     return TimelineEvent(
         customer_id=event.customer_id,
         kind=EventKind.CONSENT,
@@ -245,13 +249,13 @@ def consent_changed_row(event: ConsentEvent) -> TimelineEvent:
     )
 
 
-def consent_changed(event: ConsentEvent) -> TimelineEvent:
+def consent_changed(event: ConsentRecord) -> TimelineEvent:
     row = consent_changed_row(event)
     row.save()
     return row
 
 
-def visit_data(visit: Visit) -> VisitData:
+def visit_data(visit: VisitRecord) -> VisitData:
     return {
         "class": visit.visit_class,
         "bought": visit.bought,
@@ -261,7 +265,7 @@ def visit_data(visit: Visit) -> VisitData:
     }
 
 
-def visit_row(visit: Visit) -> TimelineEvent:
+def visit_row(visit: VisitRecord) -> TimelineEvent:
     assert visit.customer_id is not None
     return TimelineEvent(
         customer_id=visit.customer_id,
@@ -269,18 +273,18 @@ def visit_row(visit: Visit) -> TimelineEvent:
         at=visit.occurred_at,
         store_id=visit.store_id,
         staff_id=visit.staff_id,
-        visit=visit,
+        visit_id=visit.pk,
         data=visit_data(visit),
     )
 
 
-def visit_logged(visit: Visit) -> TimelineEvent:
+def visit_logged(visit: VisitRecord) -> TimelineEvent:
     row = visit_row(visit)
     row.save()
     return row
 
 
-def purchase_data(purchase: Purchase) -> PurchaseData:
+def purchase_data(purchase: PurchaseRecord) -> PurchaseData:
     return {
         "amount": str(purchase.amount),
         "currency": purchase.currency,
@@ -290,7 +294,7 @@ def purchase_data(purchase: Purchase) -> PurchaseData:
     }
 
 
-def purchase_values(purchase: Purchase) -> BulkRow:
+def purchase_values(purchase: PurchaseRecord) -> BulkRow:
     """A purchase's row as values in ``BULK_ROW_COLUMNS`` order (the purchase has its id)."""
     return (
         purchase.customer_id,
@@ -303,21 +307,19 @@ def purchase_values(purchase: Purchase) -> BulkRow:
     )
 
 
-def purchase_row(purchase: Purchase) -> TimelineEvent:
+def purchase_row(purchase: PurchaseRecord) -> TimelineEvent:
     """An unsaved timeline row for a purchase."""
-    row = TimelineEvent(**dict(zip(BULK_ROW_COLUMNS, purchase_values(purchase), strict=True)))
-    row.purchase = purchase  # an unsaved purchase gets its id when saved, before the row
-    return row
+    return _from_values(purchase_values(purchase))
 
 
-def purchase_recorded(purchase: Purchase) -> TimelineEvent:
+def purchase_recorded(purchase: PurchaseRecord) -> TimelineEvent:
     row = purchase_row(purchase)
     row.save()
     return row
 
 
 def customers_merged(
-    survivor: Customer, merged: Customer, at: datetime, actor: Actor
+    survivor: CustomerRecord, merged: CustomerRecord, at: datetime, actor: Actor
 ) -> TimelineEvent:
     return _write(
         survivor.pk,
@@ -328,7 +330,7 @@ def customers_merged(
     )
 
 
-def enrolled(enrollment: Enrollment) -> TimelineEvent:
+def enrolled(enrollment: EnrollmentRecord) -> TimelineEvent:
     return _write(
         enrollment.customer_id,
         EventKind.ENROLLED,
@@ -362,7 +364,7 @@ def insert_touch_rows(rows: Sequence[Sequence[Any]]) -> None:
                 json_columns=("data",), datetime_columns=("at",))
 
 
-def left_flow_row(enrollment: Enrollment) -> TimelineEvent:
+def left_flow_row(enrollment: EnrollmentRecord) -> TimelineEvent:
     """An unsaved row for an enrollment that ended: left early, or completed the chain."""
     assert enrollment.ended_at is not None
     return TimelineEvent(
@@ -379,7 +381,7 @@ def left_flow_row(enrollment: Enrollment) -> TimelineEvent:
     )
 
 
-def left_flow(enrollment: Enrollment) -> TimelineEvent:
+def left_flow(enrollment: EnrollmentRecord) -> TimelineEvent:
     row = left_flow_row(enrollment)
     row.save()
     return row
@@ -407,7 +409,7 @@ TOUCH_ROW_COLUMNS = ("customer_id", "kind", "at", "store_id", "data")
 
 
 def touch_row(
-    touch: Touch, at: datetime, outcome: str, flow_slug: str, step_key: str, error: str = ""
+    touch: TouchRecord, at: datetime, outcome: str, flow_slug: str, step_key: str, error: str = ""
 ) -> TimelineEvent:
     """An unsaved timeline row for one attempt or final outcome of a touch."""
     return TimelineEvent(
@@ -420,7 +422,7 @@ def touch_row(
 
 
 def call_logged(
-    touch: Touch, staff_id: int | None, at: datetime, result: str, note: str = ""
+    touch: TouchRecord, staff_id: int | None, at: datetime, result: str, note: str = ""
 ) -> TimelineEvent:
     """A person logged the result of a chain's call task (a ``touch`` row, outcome
     ``call_logged``), so the call sits beside the chain's other touches."""
@@ -432,7 +434,7 @@ def call_logged(
 
 
 def touch_requeued(
-    touch: Touch, staff_id: int | None, at: datetime, was: str = "dead"
+    touch: TouchRecord, staff_id: int | None, at: datetime, was: str = "dead"
 ) -> TimelineEvent:
     """A person sent a dead letter (``was`` "dead") or a touch not known to have been
     sent (``was`` "uncertain") back to the queue."""
@@ -456,7 +458,7 @@ def stop_requested(
     )
 
 
-def notice_sent(notice: Notice, at: datetime) -> TimelineEvent:
+def notice_sent(notice: NoticeRecord, at: datetime) -> TimelineEvent:
     """A notice (a STOP confirmation, a welcome) reached the provider."""
     assert notice.customer_id is not None
     return _write(
@@ -466,7 +468,7 @@ def notice_sent(notice: Notice, at: datetime) -> TimelineEvent:
     )
 
 
-def notice_dead(notice: Notice, at: datetime) -> TimelineEvent:
+def notice_dead(notice: NoticeRecord, at: datetime) -> TimelineEvent:
     """A notice the provider never took: a dead letter staff can see."""
     assert notice.customer_id is not None
     return _write(
@@ -495,7 +497,9 @@ def reply_sent(
     )
 
 
-def receipt(touch: Touch, at: datetime, outcome: str, channel: str, error: str) -> TimelineEvent:
+def receipt(
+    touch: TouchRecord, at: datetime, outcome: str, channel: str, error: str
+) -> TimelineEvent:
     """What the provider later said of a sent touch: delivered, read, failed, or failed
     for good and falling back to the next channel."""
     return _write(
