@@ -60,7 +60,8 @@ def setup(count: int) -> dict[str, Any]:
 
     from django.db import connection
 
-    from touchflow.flows.actions import load_flow_text, set_status
+    from touchflow.flows.actions import load_flow_text
+    from touchflow.funnel.chains import set_status
     from touchflow.stores.models import Store
 
     started = time.perf_counter()
@@ -101,7 +102,7 @@ def enroll() -> dict[str, Any]:
     from django.db import connection
 
     from touchflow.customers.models import Customer
-    from touchflow.flows.enrollment import enroll_many
+    from touchflow.delivery.enrollments import enroll_many
     from touchflow.flows.models import Flow
     from touchflow.stores.models import Store
 

@@ -112,7 +112,7 @@ def assert_no_stranded_enrollments() -> None:
     """Issue 13: an enrollment is never left active without an open touch (a queued or
     paused one) — else nothing ever sends its next step or completes it. Call it at the
     end of a test that drives the engine; ``touchflow doctor`` runs the same query."""
-    from touchflow.flows.queries import stranded_enrollments
+    from touchflow.delivery.segments import stranded_enrollments
 
     stranded = list(stranded_enrollments().values_list("pk", "flow__slug", "customer_id"))
     assert stranded == [], f"active enrollments without an open touch (id, chain, customer): " \

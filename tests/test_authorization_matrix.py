@@ -38,19 +38,21 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from tests.web.conftest import FOLLOW_UP
 from touchflow.aftercare.models import Escalation
-from touchflow.customers.actions import ConsentGrant, ContactInput, resolve_customer
+from touchflow.customers.actions import ConsentGrant, ContactInput
 from touchflow.customers.models import Customer, Referral, ReferralCode
 from touchflow.delivery.dead_letters import group_key
 from touchflow.delivery.models import CallTask, Touch, TouchState
-from touchflow.flows.actions import load_flow_text, set_status
+from touchflow.flows.actions import load_flow_text
+from touchflow.funnel.chains import set_status
+from touchflow.funnel.customers import resolve_customer
+from touchflow.funnel.purchases import record_purchase
+from touchflow.funnel.visits import log_visit
 from touchflow.integrations.actions import create_token
 from touchflow.integrations.actor import Actor
 from touchflow.messaging import accounts
 from touchflow.messaging.models import ChannelAccount
-from touchflow.purchases.actions import record_purchase
 from touchflow.stores.admin import AdminOnly, ManagerEditable
 from touchflow.stores.models import Category, Role, Staff, Store
-from touchflow.visits.actions import log_visit
 from touchflow.visits.models import Reason
 
 ROLES = ("anonymous", "salesperson", "manager", "admin", "store_token", "unbound_token")

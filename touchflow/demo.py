@@ -29,14 +29,15 @@ from touchflow.customers.actions import ConsentGrant, ContactInput
 from touchflow.customers.models import Customer
 from touchflow.delivery.dispatcher import Dispatcher
 from touchflow.delivery.models import Touch, TouchState
-from touchflow.flows.actions import load_flow_dir, set_status
-from touchflow.flows.enrollment import forget_active_flows
+from touchflow.flows.actions import load_flow_dir
 from touchflow.flows.models import Flow, FlowStatus
+from touchflow.flows.queries import forget_active_flows
+from touchflow.funnel.chains import set_status
+from touchflow.funnel.purchases import record_purchase
+from touchflow.funnel.visits import log_visit
 from touchflow.integrations.actor import Actor
 from touchflow.messaging.outbound import from_settings
-from touchflow.purchases.actions import record_purchase
 from touchflow.stores.models import Category, Role, Staff, Store
-from touchflow.visits.actions import log_visit
 from touchflow.visits.classification import ContactCapture
 
 PASSWORD = "touchflow-demo"

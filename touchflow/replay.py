@@ -32,16 +32,19 @@ from touchflow.core import clock
 from touchflow.core.channels import NAMES
 from touchflow.core.localtime import allowed, zone
 from touchflow.customers import referrals
-from touchflow.customers.actions import ConsentGrant, ContactInput, resolve_customer
+from touchflow.customers.actions import ConsentGrant, ContactInput
 from touchflow.customers.models import Customer, Referral, ReferralState
 from touchflow.delivery.channels.registry import configured
 from touchflow.delivery.dispatcher import Dispatcher
 from touchflow.delivery.models import Touch, TouchState
-from touchflow.flows import answers, enrollment
-from touchflow.flows.actions import load_flow_dir, set_status
+from touchflow.flows import answers
+from touchflow.flows.actions import load_flow_dir
+from touchflow.funnel import enrollment
+from touchflow.funnel.chains import set_status
+from touchflow.funnel.customers import resolve_customer
+from touchflow.funnel.importer import ImportOptions, import_purchases
 from touchflow.integrations.actor import Actor
 from touchflow.purchases.import_mapping import build_mapping
-from touchflow.purchases.importer import ImportOptions, import_purchases
 from touchflow.purchases.models import Purchase
 from touchflow.stores.models import Role, Staff, Store
 from touchflow.timeline import events

@@ -19,9 +19,9 @@ from tests.delivery.conftest import (  # noqa: F401
 from touchflow.aftercare import actions as check_ins
 from touchflow.customers.actions import ConsentGrant, check_contact
 from touchflow.delivery.models import Touch, TouchState
+from touchflow.funnel.visits import log_visit
 from touchflow.integrations.actor import Actor
 from touchflow.stores.models import Staff, Store
-from touchflow.visits.actions import log_visit
 from touchflow.visits.models import Visit
 
 

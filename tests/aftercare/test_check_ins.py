@@ -23,11 +23,11 @@ from touchflow.delivery.models import Touch, TouchState
 from touchflow.delivery.render import rating_url
 from touchflow.flows import answers
 from touchflow.flows.answers import ANSWER_WINDOW
+from touchflow.funnel.visits import log_visit
 from touchflow.integrations.actor import Actor
 from touchflow.purchases.models import Purchase
 from touchflow.stores.models import Staff, Store
 from touchflow.timeline.models import EventKind, TimelineEvent
-from touchflow.visits.actions import log_visit
 from touchflow.visits.models import Visit
 
 RATING_LINK = re.compile(r"https?://[^\s]+/r/(\d+\.[A-Za-z0-9_-]{22})")

@@ -20,8 +20,9 @@ from touchflow.aftercare.models import Escalation
 from touchflow.core.errors import InvalidInput
 from touchflow.customers.models import Customer
 from touchflow.delivery.models import Touch, TouchState
-from touchflow.flows.actions import load_flow_text, set_status
+from touchflow.flows.actions import load_flow_text
 from touchflow.flows.models import Enrollment
+from touchflow.funnel.chains import set_status
 from touchflow.messaging import accounts, alerts
 from touchflow.messaging.models import ChannelAccount, Notice
 from touchflow.stores.models import Staff, Store
@@ -306,7 +307,7 @@ def test_the_customers_timeline_tells_the_whole_story(
 def test_a_merge_carries_the_hold_with_the_open_escalation(
     unhappy: Callable[..., Escalation], store: Store, manager: Staff, clock: Clock,
 ) -> None:
-    from touchflow.customers.actions import merge_customers
+    from touchflow.funnel.customers import merge_customers
     from touchflow.integrations.actor import Actor
 
     escalation = unhappy()

@@ -20,11 +20,11 @@ from touchflow.customers.models import ContactPoint, Customer, Referral, Referra
 from touchflow.delivery.models import Touch, TouchState
 from touchflow.flows.models import Enrollment
 from touchflow.flows.spec import FlowFileError, parse_flow
+from touchflow.funnel.visits import log_visit
 from touchflow.integrations.actions import create_token
 from touchflow.integrations.actor import Actor
 from touchflow.stores.models import Staff, Store
 from touchflow.timeline.models import EventKind, TimelineEvent
-from touchflow.visits.actions import log_visit
 from touchflow.visits.models import Visit
 
 NEWCOMER = "+48600100200"

@@ -7,8 +7,9 @@ from collections.abc import Callable
 import pytest
 
 from tests.api.conftest import ApiClient
-from touchflow.customers.actions import ConsentGrant, ContactInput, resolve_customer
+from touchflow.customers.actions import ConsentGrant, ContactInput
 from touchflow.customers.models import Customer, CustomerStore
+from touchflow.funnel.customers import resolve_customer
 from touchflow.integrations.actor import Actor
 from touchflow.stores.models import Store
 

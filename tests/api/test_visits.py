@@ -10,8 +10,9 @@ import pytest
 import time_machine
 
 from tests.api.conftest import ApiClient, problems
-from touchflow.customers.actions import ContactInput, merge_customers, resolve_customer
+from touchflow.customers.actions import ContactInput
 from touchflow.customers.models import ContactPoint, Customer
+from touchflow.funnel.customers import merge_customers, resolve_customer
 from touchflow.integrations.actor import Actor
 from touchflow.stores.models import Category, Staff, Store
 from touchflow.timeline.models import TimelineEvent

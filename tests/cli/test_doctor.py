@@ -16,9 +16,9 @@ from tests.delivery.conftest import Clock
 from tests.servers import Sink, SmtpInbox, free_port
 from touchflow.cli import build_app
 from touchflow.delivery.models import Touch
-from touchflow.flows.actions import set_status
+from touchflow.delivery.segments import stranded_enrollments
 from touchflow.flows.models import Enrollment, Flow
-from touchflow.flows.queries import stranded_enrollments
+from touchflow.funnel.chains import set_status
 from touchflow.messaging import accounts, crypto
 from touchflow.messaging.models import ChannelAccount
 from touchflow.stores.models import Store

@@ -19,11 +19,11 @@ from tests.servers import free_port
 from touchflow.cli import build_app
 from touchflow.core import logs
 from touchflow.customers.actions import ConsentGrant, check_contact
+from touchflow.funnel.visits import log_visit
 from touchflow.integrations.actor import Actor
 from touchflow.messaging import accounts
 from touchflow.messaging.models import ChannelAccount
 from touchflow.stores.models import Store
-from touchflow.visits.actions import log_visit
 
 DUE = "2026-06-02T15:00:00+00:00"  # the warming chain's thank-you
 

@@ -8,11 +8,12 @@ from django.test import Client
 
 from touchflow.core.currencies import CODES, is_currency
 from touchflow.core.errors import InvalidInput
-from touchflow.customers.actions import resolve_customer
+from touchflow.funnel.customers import resolve_customer
+from touchflow.funnel.importer import ImportOptions, UnusableInput, import_purchases
+from touchflow.funnel.purchases import record_purchase
 from touchflow.integrations.actor import Actor
-from touchflow.purchases.actions import check_currency, record_purchase
+from touchflow.purchases.actions import check_currency
 from touchflow.purchases.import_mapping import build_mapping
-from touchflow.purchases.importer import ImportOptions, UnusableInput, import_purchases
 from touchflow.purchases.models import Purchase
 from touchflow.stores.models import Staff, Store
 

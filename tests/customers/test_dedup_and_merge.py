@@ -7,16 +7,15 @@ from touchflow.customers.actions import (
     ConsentGrant,
     check_contact,
     find_customer,
-    merge_customers,
-    resolve_customer,
     visible_customers,
 )
 from touchflow.customers.models import ConsentEvent, ContactPoint, Customer
+from touchflow.funnel.customers import merge_customers, resolve_customer
+from touchflow.funnel.purchases import record_purchase
+from touchflow.funnel.visits import log_visit
 from touchflow.integrations.actor import Actor
-from touchflow.purchases.actions import record_purchase
 from touchflow.stores.models import Role, Store
 from touchflow.timeline.models import TimelineEvent
-from touchflow.visits.actions import log_visit
 from touchflow.visits.models import Visit
 
 API = Actor(source="api")

@@ -10,7 +10,7 @@ from django.apps import apps
 from django.test import Client
 
 from touchflow.customers import visibility
-from touchflow.customers.actions import ConsentGrant, ContactInput, resolve_customer
+from touchflow.customers.actions import ConsentGrant, ContactInput
 from touchflow.customers.models import (
     ConsentEvent,
     ContactPoint,
@@ -18,10 +18,11 @@ from touchflow.customers.models import (
     Customer,
     CustomerStore,
 )
-from touchflow.customers.optout import opt_out
+from touchflow.funnel.customers import resolve_customer
+from touchflow.funnel.optout import opt_out
+from touchflow.funnel.visits import log_visit
 from touchflow.integrations.actor import Actor
 from touchflow.stores.models import Role, Staff, Store
-from touchflow.visits.actions import log_visit
 
 backfill = importlib.import_module(
     "touchflow.customers.migrations.0006_isolation_store_of_origin").backfill

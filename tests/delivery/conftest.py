@@ -10,12 +10,13 @@ import time_machine
 from tests.servers import Sink, SmtpInbox, http_sink, smtp_server
 from touchflow.customers.actions import ConsentGrant, check_contact
 from touchflow.delivery.dispatcher import Dispatcher
-from touchflow.flows.actions import load_flow_dir, set_status
+from touchflow.flows.actions import load_flow_dir
 from touchflow.flows.models import Flow
+from touchflow.funnel.chains import set_status
+from touchflow.funnel.visits import log_visit
 from touchflow.integrations.actor import Actor
 from touchflow.messaging.outbound import from_settings
 from touchflow.stores.models import Staff, Store
-from touchflow.visits.actions import log_visit
 from touchflow.visits.models import Visit
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "touchflow" / "flows" / "examples"

@@ -40,7 +40,8 @@ steps:
 
 def one_step_chain(slug: str, expires: str = "1d") -> Flow:
     """An active chain of one SMS step, due at once after a visit."""
-    from touchflow.flows.actions import load_flow_text, set_status
+    from touchflow.flows.actions import load_flow_text
+    from touchflow.funnel.chains import set_status
 
     text = CHAIN.format(slug=slug, expires=expires)
     return set_status(load_flow_text(text, f"{slug}.yaml").flow, "active")
@@ -83,7 +84,7 @@ def phone_customers(store: Store, count: int) -> None:
 def seed(count: int, slug: str = "resilience") -> None:
     """``count`` customers, each enrolled in a one-step chain, its touch due now."""
     from touchflow.customers.models import Customer
-    from touchflow.flows.enrollment import enroll_many
+    from touchflow.delivery.enrollments import enroll_many
 
     store = open_store(slug)
     phone_customers(store, count)

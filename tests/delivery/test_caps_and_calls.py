@@ -13,7 +13,8 @@ from tests.servers import Sink
 from touchflow.cli import build_app
 from touchflow.delivery.dispatcher import Dispatcher
 from touchflow.delivery.models import CallTask, Touch
-from touchflow.flows.actions import load_flow_text, set_status
+from touchflow.flows.actions import load_flow_text
+from touchflow.funnel.chains import set_status
 from touchflow.visits.models import Visit
 
 
@@ -228,8 +229,8 @@ def test_merging_two_customers_in_the_same_chain_keeps_one_passage(
     store,
     salesperson,
 ) -> None:
-    from touchflow.customers.actions import merge_customers
     from touchflow.flows.models import Enrollment
+    from touchflow.funnel.customers import merge_customers
     from touchflow.integrations.actor import Actor
 
     first = type3_visit(phone="501 234 567", name="Anna")

@@ -24,8 +24,8 @@ from tests.delivery.crowd import one_step_chain, open_store, phone_customers
 from tests.delivery.test_crash import Workers, _database_url
 from touchflow.core import clock
 from touchflow.customers.models import ContactPoint, Customer
+from touchflow.delivery.enrollments import enroll_many
 from touchflow.delivery.models import Touch
-from touchflow.flows.enrollment import enroll_many
 
 pytestmark = [
     pytest.mark.skipif(

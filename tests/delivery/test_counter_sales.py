@@ -23,9 +23,9 @@ from touchflow.delivery.actions import open_tasks_for
 from touchflow.delivery.dispatcher import Dispatcher
 from touchflow.delivery.models import CallTask, Touch
 from touchflow.flows.models import Enrollment
+from touchflow.funnel.importer import ImportOptions, import_purchases
 from touchflow.integrations.actions import create_token
 from touchflow.purchases.import_mapping import build_mapping
-from touchflow.purchases.importer import ImportOptions, import_purchases
 from touchflow.purchases.models import Purchase
 from touchflow.stores.models import Staff, Store
 from touchflow.timeline.models import TimelineEvent

@@ -37,8 +37,8 @@ from django.db import connection, transaction
 from tests.delivery.crash_sink import CrashSink, crash_sink
 from tests.delivery.crowd import seed
 from touchflow.customers.models import Customer
+from touchflow.delivery.enrollments import enroll_many
 from touchflow.delivery.models import Touch
-from touchflow.flows.enrollment import enroll_many
 from touchflow.flows.models import Enrollment, Flow
 from touchflow.stores.models import Store
 

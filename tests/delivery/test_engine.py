@@ -16,10 +16,10 @@ from touchflow.delivery import queries
 from touchflow.delivery.dispatcher import Dispatcher
 from touchflow.delivery.models import Attempt, Touch
 from touchflow.delivery.retry import RetryPolicy
-from touchflow.flows.actions import set_status
 from touchflow.flows.models import Enrollment, Flow
+from touchflow.funnel.chains import set_status
+from touchflow.funnel.purchases import record_purchase
 from touchflow.integrations.actor import Actor
-from touchflow.purchases.actions import record_purchase
 from touchflow.timeline.models import TimelineEvent
 from touchflow.visits.models import Visit
 

@@ -10,17 +10,19 @@ import time_machine
 from django.db import connection
 
 from touchflow.core import clock
-from touchflow.customers.actions import ConsentGrant, check_contact, resolve_customer
+from touchflow.customers.actions import ConsentGrant, check_contact
 from touchflow.customers.models import Customer
 from touchflow.delivery import queries
 from touchflow.delivery.channels.base import OutgoingMessage, SendResult
 from touchflow.delivery.channels.registry import build
 from touchflow.delivery.channels.webhook import WebhookChannel
 from touchflow.delivery.dispatcher import Dispatcher
+from touchflow.delivery.enrollments import enroll, enroll_many, leave
 from touchflow.delivery.models import Touch
-from touchflow.flows.actions import load_flow_text, set_status
-from touchflow.flows.enrollment import enroll, enroll_many, leave
+from touchflow.flows.actions import load_flow_text
 from touchflow.flows.models import Enrollment
+from touchflow.funnel.chains import set_status
+from touchflow.funnel.customers import resolve_customer
 from touchflow.integrations.actor import Actor
 from touchflow.stores.models import Store
 from touchflow.timeline.models import TimelineEvent

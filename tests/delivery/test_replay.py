@@ -43,15 +43,16 @@ from tests.delivery.conftest import EXAMPLES, Clock
 from tests.servers import Sink, http_sink
 from touchflow.customers.actions import ConsentGrant, ContactInput, check_contact
 from touchflow.customers.models import ContactPoint, Customer
-from touchflow.customers.optout import opt_out
 from touchflow.delivery.dispatcher import Dispatcher
 from touchflow.delivery.models import Touch, TouchState
-from touchflow.flows.actions import load_flow_dir, load_flow_text, set_status
+from touchflow.flows.actions import load_flow_dir, load_flow_text
+from touchflow.funnel.chains import set_status
+from touchflow.funnel.optout import opt_out
+from touchflow.funnel.purchases import record_purchase
+from touchflow.funnel.visits import log_visit
 from touchflow.integrations.actor import Actor
 from touchflow.messaging.outbound import from_settings
-from touchflow.purchases.actions import record_purchase
 from touchflow.stores.models import Staff, Store
-from touchflow.visits.actions import log_visit
 
 STEP = timedelta(minutes=30)
 CUSTOMERS = 200

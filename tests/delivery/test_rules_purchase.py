@@ -12,13 +12,14 @@ from tests.delivery.conftest import Clock
 from tests.servers import Sink
 from touchflow.delivery.dispatcher import Dispatcher
 from touchflow.delivery.models import CallTask, Touch
-from touchflow.flows.actions import load_flow_text, set_status
-from touchflow.flows.enrollment import ended_by_purchase
+from touchflow.flows.actions import load_flow_text
 from touchflow.flows.models import Enrollment
+from touchflow.flows.schedule import ended_by_purchase
+from touchflow.funnel.chains import set_status
+from touchflow.funnel.purchases import record_purchase
 from touchflow.integrations.actor import Actor
 from touchflow.privacy.actor import Requester
 from touchflow.privacy.erase import erase_customer
-from touchflow.purchases.actions import record_purchase
 from touchflow.stores.models import Staff, Store
 from touchflow.visits.models import Visit
 

@@ -16,10 +16,11 @@ from touchflow.cli import build_app
 from touchflow.delivery.dispatcher import Dispatcher
 from touchflow.delivery.models import Touch
 from touchflow.delivery.render import Renderer, TemplateFailed
-from touchflow.flows.actions import load_flow_text, set_status
+from touchflow.flows.actions import load_flow_text
 from touchflow.flows.models import FlowStep
 from touchflow.flows.spec import FlowFileError, parse_flow
 from touchflow.flows.templates import VARIABLES
+from touchflow.funnel.chains import set_status
 from touchflow.visits.models import Visit
 
 STEP_ONLY = ("rating_url", "referral_code", "referral_url", "review_url")

@@ -19,12 +19,12 @@ from touchflow.customers.actions import ConsentGrant, check_contact
 from touchflow.delivery.dispatcher import Dispatcher
 from touchflow.delivery.models import Attempt, Touch
 from touchflow.delivery.policies import Contact, Drop, Send, Unconfigured, choose_channel
+from touchflow.funnel.visits import log_visit
 from touchflow.integrations.actor import Actor
 from touchflow.messaging import accounts
 from touchflow.messaging.models import ChannelAccount
 from touchflow.stores.models import Staff, Store
 from touchflow.timeline.models import TimelineEvent
-from touchflow.visits.actions import log_visit
 from touchflow.visits.models import Visit
 
 pytestmark = pytest.mark.usefixtures("flows")

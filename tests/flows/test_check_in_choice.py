@@ -19,11 +19,12 @@ from tests.delivery.conftest import (  # noqa: F401
 )
 from touchflow.customers.actions import ConsentGrant, ContactInput
 from touchflow.demo import EXAMPLE_FLOWS
-from touchflow.flows.actions import load_flow_dir, set_status
+from touchflow.flows.actions import load_flow_dir
 from touchflow.flows.check_ins import choose
 from touchflow.flows.models import Enrollment, Flow
+from touchflow.funnel.chains import set_status
+from touchflow.funnel.purchases import Buyer, record_purchase
 from touchflow.integrations.actor import Actor
-from touchflow.purchases.actions import Buyer, record_purchase
 from touchflow.purchases.models import Purchase
 from touchflow.stores.models import Store
 

@@ -4,12 +4,13 @@ from datetime import UTC, datetime
 
 import time_machine
 
-from touchflow.customers.actions import resolve_customer
 from touchflow.customers.models import Customer
+from touchflow.delivery.enrollments import enroll_many
 from touchflow.delivery.models import Touch
-from touchflow.flows.actions import load_flow_text, set_status
-from touchflow.flows.enrollment import enroll_many
+from touchflow.flows.actions import load_flow_text
 from touchflow.flows.models import Enrollment
+from touchflow.funnel.chains import set_status
+from touchflow.funnel.customers import resolve_customer
 from touchflow.integrations.actor import Actor
 from touchflow.stores.models import Store
 from touchflow.timeline.models import TimelineEvent

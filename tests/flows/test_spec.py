@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from touchflow.core.durations import format_duration, parse_duration
-from touchflow.flows.actions import load_flow_dir, load_flow_text, set_status
+from touchflow.flows.actions import load_flow_dir, load_flow_text
 from touchflow.flows.models import Flow, FlowStep
 from touchflow.flows.spec import FlowFileError, parse_flow
+from touchflow.funnel.chains import set_status
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "touchflow" / "flows" / "examples"
 

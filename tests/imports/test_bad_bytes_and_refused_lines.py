@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 
 from touchflow.cli import build_app
 from touchflow.customers.models import Customer
+from touchflow.funnel.importer import ImportOptions, UnusableInput, import_purchases
 from touchflow.purchases.import_mapping import MappingError, build_mapping
 from touchflow.purchases.import_report import BadRow, HeldBack
-from touchflow.purchases.importer import ImportOptions, UnusableInput, import_purchases
 from touchflow.purchases.models import Purchase
 from touchflow.stores.models import Store
 

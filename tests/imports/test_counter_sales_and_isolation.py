@@ -14,17 +14,19 @@ import time_machine
 from django.test import Client
 
 from touchflow.customers import visibility
-from touchflow.customers.actions import ConsentGrant, ContactInput, resolve_customer
+from touchflow.customers.actions import ConsentGrant, ContactInput
 from touchflow.customers.models import ContactPointStore, Customer
-from touchflow.flows.actions import load_flow_dir, set_status
+from touchflow.flows.actions import load_flow_dir
 from touchflow.flows.models import Enrollment
+from touchflow.funnel.chains import set_status
+from touchflow.funnel.customers import resolve_customer
+from touchflow.funnel.importer import ImportOptions, import_purchases
+from touchflow.funnel.visits import log_visit
 from touchflow.integrations.actor import Actor
 from touchflow.purchases.import_mapping import build_mapping
-from touchflow.purchases.importer import ImportOptions, import_purchases
 from touchflow.purchases.models import Purchase
 from touchflow.stores.models import Role, Staff, Store
 from touchflow.timeline.models import TimelineEvent
-from touchflow.visits.actions import log_visit
 from touchflow.visits.models import Visit
 
 from .conftest import table_counts

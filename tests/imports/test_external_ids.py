@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from touchflow.customers.actions import ContactInput, find_customer, resolve_customer
+from touchflow.customers.actions import ContactInput, find_customer
 from touchflow.customers.models import Customer, CustomerExternalId
+from touchflow.funnel.customers import resolve_customer
+from touchflow.funnel.importer import ImportOptions, import_purchases
 from touchflow.integrations.actor import Actor
 from touchflow.purchases.import_mapping import build_mapping
-from touchflow.purchases.importer import ImportOptions, import_purchases
 from touchflow.purchases.models import Purchase
 from touchflow.stores.models import Store
 

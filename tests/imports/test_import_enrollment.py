@@ -12,13 +12,14 @@ import time_machine
 from tests.delivery.conftest import EXAMPLES
 from tests.imports.conftest import HEADER
 from touchflow.customers.actions import ConsentGrant, add_external_id, check_contact
-from touchflow.flows.actions import load_flow_dir, set_status
+from touchflow.flows.actions import load_flow_dir
 from touchflow.flows.models import Enrollment
+from touchflow.funnel.chains import set_status
+from touchflow.funnel.importer import ImportOptions, import_purchases
+from touchflow.funnel.visits import log_visit
 from touchflow.integrations.actor import Actor
 from touchflow.purchases.import_mapping import build_mapping
-from touchflow.purchases.importer import ImportOptions, import_purchases
 from touchflow.stores.models import Store
-from touchflow.visits.actions import log_visit
 
 NOW = datetime(2026, 6, 10, 12, 0, tzinfo=UTC)
 

@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 import time_machine
 
-from touchflow.customers.actions import ContactInput, resolve_customer
+from touchflow.customers.actions import ContactInput
 from touchflow.customers.models import ContactPoint, Customer, CustomerStore
+from touchflow.funnel.customers import resolve_customer
+from touchflow.funnel.importer import ImportOptions, import_purchases
 from touchflow.integrations.actor import Actor
 from touchflow.purchases.import_mapping import MappingError, build_mapping
 from touchflow.purchases.import_report import BadRow, HeldBack, ImportReport, SkipCount
-from touchflow.purchases.importer import ImportOptions, import_purchases
 from touchflow.purchases.models import Purchase
 from touchflow.stores.models import Store
 from touchflow.timeline.models import TimelineEvent

@@ -15,8 +15,8 @@ from django.db.models import Sum
 
 from tests.paths import ONLINE_RETAIL
 from touchflow.customers.models import Customer
+from touchflow.funnel.importer import ImportOptions, import_purchases
 from touchflow.purchases.import_mapping import build_mapping
-from touchflow.purchases.importer import ImportOptions, import_purchases
 from touchflow.purchases.models import Purchase
 from touchflow.stores.models import Store
 from touchflow.timeline.models import TimelineEvent

@@ -18,9 +18,9 @@ from django.db.models import Model, signals
 from touchflow.core import bulk
 from touchflow.core.bulk import Encoded
 from touchflow.customers.models import ContactPoint, Customer
+from touchflow.funnel.importer import ImportOptions, import_purchases
 from touchflow.purchases.import_mapping import build_mapping
 from touchflow.purchases.import_report import BadRow
-from touchflow.purchases.importer import ImportOptions, import_purchases
 from touchflow.purchases.models import Purchase
 from touchflow.stores.models import Store
 from touchflow.timeline.models import TimelineEvent

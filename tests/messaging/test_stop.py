@@ -35,10 +35,10 @@ from touchflow.core import clock as core_clock
 from touchflow.core.errors import InvalidInput
 from touchflow.customers.models import ContactPoint, Customer
 from touchflow.delivery.dispatcher import Dispatcher
+from touchflow.delivery.enrollments import enroll
 from touchflow.delivery.models import Touch
 from touchflow.delivery.render import unsubscribe_token
 from touchflow.delivery.retry import RetryPolicy
-from touchflow.flows.enrollment import enroll
 from touchflow.flows.models import Enrollment, Flow
 from touchflow.messaging import accounts, notices
 from touchflow.messaging.models import ChannelAccount, Notice

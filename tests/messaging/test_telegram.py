@@ -23,13 +23,13 @@ from touchflow.customers.actions import ConsentGrant, check_contact, create_opti
 from touchflow.customers.models import ConsentEvent, ContactPoint, Customer
 from touchflow.customers.visibility import names_of
 from touchflow.delivery.channels.base import OutgoingMessage, SendResult
+from touchflow.funnel.visits import log_visit
 from touchflow.integrations.actor import Actor
 from touchflow.messaging import accounts, providers
 from touchflow.messaging.models import ChannelAccount, InboundEvent
 from touchflow.messaging.providers.telegram import TelegramProvider
 from touchflow.stores.models import Staff, Store
 from touchflow.timeline.models import EventKind, TimelineEvent
-from touchflow.visits.actions import log_visit
 
 SECRET = "s3cr3t-webhook-token"
 CHAT = 5550001

@@ -395,7 +395,7 @@ def test_a_check_in_sent_by_sms_is_answered_by_a_reply(
     from touchflow.aftercare.models import CheckInAnswer
     from touchflow.customers.actions import ConsentGrant, check_contact
     from touchflow.integrations.actor import Actor
-    from touchflow.visits.actions import log_visit
+    from touchflow.funnel.visits import log_visit
 
     log_visit(store=store, actor=Actor(source="counter", staff=salesperson), bought=True,
               contact_capture="taken", name="Anna Nowak", consent=ConsentGrant(contact=True),

@@ -27,6 +27,7 @@ from touchflow.delivery.channels.base import OutgoingMessage, SendResult
 from touchflow.delivery.dispatcher import Dispatcher
 from touchflow.delivery.models import Touch
 from touchflow.flows.models import Flow
+from touchflow.funnel.visits import log_visit
 from touchflow.integrations.actor import Actor
 from touchflow.messaging import accounts, providers
 from touchflow.messaging.models import ChannelAccount, InboundEvent
@@ -34,7 +35,6 @@ from touchflow.messaging.outbound import AccountChannel
 from touchflow.messaging.providers.viber import ViberProvider
 from touchflow.stores.models import Staff, Store
 from touchflow.timeline.models import EventKind, TimelineEvent
-from touchflow.visits.actions import log_visit
 
 USER = "01234567890A="  # Viber user ids are case-sensitive base64
 HANDLE = "warsawcentre"

@@ -18,18 +18,18 @@ from touchflow.customers.actions import (
     ConsentGrant,
     check_contact,
     create_optin_token,
-    merge_customers,
     record_consent,
-    resolve_customer,
 )
 from touchflow.customers.models import ContactPoint, Customer
 from touchflow.delivery.models import Attempt, CallTask, Touch, TouchState
-from touchflow.flows.actions import load_flow_dir, set_status
+from touchflow.flows.actions import load_flow_dir
+from touchflow.funnel.chains import set_status
+from touchflow.funnel.customers import merge_customers, resolve_customer
+from touchflow.funnel.purchases import record_purchase
+from touchflow.funnel.visits import log_visit
 from touchflow.integrations.actor import Actor
-from touchflow.purchases.actions import record_purchase
 from touchflow.stores.models import Staff, Store
 from touchflow.timeline.models import EventKind, TimelineEvent
-from touchflow.visits.actions import log_visit
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "touchflow" / "flows" / "examples"
 START = datetime(2026, 6, 2, 12, 0, tzinfo=UTC)

@@ -11,14 +11,14 @@ from django.test import Client
 from touchflow.customers import suppression
 from touchflow.customers.actions import ConsentGrant, check_contact
 from touchflow.customers.models import ConsentEvent, ContactPoint
+from touchflow.funnel.importer import ImportOptions, import_purchases
+from touchflow.funnel.visits import log_visit
 from touchflow.integrations.actions import create_token
 from touchflow.integrations.actor import Actor
 from touchflow.privacy.actor import Requester
 from touchflow.privacy.erase import erase_customer
 from touchflow.purchases.import_mapping import build_mapping
-from touchflow.purchases.importer import ImportOptions, import_purchases
 from touchflow.stores.models import Staff, Store
-from touchflow.visits.actions import log_visit
 
 from .conftest import EMAIL, PHONE, Seeded
 

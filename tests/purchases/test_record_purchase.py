@@ -5,9 +5,9 @@ from decimal import Decimal
 import pytest
 
 from touchflow.core.errors import InvalidInput
-from touchflow.customers.actions import resolve_customer
+from touchflow.funnel.customers import resolve_customer
+from touchflow.funnel.purchases import record_purchase
 from touchflow.integrations.actor import Actor
-from touchflow.purchases.actions import record_purchase
 from touchflow.purchases.models import Purchase
 from touchflow.stores.models import Store
 from touchflow.timeline.models import TimelineEvent

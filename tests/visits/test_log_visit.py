@@ -8,11 +8,11 @@ from touchflow.core import clock
 from touchflow.core.errors import InvalidInput
 from touchflow.customers.actions import ConsentGrant, check_contact, create_optin_token
 from touchflow.customers.models import ConsentEvent, ContactPoint, Customer, OptInToken
+from touchflow.funnel.visits import log_visit
 from touchflow.integrations.actor import Actor
 from touchflow.messaging.optin_links import link
 from touchflow.stores.models import Category, Role, Store
 from touchflow.timeline.models import TimelineEvent
-from touchflow.visits.actions import log_visit
 from touchflow.visits.models import Visit
 
 

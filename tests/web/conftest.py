@@ -18,12 +18,13 @@ from touchflow.core import clock
 from touchflow.customers.actions import ConsentGrant, ContactInput
 from touchflow.customers.models import Customer
 from touchflow.delivery.dispatcher import Dispatcher
-from touchflow.flows.actions import load_flow_text, set_status
+from touchflow.flows.actions import load_flow_text
 from touchflow.flows.models import Flow
+from touchflow.funnel.chains import set_status
+from touchflow.funnel.visits import log_visit
 from touchflow.integrations.actor import Actor
 from touchflow.messaging.outbound import from_settings
 from touchflow.stores.models import Staff, Store
-from touchflow.visits.actions import log_visit
 
 LOCALE = Path(__file__).resolve().parents[2] / "touchflow" / "locale"
 

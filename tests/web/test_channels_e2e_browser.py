@@ -25,7 +25,8 @@ from tests.web.test_counter_browser import _sign_in
 from touchflow.customers.models import ConsentEvent, ContactPoint
 from touchflow.delivery.dispatcher import Dispatcher
 from touchflow.delivery.models import Touch
-from touchflow.flows.actions import load_flow_dir, set_status
+from touchflow.flows.actions import load_flow_dir
+from touchflow.funnel.chains import set_status
 from touchflow.messaging.models import ChannelAccount
 from touchflow.messaging.outbound import from_settings
 from touchflow.stores.models import Staff, Store

@@ -8,8 +8,9 @@ from typing import Any
 
 from django.test import Client
 
-from touchflow.customers.actions import ContactInput, resolve_customer
+from touchflow.customers.actions import ContactInput
 from touchflow.customers.models import ConsentEvent, ContactPoint, Customer, OptInToken
+from touchflow.funnel.customers import resolve_customer
 from touchflow.integrations.actor import Actor
 from touchflow.stores.models import Category, Role, Staff, Store
 from touchflow.timeline.models import TimelineEvent

@@ -12,10 +12,11 @@ from tests.web.conftest import FOLLOW_UP
 from tests.web.test_counter_browser import _sign_in
 from touchflow.customers.actions import ConsentGrant, ContactInput
 from touchflow.delivery.render import unsubscribe_token
-from touchflow.flows.actions import load_flow_text, set_status
+from touchflow.flows.actions import load_flow_text
+from touchflow.funnel.chains import set_status
+from touchflow.funnel.visits import log_visit
 from touchflow.integrations.actor import Actor
 from touchflow.stores.models import Role, Store
-from touchflow.visits.actions import log_visit
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

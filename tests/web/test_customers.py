@@ -9,19 +9,15 @@ from decimal import Decimal
 from django.test import Client
 
 from touchflow.core import clock
-from touchflow.customers.actions import (
-    ContactInput,
-    merge_customers,
-    record_consent,
-    resolve_customer,
-)
+from touchflow.customers.actions import ContactInput, record_consent
 from touchflow.customers.models import ContactPoint, Customer
 from touchflow.flows.actions import load_flow_text
+from touchflow.funnel.customers import merge_customers, resolve_customer
+from touchflow.funnel.purchases import record_purchase
+from touchflow.funnel.visits import log_visit
 from touchflow.integrations.actor import Actor
-from touchflow.purchases.actions import record_purchase
 from touchflow.stores.models import Role, Staff, Store
 from touchflow.timeline.models import TimelineEvent
-from touchflow.visits.actions import log_visit
 
 WARMING = """\
 slug: warming

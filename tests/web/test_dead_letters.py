@@ -129,7 +129,7 @@ def test_a_customer_who_left_the_chain_is_not_written_to_again(
     looker: Callable[..., Customer], sink: tuple[Sink, str], web_clock: Clock,
     dispatch: Callable[[], None],
 ) -> None:
-    from touchflow.flows.enrollment import leave
+    from touchflow.delivery.enrollments import leave
 
     first, _second = _two_dead_letters(looker, sink, web_clock, dispatch)
     leave(first.customer_id, "opt_out", web_clock.now())

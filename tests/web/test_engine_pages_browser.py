@@ -20,11 +20,12 @@ from touchflow.customers.models import Customer
 from touchflow.delivery.dispatcher import Dispatcher
 from touchflow.delivery.models import CallTask, Touch
 from touchflow.delivery.render import unsubscribe_token
-from touchflow.flows.actions import load_flow_text, set_status
+from touchflow.flows.actions import load_flow_text
+from touchflow.funnel.chains import set_status
+from touchflow.funnel.visits import log_visit
 from touchflow.integrations.actor import Actor
 from touchflow.messaging.outbound import from_settings
 from touchflow.stores.models import Role, Staff, Store
-from touchflow.visits.actions import log_visit
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

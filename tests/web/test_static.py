@@ -9,7 +9,8 @@ from pathlib import Path
 
 from django.test import Client
 
-from touchflow.customers.actions import ContactInput, resolve_customer
+from touchflow.customers.actions import ContactInput
+from touchflow.funnel.customers import resolve_customer
 from touchflow.integrations.actor import Actor
 from touchflow.stores.models import Staff, Store
 

@@ -7,16 +7,12 @@ from collections.abc import Callable
 import pytest
 from django.test import Client
 
-from touchflow.customers.actions import (
-    ConsentGrant,
-    ContactInput,
-    merge_customers,
-    resolve_customer,
-)
+from touchflow.customers.actions import ConsentGrant, ContactInput
 from touchflow.customers.models import ConsentEvent, ContactPoint, Customer
 from touchflow.delivery.models import Touch
 from touchflow.delivery.render import unsubscribe_token, unsubscribe_url
 from touchflow.flows.models import Enrollment
+from touchflow.funnel.customers import merge_customers, resolve_customer
 from touchflow.integrations.actor import Actor
 from touchflow.stores.models import Staff, Store
 from touchflow.timeline.models import TimelineEvent

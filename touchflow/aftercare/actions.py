@@ -16,7 +16,7 @@ from touchflow.core.errors import InvalidInput
 from touchflow.customers import referrals
 from touchflow.delivery.models import Touch
 from touchflow.flows import answers
-from touchflow.flows import enrollment as flow_enrollment
+from touchflow.funnel import enrollment as funnel
 from touchflow.stores.models import Store
 from touchflow.timeline import events
 
@@ -102,7 +102,7 @@ def _follow_up(touch: Touch, answer: CheckInAnswer, at: datetime) -> None:
     enrollment = touch.enrollment
     if happy:
         referrals.code_for(enrollment.customer, enrollment.store, at)
-    flow_enrollment.on_check_in_answered(enrollment, at, happy=happy)
+    funnel.on_check_in_answered(enrollment, at, happy=happy)
 
 
 def _first(

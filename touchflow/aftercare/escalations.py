@@ -21,9 +21,9 @@ from touchflow.core import working_hours
 from touchflow.core.errors import InvalidInput
 from touchflow.core.text import NOTE, check_text
 from touchflow.customers.models import Customer
+from touchflow.delivery.enrollments import leave
 from touchflow.delivery.models import Touch
 from touchflow.flows import answers
-from touchflow.flows.enrollment import leave
 from touchflow.stores.models import Role, Staff, Store
 from touchflow.timeline import events
 

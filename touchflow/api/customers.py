@@ -27,6 +27,7 @@ from touchflow.customers import actions as customer_actions
 from touchflow.customers import visibility
 from touchflow.customers.actions import ContactInput
 from touchflow.customers.models import ContactPoint, Customer, CustomerExternalId, CustomerStore
+from touchflow.funnel import customers as funnel_customers
 from touchflow.stores.models import Store
 
 router = Router(tags=["customers"])
@@ -62,7 +63,7 @@ def create_customer(request: HttpRequest, payload: CustomerIn) -> Status[dict[st
                            "whatsapp) or an external_id.", "required")
     stores = visibility.stores_of_token(token.store_id)
     known_here = stores is not None and _known_in(store, contacts, payload.external_id)
-    customer, created = customer_actions.resolve_customer(
+    customer, created = funnel_customers.resolve_customer(
         store=store,
         actor=actor_for(request),
         contacts=contacts,

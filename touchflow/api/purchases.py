@@ -15,9 +15,8 @@ from touchflow.api.errors import ApiError, fields
 from touchflow.api.schemas import ErrorOut, PurchaseIn, PurchaseOut
 from touchflow.core.errors import InvalidInput
 from touchflow.customers.models import Customer
+from touchflow.funnel.purchases import Buyer, record_purchase
 from touchflow.integrations.models import ApiToken
-from touchflow.purchases import actions as purchase_actions
-from touchflow.purchases.actions import Buyer
 from touchflow.stores.models import Store
 
 router = Router(tags=["purchases"])
@@ -36,7 +35,7 @@ def create_purchase(request: HttpRequest, payload: PurchaseIn) -> Status[dict[st
     token = token_of(request)
     store = scope.store_for_write(token, payload.store)
     with fields(_FIELDS):
-        purchase, created = purchase_actions.record_purchase(
+        purchase, created = record_purchase(
             store=store,
             actor=actor_for(request),
             customer=_customer(token, store, payload),

@@ -12,7 +12,7 @@ from touchflow.api.auth import actor_for, token_of
 from touchflow.api.contacts import consent_of, contacts_of
 from touchflow.api.errors import fields
 from touchflow.api.schemas import ErrorOut, VisitIn, VisitOut
-from touchflow.visits import actions as visit_actions
+from touchflow.funnel.visits import log_visit
 
 router = Router(tags=["visits"])
 
@@ -35,7 +35,7 @@ def create_visit(request: HttpRequest, payload: VisitIn) -> Status[dict[str, Any
     if person is not None and person.id is not None:
         customer = scope.customer_by_id(token, person.id, "customer.id")
     with fields(_FIELDS):
-        visit, created = visit_actions.log_visit(
+        visit, created = log_visit(
             store=store,
             actor=actor_for(request, staff),
             bought=payload.bought,

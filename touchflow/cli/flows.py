@@ -9,9 +9,10 @@ from rich.console import Console
 from rich.table import Table
 
 from touchflow.core.errors import InvalidInput
-from touchflow.flows.actions import export_flow, load_flow_dir, read_flow_file, set_status
+from touchflow.flows.actions import export_flow, load_flow_dir, read_flow_file
 from touchflow.flows.models import Flow
 from touchflow.flows.spec import FlowFileError
+from touchflow.funnel.chains import set_status
 
 app = typer.Typer(help="Load, check, list and export chains (YAML files).", no_args_is_help=True)
 console = Console()

@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from touchflow.funnel.importer import ImportOptions, UnusableInput, import_purchases
+
 # Neither module touches Django models, so they load before django.setup().
 from touchflow.purchases.import_mapping import (
     MappingError,
@@ -19,7 +21,6 @@ from touchflow.purchases.import_mapping import (
     parse_map_options,
 )
 from touchflow.purchases.import_report import ImportReport
-from touchflow.purchases.importer import ImportOptions, UnusableInput, import_purchases
 from touchflow.stores.models import Store
 
 app = typer.Typer(

@@ -238,7 +238,7 @@ class OptInToken(models.Model):
     """A single-use token behind the counter screen's QR code.
 
     The customer scans the code, the messenger opens the store's bot with the token,
-    and the bot's webhook links that chat to the visit's customer (customers.optin;
+    and the bot's webhook links that chat to the visit's customer (funnel.optin;
     the links per messenger: messaging.optin_links).
     """
 

@@ -5,7 +5,7 @@ hash every one of them in an afternoon, so a plain SHA-256 of a phone is as good
 the phone. Without the deployment's key the digests reveal nothing.
 
 Erasure (``privacy.erase``) puts contacts on the list; ``actions.withhold``, called on
-every path that creates contact points (``actions._add_contacts``, ``bulk.create_many``),
+every path that creates contact points (``actions.add_contacts``, ``bulk.create_many``),
 records consent withdrawn on a new point whose digest is listed, as the customer's own
 earlier request. The key: ``TOUCHFLOW_PRIVACY_KEY``, or one derived from the secret key.
 """

@@ -19,9 +19,8 @@ from django.db.models import Max, Q
 from touchflow.delivery import queries
 from touchflow.delivery.due import Due, DueCustomer, DueEnrollment
 from touchflow.delivery.policies import Contact, Recent
-from touchflow.flows import enrollment as flow_enrollment
 from touchflow.flows.models import Flow, FlowStep
-from touchflow.flows.schedule import Policy
+from touchflow.flows.schedule import Policy, store_policy
 from touchflow.purchases.models import Purchase
 from touchflow.stores.models import Role, Staff, Store
 
@@ -54,7 +53,7 @@ def _position(step: FlowStep) -> tuple[int, int]:
 def load(ids: list[int]) -> Batch:
     touches, steps = _read_touches(ids)
     stores = {t.store_id: t.store for t in touches}
-    policies = {sid: flow_enrollment.store_policy(s) for sid, s in stores.items()}
+    policies = {sid: store_policy(s) for sid, s in stores.items()}
     purchase_exit = {t.customer_id for t in touches if "purchase" in t.enrollment.flow.exit_on}
     last_purchase = dict(
         Purchase.objects.filter(customer_id__any=purchase_exit)

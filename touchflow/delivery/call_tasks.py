@@ -5,8 +5,8 @@ or the call must not be made any more because the customer left the chain it bel
 to (bought, opted out) or asked to be erased. Both of the last go through here, so a
 cancelled task always looks the same (state and ``done_at``) whoever cancelled it.
 
-Its own module, not ``actions``: ``flows.enrollment`` calls it, and ``actions`` imports
-``customers.actions``, which imports ``flows.enrollment`` (a cycle).
+Called by ``delivery.enrollments`` when a passage ends and by ``privacy.erase``; the
+staff's side (completing a task) is ``actions``.
 """
 
 from __future__ import annotations

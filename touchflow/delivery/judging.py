@@ -42,9 +42,8 @@ from touchflow.delivery.render import (
 from touchflow.delivery.sending import Flight
 from touchflow.delivery.transitions import Outcome, Reason
 from touchflow.flows import answers
-from touchflow.flows import enrollment as flow_enrollment
 from touchflow.flows.models import EnrollmentState, FlowStatus, FlowStep
-from touchflow.flows.schedule import Policy
+from touchflow.flows.schedule import Policy, ended_by_purchase
 
 
 @dataclass
@@ -100,7 +99,7 @@ class Judge:
         if flow.status != FlowStatus.ACTIVE:
             return transitions.park(touch)
         purchased = self.known.last_purchase.get(touch.customer_id)
-        if purchased is not None and flow_enrollment.ended_by_purchase(
+        if purchased is not None and ended_by_purchase(
             flow.exit_on, enrollment.entered_at, purchased
         ):
             return transitions.left_on_purchase(touch, now, purchased)

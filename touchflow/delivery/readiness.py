@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from touchflow.core.channels import position
 from touchflow.delivery.channels.base import Channel, serves
-from touchflow.flows.enrollment import active_flows, live_steps
+from touchflow.flows.queries import active_flows, live_steps
 from touchflow.stores.models import Store
 
 HOW_TO_FIX = (

@@ -13,9 +13,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from touchflow.delivery import queries
+from touchflow.delivery.enrollments import leave
 from touchflow.delivery.models import Attempt, CallTask
 from touchflow.delivery.transitions import Outcome
-from touchflow.flows import enrollment as flow_enrollment
 from touchflow.flows.models import Enrollment, EnrollmentState, FlowStep
 from touchflow.flows.schedule import Policy, due_and_expiry, new_idempotency_key, next_step
 from touchflow.timeline.events import insert_touch_rows, left_flow_row, write_rows
@@ -46,7 +46,7 @@ def after(written: Iterable[Outcome]) -> None:
     """End the enrollments the written outcomes end (each in its own transaction)."""
     for o in written:
         if o.exit_reason:
-            flow_enrollment.leave(
+            leave(
                 o.touch.customer_id, o.exit_reason, o.exit_at or o.update.finished_at
                 or o.touch.due_at, only_rule=o.exit_reason,
             )

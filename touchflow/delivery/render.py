@@ -78,7 +78,7 @@ def read_unsubscribe_token(token: str) -> tuple[int, str]:
 
 def unsubscribe_url(customer_id: int, channel: str, store_id: int | None = None) -> str:
     """The link; with ``store_id`` (the store whose message carries it), unsubscribing
-    ends that store's chains only (``customers.optout``), without it every chain."""
+    ends that store's chains only (``funnel.optout``), without it every chain."""
     token = unsubscribe_token(customer_id, channel, store_id)
     return f"{settings.TOUCHFLOW_PUBLIC_URL}/u/{token}"
 

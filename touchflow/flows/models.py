@@ -88,7 +88,7 @@ class Enrollment(models.Model):
     No reference is checked by the database per row (decision 0006): a check reads the
     parent row FOR KEY SHARE, a million times when a segment enters a chain; Django
     cascades the rare deletions, and enrollments are written only by
-    ``flows.enrollment`` and ``flows.queries`` from rows they have just read.
+    ``delivery.enrollments`` and ``delivery.segments`` from rows they have just read.
     """
 
     flow = models.ForeignKey(

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING
 
 from touchflow.core.localtime import next_allowed, next_clock_time
 from touchflow.flows.models import FlowStep
+
+if TYPE_CHECKING:
+    from touchflow.stores.models import Store
 
 
 @dataclass(frozen=True)
@@ -59,3 +63,27 @@ def new_idempotency_key() -> str:
     """32 random hex digits, the shape ``uuid4().hex`` has (a quarter of its cost: one
     is made for every touch scheduled)."""
     return os.urandom(16).hex()
+
+
+# The exit rule a purchase triggers (``Flow.exit_on``).
+PURCHASE = "purchase"
+
+
+def ended_by_purchase(exit_on: Iterable[str], entered_at: datetime,
+                      purchased_at: datetime | None) -> bool:
+    """The one rule for a purchase ending a passage through a chain: the chain exits on
+    purchase and the purchase came after the customer entered. A purchase before the
+    entry, or at the same moment (the sale that started a purchase chain, or the sale of
+    the visit that entered it), does not end it. The dispatcher's check before sending
+    and ``leave`` both follow it."""
+    return purchased_at is not None and PURCHASE in exit_on and purchased_at > entered_at
+
+
+def store_policy(store: Store) -> Policy:
+    return Policy(
+        quiet=(store.quiet_hours_start, store.quiet_hours_end),
+        cap_messages=store.cap_messages,
+        cap_commercial=store.cap_commercial,
+        cap_period=timedelta(days=store.cap_period_days),
+    )
+

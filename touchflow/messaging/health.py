@@ -32,7 +32,7 @@ from touchflow.delivery.channels.registry import build, parse_spec
 from touchflow.delivery.metrics import QUEUE_COUNT_CAP, queue_due_now
 from touchflow.delivery.models import Touch, TouchState
 from touchflow.delivery.policies import NO_CHANNEL
-from touchflow.flows.queries import stranded_enrollments
+from touchflow.delivery.segments import stranded_enrollments
 from touchflow.messaging import alerts, crypto
 from touchflow.messaging.models import ChannelAccount
 from touchflow.messaging.outbound import from_settings

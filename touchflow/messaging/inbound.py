@@ -21,12 +21,12 @@ from touchflow.aftercare import actions as check_ins
 from touchflow.core import channels, clock
 from touchflow.core.contacts import normalize_email, normalize_phone
 from touchflow.core.errors import InvalidInput
-from touchflow.customers import optin
 from touchflow.customers.actions import resolve
 from touchflow.customers.models import ContactPoint
-from touchflow.customers.optout import opt_out
 from touchflow.delivery import transitions
 from touchflow.delivery.models import Touch, TouchState
+from touchflow.funnel import optin
+from touchflow.funnel.optout import opt_out
 from touchflow.messaging import accounts, notices
 from touchflow.messaging.models import InboundEvent
 from touchflow.messaging.providers.base import (
@@ -261,7 +261,7 @@ def _touch_point(channel: str, address: str, at: datetime) -> int | None:
 def stop(cfg: AccountConfig, point: ContactPoint, how: str, *, everywhere: bool,
          at: datetime, text: str = "") -> None:
     """The customer's STOP through the store's account ``cfg`` (what it means:
-    ``customers.optout``). Touches a worker holds at this instant are caught by its
+    ``funnel.optout``). Touches a worker holds at this instant are caught by its
     check right before sending (consent and the enrollment are re-read there)."""
     opt_out(point.customer_id, cfg.channel, everywhere, at=at, store_id=cfg.store_id,
             how=how, text=text)

@@ -38,8 +38,8 @@ from touchflow.customers.models import (
     OptInToken,
 )
 from touchflow.delivery.call_tasks import cancel_open_call_tasks
+from touchflow.delivery.enrollments import leave
 from touchflow.delivery.models import Attempt, CallTask, Touch
-from touchflow.flows.enrollment import leave
 from touchflow.messaging.models import Notice
 from touchflow.privacy import audit
 from touchflow.privacy.actor import Requester

@@ -344,7 +344,7 @@ def enrolled(enrollment: EnrollmentRecord) -> TimelineEvent:
 def enrolled_insert_sql(vendor: str) -> str:
     """The start of a statement writing an ``enrolled`` row per enrollment, its
     ``EnrolledData`` built by the database — for the set-shaped enrolment of a whole
-    segment (``flows.queries.enroll_segment``), which appends its ``FROM`` clause naming
+    segment (``delivery.segments.enroll_segment``), which appends its ``FROM`` clause naming
     the enrollments ``e``. Two parameters: the chain's code and name."""
     data = (
         "json_build_object('flow', %s::text, 'flow_name', %s::text)"

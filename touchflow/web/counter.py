@@ -19,10 +19,10 @@ from touchflow.customers.actions import (
     find_customer,
 )
 from touchflow.customers.models import ContactKind, Customer, OptInToken
+from touchflow.funnel.visits import log_visit
 from touchflow.integrations.actor import Actor
 from touchflow.messaging.optin_links import qr_channel
 from touchflow.stores.models import Category, Staff, Store
-from touchflow.visits.actions import log_visit
 from touchflow.visits.classification import ContactCapture
 from touchflow.visits.models import Reason, ReasonKind, Visit
 from touchflow.web.errors import message

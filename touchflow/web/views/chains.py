@@ -20,9 +20,9 @@ from touchflow.core import clock
 from touchflow.core.errors import InvalidInput
 from touchflow.delivery.models import Touch, TouchState
 from touchflow.delivery.render import Renderer
-from touchflow.flows.actions import set_status
 from touchflow.flows.models import Enrollment, EnrollmentState, Flow, FlowStatus, FlowStep
 from touchflow.flows.templates import SAMPLE_CONTEXT
+from touchflow.funnel.chains import set_status
 from touchflow.messaging.segments import SmsSize, measure
 from touchflow.stores.models import LANGUAGE_CHOICES, Staff
 from touchflow.web import labels

@@ -15,8 +15,9 @@ from touchflow.core import clock, text
 from touchflow.core.errors import InvalidInput
 from touchflow.core.text import check_text
 from touchflow.customers import referrals
-from touchflow.customers.actions import ConsentGrant, resolve_customer
+from touchflow.customers.actions import ConsentGrant
 from touchflow.customers.models import ReferralCode
+from touchflow.funnel.customers import resolve_customer
 from touchflow.integrations.actor import Actor
 from touchflow.web.counter import parse_contact
 from touchflow.web.errors import form_field, message

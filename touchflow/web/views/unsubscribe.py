@@ -17,8 +17,8 @@ from touchflow.core import channels
 from touchflow.core.errors import InvalidInput
 from touchflow.customers.actions import resolve
 from touchflow.customers.models import Customer
-from touchflow.customers.optout import opt_out
 from touchflow.delivery.render import read_unsubscribe_link
+from touchflow.funnel.optout import opt_out
 from touchflow.messaging.notices import stop_text
 from touchflow.stores.models import Store
 from touchflow.web import labels

@@ -31,7 +31,7 @@ from touchflow.core import channels, clock
 from touchflow.core.errors import InvalidInput
 from touchflow.customers.actions import record_consent, resolve
 from touchflow.customers.models import ConsentPurpose, ContactPoint, Customer
-from touchflow.flows.enrollment import leave
+from touchflow.delivery.enrollments import leave
 from touchflow.flows.models import Enrollment, EnrollmentState
 from touchflow.integrations.actor import Actor
 from touchflow.timeline import events

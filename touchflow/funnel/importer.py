@@ -6,8 +6,8 @@ already exists with chunked ``IN`` queries and writes new customers, their conta
 their ids in the store, store links, purchases and timeline rows in bulk, one
 transaction per batch of invoices. It is idempotent: purchases by (store, external id),
 customers by their id in this store or by a phone/e-mail they already own. This is the
-importer's own bulk path; one-off writes go through ``touchflow.purchases.actions`` and
-``touchflow.customers.actions``.
+importer's own bulk path; one-off writes go through ``funnel.purchases`` and
+``funnel.customers``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 
 from touchflow.core import clock
 from touchflow.core.errors import InvalidInput
-from touchflow.purchases import import_write
+from touchflow.funnel import import_write
 from touchflow.purchases.actions import check_currency
 from touchflow.purchases.import_mapping import ColumnMapping, MappingError
 from touchflow.purchases.import_parse import (

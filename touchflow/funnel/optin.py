@@ -17,7 +17,6 @@ from touchflow.core import clock
 from touchflow.customers.actions import (
     create_customer,
     link_contacts,
-    merge_customers,
     record_consent,
     resolve,
 )
@@ -28,6 +27,7 @@ from touchflow.customers.models import (
     Customer,
     OptInToken,
 )
+from touchflow.funnel.customers import merge_customers
 from touchflow.integrations.actor import Actor
 from touchflow.timeline import events
 from touchflow.timeline.models import TimelineEvent

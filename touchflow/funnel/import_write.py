@@ -32,9 +32,9 @@ from touchflow.customers.models import (
     CustomerExternalId,
     CustomerStore,
 )
-from touchflow.flows import enrollment as flow_enrollment
+from touchflow.funnel import enrollment
+from touchflow.funnel.purchases import record_purchase
 from touchflow.integrations.actor import Actor
-from touchflow.purchases import actions as purchase_actions
 from touchflow.purchases.import_parse import CustomerDraft, InvoiceDraft
 from touchflow.purchases.import_report import ALREADY_IMPORTED, BadRow, HeldBack, ImportReport
 from touchflow.purchases.models import Purchase, PurchaseSource
@@ -320,7 +320,7 @@ def _complete_visit_sales(
     for draft in drafts:
         assert draft.visit is not None
         try:
-            purchase_actions.record_purchase(
+            record_purchase(
                 store=plan.store,
                 actor=plan.actor,
                 customer=Customer.objects.get(pk=ids[draft.customer_key]),
@@ -367,7 +367,7 @@ def _write_batch(batch: Sequence[InvoiceDraft], plan: Plan, report: ImportReport
         insert_rows(purchases, with_pk=True, encoded=plan.encoded)
         rows.extend(events.purchase_values(p) for p in purchases)
         events.insert_values(rows, plan.encoded)
-        flow_enrollment.on_purchases_imported(purchases)
+        enrollment.on_purchases_imported(purchases)
         refused = _complete_visit_sales([d for d in batch if d.visit is not None], ids, plan)
     # Only after the commit: a rolled-back batch must leave the plan and report as they were.
     plan.known.update(created)
