@@ -177,6 +177,39 @@ def test_internal_errors_no_points_rate_limits_5xx_and_timeouts_retry(
     assert results[4].error.startswith("ReadTimeout")
 
 
+def test_an_error_that_is_not_a_number_is_never_taken_for_already_sent(
+    account: ChannelAccount, fake: tuple[FakeSmsapi, str]
+) -> None:
+    fake[0].fail_next(
+        Answer(200, {"error": "53", "message": "Not unique idx parameter"}),
+        Answer(200, {"error": 53, "message": ["?"]}),
+    )
+    live = provider(account)
+    assert live.send_one(message()) == SendResult.failed(
+        'SMSAPI HTTP 200: {"error": "53", "message": "Not unique idx parameter"}'
+    )
+    assert live.send_one(message()) == SendResult.sent("k-1")  # the code alone decides
+    assert fake[0].sent_count == 0
+
+
+def test_a_listed_message_is_sent_whatever_its_entry_says(
+    account: ChannelAccount, fake: tuple[FakeSmsapi, str]
+) -> None:
+    fake[0].fail_next(
+        Answer(200, {"count": "one", "list": [{"id": 61, "points": "n/a", "status": 1}]}),
+        Answer(200, {"count": 1, "list": ["?"]}),
+        Answer(200, {"count": 1, "list": ["?"]}),
+        Answer(200, {"count": 0, "list": []}),
+    )
+    live = provider(account)
+    assert live.send_text(CUSTOMER, "Gotowe.") == SendResult.sent("61")  # a number: its digits
+    assert live.send_one(message()) == SendResult.sent("k-1")
+    assert live.send_text(CUSTOMER, "Gotowe.") == SendResult.sent("")  # taken, id unknown
+    assert live.send_one(message()) == SendResult.failed(
+        'SMSAPI HTTP 200: {"count": 0, "list": []}'
+    )
+
+
 def test_many_sends_share_one_connection_with_reuse(
     account: ChannelAccount, fake: tuple[FakeSmsapi, str]
 ) -> None:
@@ -331,3 +364,20 @@ def test_unreadable_callbacks_are_400_never_500(client: Client, account: Channel
     response = client.post(account.webhook_path(), data=b"\xff\xfe{", content_type="text/plain")
     assert response.status_code == 400
     assert client.get(account.webhook_path()).status_code == 405
+
+
+def test_a_reply_without_its_msgid_is_400_and_fields_go_by_smsapis_names_only(
+    client: Client, account: ChannelAccount, type3_visit: Callable[..., Visit]
+) -> None:
+    type3_visit()
+    for params in (
+        mo("", "48501234567", "STOP"),
+        {"sms_from": "48501234567", "sms_text": "STOP", "msg_id": "7006"},
+    ):
+        response = post(client, account, params)
+        assert (response.status_code, response.json()["error"]) == (
+            400,
+            "sms_from and MsgId are required",
+        )
+    assert phone_point().contact_consent is True
+    assert InboundEvent.objects.count() == 0

@@ -198,6 +198,36 @@ def test_server_errors_timeouts_and_a_full_queue_retry(
     assert results[3].error == "Twilio 502: <html>Bad Gateway</html>"
 
 
+def test_a_created_message_is_sent_whatever_else_its_resource_says(
+    account: ChannelAccount, fake: tuple[FakeTwilio, str]
+) -> None:
+    fake[0].fail_next(
+        Answer(201, {"sid": "SM" + "9" * 32, "status": 7, "error_code": "?", "error_message": []}),
+        Answer(201, {"status": "queued"}),
+        Answer(201, ["SM" + "9" * 32]),
+    )
+    live = provider(account)
+    assert live.send_one(message()) == SendResult.sent("SM" + "9" * 32)
+    # Taken, but unnamed: nothing a receipt could find it by.
+    assert live.send_one(message()) == SendResult.failed('Twilio 201: {"status": "queued"}')
+    assert live.send_one(message()) == SendResult.failed(f'Twilio 201: ["SM{"9" * 32}"]')
+
+
+def test_an_error_code_that_is_not_a_number_decides_nothing(
+    account: ChannelAccount, fake: tuple[FakeTwilio, str]
+) -> None:
+    fake[0].fail_next(
+        Answer(400, {"code": "21611", "message": "Queue full", "status": "400"}),
+        Answer(400, {"code": 21611, "message": ["?"], "more_info": 5}),
+    )
+    live = provider(account)
+    # 21611 as a number retries (the sender's queue is full); as text it is not read.
+    assert live.send_one(message()) == SendResult.failed("Twilio 400: Queue full")
+    assert live.send_one(message()) == SendResult.retry(
+        'Twilio 21611: {"code": 21611, "message": ["?"], "more_info": 5}', None
+    )
+
+
 def test_many_sends_share_one_connection_with_reuse(
     account: ChannelAccount, fake: tuple[FakeTwilio, str]
 ) -> None:
@@ -273,6 +303,22 @@ def test_a_phone_that_is_off_is_recorded_but_not_a_reason_to_fall_back(
         "",
     )
     assert sent_touch.last_error == "Twilio 30003: unreachable destination handset"
+
+
+def test_a_status_callback_by_the_older_names_with_an_error_code_that_is_not_digits(
+    client: Client, account: ChannelAccount, sent_touch: Touch
+) -> None:
+    sid = sent_touch.provider_message_id
+    params = {"SmsSid": sid, "SmsStatus": "undelivered", "ErrorCode": "n/a", "AccountSid": SID}
+    assert hook(client, account, params).status_code == 200
+    sent_touch.refresh_from_db()
+    assert (sent_touch.state, sent_touch.receipt, sent_touch.failed_channels) == (
+        "sent",
+        "failed",
+        "",
+    )
+    assert sent_touch.last_error == "Twilio 0: undelivered"
+    assert InboundEvent.objects.get().event_id == f"{sid}:undelivered"
 
 
 # -- incoming messages ---------------------------------------------------------------
@@ -385,6 +431,13 @@ def test_signed_but_unreadable_bodies_are_400_never_500(
     assert InboundEvent.objects.count() == 0
 
 
+def test_fields_are_read_by_twilios_names_only(client: Client, account: ChannelAccount) -> None:
+    params = {"message_sid": "SM" + "a" * 32, "sender": CUSTOMER, "From": CUSTOMER, "Body": "hi"}
+    response = hook(client, account, params)
+    assert (response.status_code, response.json()["error"]) == (400, "MessageSid is missing")
+    assert InboundEvent.objects.count() == 0
+
+
 # -- check-ins -----------------------------------------------------------------------
 
 
@@ -394,8 +447,8 @@ def test_a_check_in_sent_by_sms_is_answered_by_a_reply(
 ) -> None:
     from touchflow.aftercare.models import CheckInAnswer
     from touchflow.customers.actions import ConsentGrant, check_contact
-    from touchflow.integrations.actor import Actor
     from touchflow.funnel.visits import log_visit
+    from touchflow.integrations.actor import Actor
 
     log_visit(store=store, actor=Actor(source="counter", staff=salesperson), bought=True,
               contact_capture="taken", name="Anna Nowak", consent=ConsentGrant(contact=True),

@@ -13,11 +13,17 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 import httpx
 from django.http import HttpRequest, HttpResponse
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
 
 from touchflow.delivery.channels.base import OutgoingMessage, SendResult
 from touchflow.delivery.channels.http_status import retry_after_seconds
@@ -118,8 +124,8 @@ class AccountConfig:
 
 
 class Shape(BaseModel):
-    """A provider's JSON as the webhook reads it: parsed at the edge into typed fields,
-    the fields it does not read ignored."""
+    """A provider's JSON as a webhook or a send reads it: parsed at the edge into typed
+    fields, the fields it does not read ignored."""
 
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
@@ -131,7 +137,27 @@ class NumberedShape(Shape):
     model_config = ConfigDict(coerce_numbers_to_str=True)
 
 
+class FormShape(Shape):
+    """A Shape read from a form post or a query string (Twilio, SMSAPI): every value is
+    text, and a field is set only by the provider's own name for it."""
+
+    model_config = ConfigDict(populate_by_name=False)
+
+
 S = TypeVar("S", bound=Shape)
+T = TypeVar("T")
+
+
+def _none_when_unusable(value: object, handler: ValidatorFunctionWrapHandler) -> object:
+    try:
+        return handler(value)
+    except ValidationError:
+        return None
+
+
+# A field that documents an answer but decides nothing about it: a value of the wrong
+# type reads as None instead of refusing the whole answer.
+OrNone = Annotated[T | None, WrapValidator(_none_when_unusable)]
 
 
 def parse_shape(shape: type[S], data: object, what: str) -> S:
@@ -143,6 +169,15 @@ def parse_shape(shape: type[S], data: object, what: str) -> S:
         error = exc.errors()[0]
         where = ".".join(str(p) for p in error["loc"]) or "the body"
         raise MalformedWebhook(f"not {what}: {where}: {error['msg']}") from exc
+
+
+def read_answer(shape: type[S], response: httpx.Response) -> S | None:
+    """A provider's JSON answer as ``shape``; None when it is not JSON or not that shape
+    (the caller then tells the HTTP status and the raw text instead)."""
+    try:
+        return shape.model_validate(response.json())
+    except (ValueError, ValidationError):
+        return None
 
 
 QUICK_STOP = "stop"  # the payload of the unsubscribe button every messenger shows

@@ -38,23 +38,29 @@ Credentials: ``{"token", "from"}``; optional ``"allowed_ips"``.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import httpx
 from django.http import HttpRequest, HttpResponse
+from pydantic import Field, StrictInt, field_validator
 
 from touchflow.core import stop_texts
 from touchflow.delivery.channels.base import OutgoingMessage, SendResult
 from touchflow.delivery.channels.http_status import transient
 from touchflow.messaging.providers.base import (
+    FormShape,
     Inbound,
     MalformedWebhook,
+    NumberedShape,
+    OrNone,
     Provider,
     Receipt,
     Text,
     WebhookRefused,
+    parse_shape,
+    read_answer,
     sms_with_replies,
 )
 
@@ -70,6 +76,62 @@ REPORTS: dict[str, tuple[str, bool, str]] = {
     "406": ("failed", False, "FAILED"),
 }
 REPORT_NAMES = {name: code for code, (_s, _p, name) in REPORTS.items()}
+
+
+# -- what SMSAPI answers and calls back with, parsed at the edge into these -----------
+# sms.do's answers are NumberedShapes: a number where text is documented is read as its
+# digits rather than refusing the answer. One that is neither shape (not JSON, an
+# ``error`` that is not a number…) is read as no answer: the result names the HTTP
+# status and the raw text.
+
+
+class Queued(NumberedShape):
+    """One message sms.do took."""
+
+    id: str = ""  # SMSAPI's MsgId
+    points: OrNone[float] = None  # what it cost
+    number: OrNone[str] = None  # the recipient, digits
+    status: OrNone[str] = None  # "QUEUE"
+
+
+class Taken(NumberedShape):
+    """``{"count": 1, "list": [...]}``: a list with an entry says the message was taken;
+    what the entries say cannot turn that into a failure (one that is not an object, or
+    not a Queued, is None)."""
+
+    count: OrNone[int] = None
+    messages: list[OrNone[Queued]] = Field(alias="list")
+
+
+class Refused(NumberedShape):
+    """``{"error": <code>, "message": ...}``, also with HTTP 200."""
+
+    error: StrictInt
+    message: OrNone[str] = None
+
+
+class ReceivedSms(FormShape):
+    """A reply to a two-way number."""
+
+    sms_from: str = ""  # the customer, digits without "+"
+    sms_to: str = ""  # our two-way number (the account is known by the URL)
+    sms_text: str = ""
+    sms_date: datetime | None = None  # unix seconds; an unusable one is ignored
+    msg_id: str = Field("", alias="MsgId")
+
+    @field_validator("sms_date", mode="before")
+    @classmethod
+    def _when(cls, value: object) -> datetime | None:
+        return _timestamp(value) if isinstance(value, str) else None
+
+
+class Reports(FormShape):
+    """One delivery report, or several as comma-separated lists of one length."""
+
+    msg_id: str = Field(alias="MsgId")
+    status: str  # a code ("404") or its name ("DELIVERED")
+    idx: str = ""  # ours, given with the message: a touch's idempotency key
+    donedate: str = ""  # unix seconds (not read: the receipt is taken when it comes)
 
 
 class SmsapiProvider(Provider):
@@ -115,21 +177,21 @@ class SmsapiProvider(Provider):
             )
         except httpx.HTTPError as exc:
             return self.network_error(exc)
-        body = _json(response)
         idx = fields.get("idx", "")
-        if "error" in body:
-            code = body["error"]
-            error = f"SMSAPI {code}: {body.get('message', '')}"
-            if code == DUPLICATE_IDX and idx:
+        refused = read_answer(Refused, response)
+        if refused is not None:
+            error = f"SMSAPI {refused.error}: {refused.message or ''}"
+            if refused.error == DUPLICATE_IDX and idx:
                 return SendResult.sent(idx)
-            if code in RETRY_ERRORS:
+            if refused.error in RETRY_ERRORS:
                 return SendResult.retry(error, self.retry_after(response))
             if transient(response.status_code):
                 return SendResult.retry(error, self.retry_after(response))
             return SendResult.failed(error)
-        listed = body.get("list")
-        if 200 <= response.status_code < 300 and isinstance(listed, list) and listed:
-            return SendResult.sent(idx or str(listed[0].get("id", "")))
+        taken = read_answer(Taken, response)
+        if 200 <= response.status_code < 300 and taken is not None and taken.messages:
+            first = taken.messages[0]
+            return SendResult.sent(idx or (first.id if first is not None else ""))
         error = f"SMSAPI HTTP {response.status_code}: {response.text[:200]}"
         if transient(response.status_code):
             return SendResult.retry(error, self.retry_after(response))
@@ -172,35 +234,29 @@ class SmsapiProvider(Provider):
             params = request.POST if request.method == "POST" else request.GET
         except ValueError as exc:
             raise MalformedWebhook(f"body is not a form: {exc}") from exc
-        fields = {key: params.get(key, "") for key in params}
+        fields = params.dict()
         if "sms_from" in fields or "sms_text" in fields:
-            return [self._incoming(fields)]
+            return [self._incoming(parse_shape(ReceivedSms, fields, "an SMSAPI reply"))]
         if "MsgId" in fields and "status" in fields:
-            return self._reports(fields)
+            return self._reports(parse_shape(Reports, fields, "SMSAPI delivery reports"))
         raise MalformedWebhook("neither a delivery report (MsgId, status) nor an SMS (sms_from)")
 
     def takes_get(self, request: HttpRequest) -> bool:
         """SMSAPI may call the report callback by GET."""
         return "MsgId" in request.GET
 
-    def _incoming(self, fields: Mapping[str, str]) -> Inbound:
-        sender, msg_id = fields.get("sms_from", ""), fields.get("MsgId", "")
-        if not sender or not msg_id:
+    def _incoming(self, sms: ReceivedSms) -> Inbound:
+        if not sms.sms_from or not sms.msg_id:
             raise MalformedWebhook("sms_from and MsgId are required")
         # SMSAPI writes numbers as digits ("48500100200"); we keep E.164.
-        sender = sender.strip()
+        sender = sms.sms_from.strip()
         sender = sender if sender.startswith("+") else f"+{sender}"
-        return Text(
-            f"mo:{msg_id}",
-            sender,
-            fields.get("sms_text", ""),
-            at=_timestamp(fields.get("sms_date", "")),
-        )
+        return Text(f"mo:{sms.msg_id}", sender, sms.sms_text, at=sms.sms_date)
 
-    def _reports(self, fields: Mapping[str, str]) -> list[Inbound]:
-        ids = fields["MsgId"].split(",")
-        statuses = fields["status"].split(",")
-        idxs = fields.get("idx", "").split(",") if fields.get("idx") else [""] * len(ids)
+    def _reports(self, reports: Reports) -> list[Inbound]:
+        ids = reports.msg_id.split(",")
+        statuses = reports.status.split(",")
+        idxs = reports.idx.split(",") if reports.idx else [""] * len(ids)
         if not (len(ids) == len(statuses) == len(idxs)) or not all(ids):
             raise MalformedWebhook("MsgId, status and idx lists differ in length")
         items: list[Inbound] = []
@@ -224,14 +280,6 @@ class SmsapiProvider(Provider):
     def acknowledge(self, applied: int, duplicates: int) -> HttpResponse:
         """SMSAPI repeats a callback until it reads ``OK``."""
         return HttpResponse("OK", content_type="text/plain")
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 def _timestamp(raw: str) -> datetime | None:

@@ -46,10 +46,11 @@ Credentials: ``{"account_sid", "auth_token", "from"}``; optional
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import httpx
 from django.http import HttpRequest, HttpResponse
+from pydantic import Field, StrictInt, field_validator
 from twilio.request_validator import (
     SIGNATURE_HEADER,
     SIGNATURE_SETTINGS_HEADER,
@@ -61,14 +62,19 @@ from touchflow.core import stop_texts
 from touchflow.delivery.channels.base import OutgoingMessage, SendResult
 from touchflow.delivery.channels.http_status import transient
 from touchflow.messaging.providers.base import (
+    FormShape,
     Inbound,
     MalformedWebhook,
+    NumberedShape,
+    OrNone,
     Provider,
     Receipt,
     Text,
     Unauthenticated,
     Unsubscribed,
     WebhookRefused,
+    parse_shape,
+    read_answer,
     sms_with_replies,
 )
 
@@ -107,6 +113,70 @@ RECEIPT_STATUS = {
     "undelivered": "failed",
     "failed": "failed",
 }
+
+
+# -- what Twilio answers and posts, parsed at the edge into these ---------------------
+# Answers (twilio.com/docs/messaging/api/message-resource, twilio.com/docs/usage/
+# twilios-response) are NumberedShapes: a number where text is documented is read as
+# its digits rather than refusing the answer. A body that is not a JSON object is read
+# as no answer: the result names the HTTP status and the raw text.
+
+
+class MessageResource(NumberedShape):
+    """What Messages.json answers 201 with: its ``sid`` alone says the message was taken
+    (receipts find the touch by it); the rest cannot turn that into a failure."""
+
+    sid: str | None = None
+    status: OrNone[str] = None  # "queued", or "accepted" through a Messaging Service
+    error_code: OrNone[int] = None
+    error_message: OrNone[str] = None
+
+
+class ApiError(NumberedShape):
+    """Twilio's error body: ``{"code", "message", "more_info", "status"}``, each field
+    read on its own (one of the wrong type is None)."""
+
+    code: OrNone[StrictInt] = None  # Twilio's error code (20429, 21211…), not HTTP's
+    message: OrNone[str] = None
+    more_info: OrNone[str] = None
+    status: OrNone[int] = None  # the HTTP status again
+
+
+class MessageWebhook(FormShape):
+    """The form fields of both webhooks that post about one message: "a message comes
+    in" (twilio.com/docs/messaging/guides/webhook-request) and the status callback
+    (twilio.com/docs/messaging/guides/track-outbound-message-status). The sid and the
+    status come by their names and by the older ``Sms*`` ones, which Twilio still sends
+    alongside them."""
+
+    message_sid: str = Field("", alias="MessageSid")
+    sms_sid: str = Field("", alias="SmsSid")
+    message_status: str = Field("", alias="MessageStatus")
+    sms_status: str = Field("", alias="SmsStatus")
+    sender: str = Field("", alias="From")
+    to: str = Field("", alias="To")  # our number (the account is known by the URL)
+    body: str | None = Field(None, alias="Body")  # only an incoming message has one
+    opt_out_type: str = Field("", alias="OptOutType")  # Advanced Opt-Out: "STOP", …
+    error_code: int = Field(0, alias="ErrorCode")  # why a message failed; 0: not said
+
+    @field_validator("error_code", mode="before")
+    @classmethod
+    def _code(cls, value: object) -> int:
+        # Twilio's error codes are digits; anything else tells nothing (code 0).
+        return int(value) if isinstance(value, str) and value.isdecimal() else 0
+
+    @property
+    def sid(self) -> str:
+        return self.message_sid or self.sms_sid
+
+    @property
+    def status(self) -> str:
+        return self.message_status or self.sms_status
+
+    @property
+    def incoming(self) -> bool:
+        """A message the customer sent us, not news of one we sent."""
+        return self.status == "received" or (not self.status and self.body is not None)
 
 
 class TwilioProvider(Provider):
@@ -149,11 +219,13 @@ class TwilioProvider(Provider):
             )
         except httpx.HTTPError as exc:
             return self.network_error(exc)
-        body = _json(response)
-        if response.status_code in (200, 201) and body.get("sid"):
-            return SendResult.sent(str(body["sid"]))
-        code = body.get("code")
-        text = body.get("message") or response.text[:200]
+        if response.status_code in (200, 201):
+            created = read_answer(MessageResource, response)
+            if created is not None and created.sid:
+                return SendResult.sent(created.sid)
+        problem = read_answer(ApiError, response) or ApiError()
+        code = problem.code
+        text = problem.message or response.text[:200]
         error = f"Twilio {code or response.status_code}: {text}"
         if transient(response.status_code) or code in RETRY_CODES:
             return SendResult.retry(error, self.retry_after(response))
@@ -199,23 +271,18 @@ class TwilioProvider(Provider):
             self.signed_url(request), params, signature, get_signature_algorithm(settings_header)
         ):
             raise WebhookRefused(f"{SIGNATURE_HEADER} does not match")
-        fields = {key: params.get(key, "") for key in params}
-        sid = fields.get("MessageSid") or fields.get("SmsSid")
-        if not sid:
+        event = parse_shape(MessageWebhook, params.dict(), "a Twilio webhook")
+        if not event.sid:
             raise MalformedWebhook("MessageSid is missing")
-        status = fields.get("MessageStatus") or fields.get("SmsStatus") or ""
-        if status == "received" or (not status and "Body" in fields):
-            return self._incoming(sid, fields)
-        return self._status(sid, status, fields)
+        return self._incoming(event) if event.incoming else self._status(event)
 
-    def _incoming(self, sid: str, fields: dict[str, str]) -> list[Inbound]:
-        sender = fields.get("From", "")
-        if not sender:
+    def _incoming(self, event: MessageWebhook) -> list[Inbound]:
+        if not event.sender:
             raise MalformedWebhook("From is missing")
-        body = fields.get("Body", "")
-        if self._twilio_confirmed_stop(body, fields.get("OptOutType", "")):
-            return [Unsubscribed(sid, sender)]
-        return [Text(sid, sender, body)]
+        body = event.body or ""
+        if self._twilio_confirmed_stop(body, event.opt_out_type):
+            return [Unsubscribed(event.sid, event.sender)]
+        return [Text(event.sid, event.sender, body)]
 
     def _twilio_confirmed_stop(self, body: str, opt_out_type: str) -> bool:
         if opt_out_type.upper() == "STOP":
@@ -223,14 +290,13 @@ class TwilioProvider(Provider):
         handles = self.account.credentials.get("twilio_handles_stop", True)
         return bool(handles) and body.strip().upper() in TWILIO_STOP_WORDS
 
-    def _status(self, sid: str, status: str, fields: dict[str, str]) -> list[Inbound]:
+    def _status(self, event: MessageWebhook) -> list[Inbound]:
+        sid, status, code = event.sid, event.status, event.error_code
         outcome = RECEIPT_STATUS.get(status)
         if outcome is None:
             return []  # queued, sending, sent, accepted…: nothing has happened yet
         if outcome != "failed":
             return [Receipt(f"{sid}:{status}", sid, outcome)]
-        raw = fields.get("ErrorCode", "")
-        code = int(raw) if raw.isdigit() else 0
         meaning = ADDRESS_ERRORS.get(code) or OTHER_ERRORS.get(code) or status
         return [
             Receipt(
@@ -248,12 +314,3 @@ class TwilioProvider(Provider):
         return HttpResponse(
             '<?xml version="1.0" encoding="UTF-8"?><Response/>', content_type="text/xml"
         )
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
