@@ -15,6 +15,8 @@ from tests.conftest import assert_no_stranded_enrollments
 from tests.delivery.conftest import Clock
 from tests.servers import Sink, SmtpInbox, free_port
 from touchflow.cli import build_app
+from touchflow.core import references
+from touchflow.customers.models import Customer
 from touchflow.delivery.models import Touch
 from touchflow.delivery.segments import stranded_enrollments
 from touchflow.flows.models import Enrollment, Flow
@@ -76,6 +78,8 @@ def test_a_healthy_deployment_is_all_ok(
         "OK   coverage: every store has a channel for every step of the active chains",
         "OK   queue: nothing due now",
         "OK   enrollments: every active enrollment has an open touch",
+        f"OK   references: the {len(references.unchecked())} references the database does "
+        "not check all point at a row",
         # Messages go out through TOUCHFLOW_CHANNELS; a manager's alert needs a store
         # account and a manager (aftercare escalations): said, not failed.
         "WARN alerts: Warsaw Centre: no manager would be told about an unhappy customer "
@@ -109,6 +113,26 @@ def test_an_enrollment_left_without_an_open_touch_fails(
     assert warming(kept).pk not in stranded_enrollments().values_list("pk", flat=True)
     with pytest.raises(AssertionError, match="without an open touch"):
         assert_no_stranded_enrollments()
+
+
+def test_a_reference_the_database_does_not_check_is_checked_by_the_doctor(
+    type3_visit: Callable[..., Visit], clock: Clock
+) -> None:
+    visit = type3_visit()
+    assert visit.customer is not None
+    fields = {f"{f.model._meta.app_label}.{f.model.__name__}.{f.name}"
+              for f in references.unchecked()}
+    # The store references every sale and import writes (decision 0006) are among them.
+    assert {"purchases.Purchase.store", "customers.Customer.home_store",
+            "customers.CustomerStore.store", "timeline.TimelineEvent.purchase"} <= fields
+    # A store removed around Touchflow, by SQL: its customer's home store points at nothing.
+    Customer.objects.filter(pk=visit.customer.pk).update(home_store_id=999_999)
+    code, lines = doctor()
+    assert code == 1
+    assert finding(lines, "FAIL references: ") == (
+        "FAIL references: customers.Customer.home_store: 1 row(s) point at nothing "
+        f"(ids {visit.customer.pk})"
+    )
 
 
 def test_a_paused_chain_and_an_ended_enrollment_are_not_stranded(

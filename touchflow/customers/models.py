@@ -25,8 +25,12 @@ class Customer(models.Model):
     )
     country = models.CharField(_("country"), max_length=64, blank=True)
     tags = JSONField(_("tags"), default=list, blank=True)
+    # References to a store are kept by Django (PROTECT / CASCADE run in the ORM), not
+    # checked by the database row by row: every check share-locks the store's row
+    # (decision 0006).
     home_store = models.ForeignKey(
-        Store, on_delete=models.PROTECT, related_name="home_customers", verbose_name=_("home store")
+        Store, on_delete=models.PROTECT, related_name="home_customers",
+        verbose_name=_("home store"), db_constraint=False,
     )
     stores = models.ManyToManyField(
         Store, through="CustomerStore", related_name="customers", verbose_name=_("stores")
@@ -72,7 +76,9 @@ class CustomerExternalId(models.Model):
     """
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="external_ids")
-    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
+    store = models.ForeignKey(
+        Store, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     value = models.CharField(_("external id"), max_length=100)
 
     class Meta:
@@ -95,7 +101,8 @@ class CustomerStore(models.Model):
         Customer, on_delete=models.CASCADE, related_name="store_links", db_index=False
     )
     store = models.ForeignKey(
-        Store, on_delete=models.CASCADE, related_name="customer_links", db_index=False
+        Store, on_delete=models.CASCADE, related_name="customer_links", db_index=False,
+        db_constraint=False,
     )
     first_seen_at = models.DateTimeField()
     last_seen_at = models.DateTimeField()
@@ -173,7 +180,9 @@ class ContactPointStore(models.Model):
     contact_point = models.ForeignKey(
         ContactPoint, on_delete=models.CASCADE, related_name="store_links"
     )
-    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="contact_links")
+    store = models.ForeignKey(
+        Store, on_delete=models.CASCADE, related_name="contact_links", db_constraint=False
+    )
     first_seen_at = models.DateTimeField()
 
     class Meta:

@@ -25,6 +25,7 @@ from django.db.models import Min
 
 from touchflow.aftercare import escalations
 from touchflow.aftercare.models import Escalation
+from touchflow.core import references
 from touchflow.core.errors import InvalidInput
 from touchflow.core.secrets import check_secrets
 from touchflow.delivery import readiness
@@ -270,6 +271,20 @@ def check_enrollments() -> list[Finding]:
                  "This is a Touchflow bug: report it with these ids.")]
 
 
+def check_references() -> list[Finding]:
+    """The references the database does not check (decision 0006), checked here."""
+    broken = references.orphans()
+    if not broken:
+        count = len(references.unchecked())
+        return [ok("references", f"the {count} references the database does not check "
+                   "all point at a row")]
+    return [fail("references",
+                 "; ".join(f"{o.reference}: {o.count} row(s) point at nothing (ids "
+                           f"{', '.join(map(str, o.examples))})" for o in broken),
+                 "Rows were deleted around Touchflow (by SQL, not through it), or this is "
+                 "a Touchflow bug: report it with these ids.")]
+
+
 def check_alerts() -> list[Finding]:
     """Which stores' managers would not hear of an unhappy customer (``alerts.route``)."""
     silent = []
@@ -303,6 +318,7 @@ def run(now: datetime, *, live: bool = False) -> Iterator[Finding]:
         check_readiness,
         lambda: check_queue(now),
         check_enrollments,
+        check_references,
         check_alerts,
     ]
     for check in checks:

@@ -20,7 +20,10 @@ class Purchase(models.Model):
     customer = models.ForeignKey(
         Customer, on_delete=models.PROTECT, related_name="purchases", db_index=False
     )
-    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="purchases")
+    # Kept by Django, not checked per row by the database (decision 0006).
+    store = models.ForeignKey(
+        Store, on_delete=models.PROTECT, related_name="purchases", db_constraint=False
+    )
     visit = models.ForeignKey(
         "visits.Visit", on_delete=models.SET_NULL, null=True, blank=True, related_name="purchases",
         db_index=False,

@@ -61,8 +61,9 @@ class TimelineEvent(models.Model):
     visit = models.ForeignKey(
         "visits.Visit", on_delete=models.CASCADE, null=True, blank=True, db_index=False
     )
-    purchase = models.ForeignKey(
-        "purchases.Purchase", on_delete=models.CASCADE, null=True, blank=True, db_index=False
+    purchase = models.ForeignKey(  # unchecked like the customer (decision 0006)
+        "purchases.Purchase", on_delete=models.CASCADE, null=True, blank=True, db_index=False,
+        db_constraint=False,
     )
     # What a reader of the timeline needs without joining: the summary of the event.
     data = JSONField(default=dict, blank=True)
