@@ -1,6 +1,7 @@
-"""``python -m bench [import|visits|engine|hooks|adapters|delivery|replay|all]``: run the
-benchmarks, print Markdown tables. ``all`` leaves out ``delivery`` (sends at a
-provider's real latency, issue 9), which takes its own options below.
+"""``python -m bench [import|visits|engine|hooks|adapters|delivery|replay|health|all]``: run
+the benchmarks, print Markdown tables. ``all`` leaves out ``delivery`` (sends at a
+provider's real latency, issue 9; it takes its own options below), ``replay`` and
+``health`` (the BG/NBD model's validation on the Online Retail year, issue 11).
 
 Results are also written as JSON under var/bench/. Copy the tables into
 bench/RESULTS.md with the command, the date and the machine.
@@ -20,6 +21,7 @@ from bench import (
     channels_bench,
     delivery_bench,
     engine_bench,
+    health_bench,
     import_bench,
     replay_bench,
     visits_bench,
@@ -41,7 +43,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("which", nargs="?", default="all",
                         choices=["all", "import", "visits", "engine", "hooks", "adapters",
-                                 "delivery", "replay"])
+                                 "delivery", "replay", "health"])
     parser.add_argument("--db", default="both", choices=["both", "sqlite", "postgres"])
     parser.add_argument("--workers", type=int, default=None,
                         help="gunicorn workers (visits, hooks; default 4); delivery: "
@@ -124,6 +126,11 @@ def main() -> None:
         print("## Replay of the Online Retail year (issue 10)\n\n"
               + replay_bench.report(replays) + "\n")
         out["replay"] = replay_bench.as_json(replays)
+    if args.which == "health":
+        health = health_bench.bench_health()
+        print("## Relationship health: BG/NBD on the Online Retail year (issue 11)\n\n"
+              + health_bench.report(health) + "\n")
+        out["health"] = health_bench.as_json(health)
     VAR.mkdir(parents=True, exist_ok=True)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     (VAR / f"results-{stamp}.json").write_text(json.dumps(out, indent=2))
