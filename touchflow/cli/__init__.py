@@ -34,6 +34,7 @@ def build_app() -> typer.Typer:
         from touchflow.cli import (
             channels,
             doctor,
+            figures,
             flows,
             importing,
             privacy,
@@ -48,6 +49,7 @@ def build_app() -> typer.Typer:
         app.add_typer(flows.app, name="flows")
         app.add_typer(channels.app, name="channels")
         app.add_typer(privacy.app, name="privacy")
+        app.add_typer(figures.app, name="figures")
         run.register(app)
         worker.register(app)
         doctor.register(app)

@@ -22,6 +22,7 @@ from touchflow.delivery.retry import RetryPolicy
 from touchflow.messaging import alerts, notices
 from touchflow.messaging.outbound import from_settings
 from touchflow.privacy.retention import Daily
+from touchflow.timeline import figures
 
 if TYPE_CHECKING:
     from touchflow.delivery.channels.base import Channel
@@ -144,11 +145,13 @@ def register(app: typer.Typer) -> None:
                 f"{', '.join(channels) or 'none configured'}"
             )
             daily, lag_log, answers = Daily(), LogSummary(metrics), notices.Chore(job=alerts.tick)
+            counted = figures.Folding()
 
             def chores() -> None:
                 daily.tick()
                 lag_log.tick()
                 answers()
+                counted.tick()
 
             dispatcher.run_forever(idle_sleep=idle, stop=lambda: stopping, chores=chores)
         finally:

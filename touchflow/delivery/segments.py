@@ -17,7 +17,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from touchflow.delivery import transitions
 from touchflow.delivery.models import Touch
 from touchflow.flows.models import Enrollment, EnrollmentState
-from touchflow.timeline.events import enrolled_insert_sql
+from touchflow.timeline.events import enrolled_insert_sql, segment_enrolled
 
 # A touch in one of these states is the enrollment's next piece of work: waiting to be
 # due, in a worker's hands (legacy "claimed" rows), or held while its chain is paused.
@@ -88,6 +88,7 @@ def enroll_segment(
             f"{enrolled_insert_sql(connection.vendor)}{fresh}",
             [flow_slug, flow_name, *fresh_params],
         )
+    segment_enrolled(store_id, entered_at, flow_slug, entered)
     return entered
 
 

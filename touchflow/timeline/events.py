@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from touchflow.core.bulk import Encoded, insert_many
+from touchflow.timeline import figures
 from touchflow.timeline.models import EventKind, TimelineEvent
 from touchflow.timeline.records import (
     ConsentRecord,
@@ -159,8 +160,19 @@ class CheckInAnswerData(TypedDict):
     changed: bool  # a second answer that replaced the first
 
 
+# Every row below is written through these, which count it in the figures too
+# (``timeline.figures``), in the same transaction.
+
+
 def _write(customer_id: int, kind: str, at: datetime, **fields: Any) -> TimelineEvent:
-    return TimelineEvent.objects.create(customer_id=customer_id, kind=kind, at=at, **fields)
+    row = TimelineEvent.objects.create(customer_id=customer_id, kind=kind, at=at, **fields)
+    figures.record_events([row])
+    return row
+
+
+def _save(row: TimelineEvent) -> None:
+    row.save()
+    figures.record_events([row])
 
 
 # Columns of the rows below as plain values, for writers that insert many (the importer).
@@ -173,6 +185,7 @@ def insert_values(rows: Sequence[BulkRow], encoded: Encoded | None = None) -> No
     batches; ``encoded``: texts the job already encoded)."""
     insert_many(TimelineEvent._meta.db_table, BULK_ROW_COLUMNS, rows, json_columns=("data",),
                 datetime_columns=("at",), encoded=encoded)
+    figures.record((kind, at, store, staff, data) for _, kind, at, store, staff, _, data in rows)
 
 
 def _from_values(values: BulkRow) -> TimelineEvent:
@@ -199,7 +212,7 @@ def customer_created_row(customer: CustomerRecord, actor: Actor) -> TimelineEven
 
 def customer_created(customer: CustomerRecord, actor: Actor) -> TimelineEvent:
     row = customer_created_row(customer, actor)
-    row.save()
+    _save(row)
     return row
 
 
@@ -223,13 +236,14 @@ def contact_added_row(contact: ContactRecord, actor: Actor) -> TimelineEvent:
 
 def contact_added(contact: ContactRecord, actor: Actor) -> TimelineEvent:
     row = contact_added_row(contact, actor)
-    row.save()
+    _save(row)
     return row
 
 
 def write_rows(rows: Sequence[TimelineEvent], batch_size: int = 1000) -> None:
     """Insert unsaved rows from the ``*_row`` builders in bulk (same transaction as the caller)."""
     TimelineEvent.objects.bulk_create(rows, batch_size=batch_size)
+    figures.record_events(rows)
 
 
 def consent_changed_row(event: ConsentRecord) -> TimelineEvent:
@@ -251,7 +265,7 @@ def consent_changed_row(event: ConsentRecord) -> TimelineEvent:
 
 def consent_changed(event: ConsentRecord) -> TimelineEvent:
     row = consent_changed_row(event)
-    row.save()
+    _save(row)
     return row
 
 
@@ -278,9 +292,16 @@ def visit_row(visit: VisitRecord) -> TimelineEvent:
     )
 
 
+def visit_counted(visit: VisitRecord) -> None:
+    """Count a visit in the figures — every visit, with a customer or without (a visit
+    without one has no timeline row; ``figures.COUNTED_ELSEWHERE``)."""
+    figures.record([(EventKind.VISIT, visit.occurred_at, visit.store_id, visit.staff_id,
+                     visit_data(visit))], skip=frozenset())
+
+
 def visit_logged(visit: VisitRecord) -> TimelineEvent:
     row = visit_row(visit)
-    row.save()
+    _save(row)
     return row
 
 
@@ -314,7 +335,7 @@ def purchase_row(purchase: PurchaseRecord) -> TimelineEvent:
 
 def purchase_recorded(purchase: PurchaseRecord) -> TimelineEvent:
     row = purchase_row(purchase)
-    row.save()
+    _save(row)
     return row
 
 
@@ -357,11 +378,18 @@ def enrolled_insert_sql(vendor: str) -> str:
     )
 
 
+def segment_enrolled(store_id: int, at: datetime, flow_slug: str, count: int) -> None:
+    """Count the ``enrolled`` rows ``enrolled_insert_sql`` wrote for a segment (the
+    database built them; the figures need only how many)."""
+    figures.record([(EventKind.ENROLLED, at, store_id, None, {"flow": flow_slug})] * count)
+
+
 def insert_touch_rows(rows: Sequence[Sequence[Any]]) -> None:
     """Write touch rows (``TOUCH_ROW_COLUMNS`` values, their data from ``touch_data``) in
     one statement: the dispatcher's outcomes of a step."""
     insert_many(TimelineEvent._meta.db_table, TOUCH_ROW_COLUMNS, rows,
                 json_columns=("data",), datetime_columns=("at",))
+    figures.record((kind, at, store, None, data) for _, kind, at, store, data in rows)
 
 
 def left_flow_row(enrollment: EnrollmentRecord) -> TimelineEvent:
@@ -383,7 +411,7 @@ def left_flow_row(enrollment: EnrollmentRecord) -> TimelineEvent:
 
 def left_flow(enrollment: EnrollmentRecord) -> TimelineEvent:
     row = left_flow_row(enrollment)
-    row.save()
+    _save(row)
     return row
 
 
@@ -429,7 +457,7 @@ def call_logged(
     row = touch_row(touch, at, "call_logged", touch.enrollment.flow.slug, touch.step.key)
     row.staff_id = staff_id
     row.data.update(TouchData(channel="call", result=result, note=note[:300]))
-    row.save()
+    _save(row)
     return row
 
 
@@ -441,7 +469,7 @@ def touch_requeued(
     row = touch_row(touch, at, "requeued", touch.enrollment.flow.slug, touch.step.key)
     row.staff_id = staff_id
     row.data["was"] = was
-    row.save()
+    _save(row)
     return row
 
 

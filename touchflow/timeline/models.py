@@ -82,3 +82,50 @@ class TimelineEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} at {self.at:%Y-%m-%d %H:%M}"
+
+
+# -- figures: the timeline folded into counts per store, seller and day (decision 0025) --
+
+
+class FigureFields(models.Model):
+    """What a figure counts: ``metric`` (visit, touch, purchase, …) and up to four keys
+    whose meaning the metric gives (``timeline.figures``), on the store's local day, for
+    a store and a member of staff (0: none). Plain ids, no references: a figure outlives
+    nothing and locks nothing."""
+
+    day = models.DateField()
+    store_id = models.IntegerField()
+    staff_id = models.IntegerField(default=0)
+    metric = models.CharField(max_length=24)
+    k1 = models.CharField(max_length=64, default="")
+    k2 = models.CharField(max_length=64, default="")
+    k3 = models.CharField(max_length=64, default="")
+    k4 = models.CharField(max_length=64, default="")
+    n = models.BigIntegerField(default=0)
+    amount = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+
+    class Meta:
+        abstract = True
+
+
+class Figure(FigureFields):
+    """The folded counts: one row per day, store, staff, metric and keys."""
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["store_id", "metric", "day", "staff_id", "k1", "k2", "k3", "k4"],
+                name="figure_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.day} store {self.store_id}: {self.n}"
+
+
+class FigureDelta(FigureFields):
+    """Counts written with the events they count, in the same transaction, not yet folded
+    into ``Figure``: appended, never updated, so no two writers wait for each other."""
+
+    def __str__(self) -> str:
+        return f"+{self.n} {self.metric} {self.day} store {self.store_id}"

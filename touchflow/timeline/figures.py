@@ -1,0 +1,384 @@
+"""The timeline folded into counts a dashboard can read (decision 0025).
+
+Every timeline row is also counted here, in the transaction that writes it: ``record``
+turns rows into counts per store, member of staff, local day, metric and keys, adds up
+those of one call and appends them to ``FigureDelta``. Appending never waits for another
+writer (a counter updated in place would: every till of a store on one row). ``fold``,
+the worker's chore, moves the deltas into ``Figure`` in one statement; a reader adds the
+deltas not yet folded (``read``), so a figure is current the moment its event commits.
+``rebuild`` recounts everything from the timeline itself with the same ``counts_of``:
+the figures are a projection of the event log, never a second truth.
+
+What each metric's keys hold (k1, k2, k3, k4; a missing key is ""):
+
+======================  ===================================================================
+``visit``               class, contact capture, reason code; staff: the seller
+``purchase``            currency; ``amount``: the sum of the purchases' amounts
+``touch``               chain, step, channel, outcome (sent, failed, dead, expired,
+                        delivered, read, call_logged, …); staff: who logged a call
+``notice``              —, —, channel, outcome (sent, dead)
+``reply`` / ``stop``    —, —, channel, how (a STOP's way: text, button, link, …)
+``staff_reply``         —, —, channel; staff: who answered
+``bounce``              —, —, —, hard or soft
+``check_in``            mood, kind, via, answer (1–5, 1/0, or ""); staff: the seller
+``escalation_opened``   reason; staff: the seller
+``escalation_resolved`` resolution, overdue ("1"/"0"); staff: who resolved;
+                        ``amount``: working minutes taken
+``referral_made``,      state, via
+``referred``
+``review_click``        —
+``enrolled``            chain
+``left_flow``           chain, state, reason
+``customer_created``    source
+``consent``             purpose, granted ("1"/"0"), source
+======================  ===================================================================
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import zoneinfo
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Sum
+
+from touchflow.core import clock
+from touchflow.core.bulk import insert_many
+from touchflow.core.ttlcache import TTLCache
+from touchflow.stores.models import Store
+from touchflow.timeline.models import EventKind, Figure, FigureDelta, TimelineEvent
+
+# A timeline row as ``record`` reads it: kind, at, store id, staff id, data.
+Row = tuple[str, datetime, int | None, int | None, Mapping[str, Any]]
+# One count: metric, staff id (0: none), k1, k2, k3, k4, n, amount.
+Count = tuple[str, int, str, str, str, str, int, Decimal]
+# The columns of both tables, in the order ``record`` and ``fold`` write them.
+KEY_COLUMNS = ("day", "store_id", "staff_id", "metric", "k1", "k2", "k3", "k4")
+COLUMNS = (*KEY_COLUMNS, "n", "amount")
+
+log = logging.getLogger(__name__)
+_ZERO = Decimal(0)
+_zones: TTLCache[int, tzinfo] = TTLCache()
+
+
+# -- what a row counts ------------------------------------------------------------------
+
+
+def counts_of(kind: str, staff_id: int | None, data: Mapping[str, Any]) -> list[Count]:
+    """The counts one timeline row adds (none for the kinds nobody reads as a figure)."""
+    staff = staff_id or 0
+    rule = _RULES.get(kind)
+    return rule(staff, data) if rule is not None else []
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)[:64]
+
+
+def _one(metric: str, staff: int, k1: Any = "", k2: Any = "", k3: Any = "", k4: Any = "",
+         amount: Decimal = _ZERO) -> list[Count]:
+    return [(metric, staff, _text(k1), _text(k2), _text(k3), _text(k4), 1, amount)]
+
+
+def _visit(staff: int, d: Mapping[str, Any]) -> list[Count]:
+    return _one("visit", staff, d.get("class"), d.get("contacts"), d.get("reason"))
+
+
+def _purchase(staff: int, d: Mapping[str, Any]) -> list[Count]:
+    amount = d.get("amount")
+    money = Decimal(amount) if amount not in (None, "", "None") else _ZERO
+    return _one("purchase", 0, d.get("currency"), amount=money)
+
+
+def _touch(staff: int, d: Mapping[str, Any]) -> list[Count]:
+    if "notice" in d:
+        return _one("notice", 0, "", "", d.get("channel"), d.get("outcome"))
+    return _one("touch", staff, d.get("flow"), d.get("step"), d.get("channel"), d.get("outcome"))
+
+
+def _message_in(staff: int, d: Mapping[str, Any]) -> list[Count]:
+    if d.get("stop"):
+        return _one("stop", 0, "", "", d.get("channel"), d.get("stop"))
+    return _one("reply", 0, "", "", d.get("channel"))
+
+
+def _message_out(staff: int, d: Mapping[str, Any]) -> list[Count]:
+    if "notice" in d:
+        return _one("notice", 0, "", "", d.get("channel"), "sent")
+    return _one("staff_reply", staff, "", "", d.get("channel"))
+
+
+def _bounce(staff: int, d: Mapping[str, Any]) -> list[Count]:
+    return _one("bounce", 0, k4="hard" if d.get("hard") else "soft")
+
+
+def _check_in(staff: int, d: Mapping[str, Any]) -> list[Count]:
+    return _one("check_in", staff, d.get("mood"), d.get("kind"), d.get("via"), d.get("answer"))
+
+
+def _escalation_opened(staff: int, d: Mapping[str, Any]) -> list[Count]:
+    return _one("escalation_opened", staff, d.get("reason"))
+
+
+def _escalation_resolved(staff: int, d: Mapping[str, Any]) -> list[Count]:
+    minutes = Decimal(int(d.get("working_minutes") or 0))
+    return _one("escalation_resolved", staff, d.get("resolution"),
+                "1" if d.get("overdue") else "0", amount=minutes)
+
+
+def _referral(metric: str) -> _Rule:
+    def rule(staff: int, d: Mapping[str, Any]) -> list[Count]:
+        return _one(metric, 0, d.get("state"), d.get("via"))
+    return rule
+
+
+def _review_click(staff: int, d: Mapping[str, Any]) -> list[Count]:
+    return _one("review_click", 0)
+
+
+def _enrolled(staff: int, d: Mapping[str, Any]) -> list[Count]:
+    return _one("enrolled", 0, d.get("flow"))
+
+
+def _left_flow(staff: int, d: Mapping[str, Any]) -> list[Count]:
+    return _one("left_flow", 0, d.get("flow"), d.get("state"), d.get("reason"))
+
+
+def _customer_created(staff: int, d: Mapping[str, Any]) -> list[Count]:
+    return _one("customer_created", staff, d.get("source"))
+
+
+def _consent(staff: int, d: Mapping[str, Any]) -> list[Count]:
+    return _one("consent", staff, d.get("purpose"), "1" if d.get("granted") else "0",
+                d.get("source"))
+
+
+_Rule = Callable[[int, Mapping[str, Any]], list[Count]]
+_RULES: dict[str, _Rule] = {
+    EventKind.VISIT: _visit,
+    EventKind.PURCHASE: _purchase,
+    EventKind.TOUCH: _touch,
+    EventKind.MESSAGE_IN: _message_in,
+    EventKind.MESSAGE_OUT: _message_out,
+    EventKind.BOUNCE: _bounce,
+    EventKind.CHECK_IN_ANSWER: _check_in,
+    EventKind.ESCALATION_OPENED: _escalation_opened,
+    EventKind.ESCALATION_RESOLVED: _escalation_resolved,
+    EventKind.REFERRAL_MADE: _referral("referral_made"),
+    EventKind.REFERRED: _referral("referred"),
+    EventKind.REVIEW_CLICK: _review_click,
+    EventKind.ENROLLED: _enrolled,
+    EventKind.LEFT_FLOW: _left_flow,
+    EventKind.CUSTOMER_CREATED: _customer_created,
+    EventKind.CONSENT: _consent,
+}
+
+
+# -- writing and folding ----------------------------------------------------------------
+
+
+def local_day(store_id: int | None, at: datetime) -> date:
+    """The day ``at`` falls on in the store's time zone (UTC for no store)."""
+    if not store_id:
+        return at.astimezone(UTC).date()
+    return at.astimezone(_zones.get(store_id, lambda: _zone_of(store_id))).date()
+
+
+def _zone_of(store_id: int) -> tzinfo:
+    name = Store.objects.filter(pk=store_id).values_list("time_zone", flat=True).first()
+    try:
+        return zoneinfo.ZoneInfo(name or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+# Counted from their own table, not from the timeline: a visit without a customer (most
+# "grey" ones) has no timeline row (``funnel.visits`` counts every visit;
+# ``visits.queries.figure_rows`` recounts them).
+COUNTED_ELSEWHERE = frozenset({EventKind.VISIT.value})
+
+
+def tally(rows: Iterable[Row], skip: frozenset[str] = COUNTED_ELSEWHERE
+          ) -> dict[tuple[Any, ...], list[Any]]:
+    """The rows' counts added up by key (``KEY_COLUMNS``) → [n, amount]; rows of the
+    kinds in ``skip`` are counted by another path."""
+    totals: dict[tuple[Any, ...], list[Any]] = {}
+    for kind, at, store_id, staff_id, data in rows:
+        if kind in skip:
+            continue
+        counts = counts_of(kind, staff_id, data)
+        if not counts:
+            continue
+        day = local_day(store_id, at)
+        for metric, staff, k1, k2, k3, k4, n, amount in counts:
+            key = (day, store_id or 0, staff, metric, k1, k2, k3, k4)
+            total = totals.get(key)
+            if total is None:
+                totals[key] = [n, amount]
+            else:
+                total[0] += n
+                total[1] += amount
+    return totals
+
+
+def record(rows: Iterable[Row], skip: frozenset[str] = COUNTED_ELSEWHERE) -> None:
+    """Count ``rows`` (written in the caller's transaction) as deltas."""
+    totals = tally(rows, skip)
+    if totals:
+        _insert(FigureDelta._meta.db_table, totals)
+
+
+def _insert(table: str, totals: dict[tuple[Any, ...], list[Any]]) -> None:
+    insert_many(table, COLUMNS, [(key[0].isoformat(), *key[1:], n, amount)
+                                 for key, (n, amount) in totals.items()])
+
+
+def record_events(events: Sequence[TimelineEvent]) -> None:
+    record((e.kind, e.at, e.store_id, e.staff_id, e.data) for e in events)
+
+
+def fold() -> int:
+    """Move every committed delta into ``Figure``; returns how many deltas it moved.
+    One statement on PostgreSQL (the deltas it deletes are exactly those it adds, however
+    writers commit meanwhile); on SQLite the first write holds the database's one write
+    lock, so the delete that follows sees the same rows."""
+    keys = ", ".join(KEY_COLUMNS)
+    upsert = (
+        f"INSERT INTO {Figure._meta.db_table} ({keys}, n, amount) "
+        f"SELECT {keys}, sum(n), sum(amount) FROM {{source}} WHERE true GROUP BY {keys} "
+        f"ON CONFLICT (store_id, metric, day, staff_id, k1, k2, k3, k4) DO UPDATE SET "
+        f"n = {Figure._meta.db_table}.n + excluded.n, "
+        f"amount = {Figure._meta.db_table}.amount + excluded.amount"
+    )
+    delta = FigureDelta._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"WITH moved AS (DELETE FROM {delta} RETURNING *), "
+                f"counted AS ({upsert.format(source='moved')} RETURNING 1) "
+                "SELECT (SELECT count(*) FROM moved)"
+            )
+            return int(cursor.fetchone()[0])
+        cursor.execute(f"SELECT max(id) FROM {delta}")
+        last = cursor.fetchone()[0]
+        if last is None:
+            return 0
+        source = f"(SELECT * FROM {delta} WHERE id <= {int(last)})"
+        cursor.execute(upsert.format(source=source))
+        cursor.execute(f"DELETE FROM {delta} WHERE id <= %s", [last])
+        return int(cursor.rowcount)
+
+
+def rebuild(elsewhere: Iterable[Row] = (), chunk: int = 20_000) -> int:
+    """Recount every figure from the timeline, from scratch, and the rows of the kinds
+    counted elsewhere (``COUNTED_ELSEWHERE``) from ``elsewhere``; returns the rows read.
+
+    On PostgreSQL in one repeatable-read transaction: the deltas it deletes and the
+    timeline it reads are the same snapshot, so an event committed meanwhile is counted
+    once, by its own delta, at the next fold.
+    """
+    read = 0
+    snapshot = connection.vendor == "postgresql" and not connection.in_atomic_block
+    with transaction.atomic():
+        if snapshot:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        FigureDelta.objects.all().delete()
+        Figure.objects.all().delete()
+        totals: dict[tuple[Any, ...], list[Any]] = {}
+        rows = TimelineEvent.objects.order_by().values_list(
+            "kind", "at", "store_id", "staff_id", "data"
+        ).iterator(chunk_size=chunk)
+        batch: list[Row] = []
+        for row in rows:
+            batch.append(row)
+            read += 1
+            if len(batch) >= chunk:
+                _merge(totals, tally(batch))
+                batch = []
+        _merge(totals, tally(batch))
+        for part in _chunks(iter(elsewhere), chunk):
+            _merge(totals, tally(part, skip=frozenset()))
+            read += len(part)
+        _insert(Figure._meta.db_table, totals)
+    return read
+
+
+def _chunks(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
+    while part := list(itertools.islice(rows, size)):
+        yield part
+
+
+def _merge(into: dict[tuple[Any, ...], list[Any]], more: dict[tuple[Any, ...], list[Any]]) -> None:
+    for key, (n, amount) in more.items():
+        total = into.get(key)
+        if total is None:
+            into[key] = [n, amount]
+        else:
+            total[0] += n
+            total[1] += amount
+
+
+# -- reading ----------------------------------------------------------------------------
+
+
+def totals(metric: str, *, stores: Iterable[int] | None, since: date, until: date,
+           by: Sequence[str] = (), staff: int | None = None,
+           **keys: str) -> dict[tuple[Any, ...], tuple[int, Decimal]]:
+    """The ``metric``'s counts and amounts from ``since`` to ``until`` (local days, both
+    included) in ``stores`` (None: every store), grouped by the columns ``by`` (of
+    ``KEY_COLUMNS``) — folded figures and the deltas not yet folded alike. ``staff`` and
+    ``keys`` (k1="grey", …) narrow it."""
+    where: dict[str, Any] = {"metric": metric, "day__gte": since, "day__lte": until, **keys}
+    if stores is not None:
+        where["store_id__in"] = list(stores)
+    if staff is not None:
+        where["staff_id"] = staff
+    result: dict[tuple[Any, ...], tuple[int, Decimal]] = {}
+    for model in (Figure, FigureDelta):
+        rows = (model.objects.filter(**where).order_by().values(*by)
+                .annotate(total_n=Sum("n"), total_amount=Sum("amount")))
+        for row in rows:
+            key = tuple(row[c] for c in by)
+            n, amount = result.get(key, (0, _ZERO))
+            result[key] = (n + int(row["total_n"] or 0),
+                           amount + Decimal(row["total_amount"] or 0))
+    return result
+
+
+def snapshot() -> dict[tuple[Any, ...], tuple[int, Decimal]]:
+    """Every figure, folded and not, by its whole key: what a recount must equal."""
+    result: dict[tuple[Any, ...], tuple[int, Decimal]] = {}
+    for model in (Figure, FigureDelta):
+        for *key, n, amount in model.objects.values_list(*KEY_COLUMNS, "n", "amount"):
+            old_n, old_amount = result.get(tuple(key), (0, _ZERO))
+            result[tuple(key)] = (old_n + n, old_amount + amount)
+    return {k: v for k, v in result.items() if v[0]}
+
+
+class Folding:
+    """The worker's chore: ``fold`` every ``PERIOD`` (the dashboard adds the deltas not
+    yet folded, so the period bounds only how many it adds). Never raises: a worker's
+    deliveries must not stop because a chore failed."""
+
+    PERIOD = timedelta(seconds=15)
+
+    def __init__(self, now: Callable[[], datetime] = clock.now) -> None:
+        self.now = now
+        self.next_at: datetime | None = None
+
+    def tick(self) -> int:
+        now = self.now()
+        if self.next_at is not None and now < self.next_at:
+            return 0
+        self.next_at = now + self.PERIOD
+        try:
+            return fold()
+        except Exception:  # noqa: BLE001
+            log.exception("folding the figures failed")
+            return 0
