@@ -258,6 +258,13 @@ WEB: dict[str, list[Rule]] = {
         "contact": "+48501234567" if which == "own" else "+447911123456"}))],
     "web:switch-store": [Rule("staff", post("/counter/store/", lambda w, which: {
         "store": (w.own if which == "own" else w.other).pk}), allowed=(302,))],
+    # Another store's figures or visits asked for by id: the filter is refused (said on
+    # the page) and the viewer's own stores are shown; the other store's markers stay out.
+    "web:dashboard": [Rule("staff", get(pick(lambda w: "/dashboard/",
+                                             lambda w: f"/dashboard/?store={w.other.pk}")))],
+    "web:visits": [Rule("staff", get(pick(lambda w: "/visits/?since=2020-01-01",
+                                          lambda w: f"/visits/?store={w.other.pk}"
+                                                    "&since=2020-01-01")))],
     "web:customers": [Rule("staff", get(pick(lambda w: "/customers/",
                                              lambda w: "/customers/?q=%2B447911123456")))],
     "web:customer": [Rule("staff", get(lambda w, which: f"/customers/{_customer(w, which)}/"),

@@ -7,6 +7,7 @@ from touchflow.web.views import (
     chains,
     counter,
     customers,
+    dashboard,
     dead_letters,
     escalations,
     privacy,
@@ -17,6 +18,7 @@ from touchflow.web.views import (
     review,
     tasks,
     unsubscribe,
+    visits,
 )
 
 app_name = "web"
@@ -25,6 +27,8 @@ urlpatterns = [
     path("", counter.counter_page, name="home"),
     path("counter/contact/", counter.contact_check, name="contact-check"),
     path("counter/store/", counter.switch_store, name="switch-store"),
+    path("dashboard/", dashboard.dashboard, name="dashboard"),
+    path("visits/", visits.visit_list, name="visits"),
     path("customers/", customers.customer_list, name="customers"),
     path("customers/<int:pk>/", customers.customer_detail, name="customer"),
     path("customers/<int:pk>/reply", customers.customer_reply, name="customer_reply"),

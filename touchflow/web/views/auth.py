@@ -10,9 +10,11 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from touchflow.stores.models import Staff
 from touchflow.web import throttle
 
 
@@ -72,6 +74,13 @@ class LoginView(auth_views.LoginView):
     template_name = "web/login.html"
     form_class = ThrottledAuthenticationForm
     redirect_authenticated_user = True
+
+    def get_default_redirect_url(self) -> str:
+        """A manager's first page is the dashboard; a salesperson's the counter."""
+        user = self.request.user
+        if isinstance(user, Staff) and user.is_manager:
+            return reverse("web:dashboard")
+        return super().get_default_redirect_url()
 
     def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
         response = super().form_invalid(form)

@@ -1,0 +1,119 @@
+"""The dashboard (issue 11): figures of the viewer's stores for a period, compared with
+the one before; a salesperson's own; CSV; the visits behind a number."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+
+import pytest
+from django.test import Client
+
+from touchflow.core import clock
+from touchflow.customers.actions import ContactInput
+from touchflow.funnel.visits import log_visit
+from touchflow.integrations.actor import Actor
+from touchflow.stores.models import Role, Staff, Store
+
+
+@pytest.fixture
+def two_stores(make_store: Callable[..., Store], make_staff: Callable[..., Staff]
+               ) -> dict[str, object]:
+    warsaw, london = make_store(name="Warsaw"), make_store(name="London")
+    anna = make_staff(stores=[warsaw], first_name="Anna", last_name="Nowak")
+    bogdan = make_staff(stores=[warsaw], first_name="Bogdan", last_name="Zaremba")
+    lucy = make_staff(stores=[london], first_name="Lucy", last_name="Londoner")
+    boss = make_staff(role=Role.MANAGER, stores=[warsaw])
+
+    def visit(seller: Staff, store: Store, capture: str, bought: bool = False,
+              email: str = "") -> None:
+        contacts = [ContactInput("email", email)] if email else []
+        log_visit(store=store, actor=Actor(source="counter", staff=seller), bought=bought,
+                  contact_capture=capture, contacts=contacts,
+                  reason=None if bought else "just_looking")
+
+    visit(anna, warsaw, "not_attempted")
+    visit(anna, warsaw, "not_attempted")
+    visit(anna, warsaw, "taken", email="ewa@example.com")
+    visit(bogdan, warsaw, "refused", bought=True)
+    visit(lucy, london, "taken", email="londoner@example.com")
+    return {"warsaw": warsaw, "london": london, "anna": anna, "bogdan": bogdan,
+            "lucy": lucy, "boss": boss}
+
+
+def _table(html: str, panel: str) -> str:
+    start = html.index(f'id="panel-{panel}"')
+    return html[start:html.index("</section>", start)]
+
+
+def test_a_manager_sees_each_seller_of_their_stores_and_no_other_store(
+    two_stores: dict[str, object], login_client: Callable[[Staff], Client]
+) -> None:
+    page = login_client(two_stores["boss"]).get("/dashboard/")  # type: ignore[arg-type]
+    assert page.status_code == 200
+    html = page.content.decode()
+    visits = _table(html, "visits")
+    assert "Anna Nowak" in visits and "Bogdan Zaremba" in visits
+    assert "Londoner" not in html
+    assert 'data-chart="bar" data-stacked="true"' in visits
+    # Anna: two grey visits and one type 3; the grey column is marked as the miss.
+    assert 'data-muted="true">Grey: contacts not asked</th>' in visits
+    assert 'data-value="2"' in visits and 'data-value="1"' in visits
+    capture = _table(html, "capture")
+    assert 'data-value="66.7"' in capture  # Anna did not ask in two visits of three
+    assert "Customers going cold" in html and "does not run yet" in html
+
+
+def test_a_salesperson_sees_only_their_own_figures(
+    two_stores: dict[str, object], login_client: Callable[[Staff], Client]
+) -> None:
+    anna = two_stores["anna"]
+    html = login_client(anna).get(  # type: ignore[arg-type]
+        f"/dashboard/?seller={two_stores['bogdan'].pk}").content.decode()  # type: ignore[attr-defined]
+    assert "Your own figures." in html
+    assert "Anna Nowak" in _table(html, "visits") and "Bogdan" not in html
+
+
+def test_each_panel_downloads_as_csv_and_a_number_opens_its_visits(
+    two_stores: dict[str, object], login_client: Callable[[Staff], Client]
+) -> None:
+    client = login_client(two_stores["boss"])  # type: ignore[arg-type]
+    answer = client.get("/dashboard/?csv=visits")
+    assert answer["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(answer.content.decode())))
+    assert rows[0][0] == "" and rows[0][-1] == "Grey: contacts not asked"
+    assert ["Anna Nowak", "0", "0", "1", "0", "2"] in rows
+    html = client.get("/dashboard/").content.decode()
+    anna, today = two_stores["anna"], clock.now().date()
+    since = today.fromordinal(today.toordinal() - 27)
+    href = (f"/visits/?seller={anna.pk}&since={since}&until={today}"  # type: ignore[attr-defined]
+            "&visit_class=grey")
+    assert f'<a href="{href.replace("&", "&amp;")}">2</a>' in _table(html, "visits")
+    grey = client.get(href).content.decode()
+    assert grey.count("<td>Grey: contacts not asked</td>") == 2
+    assert "2 visits from" in grey
+
+
+def test_the_period_compares_with_the_one_before_and_bad_filters_are_named(
+    two_stores: dict[str, object], login_client: Callable[[Staff], Client]
+) -> None:
+    client = login_client(two_stores["boss"])  # type: ignore[arg-type]
+    today = clock.now().date()
+    html = client.get(f"/dashboard/?since={today}&until={today}").content.decode()
+    assert "Compared with" in html and "+4" in html and "no earlier figure" in html
+    bad = client.get(f"/dashboard/?since=yesterday&store={two_stores['london'].pk}"
+                     ).content.decode()  # type: ignore[attr-defined]
+    assert "since: not a date (YYYY-MM-DD)." in bad
+    assert "store: not one you can choose; showing all." in bad
+    assert "Londoner" not in bad
+
+
+def test_a_manager_lands_on_the_dashboard_and_a_salesperson_at_the_counter(
+    two_stores: dict[str, object], make_staff: Callable[..., Staff]
+) -> None:
+    for role, lands in ((Role.MANAGER, "/dashboard/"), (Role.SALESPERSON, "/")):
+        person = make_staff(role=role, stores=[two_stores["warsaw"]], password="pw-12345678")
+        answer = Client().post("/login/", {"username": person.username,
+                                           "password": "pw-12345678"})
+        assert answer.status_code == 302 and answer["Location"] == lands

@@ -1,0 +1,1 @@
+"""The manager's dashboard: panels read from the figures (issue 11)."""

@@ -1,0 +1,322 @@
+"""The manager's dashboard as data: each panel a table (the chart draws it, the CSV
+export writes it, a cell's link opens what it counts), read from the figures
+(``timeline.figures``) — never from the raw tables.
+
+A panel says what it shows and, when there is nothing to show, why: "no visits in this
+period" is not the same as "this needs the health check, which has not run".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from touchflow.flows.answers import HAPPY, NEUTRAL, UNHAPPY
+from touchflow.flows.models import Flow
+from touchflow.stores.models import Staff
+from touchflow.timeline import figures
+from touchflow.visits.classification import ContactCapture, VisitClass
+from touchflow.visits.models import Reason, ReasonKind
+
+Href = Callable[..., str]  # filters → the link to the list behind a number
+
+
+@dataclass(frozen=True)
+class Period:
+    since: date
+    until: date
+
+    @property
+    def days(self) -> int:
+        return (self.until - self.since).days + 1
+
+    def previous(self) -> Period:
+        """The period of the same length just before this one."""
+        return Period(self.since - timedelta(days=self.days), self.since - timedelta(days=1))
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What the viewer chose and may see: stores (None: all), a seller (None: all)."""
+
+    stores: frozenset[int] | None
+    staff: int | None
+    period: Period
+
+
+@dataclass
+class Cell:
+    value: float | None
+    text: str
+    href: str = ""
+
+
+@dataclass
+class Row:
+    label: str
+    cells: list[Cell]
+    href: str = ""
+
+
+@dataclass
+class Column:
+    label: str
+    muted: bool = False  # drawn grey: the "grey" visits, a seller's miss
+
+
+@dataclass
+class Panel:
+    key: str
+    title: str
+    chart: str  # bar, hbar, line, pie ("" : a table only)
+    columns: list[Column]
+    rows: list[Row] = field(default_factory=list)
+    stacked: bool = False
+    percent: bool = False
+    note: str = ""
+    missing: str = ""  # why there is no data at all, when it is not "none in this period"
+
+    @property
+    def empty(self) -> bool:
+        return not any(c.value for r in self.rows for c in r.cells)
+
+
+def _everyone(scope: Scope) -> Scope:
+    """The same stores and period for every seller: what a chain or a manager did is
+    nobody's own figure."""
+    return Scope(scope.stores, None, scope.period)
+
+
+def _count(scope: Scope, metric: str, by: Sequence[str], **keys: str
+           ) -> dict[tuple[Any, ...], tuple[int, Decimal]]:
+    return figures.totals(metric, stores=scope.stores, since=scope.period.since,
+                          until=scope.period.until, by=by, staff=scope.staff, **keys)
+
+
+def _names(staff_ids: Iterable[int]) -> dict[int, str]:
+    rows = Staff.objects.filter(pk__in=[s for s in staff_ids if s]).values_list(
+        "pk", "first_name", "last_name", "username")
+    return {pk: f"{first} {last}".strip() or user for pk, first, last, user in rows}
+
+
+def _number(n: float | None) -> str:
+    return "" if n is None else f"{n:,.0f}".replace(",", "\u202f")
+
+
+def _share(part: int, whole: int) -> float | None:
+    return None if not whole else round(100 * part / whole, 1)
+
+
+def visits_by_type(scope: Scope, href: Href) -> Panel:
+    counts = _count(scope, "visit", ["staff_id", "k1"])
+    classes = list(VisitClass)
+    sellers = sorted({s for s, _c in counts}, key=lambda s: (s == 0, s))
+    names = _names(sellers)
+    panel = Panel("visits", _("Visits by type, per seller"), "bar", stacked=True,
+                  columns=[Column(str(c.label), muted=c == VisitClass.GREY) for c in classes],
+                  note=_("Grey: the seller did not ask for contacts."))
+    for seller in sellers:
+        cells = [Cell(n, _number(n), href(seller=seller, visit_class=c.value))
+                 for c in classes for n in [counts.get((seller, c.value), (0, 0))[0]]]
+        panel.rows.append(Row(names.get(seller, _("No seller")), cells, href(seller=seller)))
+    return panel
+
+
+def contact_capture(scope: Scope, href: Href) -> Panel:
+    counts = _count(scope, "visit", ["staff_id", "k2"])
+    sellers = sorted({s for s, _c in counts}, key=lambda s: (s == 0, s))
+    names = _names(sellers)
+    captures = list(ContactCapture)
+    panel = Panel("capture", _("Contacts asked for and taken, per seller"), "hbar",
+                  stacked=True, percent=True,
+                  columns=[Column(str(c.label), muted=c == ContactCapture.NOT_ATTEMPTED)
+                           for c in captures],
+                  note=_("Share of each seller's visits, in per cent."))
+    for seller in sellers:
+        whole = sum(counts.get((seller, c.value), (0, 0))[0] for c in captures)
+        cells = []
+        for capture in captures:
+            share = _share(counts.get((seller, capture.value), (0, 0))[0], whole)
+            cells.append(Cell(share, "" if share is None else f"{share:g} %",
+                              href(seller=seller, capture=capture.value)))
+        panel.rows.append(Row(names.get(seller, _("No seller")), cells, href(seller=seller)))
+    return panel
+
+
+def reasons(scope: Scope, href: Href, language: str) -> Panel:
+    counts = _count(scope, "visit", ["staff_id", "k3"])
+    listed = list(Reason.objects.order_by("kind", "position", "code"))
+    used = [r for r in listed if any(code == r.code for _s, code in counts)]
+    sellers = sorted({s for s, code in counts if code}, key=lambda s: (s == 0, s))
+    names = _names(sellers)
+    columns = [Column(f"{r.label(language)} ({_kind(r.kind)})") for r in used]
+    panel = Panel("reasons", _("Why people left without buying, per seller"), "hbar",
+                  stacked=True, columns=columns,
+                  note=_("For coaching: objective reasons first, then the seller's own "
+                         "(too pushy, too passive, …)."))
+    for seller in sellers:
+        cells = [Cell(n, _number(n), href(seller=seller, reason=r.code))
+                 for r in used for n in [counts.get((seller, r.code), (0, 0))[0]]]
+        panel.rows.append(Row(names.get(seller, _("No seller")), cells, href(seller=seller)))
+    return panel
+
+
+def _kind(kind: str) -> str:
+    return str(ReasonKind(kind).label) if kind in ReasonKind.values else kind
+
+
+TOUCH_OUTCOMES = (
+    ("sent", gettext_lazy("Sent")),
+    ("delivered", gettext_lazy("Delivered")),
+    ("read", gettext_lazy("Read")),
+    ("dead", gettext_lazy("Failed for good")),
+    ("expired", gettext_lazy("Expired")),
+    ("call_logged", gettext_lazy("Calls made")),
+)
+
+
+def outcomes_by_chain(scope: Scope) -> Panel:
+    by_chain = _count(_everyone(scope), "touch", ["k1", "k4"])
+    names = dict(Flow.objects.values_list("slug", "name"))
+    chains = sorted({chain for chain, _o in by_chain}, key=lambda s: names.get(s, s))
+    panel = Panel("chains", _("Messages per chain"), "bar",
+                  columns=[Column(str(label)) for _o, label in TOUCH_OUTCOMES],
+                  note=_("Delivered and read as the providers report them."))
+    for chain in chains:
+        cells = [Cell(n, _number(n)) for outcome, _l in TOUCH_OUTCOMES
+                 for n in [by_chain.get((chain, outcome), (0, 0))[0]]]
+        panel.rows.append(Row(names.get(chain, chain), cells))
+    return panel
+
+
+def outcomes_by_channel(scope: Scope) -> Panel:
+    everyone = _everyone(scope)
+    touches = _count(everyone, "touch", ["k3", "k4"])
+    replies = _count(everyone, "reply", ["k3"])
+    stops = _count(everyone, "stop", ["k3"])
+    channels = sorted({c for c, _o in touches} | {c for (c,) in replies} | {c for (c,) in stops})
+    columns = [Column(str(label)) for o, label in TOUCH_OUTCOMES if o != "call_logged"]
+    panel = Panel("channels", _("Messages per channel"), "bar",
+                  columns=[*columns, Column(_("Replies")), Column(_("Opted out"))])
+    for channel in channels:
+        if not channel:
+            continue
+        cells = [Cell(n, _number(n)) for outcome, _l in TOUCH_OUTCOMES
+                 if outcome != "call_logged"
+                 for n in [touches.get((channel, outcome), (0, 0))[0]]]
+        cells += [Cell(n, _number(n)) for n in (replies.get((channel,), (0, 0))[0],
+                                                stops.get((channel,), (0, 0))[0])]
+        panel.rows.append(Row(channel, cells))
+    return panel
+
+
+MOODS = ((HAPPY, gettext_lazy("Happy")), (NEUTRAL, gettext_lazy("Neither")),
+         (UNHAPPY, gettext_lazy("Unhappy")))
+
+
+def check_ins(scope: Scope) -> Panel:
+    counts = _count(scope, "check_in", ["staff_id", "k1"])
+    sellers = sorted({s for s, _m in counts}, key=lambda s: (s == 0, s))
+    names = _names(sellers)
+    panel = Panel("check_ins", _("Answers to check-ins, per seller"), "hbar", stacked=True,
+                  columns=[Column(str(label), muted=mood == NEUTRAL) for mood, label in MOODS],
+                  note=_("The seller who served the customer; an answer changed later "
+                         "counts again."))
+    for seller in sellers:
+        cells = [Cell(n, _number(n)) for mood, _l in MOODS
+                 for n in [counts.get((seller, mood), (0, 0))[0]]]
+        panel.rows.append(Row(names.get(seller, _("No seller")), cells))
+    return panel
+
+
+def aftercare(scope: Scope) -> Panel:
+    everyone = _everyone(scope)
+    opened = sum(n for n, _a in _count(everyone, "escalation_opened", []).values())
+    resolved = _count(everyone, "escalation_resolved", ["k2"])
+    done = sum(n for n, _a in resolved.values())
+    late = resolved.get(("1",), (0, Decimal(0)))[0]
+    minutes = sum(a for _n, a in resolved.values())
+    referrals = sum(n for n, _a in _count(everyone, "referral_made", []).values())
+    reviews = sum(n for n, _a in _count(everyone, "review_click", []).values())
+    average = round(float(minutes) / done / 60, 1) if done else None
+    panel = Panel("aftercare", _("Unhappy customers, referrals and reviews"), "",
+                  columns=[Column(_("Number"))])
+    for label, value, text in (
+        (_("Escalations opened"), opened, _number(opened)),
+        (_("Escalations resolved"), done, _number(done)),
+        (_("Resolved late"), late, _number(late)),
+        (_("Working hours to resolve, on average"), average,
+         "" if average is None else f"{average:g}"),
+        (_("Customers brought by a referral"), referrals, _number(referrals)),
+        (_("Review links opened"), reviews, _number(reviews)),
+    ):
+        panel.rows.append(Row(label, [Cell(value, text)]))
+    return panel
+
+
+@dataclass
+class Headline:
+    label: str
+    now: float | None
+    before: float | None
+    unit: str = ""
+
+    @property
+    def change(self) -> float | None:
+        if self.now is None or self.before is None:
+            return None
+        return round(self.now - self.before, 1)
+
+
+def headlines(scope: Scope) -> list[Headline]:
+    """This period against the one before, in a handful of numbers."""
+    before = Scope(scope.stores, scope.staff, scope.period.previous())
+
+    def headline(label: str, measure: Callable[[Scope], float | None], unit: str = ""
+                 ) -> Headline:
+        return Headline(label, measure(scope), measure(before), unit)
+
+    return [
+        headline(_("Visits"), _visits),
+        headline(_("Contacts taken"), _taken_share, "%"),
+        headline(_("Grey visits (not asked)"), _grey_share, "%"),
+        headline(_("Messages sent"), _sent),
+        headline(_("Happy answers"), _happy_share, "%"),
+    ]
+
+
+def _visits(scope: Scope) -> float:
+    return sum(n for n, _a in _count(scope, "visit", []).values())
+
+
+def _taken_share(scope: Scope) -> float | None:
+    counts = _count(scope, "visit", ["k2"])
+    whole = sum(n for n, _a in counts.values())
+    return _share(counts.get((ContactCapture.TAKEN.value,), (0, 0))[0], whole)
+
+
+def _grey_share(scope: Scope) -> float | None:
+    counts = _count(scope, "visit", ["k1"])
+    whole = sum(n for n, _a in counts.values())
+    return _share(counts.get((VisitClass.GREY.value,), (0, 0))[0], whole)
+
+
+def _sent(scope: Scope) -> float:
+    return sum(n for n, _a in _count(_everyone(scope), "touch", [], k4="sent").values())
+
+
+def _happy_share(scope: Scope) -> float | None:
+    counts = _count(scope, "check_in", ["k1"])
+    whole = sum(n for n, _a in counts.values())
+    return _share(counts.get((HAPPY,), (0, 0))[0], whole)
+
+
+def not_yet(key: str, title: str, why: str) -> Panel:
+    """A panel whose data Touchflow does not keep yet: said, not shown as zero."""
+    return Panel(key, title, "", columns=[], missing=why)

@@ -1,0 +1,162 @@
+"""The dashboard (issue 11): the figures of the viewer's stores for a period against the
+one before, each panel a table with its chart, its CSV and links to the visits behind
+its numbers. Managers see their stores (admins all), a salesperson their own figures.
+Every filter is in the URL, so a view can be shared."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from touchflow.core import clock
+from touchflow.customers import visibility
+from touchflow.dashboard import panels
+from touchflow.dashboard.panels import Panel, Period, Scope
+from touchflow.stores.models import Staff, Store
+from touchflow.web.staff import staff_of
+
+DEFAULT_DAYS = 28
+LONGEST = timedelta(days=3 * 366)
+
+
+@dataclass
+class Filters:
+    store: Store | None
+    seller: Staff | None
+    period: Period
+    problems: list[str]
+
+    def query(self, **more: Any) -> dict[str, Any]:
+        """The filters as URL parameters (with ``more``), blanks left out."""
+        values = {"store": self.store.pk if self.store else "",
+                  "seller": self.seller.pk if self.seller else "",
+                  "since": self.period.since.isoformat(), "until": self.period.until.isoformat(),
+                  **more}
+        return {k: v for k, v in values.items() if v not in ("", None)}
+
+
+@login_required
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    staff = staff_of(request)
+    stores = _stores(staff)
+    filters = _filters(request, staff, stores)
+    scope = Scope(
+        frozenset({filters.store.pk}) if filters.store else _ids(stores, staff),
+        filters.seller.pk if filters.seller else None,
+        filters.period,
+    )
+    built = _panels(scope, filters)
+    wanted = request.GET.get("csv")
+    if wanted:
+        found = next((p for p in built if p.key == wanted), None)
+        if found is not None and not found.missing:
+            return _csv(found, filters)
+    context = {
+        "filters": filters, "stores": stores, "sellers": _sellers(staff, stores),
+        "panels": built, "headlines": panels.headlines(scope),
+        "previous": filters.period.previous(), "own_only": not staff.is_manager,
+        "csv_query": urlencode(filters.query()),
+    }
+    return render(request, "web/dashboard.html", context)
+
+
+def _stores(staff: Staff) -> list[Store]:
+    visible = visibility.stores_of_staff(staff)
+    rows = Store.objects.order_by("name")
+    return list(rows if visible is None else rows.filter(pk__in=visible))
+
+
+def _ids(stores: list[Store], staff: Staff) -> frozenset[int] | None:
+    return None if staff.is_admin else frozenset(s.pk for s in stores)
+
+
+def _sellers(staff: Staff, stores: list[Store]) -> list[Staff]:
+    if not staff.is_manager:
+        return [staff]
+    return list(Staff.objects.filter(stores__in=stores).distinct().order_by("username"))
+
+
+def _filters(request: HttpRequest, staff: Staff, stores: list[Store]) -> Filters:
+    problems: list[str] = []
+    store = _pick(request.GET.get("store"), {s.pk: s for s in stores}, "store", problems)
+    sellers = {s.pk: s for s in _sellers(staff, stores)}
+    seller = staff if not staff.is_manager else _pick(request.GET.get("seller"), sellers,
+                                                      "seller", problems)
+    today = timezone.localdate(clock.now())
+    until = _day(request.GET.get("until"), "until", problems) or today
+    since = _day(request.GET.get("since"), "since", problems) or until - timedelta(
+        days=DEFAULT_DAYS - 1)
+    if since > until or until - since > LONGEST:
+        problems.append(_("since: the period must start before it ends and last at most "
+                          "three years."))
+        since = until - timedelta(days=DEFAULT_DAYS - 1)
+    return Filters(store, seller, Period(since, until), problems)
+
+
+def _pick(raw: str | None, choices: dict[int, Any], field: str, problems: list[str]) -> Any:
+    if not raw:
+        return None
+    try:
+        return choices[int(raw)]
+    except (ValueError, KeyError):
+        problems.append(_("%(field)s: not one you can choose; showing all.") % {"field": field})
+        return None
+
+
+def _day(raw: str | None, field: str, problems: list[str]) -> date | None:
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        problems.append(_("%(field)s: not a date (YYYY-MM-DD).") % {"field": field})
+        return None
+
+
+def _panels(scope: Scope, filters: Filters) -> list[Panel]:
+    def visits_href(**keys: Any) -> str:
+        query = filters.query(**{k: v for k, v in keys.items() if v})
+        if "seller" in query and query["seller"] == 0:
+            query.pop("seller")
+        return f"{reverse('web:visits')}?{urlencode(query)}"
+
+    language = get_language() or "en"
+    return [
+        panels.visits_by_type(scope, visits_href),
+        panels.contact_capture(scope, visits_href),
+        panels.reasons(scope, visits_href, language[:2]),
+        panels.outcomes_by_chain(scope),
+        panels.outcomes_by_channel(scope),
+        panels.check_ins(scope),
+        panels.aftercare(scope),
+        panels.not_yet("cold", _("Customers going cold"),
+                       _("Counted by the daily relationship check, which this deployment "
+                         "does not run yet.")),
+        panels.not_yet("effort", _("Effort on those who bought (the 20 % rule)"),
+                       _("Needs the time staff log on tasks, which Touchflow does not "
+                         "record yet.")),
+    ]
+
+
+def _csv(panel: Panel, filters: Filters) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    name = f"{panel.key}-{filters.period.since}-{filters.period.until}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    out = csv.writer(response)
+    out.writerow(["", *(c.label for c in panel.columns)])
+    for row in panel.rows:
+        out.writerow([row.label, *("" if c.value is None else c.value for c in row.cells)])
+    return response
