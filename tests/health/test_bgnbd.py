@@ -279,3 +279,18 @@ def test_enough_history_needs_both_the_repeat_buyers_and_the_span() -> None:
     assert not enough_history(repeat[1:], age[1:])  # one repeat buyer short
     assert not enough_history(repeat, age - 1)  # a day short
     assert not enough_history([], [])
+
+
+def test_a_customer_with_many_purchases_in_a_short_life_expects_a_finite_number() -> None:
+    """scipy's hyp2f1 answers inf for 2F1(1, 1; 101; 0.9375) (about 1.0095): the series
+    takes over there, so such a customer expects a finite, growing number of purchases."""
+    from touchflow.health.bgnbd import _hyp2f1
+
+    z, total, term = 0.9375, 1.0, 1.0
+    for n in range(2000):  # the series, term by term, in plain floats
+        term *= (1 + n) * (1 + n) * z / ((101 + n) * (n + 1))
+        total += term
+    assert float(_hyp2f1(1.0, 1.0, np.array([101.0]), np.array([z]))[0]) == pytest.approx(total)
+    p = Params(1.0, 1.0, 2.0, 1.0)
+    soon, later = (float(expected_purchases(p, t, [99], [1.0], [1.0])[0]) for t in (14.0, 30.0))
+    assert 0 < soon < later < 1e6

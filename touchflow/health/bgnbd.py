@@ -195,10 +195,34 @@ def _purchases_if_alive(params: Params, t: float, customers: _Customers) -> Arra
     log_one_minus_z = np.log(alpha + T) - np.log(alpha + T + t)
     z = t / (alpha + T + t)
     c = a + b + x - 1
-    bracket = 1 - np.exp((a - 1) * log_one_minus_z) * special.hyp2f1(a + b - 1 - r, a - 1,
-                                                                     c, z)
+    bracket = 1 - np.exp((a - 1) * log_one_minus_z) * _hyp2f1(a + b - 1 - r, a - 1, c, z)
     expected: Array = c / (a - 1) * bracket
     return expected
+
+
+def _hyp2f1(A: float, B: float, C: Array, z: Array) -> Array:
+    """Gauss's 2F1(A, B; C; z) for 0 ≤ z < 1: scipy's, and where scipy answers with a
+    non-finite number — it does for some large C near z = 1 (2F1(1, 1; 101; 0.9375) is
+    about 1.01, scipy 1.17 says inf) — the power series itself, which converges there:
+    each term is the last times (A + n)(B + n) z / ((C + n)(n + 1))."""
+    value: Array = np.asarray(special.hyp2f1(A, B, C, z), dtype=np.float64)
+    bad = ~np.isfinite(value)
+    if np.any(bad):
+        value = value.copy()
+        value[bad] = _series(A, B, np.broadcast_to(C, value.shape)[bad],
+                             np.broadcast_to(z, value.shape)[bad])
+    return value
+
+
+def _series(A: float, B: float, C: Array, z: Array, terms: int = 100_000) -> Array:
+    total = np.ones_like(z)
+    term = np.ones_like(z)
+    for n in range(terms):
+        term = term * (A + n) * (B + n) * z / ((C + n) * (n + 1))
+        total = total + term
+        if np.all(np.abs(term) <= 1e-15 * np.abs(total)):
+            break
+    return total
 
 
 def _purchases_if_alive_anywhere(params: Params, t: float, customers: _Customers) -> Array:
