@@ -184,9 +184,13 @@ _RULES: dict[str, _Rule] = {
 
 def local_day(store_id: int | None, at: datetime) -> date:
     """The day ``at`` falls on in the store's time zone (UTC for no store)."""
+    return at.astimezone(zone(store_id)).date()
+
+
+def zone(store_id: int | None) -> tzinfo:
     if not store_id:
-        return at.astimezone(UTC).date()
-    return at.astimezone(_zones.get(store_id, lambda: _zone_of(store_id))).date()
+        return UTC
+    return _zones.get(store_id, lambda: _zone_of(store_id))
 
 
 def _zone_of(store_id: int) -> tzinfo:
@@ -208,13 +212,17 @@ def tally(rows: Iterable[Row], skip: frozenset[str] = COUNTED_ELSEWHERE
     """The rows' counts added up by key (``KEY_COLUMNS``) → [n, amount]; rows of the
     kinds in ``skip`` are counted by another path."""
     totals: dict[tuple[Any, ...], list[Any]] = {}
+    zones: dict[int | None, tzinfo] = {}  # looked up once per store and call
     for kind, at, store_id, staff_id, data in rows:
         if kind in skip:
             continue
         counts = counts_of(kind, staff_id, data)
         if not counts:
             continue
-        day = local_day(store_id, at)
+        where = zones.get(store_id)
+        if where is None:
+            where = zones[store_id] = zone(store_id)
+        day = at.astimezone(where).date()
         for metric, staff, k1, k2, k3, k4, n, amount in counts:
             key = (day, store_id or 0, staff, metric, k1, k2, k3, k4)
             total = totals.get(key)
