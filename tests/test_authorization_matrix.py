@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from http.cookies import SimpleCookie
 from typing import Any
@@ -47,6 +47,7 @@ from touchflow.funnel.chains import set_status
 from touchflow.funnel.customers import resolve_customer
 from touchflow.funnel.purchases import record_purchase
 from touchflow.funnel.visits import log_visit
+from touchflow.health.actions import refresh
 from touchflow.integrations.actions import create_token
 from touchflow.integrations.actor import Actor
 from touchflow.messaging import accounts
@@ -188,6 +189,14 @@ def build_world() -> World:
     accounts.forget()
     Group.objects.create(name="auditors")
     Reason.objects.create(code="own_reason", kind="objective", label_en="Our own reason")
+    # Relationship health: each store's own-only customer bought every 10 days before
+    # their visit (before the chain, which goes on), so by the refresh's day, two months
+    # on, everybody is cold in the stores' /cold/ lists and on the customer cards.
+    for store, regular in ((own, warsaw_only), (other, london_only)):
+        for days in (30, 20, 10):
+            record_purchase(store=store, actor=Actor(source="api"), customer=regular,
+                            amount=Decimal("5.00"), occurred_at=START - timedelta(days=days))
+        refresh(store, START.date() + timedelta(days=60))
     return World(own=own, other=other, staff=staff,
                  secrets={"store_token": store_secret, "unbound_token": unbound_secret},
                  shared=shared, london_only=london_only, warsaw_only=warsaw_only, tasks=tasks,
@@ -301,6 +310,13 @@ WEB: dict[str, list[Rule]] = {
     "web:referral-decide": [Rule("manager", post(
         lambda w, which: f"/referrals/{w.referrals[which].pk}/decide/",
         lambda w, which: {"count": "0"}), allowed=(302,), scoped=True)],
+    # Customers going cold: another store's list or segment is refused (404).
+    "web:cold": [Rule("manager", get(pick(lambda w: "/cold/?segment=buyers",
+                                          lambda w: "/cold/?store=london-store")),
+                      scoped=True)],
+    "web:cold-enrol": [Rule("manager", post("/cold/enrol/", lambda w, which: {
+        "store": "warsaw" if which == "own" else "london-store", "segment": "buyers",
+        "chain": "follow-up"}), allowed=(302,), scoped=True)],
     # Signed links for the customer: a forged token is refused to everybody.
     "web:unsubscribe": [Rule("public", get("/u/forged-token"), allowed=(400,))],
     "web:rating": [Rule("public", get("/r/1.forged-token-forged-token-"), allowed=(400,))],

@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "touchflow.messaging",
     "touchflow.privacy",
     "touchflow.aftercare",
+    "touchflow.health",
     "touchflow.web",
 ]
 

@@ -13,6 +13,8 @@ from django.test import Client
 from touchflow.core import clock
 from touchflow.customers.actions import ContactInput
 from touchflow.funnel.visits import log_visit
+from touchflow.health.actions import refresh
+from touchflow.health.models import StoreFit
 from touchflow.integrations.actor import Actor
 from touchflow.stores.models import Role, Staff, Store
 
@@ -62,7 +64,8 @@ def test_a_manager_sees_each_seller_of_their_stores_and_no_other_store(
     assert 'data-value="2"' in visits and 'data-value="1"' in visits
     capture = _table(html, "capture")
     assert 'data-value="66.7"' in capture  # Anna did not ask in two visits of three
-    assert "Customers going cold" in html and "does not run yet" in html
+    assert "Customers going cold" in html
+    assert "The daily relationship check has not run for these stores yet." in html
 
 
 def test_a_salesperson_sees_only_their_own_figures(
@@ -92,7 +95,7 @@ def test_each_panel_downloads_as_csv_and_a_number_opens_its_visits(
     assert f'<a href="{href.replace("&", "&amp;")}">2</a>' in _table(html, "visits")
     grey = client.get(href).content.decode()
     assert grey.count("<td>Grey: contacts not asked</td>") == 2
-    assert "2 visits from" in grey
+    assert "2 visits · from" in grey
 
 
 def test_the_period_compares_with_the_one_before_and_bad_filters_are_named(
@@ -117,3 +120,19 @@ def test_a_manager_lands_on_the_dashboard_and_a_salesperson_at_the_counter(
         answer = Client().post("/login/", {"username": person.username,
                                            "password": "pw-12345678"})
         assert answer.status_code == 302 and answer["Location"] == lands
+
+
+def test_the_cold_panel_shows_the_last_daily_check_and_opens_its_list(
+    two_stores: dict[str, object], login_client: Callable[[Staff], Client]
+) -> None:
+    warsaw, boss = two_stores["warsaw"], two_stores["boss"]
+    today = clock.now().date()
+    refresh(warsaw, today)  # type: ignore[arg-type]
+    html = login_client(boss).get("/dashboard/").content.decode()  # type: ignore[arg-type]
+    cold = _table(html, "cold")
+    assert "Nobody is going cold, as of the last daily check." in cold
+    fit = StoreFit.objects.get(store=warsaw)
+    StoreFit.objects.filter(pk=fit.pk).update(cold_buyers=3, cold_prospects=1)
+    cold = _table(login_client(boss).get("/dashboard/").content.decode(), "cold")  # type: ignore[arg-type]
+    link = f'/cold/?store={warsaw.pk}&amp;segment=buyers">3</a>'  # type: ignore[attr-defined]
+    assert link in cold and "Warsaw" in cold and "London" not in cold

@@ -36,6 +36,7 @@ def build_app() -> typer.Typer:
             doctor,
             figures,
             flows,
+            health,
             importing,
             privacy,
             replay,
@@ -54,6 +55,7 @@ def build_app() -> typer.Typer:
         worker.register(app)
         doctor.register(app)
         replay.register(app)
+        health.register(app)
         _built = True
     return app
 

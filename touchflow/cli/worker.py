@@ -19,6 +19,7 @@ from touchflow.delivery import ratelimit, readiness
 from touchflow.delivery.dispatcher import Dispatcher
 from touchflow.delivery.metrics import LogSummary, Metrics, queue_due_now_closing, serve
 from touchflow.delivery.retry import RetryPolicy
+from touchflow.health import daily as health_daily
 from touchflow.messaging import alerts, notices
 from touchflow.messaging.outbound import from_settings
 from touchflow.privacy.retention import Daily
@@ -146,9 +147,11 @@ def register(app: typer.Typer) -> None:
             )
             daily, lag_log, answers = Daily(), LogSummary(metrics), notices.Chore(job=alerts.tick)
             counted = figures.Folding()
+            health = health_daily.Daily()
 
             def chores() -> None:
                 daily.tick()
+                health.tick()  # relationship health: at most one due store per round
                 lag_log.tick()
                 answers()
                 counted.tick()

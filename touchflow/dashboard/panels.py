@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy
 
 from touchflow.flows.answers import HAPPY, NEUTRAL, UNHAPPY
 from touchflow.flows.models import Flow
+from touchflow.health import queries as health
 from touchflow.stores.models import Staff
 from touchflow.timeline import figures
 from touchflow.visits.classification import ContactCapture, VisitClass
@@ -81,6 +82,7 @@ class Panel:
     percent: bool = False
     note: str = ""
     missing: str = ""  # why there is no data at all, when it is not "none in this period"
+    nothing: str = ""  # what an all-zero panel says ("" : nothing in this period)
 
     @property
     def empty(self) -> bool:
@@ -315,6 +317,27 @@ def _happy_share(scope: Scope) -> float | None:
     counts = _count(scope, "check_in", ["k1"])
     whole = sum(n for n, _a in counts.values())
     return _share(counts.get((HAPPY,), (0, 0))[0], whole)
+
+
+def going_cold(stores: frozenset[int] | None, href: Callable[[int, str], str]) -> Panel:
+    """Per store, how many buyers and prospects the daily health check found going
+    cold (as of its last run: a snapshot, not a figure of the period)."""
+    fits = list(health.fits(stores))
+    panel = Panel("cold", _("Customers going cold"), "hbar", stacked=False,
+                  columns=[Column(_("Buyers going cold")), Column(_("Prospects going cold"))],
+                  note=_("As of the last daily check, whatever the period."),
+                  nothing=_("Nobody is going cold, as of the last daily check."))
+    if not any(f.as_of for f in fits):
+        panel.missing = _("The daily relationship check has not run for these stores yet.")
+        return panel
+    for fit in fits:
+        if fit.as_of is None:
+            continue
+        cells = [Cell(fit.cold_buyers, _number(fit.cold_buyers), href(fit.store_id, "buyers")),
+                 Cell(fit.cold_prospects, _number(fit.cold_prospects),
+                      href(fit.store_id, "prospects"))]
+        panel.rows.append(Row(fit.store.name, cells, href(fit.store_id, "buyers")))
+    return panel
 
 
 def not_yet(key: str, title: str, why: str) -> Panel:

@@ -28,8 +28,9 @@ from touchflow.flows.templates import (
     unknown_attributes,
 )
 
-# "answered": a customer answered a check-in (any answer); "happy": a happy answer.
-TRIGGERS = ("visit", "purchase", "answered", "happy")
+# "answered": a customer answered a check-in (any answer); "happy": a happy answer;
+# "manual": entered only when a manager enrols a segment (the customers going cold).
+TRIGGERS = ("visit", "purchase", "answered", "happy", "manual")
 VISIT_CLASSES = ("type1", "type2", "type3", "type4", "grey")
 EXIT_RULES = ("purchase", "opt_out", "unhappy")
 STEP_KINDS = (

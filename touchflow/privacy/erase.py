@@ -40,6 +40,7 @@ from touchflow.customers.models import (
 from touchflow.delivery.call_tasks import cancel_open_call_tasks
 from touchflow.delivery.enrollments import leave
 from touchflow.delivery.models import Attempt, CallTask, Touch
+from touchflow.health.models import CustomerHealth
 from touchflow.messaging.models import Notice
 from touchflow.privacy import audit
 from touchflow.privacy.actor import Requester
@@ -124,6 +125,9 @@ def _records(ids: list[int]) -> dict[str, int]:
     """Clear the free text of the customer's rows; keep their numbers and states."""
     Customer.objects.filter(pk__in=ids).update(name="", tags=[], country="")
     CustomerExternalId.objects.filter(customer_id__in=ids).delete()
+    # What the health check concluded about them (rebuilt daily; an erased customer is
+    # never marked again).
+    CustomerHealth.objects.filter(customer_id__in=ids).delete()
     # Each store's own name for the person (decision 0008) goes with the main one.
     CustomerStore.objects.filter(customer_id__in=ids).exclude(name="").update(name="")
     counts = {

@@ -35,6 +35,8 @@ from touchflow.customers.models import (
 )
 from touchflow.delivery.models import Attempt, CallTask, Touch
 from touchflow.flows.models import Enrollment
+from touchflow.health.models import CustomerHealth
+from touchflow.messaging.models import Notice, NoticeState
 from touchflow.privacy import audit
 from touchflow.privacy.actor import Requester
 from touchflow.privacy.erase import family
@@ -131,6 +133,20 @@ def _profile(subject: Subject) -> list[Row]:
         "home_store": c.home_store.name,
         "created_at": plain(c.created_at), "erased_at": plain(erasure.at if erasure else None),
     }]
+
+
+@section("relationship", _("Relationship with each store"), CustomerHealth)
+def _relationship(subject: Subject) -> list[Row]:
+    """What the daily health check concluded (issue 11): how overdue, and why."""
+    rows = CustomerHealth.objects.filter(customer_id__in=subject.ids).select_related("store")
+    return [{
+        "store": h.store.name, "segment": h.segment,
+        "last_purchase_on": plain(h.last_purchase_on),
+        "last_contact_on": plain(h.last_contact_on), "rhythm_days": h.rhythm_days,
+        "rhythm_source": h.rhythm_source, "days_since": h.days_since, "ratio": h.ratio,
+        "p_alive": h.p_alive, "going_cold": h.cold, "reason": h.reason,
+        "checked_at": plain(h.computed_at),
+    } for h in rows.order_by("store__name", "id")]
 
 
 @section("stores", _("Stores"), CustomerStore)
@@ -274,9 +290,10 @@ def _template(messages: Any, language: str) -> Row:
     return {k: chosen.get(k, "") for k in ("subject", "text")} if isinstance(chosen, dict) else {}
 
 
-@section("replies", _("Replies"))
+@section("replies", _("Replies"), Notice)
 def _replies(subject: Subject) -> list[Row]:
-    """What the customer wrote to the stores, and what staff answered."""
+    """What the customer wrote to the stores, and what staff or Touchflow answered (a
+    notice — a STOP confirmation, a welcome — is here once sent; until then, below)."""
     rows = TimelineEvent.objects.filter(
         customer_id__in=subject.ids, kind__in=[EventKind.MESSAGE_IN, EventKind.MESSAGE_OUT]
     ).select_related("store", "staff").order_by("at", "id")
@@ -284,7 +301,11 @@ def _replies(subject: Subject) -> list[Row]:
         "at": plain(r.at), "direction": "in" if r.kind == EventKind.MESSAGE_IN else "out",
         "channel": r.data.get("channel", ""), "text": r.data.get("text", ""),
         "store": r.store.name if r.store else "", "staff": _staff(r.staff),
-    } for r in rows]
+    } for r in rows] + [{
+        "at": plain(n.created_at), "direction": "out", "channel": n.channel, "text": n.text,
+        "store": n.store.name if n.store else "", "staff": "", "not_sent": n.state,
+    } for n in Notice.objects.filter(customer_id__in=subject.ids)
+        .exclude(state=NoticeState.SENT).select_related("store").order_by("created_at", "id")]
 
 
 @section("tasks", _("Call tasks"), CallTask)

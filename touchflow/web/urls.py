@@ -5,6 +5,7 @@ from django.urls import path
 from touchflow.web.views import (
     auth,
     chains,
+    cold,
     counter,
     customers,
     dashboard,
@@ -50,6 +51,8 @@ urlpatterns = [
          name="escalation-resolve"),
     path("referrals/", referrals.referral_list, name="referrals"),
     path("referrals/<int:pk>/decide/", referrals.referral_decide, name="referral-decide"),
+    path("cold/", cold.cold_page, name="cold"),
+    path("cold/enrol/", cold.cold_enrol, name="cold-enrol"),
     path("u/<str:token>", unsubscribe.unsubscribe, name="unsubscribe"),
     path("r/<str:token>", rating.rating, name="rating"),
     path("ref/<str:code>", referral.referral_landing, name="referral"),

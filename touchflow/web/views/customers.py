@@ -13,12 +13,14 @@ from django.urls import reverse
 from django.utils.translation import get_language
 from django.views.decorators.http import require_GET, require_POST
 
+from touchflow.core import clock
 from touchflow.core import text as limits
 from touchflow.core.errors import InvalidInput
 from touchflow.core.text import check_text
 from touchflow.customers import visibility
 from touchflow.customers.actions import resolve, visible_customers
 from touchflow.customers.models import ContactPoint, Customer
+from touchflow.health.card import standings
 from touchflow.messaging.replies import reply, routes
 from touchflow.stores.models import Store
 from touchflow.web.errors import message
@@ -117,6 +119,8 @@ def _detail(request: HttpRequest, pk: int, reply_error: str = "", draft: str = "
         "stores": Store.objects.filter(pk__in=view.store_ids).order_by("name"),
         "rows": rows(customer, get_language() or "en", stores),
         "routes": routes(customer, staff),
+        # Relationship health, only of the viewer's stores (decision 0024).
+        "health": standings(customer, stores, clock.now()),
         "reply_error": reply_error,
         "draft": draft,
     }

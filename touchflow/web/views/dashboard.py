@@ -133,6 +133,9 @@ def _panels(scope: Scope, filters: Filters) -> list[Panel]:
             query.pop("seller")
         return f"{reverse('web:visits')}?{urlencode(query)}"
 
+    def cold_href(store: int, segment: str) -> str:
+        return f"{reverse('web:cold')}?{urlencode({'store': store, 'segment': segment})}"
+
     language = get_language() or "en"
     return [
         panels.visits_by_type(scope, visits_href),
@@ -142,10 +145,9 @@ def _panels(scope: Scope, filters: Filters) -> list[Panel]:
         panels.outcomes_by_channel(scope),
         panels.check_ins(scope),
         panels.aftercare(scope),
-        panels.not_yet("cold", _("Customers going cold"),
-                       _("Counted by the daily relationship check, which this deployment "
-                         "does not run yet.")),
-        panels.not_yet("effort", _("Effort on those who bought (the 20 % rule)"),
+        panels.going_cold(scope.stores, cold_href),
+        panels.not_yet("effort",
+                       _("Effort on those who bought (the %(share)s rule)") % {"share": "20 %"},
                        _("Needs the time staff log on tasks, which Touchflow does not "
                          "record yet.")),
     ]
