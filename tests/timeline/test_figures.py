@@ -3,15 +3,15 @@ written, folded by the worker's chore, and always equal to a recount of the time
 
 from __future__ import annotations
 
-import gzip
 import random
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.test_replay import _history
 from touchflow import replay
 from touchflow.customers.actions import ContactInput
 from touchflow.funnel.visits import log_visit
@@ -21,21 +21,6 @@ from touchflow.timeline import figures
 from touchflow.timeline.models import Figure, FigureDelta, TimelineEvent
 from touchflow.visits import queries as visits
 from touchflow.visits.models import Reason
-
-HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
-
-
-def _history(path: Path, seed: int, invoices: int = 90, customers: int = 14) -> Path:
-    rng = random.Random(seed)
-    start = datetime(2011, 3, 1, 10, 0, tzinfo=UTC)
-    rows = [HEADER]
-    for n in range(invoices):
-        when = start + timedelta(minutes=rng.randint(0, 60 * 24 * 60))
-        rows.append(f"{540000 + n},P{n},THING,{rng.randint(1, 5)},"
-                    f"{when:%Y-%m-%d %H:%M:%S},{rng.randint(1, 90)}.25,"
-                    f"{12000 + rng.randrange(customers)},United Kingdom\n")
-    path.write_bytes(gzip.compress("".join(rows).encode()))
-    return path
 
 
 def _random_visits(store: Store, rng: random.Random, count: int) -> None:
@@ -68,7 +53,8 @@ def test_the_figures_kept_as_events_arrive_equal_a_recount_of_the_timeline(
     tmp_path: Path, seed: int
 ) -> None:
     rng = random.Random(seed)
-    replay.run(_history(tmp_path / "history.csv.gz", seed), f"fig-{seed}", seed=seed)
+    history = _history(tmp_path / "history.csv.gz", invoices=90, customers=14, seed=seed)
+    replay.run(history, f"fig-{seed}", seed=seed)
     store = replay._store(f"fig-{seed}")
     _random_visits(store, rng, 40)
     kept = figures.snapshot()  # deltas not folded yet, and folded ones
@@ -85,7 +71,7 @@ def test_the_figures_kept_as_events_arrive_equal_a_recount_of_the_timeline(
 @pytest.mark.django_db(transaction=True)
 def test_a_row_written_around_the_figures_is_found_by_the_recount(tmp_path: Path) -> None:
     """The equality above can fail: a purchase row written without its count differs."""
-    replay.run(_history(tmp_path / "history.csv.gz", 5, invoices=20, customers=4),
+    replay.run(_history(tmp_path / "history.csv.gz", invoices=20, customers=4, seed=5),
                "fig-x", seed=5)
     kept = figures.snapshot()
     row = TimelineEvent.objects.filter(kind="purchase").first()
