@@ -45,7 +45,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Sum
 
 from touchflow.core import clock
 from touchflow.core.bulk import insert_many
@@ -347,16 +346,22 @@ def totals(metric: str, *, stores: Iterable[int] | None, since: date, until: dat
         where["store_id__in"] = list(stores)
     if staff is not None:
         where["staff_id"] = staff
-    result: dict[tuple[Any, ...], tuple[int, Decimal]] = {}
-    for model in (Figure, FigureDelta):
-        rows = (model.objects.filter(**where).order_by().values(*by)
-                .annotate(total_n=Sum("n"), total_amount=Sum("amount")))
-        for row in rows:
-            key = tuple(row[c] for c in by)
-            n, amount = result.get(key, (0, _ZERO))
-            result[key] = (n + int(row["total_n"] or 0),
-                           amount + Decimal(row["total_amount"] or 0))
-    return result
+    if not set(by) <= set(KEY_COLUMNS):
+        raise ValueError(f"by: only {', '.join(KEY_COLUMNS)}")
+    # One statement, so one snapshot: a fold committing between a read of the folded
+    # figures and one of the deltas would count its deltas twice or not at all.
+    parts = [model.objects.filter(**where).order_by().values_list(*by, "n", "amount")
+             .query.sql_with_params() for model in (Figure, FigureDelta)]
+    both = " UNION ALL ".join(f"SELECT * FROM ({sql}) part{i}"
+                              for i, (sql, _p) in enumerate(parts))
+    grouped = ", ".join(by)
+    sql = (f"SELECT {grouped + ', ' if by else ''}sum(n), sum(amount) FROM ({both}) figures"
+           + (f" GROUP BY {grouped}" if by else ""))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*parts[0][1], *parts[1][1]])
+        rows = cursor.fetchall()
+    return {tuple(row[:-2]): (int(row[-2]), Decimal(str(row[-1] or 0)))
+            for row in rows if row[-2]}
 
 
 def snapshot() -> dict[tuple[Any, ...], tuple[int, Decimal]]:
