@@ -105,7 +105,9 @@ def test_enroll_many_probes_the_unique_index_instead_of_an_anti_join(store: Stor
     with connection.execute_wrapper(spy):
         assert enroll_many(flow, Customer.active.all(), store=store) == 1
     inserts = [s for s in seen if s.startswith("INSERT INTO")]
-    assert len(inserts) == 3
+    # Enrollments, their first touches, their timeline rows; then their count for the
+    # dashboard, one row for the whole segment.
+    assert len(inserts) == 4 and "timeline_figuredelta" in inserts[3]
     assert all("NOT EXISTS" not in s for s in inserts)
     assert "ON CONFLICT (flow_id, customer_id) WHERE state = 'active' DO NOTHING" in inserts[0]
 

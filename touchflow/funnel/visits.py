@@ -164,7 +164,7 @@ class _VisitWrite:
         if customer is not None:
             timeline.append(events.visit_row(visit))
         events.write_rows(timeline)
-        events.visit_counted(visit)
+        events.visit_counted(visit, self.store.time_zone)
         if customer is not None:
             # A sale first: it ends the chains that exit on purchase before the
             # visit's own chains begin.

@@ -292,11 +292,12 @@ def visit_row(visit: VisitRecord) -> TimelineEvent:
     )
 
 
-def visit_counted(visit: VisitRecord) -> None:
+def visit_counted(visit: VisitRecord, time_zone: str) -> None:
     """Count a visit in the figures — every visit, with a customer or without (a visit
-    without one has no timeline row; ``figures.COUNTED_ELSEWHERE``)."""
+    without one has no timeline row; ``figures.COUNTED_ELSEWHERE``). ``time_zone``: the
+    store's, whose calendar the day is counted on."""
     figures.record([(EventKind.VISIT, visit.occurred_at, visit.store_id, visit.staff_id,
-                     visit_data(visit))], skip=frozenset())
+                     visit_data(visit))], skip=frozenset(), known={visit.store_id: time_zone})
 
 
 def visit_logged(visit: VisitRecord) -> TimelineEvent:

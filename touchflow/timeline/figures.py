@@ -193,7 +193,11 @@ def zone(store_id: int | None) -> tzinfo:
 
 
 def _zone_of(store_id: int) -> tzinfo:
-    name = Store.objects.filter(pk=store_id).values_list("time_zone", flat=True).first()
+    return _parse_zone(
+        Store.objects.filter(pk=store_id).values_list("time_zone", flat=True).first())
+
+
+def _parse_zone(name: str | None) -> tzinfo:
     try:
         return zoneinfo.ZoneInfo(name or "UTC")
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -206,12 +210,14 @@ def _zone_of(store_id: int) -> tzinfo:
 COUNTED_ELSEWHERE = frozenset({EventKind.VISIT.value})
 
 
-def tally(rows: Iterable[Row], skip: frozenset[str] = COUNTED_ELSEWHERE
-          ) -> dict[tuple[Any, ...], list[Any]]:
+def tally(rows: Iterable[Row], skip: frozenset[str] = COUNTED_ELSEWHERE,
+          known: Mapping[int, str] | None = None) -> dict[tuple[Any, ...], list[Any]]:
     """The rows' counts added up by key (``KEY_COLUMNS``) → [n, amount]; rows of the
-    kinds in ``skip`` are counted by another path."""
+    kinds in ``skip`` are counted by another path. ``known``: store id → time zone name,
+    for a caller that holds the store (no lookup)."""
     totals: dict[tuple[Any, ...], list[Any]] = {}
-    zones: dict[int | None, tzinfo] = {}  # looked up once per store and call
+    # Looked up once per store and call.
+    zones: dict[int | None, tzinfo] = {k: _parse_zone(v) for k, v in (known or {}).items()}
     for kind, at, store_id, staff_id, data in rows:
         if kind in skip:
             continue
@@ -233,9 +239,10 @@ def tally(rows: Iterable[Row], skip: frozenset[str] = COUNTED_ELSEWHERE
     return totals
 
 
-def record(rows: Iterable[Row], skip: frozenset[str] = COUNTED_ELSEWHERE) -> None:
+def record(rows: Iterable[Row], skip: frozenset[str] = COUNTED_ELSEWHERE,
+           known: Mapping[int, str] | None = None) -> None:
     """Count ``rows`` (written in the caller's transaction) as deltas."""
-    totals = tally(rows, skip)
+    totals = tally(rows, skip, known)
     if totals:
         _insert(FigureDelta._meta.db_table, totals)
 
