@@ -229,14 +229,18 @@ def tally(rows: Iterable[Row], skip: frozenset[str] = COUNTED_ELSEWHERE,
             where = zones[store_id] = zone(store_id)
         day = at.astimezone(where).date()
         for metric, staff, k1, k2, k3, k4, n, amount in counts:
-            key = (day, store_id or 0, staff, metric, k1, k2, k3, k4)
-            total = totals.get(key)
-            if total is None:
-                totals[key] = [n, amount]
-            else:
-                total[0] += n
-                total[1] += amount
+            _add(totals, (day, store_id or 0, staff, metric, k1, k2, k3, k4), n, amount)
     return totals
+
+
+def _add(totals: dict[tuple[Any, ...], list[Any]], key: tuple[Any, ...], n: int,
+         amount: Decimal) -> None:
+    total = totals.get(key)
+    if total is None:
+        totals[key] = [n, amount]
+    else:
+        total[0] += n
+        total[1] += amount
 
 
 def record(rows: Iterable[Row], skip: frozenset[str] = COUNTED_ELSEWHERE,
@@ -330,12 +334,7 @@ def _chunks(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
 
 def _merge(into: dict[tuple[Any, ...], list[Any]], more: dict[tuple[Any, ...], list[Any]]) -> None:
     for key, (n, amount) in more.items():
-        total = into.get(key)
-        if total is None:
-            into[key] = [n, amount]
-        else:
-            total[0] += n
-            total[1] += amount
+        _add(into, key, n, amount)
 
 
 # -- reading ----------------------------------------------------------------------------
