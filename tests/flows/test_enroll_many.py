@@ -13,6 +13,7 @@ from touchflow.funnel.chains import set_status
 from touchflow.funnel.customers import resolve_customer
 from touchflow.integrations.actor import Actor
 from touchflow.stores.models import Store
+from touchflow.timeline import figures
 from touchflow.timeline.models import TimelineEvent
 
 CHAIN = """\
@@ -53,3 +54,8 @@ def test_a_segment_is_enrolled_once_with_due_times_in_each_customers_zone(store:
     rows = TimelineEvent.objects.filter(kind="enrolled")
     assert rows.count() == 3
     assert rows.first().data == {"flow": "winback", "flow_name": "Win back"}
+    # The dashboard counts them as the timeline has them: three, in one row per call.
+    kept = figures.snapshot()
+    assert [n for key, (n, _a) in kept.items() if key[3] == "enrolled"] == [3]
+    figures.rebuild()
+    assert figures.snapshot() == kept

@@ -382,7 +382,7 @@ def enrolled_insert_sql(vendor: str) -> str:
 def segment_enrolled(store_id: int, at: datetime, flow_slug: str, count: int) -> None:
     """Count the ``enrolled`` rows ``enrolled_insert_sql`` wrote for a segment (the
     database built them; the figures need only how many)."""
-    figures.record([(EventKind.ENROLLED, at, store_id, None, {"flow": flow_slug})] * count)
+    figures.record_times((EventKind.ENROLLED, at, store_id, None, {"flow": flow_slug}), count)
 
 
 def insert_touch_rows(rows: Sequence[Sequence[Any]]) -> None:

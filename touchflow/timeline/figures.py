@@ -251,6 +251,14 @@ def record(rows: Iterable[Row], skip: frozenset[str] = COUNTED_ELSEWHERE,
         _insert(FigureDelta._meta.db_table, totals)
 
 
+def record_times(row: Row, times: int) -> None:
+    """Count ``times`` rows like ``row`` at once (a segment's enrolments: the database
+    wrote them by the thousand, one count row is all the figures need)."""
+    totals = {key: [n * times, amount * times] for key, (n, amount) in tally([row]).items()}
+    if totals and times:
+        _insert(FigureDelta._meta.db_table, totals)
+
+
 def _insert(table: str, totals: dict[tuple[Any, ...], list[Any]]) -> None:
     insert_many(table, COLUMNS, [(key[0].isoformat(), *key[1:], n, amount)
                                  for key, (n, amount) in totals.items()])
