@@ -76,6 +76,11 @@ def test_a_salesperson_sees_only_their_own_figures(
         f"/dashboard/?seller={two_stores['bogdan'].pk}").content.decode()  # type: ignore[attr-defined]
     assert "Your own figures." in html
     assert "Anna Nowak" in _table(html, "visits") and "Bogdan" not in html
+    # What the store's chains sent, its complaints and its customers going cold are
+    # the manager's figures, not hers.
+    for store_wide in ("chains", "channels", "aftercare", "cold", "effort"):
+        assert f'id="panel-{store_wide}"' not in html
+    assert "Messages sent" not in html
 
 
 def test_each_panel_downloads_as_csv_and_a_number_opens_its_visits(

@@ -276,21 +276,22 @@ class Headline:
         return round(self.now - self.before, 1)
 
 
-def headlines(scope: Scope) -> list[Headline]:
-    """This period against the one before, in a handful of numbers."""
+def headlines(scope: Scope, *, own_only: bool = False) -> list[Headline]:
+    """This period against the one before, in a handful of numbers (a salesperson's
+    own: without the store's messages)."""
     before = Scope(scope.stores, scope.staff, scope.period.previous())
 
     def headline(label: str, measure: Callable[[Scope], float | None], unit: str = ""
                  ) -> Headline:
         return Headline(label, measure(scope), measure(before), unit)
 
-    return [
+    shown = [
         headline(_("Visits"), _visits),
         headline(_("Contacts taken"), _taken_share, "%"),
         headline(_("Grey visits (not asked)"), _grey_share, "%"),
-        headline(_("Messages sent"), _sent),
         headline(_("Happy answers"), _happy_share, "%"),
     ]
+    return shown if own_only else [*shown[:3], headline(_("Messages sent"), _sent), shown[3]]
 
 
 def _visits(scope: Scope) -> float:

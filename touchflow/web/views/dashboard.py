@@ -58,7 +58,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         filters.seller.pk if filters.seller else None,
         filters.period,
     )
-    built = _panels(scope, filters)
+    built = _panels(scope, filters, own_only=not staff.is_manager)
     wanted = request.GET.get("csv")
     if wanted:
         found = next((p for p in built if p.key == wanted), None)
@@ -66,7 +66,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             return _csv(found, filters)
     context = {
         "filters": filters, "stores": stores, "sellers": _sellers(staff, stores),
-        "panels": built, "headlines": panels.headlines(scope),
+        "panels": built, "headlines": panels.headlines(scope, own_only=not staff.is_manager),
         "previous": filters.period.previous(), "own_only": not staff.is_manager,
         "csv_query": urlencode(filters.query()),
     }
@@ -126,7 +126,9 @@ def _day(raw: str | None, field: str, problems: list[str]) -> date | None:
         return None
 
 
-def _panels(scope: Scope, filters: Filters) -> list[Panel]:
+def _panels(scope: Scope, filters: Filters, *, own_only: bool) -> list[Panel]:
+    """Every panel for a manager; a salesperson's own figures only — what they did,
+    not the store's messages, complaints or customers going cold."""
     def visits_href(**keys: Any) -> str:
         query = filters.query(**{k: v for k, v in keys.items() if v})
         if "seller" in query and query["seller"] == 0:
@@ -137,13 +139,18 @@ def _panels(scope: Scope, filters: Filters) -> list[Panel]:
         return f"{reverse('web:cold')}?{urlencode({'store': store, 'segment': segment})}"
 
     language = get_language() or "en"
-    return [
+    own = [
         panels.visits_by_type(scope, visits_href),
         panels.contact_capture(scope, visits_href),
         panels.reasons(scope, visits_href, language[:2]),
+        panels.check_ins(scope),
+    ]
+    if own_only:
+        return own
+    return own[:3] + [
         panels.outcomes_by_chain(scope),
         panels.outcomes_by_channel(scope),
-        panels.check_ins(scope),
+        own[3],
         panels.aftercare(scope),
         panels.going_cold(scope.stores, cold_href),
         panels.not_yet("effort",
