@@ -107,6 +107,11 @@ def _names(staff_ids: Iterable[int]) -> dict[int, str]:
     return {pk: f"{first} {last}".strip() or user for pk, first, last, user in rows}
 
 
+def _sellers(counts: dict[tuple[Any, ...], tuple[int, Decimal]]) -> list[int]:
+    """The staff ids of counts keyed (staff, …), "no seller" (0) last."""
+    return sorted({key[0] for key in counts}, key=lambda s: (s == 0, s))
+
+
 def _number(n: float | None) -> str:
     return "" if n is None else f"{n:,.0f}".replace(",", "\u202f")
 
@@ -118,7 +123,7 @@ def _share(part: int, whole: int) -> float | None:
 def visits_by_type(scope: Scope, href: Href) -> Panel:
     counts = _count(scope, "visit", ["staff_id", "k1"])
     classes = list(VisitClass)
-    sellers = sorted({s for s, _c in counts}, key=lambda s: (s == 0, s))
+    sellers = _sellers(counts)
     names = _names(sellers)
     panel = Panel("visits", _("Visits by type, per seller"), "bar", stacked=True,
                   columns=[Column(str(c.label), muted=c == VisitClass.GREY) for c in classes],
@@ -132,7 +137,7 @@ def visits_by_type(scope: Scope, href: Href) -> Panel:
 
 def contact_capture(scope: Scope, href: Href) -> Panel:
     counts = _count(scope, "visit", ["staff_id", "k2"])
-    sellers = sorted({s for s, _c in counts}, key=lambda s: (s == 0, s))
+    sellers = _sellers(counts)
     names = _names(sellers)
     captures = list(ContactCapture)
     panel = Panel("capture", _("Contacts asked for and taken, per seller"), "hbar",
@@ -155,7 +160,7 @@ def reasons(scope: Scope, href: Href, language: str) -> Panel:
     counts = _count(scope, "visit", ["staff_id", "k3"])
     listed = list(Reason.objects.order_by("kind", "position", "code"))
     used = [r for r in listed if any(code == r.code for _s, code in counts)]
-    sellers = sorted({s for s, code in counts if code}, key=lambda s: (s == 0, s))
+    sellers = _sellers({k: v for k, v in counts.items() if k[1]})
     names = _names(sellers)
     columns = [Column(f"{r.label(language)} ({_kind(r.kind)})") for r in used]
     panel = Panel("reasons", _("Why people left without buying, per seller"), "hbar",
@@ -224,7 +229,7 @@ MOODS = ((HAPPY, gettext_lazy("Happy")), (NEUTRAL, gettext_lazy("Neither")),
 
 def check_ins(scope: Scope) -> Panel:
     counts = _count(scope, "check_in", ["staff_id", "k1"])
-    sellers = sorted({s for s, _m in counts}, key=lambda s: (s == 0, s))
+    sellers = _sellers(counts)
     names = _names(sellers)
     panel = Panel("check_ins", _("Answers to check-ins, per seller"), "hbar", stacked=True,
                   columns=[Column(str(label), muted=mood == NEUTRAL) for mood, label in MOODS],

@@ -300,12 +300,6 @@ def visit_counted(visit: VisitRecord, time_zone: str) -> None:
                      visit_data(visit))], skip=frozenset(), known={visit.store_id: time_zone})
 
 
-def visit_logged(visit: VisitRecord) -> TimelineEvent:
-    row = visit_row(visit)
-    _save(row)
-    return row
-
-
 def purchase_data(purchase: PurchaseRecord) -> PurchaseData:
     return {
         "amount": str(purchase.amount),

@@ -181,11 +181,6 @@ _RULES: dict[str, _Rule] = {
 # -- writing and folding ----------------------------------------------------------------
 
 
-def local_day(store_id: int | None, at: datetime) -> date:
-    """The day ``at`` falls on in the store's time zone (UTC for no store)."""
-    return at.astimezone(zone(store_id)).date()
-
-
 def zone(store_id: int | None) -> tzinfo:
     if not store_id:
         return UTC
