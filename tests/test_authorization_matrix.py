@@ -275,7 +275,14 @@ WEB: dict[str, list[Rule]] = {
                                           lambda w: f"/visits/?store={w.other.pk}"
                                                     "&since=2020-01-01")))],
     "web:customers": [Rule("staff", get(pick(lambda w: "/customers/",
-                                             lambda w: "/customers/?q=%2B447911123456")))],
+                                             lambda w: "/customers/?q=%2B447911123456"))),
+                      # The CSV of every filter; the other store or its seller asked for
+                      # by id is refused by name (400), nothing of theirs shown.
+                      Rule("staff", get(pick(
+                          lambda w: "/customers/?csv=1&cold=any&sort=last_visit",
+                          lambda w: f"/customers/?csv=1&store={w.other.pk}"
+                                    f"&seller={w.staff['london'].pk}&visit_class=type3"
+                                    "&chain=follow-up&tag=vip")), allowed=(200, 400))],
     "web:customer": [Rule("staff", get(lambda w, which: f"/customers/{_customer(w, which)}/"),
                           scoped=True)],
     "web:customer_reply": [Rule("staff", post(
@@ -288,11 +295,17 @@ WEB: dict[str, list[Rule]] = {
     "web:chain-status": [Rule("manager", post("/chains/follow-up/status/",
                                               lambda w, which: {"status": "active"}),
                               allowed=(302,))],
-    "web:tasks": [Rule("staff", get("/tasks/"))],
+    # Another store asked for by id: the filter is refused (said on the page), own shown.
+    "web:tasks": [Rule("staff", get(pick(lambda w: "/tasks/?when=all",
+                                         lambda w: f"/tasks/?when=all&store={w.other.pk}")))],
     # No result chosen: the task stays open, the inbox says so (302); another store's: 404.
     "web:task-done": [Rule("staff", post(lambda w, which: f"/tasks/{w.tasks[which].pk}/done/",
                                          lambda w, which: {"result": ""}),
                            allowed=(302,), scoped=True)],
+    # No time chosen: refused beside the field, the inbox shown again (422); another's: 404.
+    "web:task-later": [Rule("staff", post(lambda w, which: f"/tasks/{w.tasks[which].pk}/later/",
+                                          lambda w, which: {"later": "at", "when": ""}),
+                            allowed=(422,), scoped=True)],
     "web:dead-letters": [Rule("manager", get("/dead-letters/"))],
     # A group is named by its normalised reason: London's "LDNERR" is no Warsaw group.
     "web:dead-letter-group": [Rule("manager", get(pick(
@@ -592,12 +605,15 @@ def _send(client: Client, method: str, path: str, data: dict[str, Any] | None) -
             response = client.post(path, data or {})
         else:
             response = client.get(path)
+        if getattr(response, "streaming", False):  # read while its rows are there
+            response.body = b"".join(response.streaming_content)
         transaction.set_rollback(True)
     return response
 
 
 def _leaks(response: Any, sent: str) -> list[str]:
-    body = response.content.decode(errors="replace") + response.get("Location", "")
+    content = response.body if getattr(response, "streaming", False) else response.content
+    body = content.decode(errors="replace") + response.get("Location", "")
     return [m for m in MARKERS if m.lower() in body.lower() and m.lower() not in sent.lower()]
 
 

@@ -80,7 +80,8 @@ def test_a_recent_reply_a_staff_answer_or_a_call_counts_a_stop_does_not(
     people.writes(store, stopped, 1, stop=True)
     answered = people.buys(store, people.customer(store), 60, 50, 40, 30)
     events.reply_sent(answered.pk, at(store, 3), store_id=store.pk, staff_id=manager.pk,
-                      channel="sms", text="Thanks!", to="+48501000000", provider_id="x")
+                      channel="sms", text="Thanks!", to="+48501000000", provider_id="x",
+                      bought=True)
     called = people.buys(store, people.customer(store), 60, 50, 40, 30)
     _call(store, called, 4, "reached")
     unanswered = people.buys(store, people.customer(store), 60, 50, 40, 30)

@@ -9,6 +9,8 @@ from django.test import Client
 
 from tests.messaging.fakes.base import Answer
 from tests.messaging.test_core import MiniTelegram, chat_of, telegram  # noqa: F401
+from touchflow.funnel.purchases import record_purchase
+from touchflow.integrations.actor import Actor
 from touchflow.messaging import accounts, inbound
 from touchflow.messaging.models import ChannelAccount
 from touchflow.messaging.providers.base import Text
@@ -40,6 +42,15 @@ def test_a_reply_goes_out_on_the_customers_chat_and_onto_the_timeline(
         salesperson.pk, "telegram", "Yes, two left."
     )
     assert "Yes, two left." in client.get(f"/customers/{visit.customer_id}/").content.decode()
+    # The 20% rule: she had not bought, so this was effort on a prospect; once she has,
+    # a reply is effort on a buyer.
+    assert row.data["bought"] is False
+    record_purchase(store=visit.store, actor=Actor(source="api"), customer=visit.customer,
+                    amount="10.00")
+    client.post(f"/customers/{visit.customer_id}/reply",
+                {"channel": "telegram", "text": "It is ready for you."})
+    assert [r.data["bought"] for r in TimelineEvent.objects.filter(
+        kind="message_out").order_by("id")] == [False, True]
 
 
 def test_a_refused_or_empty_reply_says_why_and_keeps_the_draft(

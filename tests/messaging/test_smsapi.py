@@ -294,7 +294,9 @@ def test_a_reply_lands_on_the_timeline(
     response = post(client, account, mo("7001", "48501234567", "Dziękuję, wrócę!"))
     assert (response.status_code, response.content) == (200, b"OK")
     event = TimelineEvent.objects.get(kind=EventKind.MESSAGE_IN)
-    assert event.data == {"channel": "sms", "text": "Dziękuję, wrócę!", "from": CUSTOMER}
+    # Credited to the message it answers: the chain's touch sent just before.
+    assert event.data == {"channel": "sms", "text": "Dziękuję, wrócę!", "from": CUSTOMER,
+                          "flow": "warming", "step": "thank-you"}
     assert event.at == datetime.fromtimestamp(1780412500, UTC)
     post(client, account, mo("7001", "48501234567", "Dziękuję, wrócę!"))
     assert TimelineEvent.objects.filter(kind=EventKind.MESSAGE_IN).count() == 1

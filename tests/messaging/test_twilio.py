@@ -332,7 +332,8 @@ def test_a_reply_lands_on_the_timeline_and_twilio_gets_empty_twiml(
     assert response["Content-Type"] == "text/xml"
     assert response.content == b'<?xml version="1.0" encoding="UTF-8"?><Response/>'
     event = TimelineEvent.objects.get(kind=EventKind.MESSAGE_IN)
-    assert event.data == {"channel": "sms", "text": "Dziękuję, wrócę!", "from": CUSTOMER}
+    assert event.data == {"channel": "sms", "text": "Dziękuję, wrócę!", "from": CUSTOMER,
+                          "flow": "warming", "step": "thank-you"}
     hook(client, account, incoming("SM" + "a" * 32, CUSTOMER, "Dziękuję, wrócę!"))
     assert TimelineEvent.objects.filter(kind=EventKind.MESSAGE_IN).count() == 1
     assert len(fake[0].requests) == 1  # only the touch: no reply to a reply

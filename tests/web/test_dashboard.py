@@ -76,10 +76,13 @@ def test_a_salesperson_sees_only_their_own_figures(
         f"/dashboard/?seller={two_stores['bogdan'].pk}").content.decode()  # type: ignore[attr-defined]
     assert "Your own figures." in html
     assert "Anna Nowak" in _table(html, "visits") and "Bogdan" not in html
-    # What the store's chains sent, its complaints and its customers going cold are
-    # the manager's figures, not hers.
-    for store_wide in ("chains", "channels", "aftercare", "cold", "effort"):
+    # What the store's chains sent and sold, its complaints, its customers going cold
+    # and its effort week by week are the manager's figures, not hers; her own calls and
+    # replies are hers.
+    for store_wide in ("funnel", "revenue", "chains", "channels", "satisfaction_stores",
+                       "satisfaction_categories", "aftercare", "cold", "effort_weeks"):
         assert f'id="panel-{store_wide}"' not in html
+    assert 'id="panel-effort"' in html
     assert "Messages sent" not in html
 
 

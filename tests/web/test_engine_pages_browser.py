@@ -76,15 +76,28 @@ def test_engine_pages_fit_a_phone_and_a_call_is_logged_in_taps(
     base = live_server.url
 
     _sign_in(page, base, "sam")
-    page.goto(f"{base}/tasks/")
+    # The worker ran on a clock ahead of this one: the calls are due "later" from here.
+    page.goto(f"{base}/tasks/?when=all")
     _fits(page)
     page.screenshot(path="/tmp/tasks.png", full_page=True)
-    task = page.locator(".task").first
-    task.locator("label:has(input[value=reached])").click()
-    task.locator("textarea").fill("Happy with the guide.")
-    task.locator("button[type=submit]").click()
+    done = page.locator(".task").first.locator("form[action*='/done/']")
+    done.locator("label:has(input[value=reached])").click()
+    done.locator("textarea").fill("Happy with the guide.")
+    done.locator("input[name=minutes]").fill("4")
+    done.locator("button[type=submit]").click()
     page.wait_for_selector(".message-success")
-    assert CallTask.objects.get(customer=anna).result == "reached"
+    assert (CallTask.objects.get(customer=anna).result, CallTask.objects.get(customer=anna)
+            .minutes) == ("reached", 4)
+    # "Call back later" in two taps: open it, pick tomorrow; the filter stays.
+    other = page.locator(".task").first
+    other.locator("summary").click()
+    _fits(page)
+    page.screenshot(path="/tmp/tasks-later.png", full_page=True)
+    other.locator("button[value=tomorrow]").click()
+    page.wait_for_selector(".message-success")
+    assert page.url.endswith("/tasks/?when=all")
+    moved = CallTask.objects.exclude(customer=anna).get()
+    assert (moved.state, moved.due_at > FIXED_NOW + timedelta(hours=20)) == ("open", True)
 
     page.context.clear_cookies()
     _sign_in(page, base, "maria")

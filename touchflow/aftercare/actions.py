@@ -17,8 +17,10 @@ from touchflow.customers import referrals
 from touchflow.delivery.models import Touch
 from touchflow.flows import answers
 from touchflow.funnel import enrollment as funnel
+from touchflow.purchases.models import Purchase
 from touchflow.stores.models import Store
 from touchflow.timeline import events
+from touchflow.visits.models import Visit
 
 PAGE = "page"  # ``via`` of an answer given on the rating page
 
@@ -86,13 +88,26 @@ def _record(
             purchase_id=row.purchase_id, visit_id=row.visit_id,
             data={"chain": touch.step.flow.name, "step": touch.step.key, "touch": touch.pk,
                   "kind": row.kind, "answer": row.value, "mood": row.mood, "via": via,
-                  "text": text, "changed": changed},
+                  "text": text, "changed": changed, "categories": _categories(row)},
         )
         if row.mood == answers.UNHAPPY:
             escalations.open_for(row, at)
         if not changed:
             _follow_up(touch, row, at)
     return Recorded(row, changed)
+
+
+def _categories(answer: CheckInAnswer) -> list[str]:
+    """What the check-in asked about: the purchase's categories, or the visit's."""
+    if answer.purchase_id is not None:
+        found = Purchase.objects.filter(pk=answer.purchase_id).values_list(
+            "categories", flat=True).first()
+        if found:
+            return list(found)
+    if answer.visit_id is not None:
+        return list(Visit.objects.filter(pk=answer.visit_id).values_list(
+            "categories", flat=True).first() or [])
+    return []
 
 
 def _follow_up(touch: Touch, answer: CheckInAnswer, at: datetime) -> None:

@@ -8,7 +8,7 @@ period" is not the same as "this needs the health check, which has not run".
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy
 from touchflow.flows.answers import HAPPY, NEUTRAL, UNHAPPY
 from touchflow.flows.models import Flow
 from touchflow.health import queries as health
-from touchflow.stores.models import Staff
+from touchflow.stores.models import Category, Staff
 from touchflow.timeline import figures
 from touchflow.visits.classification import ContactCapture, VisitClass
 from touchflow.visits.models import Reason, ReasonKind
@@ -69,6 +69,7 @@ class Row:
 class Column:
     label: str
     muted: bool = False  # drawn grey: the "grey" visits, a seller's miss
+    drawn: bool = True  # False: in the table only (a share beside its count)
 
 
 @dataclass
@@ -188,17 +189,86 @@ TOUCH_OUTCOMES = (
 )
 
 
-def outcomes_by_chain(scope: Scope) -> Panel:
-    by_chain = _count(_everyone(scope), "touch", ["k1", "k4"])
+def outcomes_by_chain(scope: Scope, href: Callable[[str], str]) -> Panel:
+    """Per chain: what its messages became, and the replies and STOPs that answered
+    them (credited to the chain whose message came last, ``delivery.credit``).
+    ``href(chain)``: the customers in that chain."""
+    everyone = _everyone(scope)
+    by_chain = _count(everyone, "touch", ["k1", "k4"])
+    replies = _count(everyone, "reply", ["k1"])
+    stops = _count(everyone, "stop", ["k1"])
     names = dict(Flow.objects.values_list("slug", "name"))
-    chains = sorted({chain for chain, _o in by_chain}, key=lambda s: names.get(s, s))
+    chains = sorted({chain for chain, _o in by_chain} | {c for (c,) in replies if c}
+                    | {c for (c,) in stops if c}, key=lambda s: names.get(s, s))
     panel = Panel("chains", _("Messages per chain"), "bar",
-                  columns=[Column(str(label)) for _o, label in TOUCH_OUTCOMES],
-                  note=_("Delivered and read as the providers report them."))
+                  columns=[*(Column(str(label)) for _o, label in TOUCH_OUTCOMES),
+                           Column(_("Replies")), Column(_("Opted out"))],
+                  note=_("Delivered and read as the providers report them. A reply or a "
+                         "STOP counts for the chain whose message came last in the week "
+                         "before it."))
     for chain in chains:
-        cells = [Cell(n, _number(n)) for outcome, _l in TOUCH_OUTCOMES
+        if not chain:
+            continue
+        cells = [Cell(n, _number(n), href(chain)) for outcome, _l in TOUCH_OUTCOMES
                  for n in [by_chain.get((chain, outcome), (0, 0))[0]]]
-        panel.rows.append(Row(names.get(chain, chain), cells))
+        cells += [Cell(n, _number(n), href(chain)) for n in (
+            replies.get((chain,), (0, 0))[0], stops.get((chain,), (0, 0))[0])]
+        panel.rows.append(Row(names.get(chain, chain), cells, href(chain)))
+    return panel
+
+
+def funnel(scope: Scope, href: Href) -> Panel:
+    """Lead → contact → return visit → purchase, as counts in the period (each stage
+    counted on its own; not one group of people followed through)."""
+    visits = _count(scope, "visit", ["k2", "k4"])
+    leads = sum(n for n, _a in visits.values())
+    taken = sum(n for (capture, _r), (n, _a) in visits.items()
+                if capture == ContactCapture.TAKEN.value)
+    returns = sum(n for (_c, again), (n, _a) in visits.items() if again == "return")
+    sales = sum(n for n, _a in _count(scope, "visit_sale", []).values())
+    panel = Panel("funnel", _("From a visit to a purchase"), "hbar",
+                  columns=[Column(_("Number")), Column(_("Of visits, per cent"), drawn=False)],
+                  note=_("Visits in the period: all of them; those where contacts were "
+                         "taken; those by customers who had visited the store before; those "
+                         "that ended in a purchase. Revenue: sales credited to chains."))
+    stages = ((_("Visits"), leads, href()),
+              (_("Contacts taken"), taken, href(capture=ContactCapture.TAKEN.value)),
+              (_("Return visits"), returns, href(again="return")),
+              (_("Visits that ended in a purchase"), sales, href(bought="1")))
+    for label, n, link in stages:
+        share = _share(n, leads)
+        panel.rows.append(Row(label, [Cell(n, _number(n), link),
+                                      Cell(share, "" if share is None else f"{share:g}")], link))
+    return panel
+
+
+def revenue(scope: Scope, windows: Sequence[int]) -> Panel:
+    """Sales and revenue per chain and step they are credited to (last touch within
+    the store's window, decided when the sale was recorded: ``delivery.credit``), per
+    currency; sales no chain's message preceded, last."""
+    sales = _count(_everyone(scope), "purchase", ["k2", "k3", "k1"])
+    currencies = sorted({currency for _f, _s, currency in sales if currency})
+    names = dict(Flow.objects.values_list("slug", "name"))
+    days = ", ".join(str(d) for d in sorted(set(windows))) or "14"
+    panel = Panel("revenue", _("Sales credited to chains"), "hbar",
+                  columns=[Column(_("Sales"), drawn=False),
+                           *(Column(_("Revenue, %(currency)s") % {"currency": c})
+                             for c in currencies)],
+                  note=_("Last touch: a sale counts for the chain and step whose message "
+                         "the customer got last within %(days)s days before buying (the "
+                         "store's setting), as decided when the sale was recorded.")
+                  % {"days": days})
+    pairs = sorted({(flow, step) for flow, step, _c in sales},
+                   key=lambda p: (not p[0], names.get(p[0], p[0]), p[1]))
+    for flow, step in pairs:
+        n = sum(v[0] for (f, s, _c), v in sales.items() if (f, s) == (flow, step))
+        cells = [Cell(n, _number(n))]
+        for currency in currencies:
+            amount = sales.get((flow, step, currency), (0, Decimal(0)))[1]
+            cells.append(Cell(float(amount), _number(float(amount))))
+        label = (f"{names.get(flow, flow)} · {step}" if flow
+                 else _("No chain's message before the sale"))
+        panel.rows.append(Row(label, cells))
     return panel
 
 
@@ -242,6 +312,34 @@ def check_ins(scope: Scope) -> Panel:
     return panel
 
 
+def check_ins_by_store(scope: Scope, store_names: Mapping[int, str]) -> Panel:
+    counts = _count(scope, "check_in", ["store_id", "k1"])
+    stores = sorted({store for store, _m in counts}, key=lambda s: store_names.get(s, ""))
+    panel = Panel("satisfaction_stores", _("Answers to check-ins, per store"), "hbar",
+                  stacked=True, columns=[Column(str(label), muted=mood == NEUTRAL)
+                                         for mood, label in MOODS])
+    for store in stores:
+        cells = [Cell(n, _number(n)) for mood, _l in MOODS
+                 for n in [counts.get((store, mood), (0, 0))[0]]]
+        panel.rows.append(Row(store_names.get(store, str(store)), cells))
+    return panel
+
+
+def check_ins_by_category(scope: Scope, language: str) -> Panel:
+    counts = _count(scope, "check_in_category", ["k2", "k1"])
+    labels = {c.slug: c.label(language) for c in Category.objects.all()}
+    slugs = sorted({slug for slug, _m in counts}, key=lambda s: labels.get(s, s))
+    panel = Panel("satisfaction_categories", _("Answers to check-ins, per category"), "hbar",
+                  stacked=True, columns=[Column(str(label), muted=mood == NEUTRAL)
+                                         for mood, label in MOODS],
+                  note=_("A purchase in several categories counts in each."))
+    for slug in slugs:
+        cells = [Cell(n, _number(n)) for mood, _l in MOODS
+                 for n in [counts.get((slug, mood), (0, 0))[0]]]
+        panel.rows.append(Row(labels.get(slug, slug), cells))
+    return panel
+
+
 def aftercare(scope: Scope) -> Panel:
     everyone = _everyone(scope)
     opened = sum(n for n, _a in _count(everyone, "escalation_opened", []).values())
@@ -265,6 +363,96 @@ def aftercare(scope: Scope) -> Panel:
     ):
         panel.rows.append(Row(label, [Cell(value, text)]))
     return panel
+
+
+EFFORT = (("call", "buyer", gettext_lazy("Calls to buyers")),
+          ("call", "prospect", gettext_lazy("Calls to prospects")),
+          ("reply", "buyer", gettext_lazy("Replies to buyers")),
+          ("reply", "prospect", gettext_lazy("Replies to prospects")))
+
+
+def effort(scope: Scope, targets: Mapping[int, int]) -> Panel:
+    """The 20% rule, per member of staff: calls made and replies written to customers
+    who had bought at the store against prospects, the minutes logged on each, and the
+    share that went to buyers beside the target (``targets``: store id → per cent)."""
+    counts = _count(scope, "effort", ["staff_id", "k1", "k2"])
+    target = _target(scope, targets)
+    panel = Panel("effort", _("Effort on those who bought (the 20 per cent rule)"), "",
+                  columns=[*(Column(str(label)) for _w, _h, label in EFFORT),
+                           Column(_("Minutes on buyers")), Column(_("Minutes on prospects")),
+                           Column(_("Share on buyers, per cent")),
+                           Column(_("Share of minutes on buyers, per cent")),
+                           Column(_("Target, per cent"), muted=True)],
+                  note=_target_note(targets),
+                  nothing=_("No calls logged and no replies written in this period."))
+    sellers = _sellers({k: v for k, v in counts.items() if k[2]})
+    names = _names(sellers)
+    for seller in sellers:
+        mine = {(what, whom): v for (s, what, whom), v in counts.items() if s == seller}
+        cells = [Cell(n, _number(n)) for what, whom, _l in EFFORT
+                 for n in [mine.get((what, whom), (0, 0))[0]]]
+        minutes = {whom: sum(float(a) for (_w, h), (_n, a) in mine.items() if h == whom)
+                   for whom in ("buyer", "prospect")}
+        cells += [Cell(minutes[w], _number(minutes[w])) for w in ("buyer", "prospect")]
+        cells += [_percent(_on_buyers(mine)),
+                  _percent(_share(int(minutes["buyer"]),
+                                  int(minutes["buyer"] + minutes["prospect"]))),
+                  _percent(target)]
+        panel.rows.append(Row(names.get(seller, _("No seller")), cells))
+    return panel
+
+
+def effort_by_week(scope: Scope, targets: Mapping[int, int], store_names: Mapping[int, str]
+                   ) -> Panel:
+    """The share of calls and replies that went to buyers, per store and week (weeks
+    from Monday; the first and last may be cut by the period)."""
+    counts = _count(scope, "effort", ["day", "store_id", "k2"])
+    stores = sorted({store for _d, store, whom in counts if whom},
+                    key=lambda s: store_names.get(s, ""))
+    panel = Panel("effort_weeks", _("Share of effort on buyers, per store and week"), "line",
+                  percent=True,
+                  columns=[Column(store_names.get(s, str(s))) for s in stores],
+                  note=_target_note(targets),
+                  nothing=_("No calls logged and no replies written in this period."))
+    weeks: dict[date, dict[int, dict[str, int]]] = {}
+    for (day, store, whom), (n, _a) in counts.items():
+        if not whom:
+            continue
+        week = _as_date(day) - timedelta(days=_as_date(day).weekday())
+        tally = weeks.setdefault(week, {}).setdefault(store, {})
+        tally[whom] = tally.get(whom, 0) + n
+    for week in sorted(weeks):
+        cells = [_percent(_share(t.get("buyer", 0), t.get("buyer", 0) + t.get("prospect", 0)))
+                 for store in stores for t in [weeks[week].get(store, {})]]
+        panel.rows.append(Row(week.isoformat(), cells))
+    return panel
+
+
+def _as_date(day: Any) -> date:
+    return day if isinstance(day, date) else date.fromisoformat(str(day))
+
+
+def _on_buyers(mine: Mapping[tuple[str, str], tuple[int, Decimal]]) -> float | None:
+    buyers = sum(n for (_w, whom), (n, _a) in mine.items() if whom == "buyer")
+    known = sum(n for (_w, whom), (n, _a) in mine.items() if whom)
+    return _share(buyers, known)
+
+
+def _percent(value: float | int | None) -> Cell:
+    return Cell(value, "" if value is None else f"{value:g}")
+
+
+def _target(scope: Scope, targets: Mapping[int, int]) -> int | None:
+    """The target of the stores in view, when they agree on one."""
+    shown = {t for s, t in targets.items() if scope.stores is None or s in scope.stores}
+    return shown.pop() if len(shown) == 1 else None
+
+
+def _target_note(targets: Mapping[int, int]) -> str:
+    values = ", ".join(sorted({f"{t:g}" for t in targets.values()})) or "20"
+    return _("Target: %(target)s per cent of calls and replies on customers who have "
+             "bought at the store (each store sets its own). Minutes: as logged on call "
+             "tasks.") % {"target": values}
 
 
 @dataclass
@@ -344,8 +532,3 @@ def going_cold(stores: frozenset[int] | None, href: Callable[[int, str], str]) -
                       href(fit.store_id, "prospects"))]
         panel.rows.append(Row(fit.store.name, cells, href(fit.store_id, "buyers")))
     return panel
-
-
-def not_yet(key: str, title: str, why: str) -> Panel:
-    """A panel whose data Touchflow does not keep yet: said, not shown as zero."""
-    return Panel(key, title, "", columns=[], missing=why)

@@ -1,5 +1,5 @@
-"""What staff do with delivery's results: log a call task's outcome, resend a dead letter
-(or a touch not known to have been sent).
+"""What staff do with delivery's results: log a call task's outcome or move it to later,
+resend a dead letter (or a touch not known to have been sent).
 
 Also the read side they need: which tasks and dead letters a staff member may see.
 Every write here locks its row first, so two people clicking at once change it once.
@@ -21,6 +21,7 @@ from touchflow.delivery import transitions
 from touchflow.delivery.models import CallResult, CallTask, TaskState, Touch, TouchState
 from touchflow.flows.models import Enrollment, EnrollmentState
 from touchflow.integrations.actor import Actor
+from touchflow.purchases.queries import has_bought
 from touchflow.stores.models import Staff
 from touchflow.timeline import events
 
@@ -61,35 +62,99 @@ def dead_letters_for(staff: Staff) -> QuerySet[Touch]:
     return qs.order_by("-finished_at", "-id")
 
 
-def complete_call_task(task: CallTask, staff: Staff, result: str, note: str = "") -> CallTask:
-    """Log how the call went: the task is done (``done_at``, ``done_by``) and the
-    customer's timeline says so. "Does not want calls" also withdraws contact consent
-    on the phone that was called, recorded as a staff edit on the customer's request.
+# How long a call may be logged as taking (minutes), and how far ahead "call back later"
+# may move one: a longer call or a later date is a typo, not a plan.
+MINUTES_MAX = 600
+LATER_MAX = timedelta(days=60)
+
+
+def check_minutes(minutes: int | None) -> int | None:
+    """``minutes`` if it is None or a whole number in 1..``MINUTES_MAX``; otherwise
+    InvalidInput naming ``minutes``."""
+    if minutes is None:
+        return None
+    if isinstance(minutes, bool) or not isinstance(minutes, int):
+        raise InvalidInput("minutes", "Must be a whole number of minutes.", "invalid")
+    if not 0 < minutes <= MINUTES_MAX:
+        raise InvalidInput("minutes", f"Must be between 1 and {MINUTES_MAX}.", "out_of_range")
+    return minutes
+
+
+def complete_call_task(
+    task: CallTask, staff: Staff, result: str, note: str = "", minutes: int | None = None
+) -> CallTask:
+    """Log how the call went: the task is done (``done_at``, ``done_by``, and the
+    ``minutes`` it took when given) and the customer's timeline says so. "Does not want
+    calls" also withdraws contact consent on the phone that was called, recorded as a
+    staff edit on the customer's request.
 
     Raises InvalidInput for an unknown result, a note with control characters or over
-    ``core.text.NOTE``, or a task that is no longer open.
+    ``core.text.NOTE``, minutes that are not a whole number in 1..``MINUTES_MAX``, or a
+    task that is no longer open.
     """
     check_text("note", note, text.NOTE)
     if result not in CallResult.values:
         raise InvalidInput(
             "result", f"Must be one of: {', '.join(CallResult.values)}.", "invalid_choice"
         )
+    check_minutes(minutes)
     now = clock.now()
     with transaction.atomic():
-        locked = CallTask.objects.select_for_update().get(pk=task.pk)
-        if locked.state != TaskState.OPEN:
-            raise InvalidInput("task", "This task is no longer open.", "not_open")
+        locked = _locked_open(task)
         locked.state = TaskState.DONE
         locked.result = result
         locked.note = note.strip()
+        locked.minutes = minutes
         locked.done_at = now
         locked.done_by = staff
-        locked.save(update_fields=["state", "result", "note", "done_at", "done_by"])
-        touch = Touch.objects.select_related("enrollment__flow", "step").get(pk=locked.touch_id)
-        events.call_logged(touch, staff.pk, now, result, locked.note)
+        locked.save(update_fields=["state", "result", "note", "minutes", "done_at", "done_by"])
+        touch = _touch_of(locked)
+        events.call_logged(touch, staff.pk, now, result, locked.note, minutes=minutes,
+                           bought=has_bought(locked.customer_id, locked.store_id))
         if result == CallResult.DECLINED:
             _withdraw_phone_consent(locked, staff, now)
     return locked
+
+
+def reschedule_call_task(task: CallTask, staff: Staff, when: datetime, note: str = "") -> CallTask:
+    """"Call back later": the open task falls due at ``when`` instead (it leaves the
+    inbox's "due now" until then) and the customer's timeline says when and why. A note
+    given replaces the task's note, so whoever calls next reads it on the task.
+
+    Raises InvalidInput naming ``when`` for a naive time, a time not after now or more
+    than ``LATER_MAX`` ahead; ``note`` as ``complete_call_task``; ``task`` for a task that
+    is no longer open.
+    """
+    check_text("note", note, text.NOTE)
+    now = clock.now()
+    if when.tzinfo is None:
+        raise InvalidInput("when", "Must carry a time zone.", "invalid")
+    if when <= now:
+        raise InvalidInput("when", "Must be later than now.", "past")
+    if when > now + LATER_MAX:
+        raise InvalidInput("when", f"At most {LATER_MAX.days} days ahead.", "too_far")
+    with transaction.atomic():
+        locked = _locked_open(task)
+        locked.due_at = when
+        fields = ["due_at"]
+        if note.strip():
+            locked.note = note.strip()
+            fields.append("note")
+        locked.save(update_fields=fields)
+        events.call_rescheduled(_touch_of(locked), staff.pk, now, when, note.strip())
+    return locked
+
+
+def _locked_open(task: CallTask) -> CallTask:
+    """The task's row, locked until the transaction ends; InvalidInput if it is done."""
+    locked = CallTask.objects.select_for_update().get(pk=task.pk)
+    if locked.state != TaskState.OPEN:
+        raise InvalidInput("task", "This task is no longer open.", "not_open")
+    return locked
+
+
+def _touch_of(task: CallTask) -> Touch:
+    return Touch.objects.select_related("enrollment__flow", "step").get(pk=task.touch_id)
 
 
 def _withdraw_phone_consent(task: CallTask, staff: Staff, now: datetime) -> None:

@@ -194,6 +194,8 @@ class CallTask(models.Model):
     done_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # Minutes the person says the call took (issue 11: time spent on tasks); NULL: not said.
+    minutes = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["due_at", "id"]

@@ -33,7 +33,7 @@ from touchflow.customers.models import (
     CustomerStore,
 )
 from touchflow.funnel import enrollment
-from touchflow.funnel.purchases import record_purchase
+from touchflow.funnel.purchases import credited_many, record_purchase
 from touchflow.integrations.actor import Actor
 from touchflow.purchases.import_parse import CustomerDraft, InvoiceDraft
 from touchflow.purchases.import_report import ALREADY_IMPORTED, BadRow, HeldBack, ImportReport
@@ -365,7 +365,8 @@ def _write_batch(batch: Sequence[InvoiceDraft], plan: Plan, report: ImportReport
             for d, pk in zip(plain, purchase_ids, strict=True)
         ]
         insert_rows(purchases, with_pk=True, encoded=plan.encoded)
-        rows.extend(events.purchase_values(p) for p in purchases)
+        credits = credited_many(plan.store, [(p.customer_id, p.occurred_at) for p in purchases])
+        rows.extend(events.purchase_values(p, c) for p, c in zip(purchases, credits, strict=True))
         events.insert_values(rows, plan.encoded)
         enrollment.on_purchases_imported(purchases)
         refused = _complete_visit_sales([d for d in batch if d.visit is not None], ids, plan)

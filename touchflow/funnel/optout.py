@@ -31,6 +31,7 @@ from touchflow.core import channels, clock
 from touchflow.core.errors import InvalidInput
 from touchflow.customers.actions import record_consent, resolve
 from touchflow.customers.models import ConsentPurpose, ContactPoint, Customer
+from touchflow.delivery import credit
 from touchflow.delivery.enrollments import leave
 from touchflow.flows.models import Enrollment, EnrollmentState
 from touchflow.integrations.actor import Actor
@@ -62,8 +63,10 @@ def opt_out(customer_id: int, channel: str, all_channels: bool,
         withdrawn = _withdraw(customer, channel, all_channels, at)
         left = _leave_chains(customer, None if all_channels else store_id, at)
         if withdrawn or left:
+            answered = (credit.NOBODY if store_id is None else
+                        credit.last_touch(store_id, customer.pk, at, credit.ANSWER_WINDOW))
             events.stop_requested(customer.pk, at, store_id=store_id, channel=channel,
-                                  how=how, chains=left, text=text)
+                                  how=how, chains=left, text=text, credit=answered)
     return OptOutResult(customer=customer, withdrawn=withdrawn, left_chains=left)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +16,7 @@ from touchflow.core.idempotent import by_external_id, write_once
 from touchflow.customers import actions as customer_actions
 from touchflow.customers.actions import ConsentGrant, ContactInput
 from touchflow.customers.models import Customer
+from touchflow.delivery import credit
 from touchflow.funnel import customers as funnel_customers
 from touchflow.funnel import enrollment
 from touchflow.integrations.actor import Actor
@@ -146,7 +147,7 @@ class _Sale:
             created_at=self.now,
         )
         customer_actions.link_store(customer, self.store, self.occurred_at)
-        events.purchase_recorded(purchase)
+        events.purchase_recorded(purchase, credited(self.store, customer.pk, self.occurred_at))
         if enter_chains:
             enrollment.on_purchase_recorded(purchase)
         return purchase
@@ -166,8 +167,19 @@ class _Sale:
         pending.external_id = self.external_id
         pending.save(update_fields=["amount", "currency", "categories", "items", "external_id"])
         customer_actions.link_store(customer, self.store, pending.occurred_at)
-        events.purchase_recorded(pending)
+        events.purchase_recorded(pending, credited(self.store, customer.pk, pending.occurred_at))
         return pending
+
+
+def credited(store: Store, customer_id: int, at: datetime) -> credit.Credit:
+    """The chain and step a sale at ``at`` is credited to (``delivery.credit``), within
+    the store's attribution window."""
+    return credited_many(store, [(customer_id, at)])[0]
+
+
+def credited_many(store: Store, sales: Sequence[tuple[int, datetime]]) -> list[credit.Credit]:
+    """``credited`` for many sales (customer id, time) of one store, in one query."""
+    return credit.last_touches(store.pk, sales, timedelta(days=store.attribution_days))
 
 
 def record_visit_sale(visit: Visit) -> Purchase | None:

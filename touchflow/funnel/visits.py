@@ -27,6 +27,7 @@ from touchflow.timeline.models import TimelineEvent
 from touchflow.visits.actions import check_capture, check_categories, check_reason, check_staff
 from touchflow.visits.classification import ContactCapture, classify
 from touchflow.visits.models import Reason, Visit
+from touchflow.visits.queries import seen_before
 
 
 def log_visit(
@@ -161,10 +162,11 @@ class _VisitWrite:
             external_id=self.external_id or None,
             created_at=self.now,
         )
+        again = seen_before(visit)
         if customer is not None:
-            timeline.append(events.visit_row(visit))
+            timeline.append(events.visit_row(visit, again=again))
         events.write_rows(timeline)
-        events.visit_counted(visit, self.store.time_zone)
+        events.visit_counted(visit, self.store.time_zone, again=again)
         if customer is not None:
             # A sale first: it ends the chains that exit on purchase before the
             # visit's own chains begin.

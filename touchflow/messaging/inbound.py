@@ -23,7 +23,7 @@ from touchflow.core.contacts import normalize_email, normalize_phone
 from touchflow.core.errors import InvalidInput
 from touchflow.customers.actions import resolve
 from touchflow.customers.models import ContactPoint
-from touchflow.delivery import transitions
+from touchflow.delivery import credit, transitions
 from touchflow.delivery.models import Touch, TouchState
 from touchflow.funnel import optin
 from touchflow.funnel.optout import opt_out
@@ -201,17 +201,20 @@ def _text(cfg: AccountConfig, item: Text, now: datetime, result: Applied) -> str
     if item.text == QUICK_STOP:
         is_stop = True
     if not is_stop:
-        # The common case, a reply, in two statements: note when the customer last
-        # wrote (it opens WhatsApp's 24-hour window) and put the reply on the timeline.
+        # The common case, a reply, in three statements: note when the customer last
+        # wrote (it opens WhatsApp's 24-hour window), find the message it answers
+        # (``delivery.credit``) and put the reply on the timeline.
         customer_id = _touch_point(cfg.channel, item.address, item.at or now)
         if customer_id is not None and check_ins.answer_reply(
             customer_id, cfg.store_id, cfg.channel, item.text, min(item.at or now, now)
         ):
             return "answer"  # to a check-in: on the timeline as its answer
         if customer_id is not None:
+            at = item.at or now
             events.message_received(
-                customer_id, item.at or now, store_id=cfg.store_id, channel=cfg.channel,
+                customer_id, at, store_id=cfg.store_id, channel=cfg.channel,
                 text=item.text, sender=address_value(cfg.channel, item.address),
+                credit=credit.last_touch(cfg.store_id, customer_id, at, credit.ANSWER_WINDOW),
             )
             return "reply"
     point = find_point(cfg.channel, item.address)

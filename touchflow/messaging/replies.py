@@ -20,6 +20,7 @@ from touchflow.customers.models import ContactPoint, Customer
 from touchflow.customers.visibility import stores_of_staff, visible_points
 from touchflow.messaging import accounts
 from touchflow.messaging.providers.base import AccountConfig
+from touchflow.purchases.queries import has_bought
 from touchflow.stores.models import Staff
 from touchflow.timeline import events
 from touchflow.timeline.models import TimelineEvent
@@ -85,7 +86,9 @@ def reply(customer: Customer, staff: Staff, channel: str, text: str) -> Timeline
     result = accounts.provider(route.account).send_text(route.point.value, text)
     if not result.ok:
         raise InvalidInput("text", f"Not sent: {result.error}", "provider_refused")
+    store_id = route.account.store_id
     return events.reply_sent(
-        customer.pk, clock.now(), store_id=route.account.store_id, staff_id=staff.pk,
+        customer.pk, clock.now(), store_id=store_id, staff_id=staff.pk,
         channel=channel, text=text, to=route.point.value, provider_id=result.provider_id,
+        bought=has_bought(customer.pk, store_id),
     )

@@ -59,7 +59,7 @@ SAFE_TIMELINE_KEYS = frozenset({
     "categories", "amount", "currency", "items", "external_id", "merged_customer",
     "flow", "flow_name", "state", "touch", "step", "channel", "outcome", "attempt",
     "result", "hard", "answer", "mood", "via", "changed", "escalation", "due_at",
-    "assignee", "resolution", "overdue", "working_minutes",
+    "assignee", "resolution", "overdue", "working_minutes", "minutes",
 })
 # Purchase line fields kept: what was bought in numbers, not what it was called.
 SAFE_ITEM_KEYS = ("sku", "quantity", "unit_price")

@@ -315,7 +315,7 @@ def _tasks(subject: Subject) -> list[Row]:
     return [{
         "store": t.store.name, "assignee": _staff(t.assignee), "phone": t.phone,
         "script": t.script, "due_at": plain(t.due_at), "state": t.state, "result": t.result,
-        "note": t.note, "done_at": plain(t.done_at),
+        "note": t.note, "minutes": t.minutes, "done_at": plain(t.done_at),
     } for t in tasks]
 
 

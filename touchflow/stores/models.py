@@ -128,6 +128,22 @@ class Store(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(4)],
         help_text=_("A check-in rating at or below this is unhappy: a manager follows it up."),
     )
+    # The dashboard credits a purchase to the chain whose message reached the customer
+    # last within this many days before it (last touch; timeline.figures, decision 0028).
+    attribution_days = models.PositiveSmallIntegerField(
+        _("credit a sale to a chain within (days)"), default=14, db_default=14,
+        validators=[MinValueValidator(1), MaxValueValidator(90)],
+        help_text=_("A purchase counts for the chain whose message the customer got last "
+                    "within this many days before buying."),
+    )
+    # The 20% rule (seed 004): the share of staff effort the business wants spent on
+    # customers who have already bought.
+    effort_target = models.PositiveSmallIntegerField(
+        _("effort on buyers, target (per cent)"), default=20, db_default=20,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text=_("The share of calls and replies the store wants to go to customers "
+                    "who have already bought."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

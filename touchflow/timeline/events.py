@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from touchflow.core.bulk import Encoded, insert_many
 from touchflow.timeline import figures
@@ -54,6 +54,8 @@ class ConsentData(TypedDict):
 
 VisitData = TypedDict("VisitData", {  # "class" is a keyword
     "class": str, "bought": bool, "contacts": str, "reason": str | None, "categories": list[str],
+    # The customer had visited the store before: a return visit (the funnel's third stage).
+    "again": NotRequired[bool],
 })
 
 
@@ -63,6 +65,9 @@ class PurchaseData(TypedDict):
     categories: list[str]
     items: int
     external_id: str | None
+    # The chain and step credited with the sale (``delivery.credit``), when one was.
+    flow: NotRequired[str]
+    step: NotRequired[str]
 
 
 class MergedData(TypedDict):
@@ -96,11 +101,16 @@ class TouchData(TypedDict, total=False):
     error: str
     result: str  # a logged call's result
     note: str
+    minutes: int  # how long a logged call took, when the person said
+    due_at: str  # a rescheduled call: when it is due now (ISO 8601)
     was: str  # what a requeued touch had been: dead or uncertain
+    bought: bool  # a logged call: the customer had bought at the store (the 20% rule)
 
 
 MessageInData = TypedDict("MessageInData", {  # "from" is a keyword
     "channel": str, "text": str, "from": str, "stop": str, "chains": int,
+    # The chain whose message the customer answered or stopped (``delivery.credit``).
+    "flow": str, "step": str,
 }, total=False)
 
 
@@ -110,6 +120,7 @@ class MessageOutData(TypedDict, total=False):
     to: str
     provider_id: str
     notice: int
+    bought: bool  # a staff reply: the customer had bought at the store (the 20% rule)
 
 
 class BounceData(TypedDict):
@@ -158,6 +169,7 @@ class CheckInAnswerData(TypedDict):
     via: str  # the channel, or "page"
     text: str  # a reply as written ("" from a button or the page)
     changed: bool  # a second answer that replaced the first
+    categories: NotRequired[list[str]]  # what the customer bought or looked at
 
 
 # Every row below is written through these, which count it in the figures too
@@ -269,17 +281,20 @@ def consent_changed(event: ConsentRecord) -> TimelineEvent:
     return row
 
 
-def visit_data(visit: VisitRecord) -> VisitData:
-    return {
+def visit_data(visit: VisitRecord, again: bool = False) -> VisitData:
+    data: VisitData = {
         "class": visit.visit_class,
         "bought": visit.bought,
         "contacts": visit.contact_capture,
         "reason": visit.reason.code if visit.reason_id and visit.reason else None,
         "categories": visit.categories,
     }
+    if again:
+        data["again"] = True
+    return data
 
 
-def visit_row(visit: VisitRecord) -> TimelineEvent:
+def visit_row(visit: VisitRecord, *, again: bool = False) -> TimelineEvent:
     assert visit.customer_id is not None
     return TimelineEvent(
         customer_id=visit.customer_id,
@@ -288,29 +303,34 @@ def visit_row(visit: VisitRecord) -> TimelineEvent:
         store_id=visit.store_id,
         staff_id=visit.staff_id,
         visit_id=visit.pk,
-        data=visit_data(visit),
+        data=visit_data(visit, again),
     )
 
 
-def visit_counted(visit: VisitRecord, time_zone: str) -> None:
+def visit_counted(visit: VisitRecord, time_zone: str, *, again: bool = False) -> None:
     """Count a visit in the figures — every visit, with a customer or without (a visit
     without one has no timeline row; ``figures.COUNTED_ELSEWHERE``). ``time_zone``: the
-    store's, whose calendar the day is counted on."""
+    store's, whose calendar the day is counted on; ``again``: a return visit."""
     figures.record([(EventKind.VISIT, visit.occurred_at, visit.store_id, visit.staff_id,
-                     visit_data(visit))], skip=frozenset(), known={visit.store_id: time_zone})
+                     visit_data(visit, again))], skip=frozenset(),
+                   known={visit.store_id: time_zone})
 
 
-def purchase_data(purchase: PurchaseRecord) -> PurchaseData:
-    return {
+def purchase_data(purchase: PurchaseRecord, credit: tuple[str, str] = ("", "")) -> PurchaseData:
+    """``credit``: the chain and step the sale is credited to ("", "": none)."""
+    data: PurchaseData = {
         "amount": str(purchase.amount),
         "currency": purchase.currency,
         "categories": purchase.categories,
         "items": len(purchase.items),
         "external_id": purchase.external_id,
     }
+    if credit[0]:
+        data["flow"], data["step"] = credit
+    return data
 
 
-def purchase_values(purchase: PurchaseRecord) -> BulkRow:
+def purchase_values(purchase: PurchaseRecord, credit: tuple[str, str] = ("", "")) -> BulkRow:
     """A purchase's row as values in ``BULK_ROW_COLUMNS`` order (the purchase has its id)."""
     return (
         purchase.customer_id,
@@ -319,17 +339,18 @@ def purchase_values(purchase: PurchaseRecord) -> BulkRow:
         purchase.store_id,
         None,
         purchase.pk,
-        purchase_data(purchase),
+        purchase_data(purchase, credit),
     )
 
 
-def purchase_row(purchase: PurchaseRecord) -> TimelineEvent:
+def purchase_row(purchase: PurchaseRecord, credit: tuple[str, str] = ("", "")) -> TimelineEvent:
     """An unsaved timeline row for a purchase."""
-    return _from_values(purchase_values(purchase))
+    return _from_values(purchase_values(purchase, credit))
 
 
-def purchase_recorded(purchase: PurchaseRecord) -> TimelineEvent:
-    row = purchase_row(purchase)
+def purchase_recorded(purchase: PurchaseRecord, credit: tuple[str, str] = ("", "")
+                      ) -> TimelineEvent:
+    row = purchase_row(purchase, credit)
     _save(row)
     return row
 
@@ -445,13 +466,32 @@ def touch_row(
 
 
 def call_logged(
-    touch: TouchRecord, staff_id: int | None, at: datetime, result: str, note: str = ""
+    touch: TouchRecord, staff_id: int | None, at: datetime, result: str, note: str = "",
+    *, minutes: int | None = None, bought: bool | None = None,
 ) -> TimelineEvent:
     """A person logged the result of a chain's call task (a ``touch`` row, outcome
-    ``call_logged``), so the call sits beside the chain's other touches."""
+    ``call_logged``), so the call sits beside the chain's other touches; ``minutes``: how
+    long it took, when they said; ``bought``: the customer had bought at the store (the
+    20% rule)."""
     row = touch_row(touch, at, "call_logged", touch.enrollment.flow.slug, touch.step.key)
     row.staff_id = staff_id
     row.data.update(TouchData(channel="call", result=result, note=note[:300]))
+    if bought is not None:
+        row.data["bought"] = bought
+    if minutes is not None:
+        row.data["minutes"] = minutes
+    _save(row)
+    return row
+
+
+def call_rescheduled(
+    touch: TouchRecord, staff_id: int | None, at: datetime, due_at: datetime, note: str = ""
+) -> TimelineEvent:
+    """A person moved a chain's call task to a later time ("call back later"): a ``touch``
+    row, outcome ``call_later``, with the new due time; the task stays open."""
+    row = touch_row(touch, at, "call_later", touch.enrollment.flow.slug, touch.step.key)
+    row.staff_id = staff_id
+    row.data.update(TouchData(channel="call", due_at=due_at.isoformat(), note=note[:300]))
     _save(row)
     return row
 
@@ -470,15 +510,16 @@ def touch_requeued(
 
 def stop_requested(
     customer_id: int, at: datetime, *, store_id: int | None, channel: str, how: str,
-    chains: int, text: str = "",
+    chains: int, text: str = "", credit: tuple[str, str] = ("", ""),
 ) -> TimelineEvent:
     """The customer asked to stop (``how``: text, button, unsubscribed, complaint, link): a
     ``message_in`` row, so staff see why the messages ended and which chains it ended.
-    ``store_id`` None: a request no store received (a link without one)."""
-    return _write(
-        customer_id, EventKind.MESSAGE_IN, at, store_id=store_id,
-        data=MessageInData(channel=channel, text=text[:4000], stop=how, chains=chains),
-    )
+    ``store_id`` None: a request no store received (a link without one). ``credit``:
+    the chain and step whose message came last before it."""
+    data = MessageInData(channel=channel, text=text[:4000], stop=how, chains=chains)
+    if credit[0]:
+        data["flow"], data["step"] = credit
+    return _write(customer_id, EventKind.MESSAGE_IN, at, store_id=store_id, data=data)
 
 
 def notice_sent(notice: NoticeRecord, at: datetime) -> TimelineEvent:
@@ -502,21 +543,27 @@ def notice_dead(notice: NoticeRecord, at: datetime) -> TimelineEvent:
 
 
 def message_received(
-    customer_id: int, at: datetime, *, store_id: int, channel: str, text: str, sender: str
+    customer_id: int, at: datetime, *, store_id: int, channel: str, text: str, sender: str,
+    credit: tuple[str, str] = ("", ""),
 ) -> TimelineEvent:
-    """The customer wrote (a reply, not a STOP: ``stop_requested``)."""
+    """The customer wrote (a reply, not a STOP: ``stop_requested``); ``credit``: the
+    chain and step whose message they answered, as far as can be told."""
     data: MessageInData = {"channel": channel, "text": text[:4000], "from": sender}
+    if credit[0]:
+        data["flow"], data["step"] = credit
     return _write(customer_id, EventKind.MESSAGE_IN, at, store_id=store_id, data=data)
 
 
 def reply_sent(
     customer_id: int, at: datetime, *, store_id: int, staff_id: int, channel: str, text: str,
-    to: str, provider_id: str,
+    to: str, provider_id: str, bought: bool,
 ) -> TimelineEvent:
-    """A staff member answered from the customer's page, and the provider took it."""
+    """A staff member answered from the customer's page, and the provider took it
+    (``bought``: the customer had bought at the store, for the 20% rule)."""
     return _write(
         customer_id, EventKind.MESSAGE_OUT, at, store_id=store_id, staff_id=staff_id,
-        data=MessageOutData(channel=channel, text=text, to=to, provider_id=provider_id),
+        data=MessageOutData(channel=channel, text=text, to=to, provider_id=provider_id,
+                            bought=bought),
     )
 
 

@@ -12,15 +12,24 @@ the figures are a projection of the event log, never a second truth.
 What each metric's keys hold (k1, k2, k3, k4; a missing key is ""):
 
 ======================  ===================================================================
-``visit``               class, contact capture, reason code; staff: the seller
-``purchase``            currency; ``amount``: the sum of the purchases' amounts
+``visit``               class, contact capture, reason code, "return" (the customer had
+                        visited the store before) or ""; staff: the seller
+``visit_sale``          — (one per visit that ended in a purchase); staff: the seller
+``purchase``            currency, chain, step (the chain and step credited with the sale,
+                        ``delivery.credit``; "" for none); ``amount``: the sum of the
+                        purchases' amounts
 ``touch``               chain, step, channel, outcome (sent, failed, dead, expired,
                         delivered, read, call_logged, …); staff: who logged a call
 ``notice``              —, —, channel, outcome (sent, dead)
-``reply`` / ``stop``    —, —, channel, how (a STOP's way: text, button, link, …)
+``reply`` / ``stop``    chain (whose message it answered, ``delivery.credit``), —, channel,
+                        how (a STOP's way: text, button, link, …)
 ``staff_reply``         —, —, channel; staff: who answered
+``effort``              what (call, reply), whom (buyer, prospect; "" for rows written
+                        before it was known); staff: who; ``amount``: minutes logged
 ``bounce``              —, —, —, hard or soft
 ``check_in``            mood, kind, via, answer (1–5, 1/0, or ""); staff: the seller
+``check_in_category``   mood, category (one count per category the purchase or visit
+                        had); staff: the seller
 ``escalation_opened``   reason; staff: the seller
 ``escalation_resolved`` resolution, overdue ("1"/"0"); staff: who resolved;
                         ``amount``: working minutes taken
@@ -85,31 +94,48 @@ def _one(metric: str, staff: int, k1: Any = "", k2: Any = "", k3: Any = "", k4: 
 
 
 def _visit(staff: int, d: Mapping[str, Any]) -> list[Count]:
-    return _one("visit", staff, d.get("class"), d.get("contacts"), d.get("reason"))
+    counts = _one("visit", staff, d.get("class"), d.get("contacts"), d.get("reason"),
+                  "return" if d.get("again") else "")
+    if d.get("bought"):
+        counts += _one("visit_sale", staff)
+    return counts
 
 
 def _purchase(staff: int, d: Mapping[str, Any]) -> list[Count]:
     amount = d.get("amount")
     money = Decimal(amount) if amount not in (None, "", "None") else _ZERO
-    return _one("purchase", 0, d.get("currency"), amount=money)
+    return _one("purchase", 0, d.get("currency"), d.get("flow"), d.get("step"), amount=money)
 
 
 def _touch(staff: int, d: Mapping[str, Any]) -> list[Count]:
     if "notice" in d:
         return _one("notice", 0, "", "", d.get("channel"), d.get("outcome"))
-    return _one("touch", staff, d.get("flow"), d.get("step"), d.get("channel"), d.get("outcome"))
+    counts = _one("touch", staff, d.get("flow"), d.get("step"), d.get("channel"),
+                  d.get("outcome"))
+    if d.get("outcome") == "call_logged":
+        counts += _effort(staff, "call", d)
+    return counts
 
 
 def _message_in(staff: int, d: Mapping[str, Any]) -> list[Count]:
     if d.get("stop"):
-        return _one("stop", 0, "", "", d.get("channel"), d.get("stop"))
-    return _one("reply", 0, "", "", d.get("channel"))
+        return _one("stop", 0, d.get("flow"), "", d.get("channel"), d.get("stop"))
+    return _one("reply", 0, d.get("flow"), "", d.get("channel"))
 
 
 def _message_out(staff: int, d: Mapping[str, Any]) -> list[Count]:
     if "notice" in d:
         return _one("notice", 0, "", "", d.get("channel"), "sent")
-    return _one("staff_reply", staff, "", "", d.get("channel"))
+    return [*_one("staff_reply", staff, "", "", d.get("channel")),
+            *_effort(staff, "reply", d)]
+
+
+def _effort(staff: int, what: str, d: Mapping[str, Any]) -> list[Count]:
+    """A person's effort on a customer (the 20% rule): on one who had bought, or not."""
+    bought = d.get("bought")
+    whom = "" if bought is None else "buyer" if bought else "prospect"
+    minutes = Decimal(int(d.get("minutes") or 0))
+    return _one("effort", staff, what, whom, amount=minutes)
 
 
 def _bounce(staff: int, d: Mapping[str, Any]) -> list[Count]:
@@ -117,7 +143,10 @@ def _bounce(staff: int, d: Mapping[str, Any]) -> list[Count]:
 
 
 def _check_in(staff: int, d: Mapping[str, Any]) -> list[Count]:
-    return _one("check_in", staff, d.get("mood"), d.get("kind"), d.get("via"), d.get("answer"))
+    counts = _one("check_in", staff, d.get("mood"), d.get("kind"), d.get("via"), d.get("answer"))
+    for category in dict.fromkeys(d.get("categories") or ()):
+        counts += _one("check_in_category", staff, d.get("mood"), category)
+    return counts
 
 
 def _escalation_opened(staff: int, d: Mapping[str, Any]) -> list[Count]:

@@ -8,8 +8,10 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.utils.formats import number_format
+from django.utils import timezone
+from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from touchflow.aftercare.actions import PAGE
 from touchflow.aftercare.models import EscalationReason, Resolution
@@ -168,6 +170,7 @@ _TOUCH_TITLES = {
     "cancelled": lambda: _("Message cancelled"),
     "task": lambda: _("Call task created"),
     "call_logged": lambda: _("Call logged"),
+    "call_later": lambda: _("Call moved to later"),
     "requeued": lambda: _("Message queued again"),
     "requeued_uncertain": lambda: _("Message queued again (the first one may have arrived)"),
     "uncertain": lambda: _("Not known whether the message was sent"),
@@ -189,6 +192,11 @@ def _touch(data: TouchData, labels: _Labels) -> tuple[str, str, str]:
     parts = []
     if outcome == "call_logged":
         parts.append(_choice(CallResult, data.get("result")))
+        if data.get("minutes"):
+            parts.append(ngettext("%(n)s minute", "%(n)s minutes", int(data["minutes"]))
+                         % {"n": data["minutes"]})
+    elif outcome == "call_later" and data.get("due_at"):
+        parts.append(_("due %(when)s") % {"when": _when(str(data["due_at"]))})
     elif data.get("channel"):
         parts.append(words.channel(str(data["channel"])))
     if data.get("flow"):
@@ -200,6 +208,16 @@ def _touch(data: TouchData, labels: _Labels) -> tuple[str, str, str]:
         if data.get(extra):
             parts.append(str(data[extra]))
     return title, " · ".join(p for p in parts if p), outcome
+
+
+def _when(iso: str) -> str:
+    """A time written as ISO 8601 in a row's data, as the page's language writes it."""
+    try:
+        at = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    return date_format(timezone.localtime(at) if timezone.is_aware(at) else at,
+                       "DATETIME_FORMAT")
 
 
 def _stop(data: MessageInData) -> tuple[str, str, str]:

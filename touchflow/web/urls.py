@@ -41,6 +41,7 @@ urlpatterns = [
     path("chains/<slug:slug>/status/", chains.chain_status, name="chain-status"),
     path("tasks/", tasks.task_list, name="tasks"),
     path("tasks/<int:pk>/done/", tasks.task_done, name="task-done"),
+    path("tasks/<int:pk>/later/", tasks.task_later, name="task-later"),
     path("dead-letters/", dead_letters.dead_letter_list, name="dead-letters"),
     path("dead-letters/group/<slug:key>/", dead_letters.dead_letter_group,
          name="dead-letter-group"),

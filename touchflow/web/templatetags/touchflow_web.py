@@ -19,10 +19,11 @@ register = template.Library()
 
 @register.simple_tag
 def open_task_count(user: object) -> int:
-    """How many call tasks wait in this staff member's inbox (one COUNT query)."""
+    """How many calls are due now in this staff member's inbox, as its first tab
+    counts them (one COUNT query; a call moved to later waits until its time)."""
     if not isinstance(user, Staff):
         return 0
-    return open_tasks_for(user).count()
+    return open_tasks_for(user).filter(due_at__lte=clock.now()).count()
 
 
 @register.simple_tag

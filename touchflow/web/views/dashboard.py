@@ -138,26 +138,41 @@ def _panels(scope: Scope, filters: Filters, *, own_only: bool) -> list[Panel]:
     def cold_href(store: int, segment: str) -> str:
         return f"{reverse('web:cold')}?{urlencode({'store': store, 'segment': segment})}"
 
+    def chain_href(chain: str) -> str:
+        query = {"chain": chain, "store": filters.store.pk if filters.store else ""}
+        return f"{reverse('web:customers')}?{urlencode({k: v for k, v in query.items() if v})}"
+
     language = get_language() or "en"
+    shown = _stores_in(scope)
+    targets = {s.pk: s.effort_target for s in shown}
     own = [
         panels.visits_by_type(scope, visits_href),
         panels.contact_capture(scope, visits_href),
         panels.reasons(scope, visits_href, language[:2]),
         panels.check_ins(scope),
+        panels.effort(scope, targets),
     ]
     if own_only:
         return own
-    return own[:3] + [
-        panels.outcomes_by_chain(scope),
+    return [
+        panels.funnel(scope, visits_href),
+        *own[:3],
+        panels.revenue(scope, [s.attribution_days for s in shown]),
+        panels.outcomes_by_chain(scope, chain_href),
         panels.outcomes_by_channel(scope),
         own[3],
+        panels.check_ins_by_store(scope, {s.pk: s.name for s in shown}),
+        panels.check_ins_by_category(scope, language[:2]),
         panels.aftercare(scope),
         panels.going_cold(scope.stores, cold_href),
-        panels.not_yet("effort",
-                       _("Effort on those who bought (the %(share)s rule)") % {"share": "20 %"},
-                       _("Needs the time staff log on tasks, which Touchflow does not "
-                         "record yet.")),
+        own[4],
+        panels.effort_by_week(scope, targets, {s.pk: s.name for s in shown}),
     ]
+
+
+def _stores_in(scope: Scope) -> list[Store]:
+    stores = Store.objects.order_by("name")
+    return list(stores if scope.stores is None else stores.filter(pk__in=scope.stores))
 
 
 def _csv(panel: Panel, filters: Filters) -> HttpResponse:

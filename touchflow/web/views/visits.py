@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET
 from touchflow.customers import visibility
 from touchflow.stores.models import Store
 from touchflow.visits.models import Visit
+from touchflow.visits.queries import returning
 from touchflow.web.staff import staff_of
 from touchflow.web.views.dashboard import _filters, _stores
 
@@ -38,6 +39,12 @@ def visit_list(request: HttpRequest) -> HttpResponse:
                  "contact_capture": request.GET.get("capture"),
                  "reason__code": request.GET.get("reason")}
     visits = visits.filter(**{k: v for k, v in narrowing.items() if v})
+    if request.GET.get("bought") == "1":
+        visits = visits.filter(bought=True)
+        narrowing["bought"] = "1"
+    if request.GET.get("again") == "return":
+        visits = returning(visits)
+        narrowing["again"] = "return"
     page = Paginator(visits.select_related("store", "staff", "reason", "customer")
                      .order_by("-occurred_at", "-pk"), PAGE_SIZE).get_page(request.GET.get("page"))
     rows: list[Visit] = list(page.object_list)

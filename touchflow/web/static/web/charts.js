@@ -78,8 +78,10 @@
     const heads = table.tHead?.rows.length
       ? [...table.tHead.rows[table.tHead.rows.length - 1].cells] : [];
     const rows = [...table.tBodies].flatMap((body) => [...body.rows]);
-    const series = heads.slice(1).map((th) => ({
-      name: th.textContent.trim(), muted: isMuted(th), values: [], links: [],
+    // A column marked data-drawn="false" (a share beside its count) stays in the table.
+    const series = heads.slice(1).map((th, i) => ({
+      name: th.textContent.trim(), muted: isMuted(th), values: [], links: [], column: i,
+      drawn: th.dataset.drawn !== "false",
     }));
     const categories = rows.map((row) => ({
       name: row.cells[0]?.textContent.trim() ?? "",
@@ -87,13 +89,13 @@
       muted: isMuted(row.cells[0]),
     }));
     rows.forEach((row, r) => {
-      series.forEach((s, i) => {
-        const cell = row.cells[i + 1];
+      series.forEach((s) => {
+        const cell = row.cells[s.column + 1];
         s.values.push(cellValue(cell, parseText));
         s.links.push(linkOf(cell) ?? categories[r].link);
       });
     });
-    return { categories, series };
+    return { categories, series: series.filter((s) => s.drawn) };
   }
 
   function node(tag, className, text) {
