@@ -47,8 +47,10 @@ def _gunicorn_argv(host: str, port: int, workers: int) -> list[str]:
         str(threads),
         "--access-logfile",
         "-" if os.environ.get("TOUCHFLOW_ACCESS_LOG") else "/dev/null",
+        # A sync worker busy longer than this is killed: a CSV export of a million
+        # customers streams for about two minutes (measured), so five are allowed.
         "--timeout",
-        "60",
+        os.environ.get("TOUCHFLOW_WEB_TIMEOUT", "300"),
     ]
 
 

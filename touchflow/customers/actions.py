@@ -12,10 +12,11 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Value
+from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Greatest, Least
 
 from touchflow.core import clock
@@ -136,13 +137,26 @@ def find_customer(
     return [found[pk] for pk in sorted(found)]
 
 
+@dataclass(frozen=True)
+class VisitMark:
+    """A visit as its store's link to the customer keeps it (decision 0027): when, its
+    class (a ``visits.classification.VisitClass`` value) and who served it."""
+
+    at: datetime
+    visit_class: str
+    staff_id: int | None
+
+
 def link_store(
-    customer: Customer, store: Store, at: datetime, *, new: bool = False, name: str = ""
+    customer: Customer, store: Store, at: datetime, *, new: bool = False, name: str = "",
+    visit: VisitMark | None = None,
 ) -> None:
     """Record that the customer dealt with this store at ``at`` (and, with ``name``,
-    that this store knows them by that name: decision 0008).
+    that this store knows them by that name: decision 0008; with ``visit``, that this
+    was a visit, which the link keeps if it is the latest: decision 0027).
 
     ``new`` says the customer was created in this transaction, so no link can exist yet.
+    One statement either way: the visit rides on the update every link gets.
     """
     name = name.strip()[:200]
     if not new:
@@ -152,11 +166,36 @@ def link_store(
         }
         if name:
             change["name"] = name
+        if visit is not None:
+            change.update(_latest_visit(visit))
         if CustomerStore.objects.filter(customer=customer, store=store).update(**change):
             return
     CustomerStore.objects.create(
-        customer=customer, store=store, first_seen_at=at, last_seen_at=at, name=name
+        customer=customer, store=store, first_seen_at=at, last_seen_at=at, name=name,
+        last_visit_at=visit.at if visit else None,
+        last_visit_class=visit.visit_class if visit else "",
+        last_visit_staff_id=visit.staff_id if visit else None,
     )
+
+
+def _latest_visit(visit: VisitMark) -> dict[str, Case]:
+    """The link's visit columns, replaced by ``visit`` unless the link knows a later one.
+
+    At the same instant the visit written last wins, as its higher id would: the
+    recount in migration 0013 orders by (time, id). Every right-hand side reads the row
+    as it was before the update, on PostgreSQL and SQLite alike."""
+    later = Q(last_visit_at__isnull=True) | Q(last_visit_at__lte=visit.at)
+
+    def newest(value: object, column: str, field: models.Field[Any, Any]) -> Case:
+        return Case(When(later, then=Value(value, output_field=field)),
+                    default=F(column), output_field=field)
+
+    return {
+        "last_visit_at": newest(visit.at, "last_visit_at", models.DateTimeField()),
+        "last_visit_class": newest(visit.visit_class, "last_visit_class", models.CharField()),
+        "last_visit_staff_id": newest(visit.staff_id, "last_visit_staff_id",
+                                      models.IntegerField()),
+    }
 
 
 def link_contacts(points: Iterable[ContactPoint], store: Store | int, at: datetime) -> None:
@@ -370,11 +409,13 @@ def create_customer(
     time_zone: str | None = None,
     country: str = "",
     tags: Sequence[str] = (),
+    visit: VisitMark | None = None,
 ) -> Customer:
     """A new customer of ``store`` (its language and zone unless given), with the
     ``customer_created`` row appended to ``timeline``, linked to the store under the name
-    it was given. The one place a customer is created one at a time: ``resolve_customer``
-    (counter, API) and the QR opt-in; the importer writes the same columns in bulk."""
+    it was given (with ``visit``, the visit they were met at: decision 0027). The one
+    place a customer is created one at a time: ``resolve_customer`` (counter, API) and
+    the QR opt-in; the importer writes the same columns in bulk."""
     customer = Customer.objects.create(
         name=name.strip()[:200],
         language=language or store.language,
@@ -385,7 +426,7 @@ def create_customer(
         created_at=at,
     )
     timeline.append(events.customer_created_row(customer, actor))
-    link_store(customer, store, at, new=True, name=name)
+    link_store(customer, store, at, new=True, name=name, visit=visit)
     return customer
 
 

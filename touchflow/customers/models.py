@@ -110,12 +110,32 @@ class CustomerStore(models.Model):
     # was given. "" = this store gave none; None = not known (a link the importer wrote):
     # for the home store that means the customer's own ``name``, recorded at creation.
     name = models.CharField(_("name"), max_length=200, null=True, blank=True)  # noqa: DJ001 - None and "" differ
+    # The customer's latest visit to this store (decision 0027): when, its class (a
+    # ``visits.classification.VisitClass`` value, kept as plain text: customers sits
+    # below visits) and who served it. Written with the rest of the link by every visit
+    # (``actions.link_store``), so the customer list filters and sorts on them without
+    # reading visits. NULL: no visit with this customer at this store.
+    last_visit_at = models.DateTimeField(null=True, blank=True)
+    last_visit_class = models.CharField(max_length=8, blank=True, default="", db_default="")
+    last_visit_staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+", db_index=False, db_constraint=False,
+    )
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["customer", "store"], name="customer_store_unique"),
         ]
-        indexes = [models.Index(fields=["store", "customer"])]
+        indexes = [
+            models.Index(fields=["store", "customer"]),
+            # The customer list (decision 0027): a store's customers by the class of
+            # their last visit, and by its seller, newest customer first. (The order by
+            # last visit has its index in migration 0013: PostgreSQL needs NULLS LAST.)
+            models.Index(fields=["store", "last_visit_class", "customer"],
+                         name="customer_store_visit_class"),
+            models.Index(fields=["store", "last_visit_staff", "customer"],
+                         name="customer_store_visit_staff"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.customer_id}@{self.store_id}"

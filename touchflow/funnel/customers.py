@@ -14,6 +14,7 @@ from touchflow.core.errors import InvalidInput
 from touchflow.customers.actions import (
     ConsentGrant,
     ContactInput,
+    VisitMark,
     add_contacts,
     add_external_id,
     apply_consent,
@@ -47,11 +48,13 @@ def resolve_customer(
     consent: ConsentGrant | None = None,
     at: datetime | None = None,
     timeline: list[TimelineEvent] | None = None,
+    visit: VisitMark | None = None,
 ) -> tuple[Customer, bool]:
     """Find the customer these contacts belong to, or create them.
 
     Contacts that match two different customers prove they are one person: they are
-    merged. Missing contacts are added, consent is recorded, the store is linked.
+    merged. Missing contacts are added, consent is recorded, the store is linked (with
+    ``visit``, the visit this is part of: the link keeps the latest, decision 0027).
     Returns ``(customer, created)``.
 
     Inside the caller's transaction (``timeline`` given: the caller writes the rows),
@@ -74,6 +77,7 @@ def resolve_customer(
         tags,
         consent,
         at,
+        visit,
     )
     if timeline is not None:
         return _resolve_once(*args, timeline)
@@ -104,6 +108,7 @@ def _resolve_once(
     tags: Sequence[str],
     consent: ConsentGrant | None,
     at: datetime,
+    visit: VisitMark | None,
     timeline: list[TimelineEvent],
 ) -> tuple[Customer, bool]:
     matches = find_customer(contacts, external_id, store)
@@ -111,7 +116,7 @@ def _resolve_once(
     if created:
         customer = create_customer(
             store, actor, at, timeline, name=name, language=language, time_zone=time_zone,
-            country=country, tags=tags,
+            country=country, tags=tags, visit=visit,
         )
         add_contacts(customer, unique_contacts(contacts), consent, actor, at, timeline, store)
     else:
@@ -137,7 +142,7 @@ def _resolve_once(
     if external_id:
         add_external_id(customer, store, external_id, new=created)
     if not created:
-        link_store(customer, store, at, name=name)
+        link_store(customer, store, at, name=name, visit=visit)
     return customer, created
 
 
@@ -165,7 +170,7 @@ def merge_customers(
     with transaction.atomic():
         for link in CustomerStore.objects.filter(customer=other):
             link_store(survivor, link.store, link.first_seen_at)
-            link_store(survivor, link.store, link.last_seen_at)
+            link_store(survivor, link.store, link.last_seen_at, visit=_visit_of(link))
             _merge_link_name(survivor, other, link)
         CustomerStore.objects.filter(customer=other).delete()
         end_overlap(survivor.pk, other.pk, at)
@@ -192,6 +197,14 @@ def merge_customers(
         other.save(update_fields=["merged_into", "updated_at"])
         events.customers_merged(survivor, other, at, actor)
     return survivor
+
+
+def _visit_of(link: CustomerStore) -> VisitMark | None:
+    """The duplicate's last visit to a store, which the survivor's link keeps if later
+    (the visits themselves move to the survivor below)."""
+    if link.last_visit_at is None:
+        return None
+    return VisitMark(link.last_visit_at, link.last_visit_class, link.last_visit_staff_id)
 
 
 def _merge_link_name(survivor: Customer, other: Customer, link: CustomerStore) -> None:

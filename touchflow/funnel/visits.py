@@ -13,7 +13,7 @@ from touchflow.core.errors import InvalidInput
 from touchflow.core.idempotent import by_external_id, write_once
 from touchflow.customers import actions as customer_actions
 from touchflow.customers import referrals
-from touchflow.customers.actions import ConsentGrant, ContactInput
+from touchflow.customers.actions import ConsentGrant, ContactInput, VisitMark
 from touchflow.customers.models import Customer, ReferralCode
 from touchflow.funnel import customers as funnel_customers
 from touchflow.funnel import enrollment
@@ -129,6 +129,11 @@ class _VisitWrite:
         timeline: list[TimelineEvent] = []
         customer = self.customer
         created = False
+        visit_class = classify(self.bought, self.capture)
+        # The store's link to the customer keeps its latest visit (decision 0027),
+        # written by the link's own update below: no statement of its own.
+        mark = VisitMark(self.occurred_at, visit_class.value,
+                         self.staff.pk if self.staff else None)
         if self.contacts:
             found, created = funnel_customers.resolve_customer(
                 store=self.store,
@@ -140,13 +145,14 @@ class _VisitWrite:
                 consent=self.consent or ConsentGrant(),
                 at=self.occurred_at,
                 timeline=timeline,
+                visit=mark,
             )
             if customer is not None and customer.pk != found.pk:
                 found = merge_customers(customer, found, self.actor, self.now)
             customer = found
         elif customer is not None:
             customer = customer_actions.resolve(customer)
-            customer_actions.link_store(customer, self.store, self.occurred_at)
+            customer_actions.link_store(customer, self.store, self.occurred_at, visit=mark)
         visit = Visit.objects.create(
             store=self.store,
             staff=self.staff,
@@ -155,7 +161,7 @@ class _VisitWrite:
             bought=self.bought,
             contact_capture=self.capture,
             reason=self.reason,
-            visit_class=classify(self.bought, self.capture),
+            visit_class=visit_class,
             categories=self.categories,
             note=self.note.strip(),
             source=self.actor.source,

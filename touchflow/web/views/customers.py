@@ -2,77 +2,91 @@
 
 from __future__ import annotations
 
-import re
+from dataclasses import replace
+from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Prefetch, Q, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from touchflow.core import clock
-from touchflow.core import text as limits
 from touchflow.core.errors import InvalidInput
-from touchflow.core.text import check_text
-from touchflow.customers import visibility
+from touchflow.customers import listing, visibility
 from touchflow.customers.actions import resolve, visible_customers
-from touchflow.customers.models import ContactPoint, Customer
+from touchflow.customers.models import Customer, CustomerStore
+from touchflow.flows.models import Flow
 from touchflow.health.card import standings
+from touchflow.health.models import Segment
 from touchflow.messaging.replies import reply, routes
 from touchflow.stores.models import Store
+from touchflow.visits.classification import VisitClass
+from touchflow.web import customer_listing
 from touchflow.web.errors import message
 from touchflow.web.staff import staff_of
 from touchflow.web.timeline import rows
 
-PAGE_SIZE = 25
-_PHONE_NOISE = re.compile(r"[\s().\-/]")
-
-
-def search(customers: QuerySet[Customer], query: str,
-           stores: visibility.Stores = None) -> QuerySet[Customer]:
-    """Customers whose name or any contact contains ``query``, as far as ``stores``
-    recorded them (a name or contact another store recorded finds nobody).
-
-    Phone numbers are stored in E.164, so the typed digits are also matched without
-    spaces, dashes and brackets ("501 234-567" finds +48501234567).
-    """
-    query = query.strip()
-    if not query:
-        return customers
-    contact = Q(value__icontains=query)
-    digits = _PHONE_NOISE.sub("", query)
-    if digits and digits != query and digits.lstrip("+").isdigit():
-        contact |= Q(value__contains=digits)
-    by_contact = visibility.visible_point_ids(stores).filter(contact).values("customer_id")
-    if stores is None:
-        by_name = Q(name__icontains=query)
-    else:
-        by_name = Q(pk__in=visibility.named_links(stores, query).values("customer_id"))
-    return customers.filter(Q(pk__in=by_contact) | by_name)
-
 
 @login_required
 @require_GET
-def customer_list(request: HttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "")
-    try:
-        check_text("q", query, limits.SEARCH)
-    except InvalidInput as exc:
-        context = {"page": Paginator([], PAGE_SIZE).get_page(1), "rows": [], "query": query,
-                   "error": message(exc)}
+def customer_list(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    """The viewer's customers, filtered, sorted and paged, or all of them as CSV
+    (``csv=1``); a refused filter is named on the page (400) and left out."""
+    staff = staff_of(request)
+    stores = visibility.stores_of_staff(staff)
+    mine = customer_listing.stores_of(stores)
+    sellers = customer_listing.sellers_of(staff, mine)
+    filters = customer_listing.parse(request.GET, mine, sellers)
+    context: dict[str, Any] = {
+        "filters": filters, "query": filters.query, "error": filters.query_error,
+        "mine": mine, "sellers": sellers, "own_only": not staff.is_manager,
+        "visit_classes": VisitClass.choices, "cold_choices": _cold_choices(),
+        "chains": Flow.objects.order_by("name", "pk"),
+    }
+    if filters.query_error:
+        context.update(page=Paginator([], customer_listing.PAGE_SIZE).get_page(1), rows=[])
         return render(request, "web/customers.html", context, status=400)
-    stores = visibility.stores_of_staff(staff_of(request))
-    customers = search(visible_customers(staff_of(request)), query, stores)
-    customers = customers.select_related("home_store").order_by("-id").prefetch_related(
-        Prefetch("contacts", queryset=ContactPoint.objects.order_by("kind", "id"))
+    listed = customer_listing.build(filters, stores)
+    links = listing.links(listed)
+    wants_csv = request.GET.get("csv") == "1" or request.GET.get("format") == "csv"
+    if wants_csv and not filters.problems:
+        return _csv(links, stores, listed.scope)
+    paginator = customer_listing.CappedPaginator(links)
+    if listed.sort == "name" and paginator.capped:
+        # Sorting by name reads every match: only as many as a page counts.
+        context["notice"] = customer_listing.too_many_to_sort()
+        listed = replace(listed, sort="newest")
+        links = listing.links(listed)
+        paginator = customer_listing.CappedPaginator(links, paginator.matched)
+    page = paginator.get_page(request.GET.get("page"))
+    context.update(
+        page=page, paginator=paginator,
+        rows=customer_listing.rows_of(list(page.object_list), stores, listed.scope),
+        csv_query=urlencode(filters.params(csv=1)),
     )
-    page = Paginator(customers, PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = visibility.summaries(page.object_list, stores)
-    return render(request, "web/customers.html", {"page": page, "rows": rows, "query": query,
-                                                  "stores": stores})
+    return render(request, "web/customers.html", context,
+                  status=400 if filters.problems else 200)
+
+
+def _cold_choices() -> list[tuple[str, str]]:
+    return [(Segment.BUYERS.value, _("Buyers going cold")),
+            (Segment.PROSPECTS.value, _("Prospects going cold")),
+            (customer_listing.COLD_ANY, _("Anyone going cold"))]
+
+
+def _csv(links: QuerySet[CustomerStore], stores: visibility.Stores,
+         scope: visibility.Stores) -> StreamingHttpResponse:
+    lines = customer_listing.csv_lines(links, stores, scope, customer_listing.Labels.now())
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    day = clock.now().date().isoformat()
+    response["Content-Disposition"] = f'attachment; filename="customers-{day}.csv"'
+    return response
 
 
 @login_required
