@@ -171,7 +171,7 @@ def test_a_customers_second_visit_is_a_return_visit_and_opens_as_one(
     bought = boss.get("/visits/?since=2026-06-01&until=2026-06-30&bought=1")
     assert [v.pk for v in bought.context["rows"]] == [sale.pk]
     html = boss.get(f"/dashboard/?{JUNE}").content.decode()
-    link = f"/visits/?since=2026-06-01&amp;until=2026-06-30&amp;again=return"
+    link = "/visits/?since=2026-06-01&amp;until=2026-06-30&amp;again=return"
     assert link in _table(html, "funnel")
     listed = boss.get(link.replace("&amp;", "&"))
     assert listed.context["page"].paginator.count == 1
