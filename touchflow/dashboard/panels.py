@@ -26,6 +26,7 @@ from touchflow.visits.classification import ContactCapture, VisitClass
 from touchflow.visits.models import Reason, ReasonKind
 
 Href = Callable[..., str]  # filters → the link to the list behind a number
+Counts = dict[tuple[Any, ...], tuple[int, Decimal]]
 
 
 @dataclass(frozen=True)
@@ -44,11 +45,17 @@ class Period:
 
 @dataclass(frozen=True)
 class Scope:
-    """What the viewer chose and may see: stores (None: all), a seller (None: all)."""
+    """What the viewer chose and may see: stores (None: all), a seller (None: all).
+
+    ``read``: the figures this page has read so far — each metric is read once per
+    scope, by every key, and each panel adds up what it needs from that (a page of
+    twenty panels made fifty reads of the same rows before)."""
 
     stores: frozenset[int] | None
     staff: int | None
     period: Period
+    read: dict[tuple[Any, ...], Counts] = field(default_factory=dict, compare=False,
+                                               hash=False, repr=False)
 
 
 @dataclass
@@ -93,13 +100,32 @@ class Panel:
 def _everyone(scope: Scope) -> Scope:
     """The same stores and period for every seller: what a chain or a manager did is
     nobody's own figure."""
-    return Scope(scope.stores, None, scope.period)
+    return Scope(scope.stores, None, scope.period, scope.read)
 
 
-def _count(scope: Scope, metric: str, by: Sequence[str], **keys: str
-           ) -> dict[tuple[Any, ...], tuple[int, Decimal]]:
-    return figures.totals(metric, stores=scope.stores, since=scope.period.since,
-                          until=scope.period.until, by=by, staff=scope.staff, **keys)
+# Every key a panel groups or narrows by, but the day (read on its own when asked for).
+_ALL = ("staff_id", "store_id", "k1", "k2", "k3", "k4")
+
+
+def _count(scope: Scope, metric: str, by: Sequence[str], **keys: str) -> Counts:
+    if "day" in by:
+        return figures.totals(metric, stores=scope.stores, since=scope.period.since,
+                              until=scope.period.until, by=by, staff=scope.staff, **keys)
+    key = (metric, scope.stores, scope.staff, scope.period)
+    every = scope.read.get(key)
+    if every is None:
+        every = scope.read[key] = figures.totals(
+            metric, stores=scope.stores, since=scope.period.since, until=scope.period.until,
+            by=_ALL, staff=scope.staff)
+    wanted = [(_ALL.index(column), value) for column, value in keys.items()]
+    picks = [_ALL.index(column) for column in by]
+    result: dict[tuple[Any, ...], list[Any]] = {}
+    for full, (n, amount) in every.items():
+        if all(full[i] == value for i, value in wanted):
+            total = result.setdefault(tuple(full[i] for i in picks), [0, Decimal(0)])
+            total[0] += n
+            total[1] += amount
+    return {k: (n, amount) for k, (n, amount) in result.items()}
 
 
 def _names(staff_ids: Iterable[int]) -> dict[int, str]:
@@ -472,7 +498,7 @@ class Headline:
 def headlines(scope: Scope, *, own_only: bool = False) -> list[Headline]:
     """This period against the one before, in a handful of numbers (a salesperson's
     own: without the store's messages)."""
-    before = Scope(scope.stores, scope.staff, scope.period.previous())
+    before = Scope(scope.stores, scope.staff, scope.period.previous(), scope.read)
 
     def headline(label: str, measure: Callable[[Scope], float | None], unit: str = ""
                  ) -> Headline:
