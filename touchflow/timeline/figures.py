@@ -380,8 +380,11 @@ def totals(metric: str, *, stores: Iterable[int] | None, since: date, until: dat
     ``KEY_COLUMNS``) — folded figures and the deltas not yet folded alike. ``staff`` and
     ``keys`` (k1="grey", …) narrow it."""
     where: dict[str, Any] = {"metric": metric, "day__gte": since, "day__lte": until, **keys}
-    if stores is not None:
-        where["store_id__in"] = list(stores)
+    # Every store named, "none" (0) too, rather than no condition: the key index leads
+    # with the store, so a read of all stores is a range per store, not a scan of the
+    # whole table (at 10M figure rows: 50 ms against 880 ms, bench/RESULTS.md).
+    where["store_id__in"] = [0, *Store.objects.values_list("pk", flat=True)] \
+        if stores is None else list(stores)
     if staff is not None:
         where["staff_id"] = staff
     if not set(by) <= set(KEY_COLUMNS):
