@@ -1,7 +1,8 @@
-"""``python -m bench [import|visits|engine|hooks|adapters|delivery|replay|health|all]``: run
-the benchmarks, print Markdown tables. ``all`` leaves out ``delivery`` (sends at a
-provider's real latency, issue 9; it takes its own options below), ``replay`` and
-``health`` (the BG/NBD model's validation on the Online Retail year, issue 11).
+"""``python -m bench [import|visits|engine|hooks|adapters|delivery|replay|health|dashboard|all]``:
+run the benchmarks, print Markdown tables. ``all`` leaves out ``delivery`` (sends at a
+provider's real latency, issue 9; it takes its own options below), ``replay``,
+``health`` (the BG/NBD model's validation on the Online Retail year, issue 11) and
+``dashboard`` (the manager's views on 10M visits, issue 11: an hour to generate).
 
 Results are also written as JSON under var/bench/. Copy the tables into
 bench/RESULTS.md with the command, the date and the machine.
@@ -19,6 +20,7 @@ import time
 from bench import (
     adapters_bench,
     channels_bench,
+    dashboard_bench,
     delivery_bench,
     engine_bench,
     health_bench,
@@ -43,7 +45,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("which", nargs="?", default="all",
                         choices=["all", "import", "visits", "engine", "hooks", "adapters",
-                                 "delivery", "replay", "health"])
+                                 "delivery", "replay", "health", "dashboard"])
     parser.add_argument("--db", default="both", choices=["both", "sqlite", "postgres"])
     parser.add_argument("--workers", type=int, default=None,
                         help="gunicorn workers (visits, hooks; default 4); delivery: "
@@ -81,6 +83,22 @@ def main() -> None:
                           help="lag mode: touches fall due over time; due → provider latency")
     delivery.add_argument("--per-minute", type=int, default=1000, help="lag: touches due a minute")
     delivery.add_argument("--minutes", type=float, default=3.0, help="lag: minutes of touches")
+    dashboard = parser.add_argument_group("dashboard (issue 11)")
+    dashboard.add_argument("--scale", type=float, default=None,
+                           help="of 10M visits, 1M customers, 20M touches (default 1.0 on "
+                           "PostgreSQL, 0.1 on SQLite)")
+    dashboard.add_argument("--keep", action="store_true",
+                           help="keep the generated database (and resume its generation)")
+    dashboard.add_argument("--only-time", action="store_true",
+                           help="time the views against the kept database, generate nothing")
+    dashboard.add_argument("--phase", default="",
+                           help="redo these phases (comma-separated) and those after them: "
+                           + ", ".join(dashboard_bench.PHASES) + ", all")
+    dashboard.add_argument("--requests", type=int, default=20,
+                           help="timed requests per URL and role, after 2 warm-ups")
+    dashboard.add_argument("--urls", default="",
+                           help="time only the URLs this regular expression finds (e.g. "
+                           "'^/dashboard/')")
     args = parser.parse_args()
     kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     levels = [int(c) for c in args.connections.split(",")]
@@ -131,6 +149,16 @@ def main() -> None:
         print("## Relationship health: BG/NBD on the Online Retail year (issue 11)\n\n"
               + health_bench.report(health) + "\n")
         out["health"] = health_bench.as_json(health)
+    if args.which == "dashboard":
+        phases = [p for p in args.phase.split(",") if p]
+        scaled = [dashboard_bench.bench_dashboard(kind, args.scale, args.keep, args.only_time,
+                                                  phases, args.requests, args.urls)
+                  for kind in kinds]
+        for run in scaled:
+            details = dashboard_bench.write_details(run)
+            print(f"## The dashboard at scale: {run.database} (issue 11)\n\n"
+                  + dashboard_bench.report(run) + f"\n\nQueries and plans: {details}\n")
+        out["dashboard"] = [dashboard_bench.as_json(r) for r in scaled]
     VAR.mkdir(parents=True, exist_ok=True)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     (VAR / f"results-{stamp}.json").write_text(json.dumps(out, indent=2))
