@@ -15,7 +15,6 @@ import datetime
 import json
 import os
 import platform
-import time
 
 from bench import (
     adapters_bench,
@@ -28,17 +27,7 @@ from bench import (
     replay_bench,
     visits_bench,
 )
-from bench.databases import VAR
-
-
-def machine_speed() -> float:
-    """Seconds for ``sum(i * i for i in range(10**7))``, best of three: the sessions'
-    machines differ by up to 2× in speed, so every figure is printed beside this one."""
-    def once() -> float:
-        started = time.perf_counter()
-        sum(i * i for i in range(10**7))
-        return time.perf_counter() - started
-    return min(once() for _ in range(3))
+from bench.databases import VAR, machine_speed
 
 
 def main() -> None:

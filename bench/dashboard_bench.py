@@ -1866,7 +1866,7 @@ def _figures_main() -> None:
 
 def bench_dashboard(kind: str, scale: float | None, keep: bool, only_time: bool,
                     phases: list[str], requests: int, only: str = "") -> Run:
-    from bench.__main__ import machine_speed
+    from bench.databases import machine_speed
 
     scale = scale if scale is not None else (1.0 if kind == "postgres" else 0.1)
     started = datetime.now(UTC).isoformat(timespec="seconds")

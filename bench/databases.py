@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -68,3 +69,13 @@ def helper(url: str, *args: str) -> str:
     return subprocess.run([sys.executable, "-m", "bench.dbtool", *args], env=env_for(url),
                           cwd=ROOT, check=True, capture_output=True, text=True,
                           timeout=120).stdout
+
+
+def machine_speed() -> float:
+    """Seconds for ``sum(i * i for i in range(10**7))``, best of three: the sessions'
+    machines differ by up to 2× in speed, so every figure is printed beside this one."""
+    def once() -> float:
+        started = time.perf_counter()
+        sum(i * i for i in range(10**7))
+        return time.perf_counter() - started
+    return min(once() for _ in range(3))
