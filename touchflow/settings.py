@@ -56,6 +56,13 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
             " PRAGMA cache_size=-65536;"
         ),
     }
+else:
+    # No JIT: PostgreSQL compiles every statement whose estimated cost passes 100,000,
+    # and the dashboard's and the visit list's reads do — 50–110 ms of compiling for a
+    # figure read that runs in 30, 2.4 s for the visit list's page (bench/RESULTS.md).
+    # The app's statements are short; none of them gains from compiled expressions.
+    _options = _db.setdefault("OPTIONS", {})
+    _options["options"] = f"{_options.get('options', '')} -c jit=off".strip()
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

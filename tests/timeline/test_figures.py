@@ -4,7 +4,7 @@ written, folded by the worker's chore, and always equal to a recount of the time
 from __future__ import annotations
 
 import random
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from touchflow.funnel.visits import log_visit
 from touchflow.integrations.actor import Actor
 from touchflow.stores.models import Role, Staff, Store
 from touchflow.timeline import figures
-from touchflow.timeline.models import Figure, FigureDelta, TimelineEvent
+from touchflow.timeline.models import Figure, FigureDelta, FigureMonth, TimelineEvent
 from touchflow.visits import queries as visits
 from touchflow.visits.models import Reason
 
@@ -65,7 +65,66 @@ def test_the_figures_kept_as_events_arrive_equal_a_recount_of_the_timeline(
     assert sum(n for key, (n, _) in kept.items() if key[3] == "visit") == 40
     assert figures.fold() > 0 and not FigureDelta.objects.exists()
     assert figures.snapshot() == kept  # folding moves counts, changes none
+    assert _months() == _months_of_the_days() != {}
     assert _recount() == kept
+    assert _months() == _months_of_the_days()
+
+
+def _months() -> dict[tuple[Any, ...], tuple[int, Decimal]]:
+    return {tuple(key): (n, amount) for *key, n, amount in
+            FigureMonth.objects.values_list(*figures.KEY_COLUMNS, "n", "amount") if n}
+
+
+def _months_of_the_days() -> dict[tuple[Any, ...], tuple[int, Decimal]]:
+    """The daily figures added up a month at a time, in Python: what ``FigureMonth`` holds."""
+    months: dict[tuple[Any, ...], tuple[int, Decimal]] = {}
+    for day, *key, n, amount in Figure.objects.values_list(*figures.KEY_COLUMNS, "n", "amount"):
+        month = (day.replace(day=1), *key)
+        old_n, old_amount = months.get(month, (0, Decimal(0)))
+        months[month] = (old_n + n, old_amount + amount)
+    return {key: value for key, value in months.items() if value[0]}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_period_read_by_months_and_edge_days_equals_the_same_days_added_up(
+    tmp_path: Path
+) -> None:
+    """Whole months come from ``FigureMonth``, the edges from ``Figure``, the deltas not
+    folded from theirs: any period gives what its days add up to."""
+    history = _history(tmp_path / "history.csv.gz", invoices=160, customers=20, seed=7)
+    replay.run(history, "fig-months", seed=7)
+    figures.fold()
+    _random_visits(replay._store("fig-months"), random.Random(7), 12)  # left unfolded
+    days = [d for d in Figure.objects.values_list("day", flat=True).distinct()]
+    first, last = min(days), max(days)
+    assert (last - first).days > 62, "the history must span whole months"
+    rng = random.Random(7)
+    periods = [(first, last), (first.replace(day=1), last),
+               (first + timedelta(days=3), last - timedelta(days=3))]
+    periods += [tuple(sorted(rng.sample(days, 2))) for _ in range(6)]
+    for since, until in periods:
+        for metric in ("purchase", "touch", "visit"):
+            by_month = figures.totals(metric, stores=None, since=since, until=until,
+                                      by=["store_id", "k1"])
+            by_day = figures.totals(metric, stores=None, since=since, until=until,
+                                    by=["day", "store_id", "k1"])
+            added: dict[tuple[Any, ...], tuple[int, Decimal]] = {}
+            for (_day, *key), (n, amount) in by_day.items():
+                old_n, old_amount = added.get(tuple(key), (0, Decimal(0)))
+                added[tuple(key)] = (old_n + n, old_amount + amount)
+            assert by_month == added, (metric, since, until)
+
+
+@pytest.mark.parametrize(("since", "until", "whole"), [
+    (date(2026, 1, 1), date(2026, 12, 31), (date(2026, 1, 1), date(2026, 12, 31))),
+    (date(2025, 12, 2), date(2026, 11, 30), (date(2026, 1, 1), date(2026, 11, 30))),
+    (date(2026, 2, 1), date(2026, 2, 28), (date(2026, 2, 1), date(2026, 2, 28))),
+    (date(2026, 1, 31), date(2026, 3, 1), (date(2026, 2, 1), date(2026, 2, 28))),
+    (date(2026, 5, 6), date(2026, 6, 2), (None, None)),
+    (date(2026, 5, 1), date(2026, 5, 30), (None, None)),
+])
+def test_whole_months_of_a_period(since: date, until: date, whole: tuple[Any, Any]) -> None:
+    assert figures.whole_months(since, until) == whole
 
 
 @pytest.mark.django_db(transaction=True)

@@ -25,6 +25,15 @@ def rebuild() -> None:
                   f"{time.perf_counter() - started:.1f} s.")
 
 
+@app.command("months")
+def months() -> None:
+    """Add the daily figures up into the monthly ones again (a period's whole months are
+    read from those): after a repair of the daily figures by hand."""
+    started = time.perf_counter()
+    figures.refill_months()
+    console.print(f"Monthly figures made again in {time.perf_counter() - started:.1f} s.")
+
+
 @app.command("fold")
 def fold() -> None:
     """Fold the counts written since the worker last did (it does every 15 s)."""

@@ -54,12 +54,20 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Q
 
 from touchflow.core import clock
 from touchflow.core.bulk import insert_many
 from touchflow.core.ttlcache import TTLCache
 from touchflow.stores.models import Store
-from touchflow.timeline.models import EventKind, Figure, FigureDelta, TimelineEvent
+from touchflow.timeline.models import (
+    EventKind,
+    Figure,
+    FigureDelta,
+    FigureFields,
+    FigureMonth,
+    TimelineEvent,
+)
 
 # A timeline row as ``record`` reads it: kind, at, store id, staff id, data.
 Row = tuple[str, datetime, int | None, int | None, Mapping[str, Any]]
@@ -293,24 +301,18 @@ def record_events(events: Sequence[TimelineEvent]) -> None:
 
 
 def fold() -> int:
-    """Move every committed delta into ``Figure``; returns how many deltas it moved.
-    One statement on PostgreSQL (the deltas it deletes are exactly those it adds, however
-    writers commit meanwhile); on SQLite the first write holds the database's one write
-    lock, so the delete that follows sees the same rows."""
-    keys = ", ".join(KEY_COLUMNS)
-    upsert = (
-        f"INSERT INTO {Figure._meta.db_table} ({keys}, n, amount) "
-        f"SELECT {keys}, sum(n), sum(amount) FROM {{source}} WHERE true GROUP BY {keys} "
-        f"ON CONFLICT (store_id, metric, day, staff_id, k1, k2, k3, k4) DO UPDATE SET "
-        f"n = {Figure._meta.db_table}.n + excluded.n, "
-        f"amount = {Figure._meta.db_table}.amount + excluded.amount"
-    )
+    """Move every committed delta into ``Figure`` and ``FigureMonth``; returns how many
+    deltas it moved. One statement on PostgreSQL (the deltas it deletes are exactly those
+    it adds, however writers commit meanwhile); on SQLite the first write holds the
+    database's one write lock, so the delete that follows sees the same rows."""
     delta = FigureDelta._meta.db_table
+    vendor = connection.vendor
     with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+        if vendor == "postgresql":
             cursor.execute(
                 f"WITH moved AS (DELETE FROM {delta} RETURNING *), "
-                f"counted AS ({upsert.format(source='moved')} RETURNING 1) "
+                f"counted AS ({_upsert(Figure, 'moved', vendor)} RETURNING 1), "
+                f"monthly AS ({_upsert(FigureMonth, 'moved', vendor)} RETURNING 1) "
                 "SELECT (SELECT count(*) FROM moved)"
             )
             return int(cursor.fetchone()[0])
@@ -319,9 +321,41 @@ def fold() -> int:
         if last is None:
             return 0
         source = f"(SELECT * FROM {delta} WHERE id <= {int(last)})"
-        cursor.execute(upsert.format(source=source))
+        cursor.execute(_upsert(Figure, source, vendor))
+        cursor.execute(_upsert(FigureMonth, source, vendor))
         cursor.execute(f"DELETE FROM {delta} WHERE id <= %s", [last])
         return int(cursor.rowcount)
+
+
+def _upsert(model: type[Figure] | type[FigureMonth], source: str, vendor: str) -> str:
+    """Add the counts of ``source`` (a table or a subquery with the figure columns) into
+    ``model``'s rows, a month at a time for ``FigureMonth``."""
+    table = model._meta.db_table
+    keys = ", ".join(KEY_COLUMNS)
+    day = month_of("day", vendor) if model is FigureMonth else "day"
+    picked = ", ".join(day if c == "day" else c for c in KEY_COLUMNS)
+    return (
+        f"INSERT INTO {table} ({keys}, n, amount) "
+        f"SELECT {picked}, sum(n), sum(amount) FROM {source} src WHERE true "
+        f"GROUP BY {picked} "
+        f"ON CONFLICT (store_id, metric, day, staff_id, k1, k2, k3, k4) DO UPDATE SET "
+        f"n = {table}.n + excluded.n, amount = {table}.amount + excluded.amount"
+    )
+
+
+def month_of(column: str, vendor: str) -> str:
+    """SQL for the first day of ``column``'s month."""
+    if vendor == "postgresql":
+        return f"date_trunc('month', {column})::date"
+    return f"date({column}, 'start of month')"
+
+
+def refill_months() -> None:
+    """Add the daily figures up into the monthly ones again, from scratch (a rebuild; a
+    repair by hand, ``touchflow figures months``)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {FigureMonth._meta.db_table}")
+        cursor.execute(_upsert(FigureMonth, Figure._meta.db_table, connection.vendor))
 
 
 def rebuild(elsewhere: Iterable[Row] = (), chunk: int = 20_000) -> int:
@@ -340,6 +374,7 @@ def rebuild(elsewhere: Iterable[Row] = (), chunk: int = 20_000) -> int:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         FigureDelta.objects.all().delete()
         Figure.objects.all().delete()
+        FigureMonth.objects.all().delete()
         totals: dict[tuple[Any, ...], list[Any]] = {}
         rows = TimelineEvent.objects.order_by().values_list(
             "kind", "at", "store_id", "staff_id", "data"
@@ -356,6 +391,7 @@ def rebuild(elsewhere: Iterable[Row] = (), chunk: int = 20_000) -> int:
             _merge(totals, tally(part, skip=frozenset()))
             read += len(part)
         _insert(Figure._meta.db_table, totals)
+        refill_months()
     return read
 
 
@@ -379,7 +415,7 @@ def totals(metric: str, *, stores: Iterable[int] | None, since: date, until: dat
     included) in ``stores`` (None: every store), grouped by the columns ``by`` (of
     ``KEY_COLUMNS``) — folded figures and the deltas not yet folded alike. ``staff`` and
     ``keys`` (k1="grey", …) narrow it."""
-    where: dict[str, Any] = {"metric": metric, "day__gte": since, "day__lte": until, **keys}
+    where: dict[str, Any] = {"metric": metric, **keys}
     # Every store named, "none" (0) too, rather than no condition: the key index leads
     # with the store, so a read of all stores is a range per store, not a scan of the
     # whole table (at 10M figure rows: 50 ms against 880 ms, bench/RESULTS.md).
@@ -391,18 +427,42 @@ def totals(metric: str, *, stores: Iterable[int] | None, since: date, until: dat
         raise ValueError(f"by: only {', '.join(KEY_COLUMNS)}")
     # One statement, so one snapshot: a fold committing between a read of the folded
     # figures and one of the deltas would count its deltas twice or not at all.
-    parts = [model.objects.filter(**where).order_by().values_list(*by, "n", "amount")
-             .query.sql_with_params() for model in (Figure, FigureDelta)]
+    parts = [model.objects.filter(days, **where).order_by().values_list(*by, "n", "amount")
+             .query.sql_with_params() for model, days in _sources(since, until, by)]
     both = " UNION ALL ".join(f"SELECT * FROM ({sql}) part{i}"
                               for i, (sql, _p) in enumerate(parts))
     grouped = ", ".join(by)
     sql = (f"SELECT {grouped + ', ' if by else ''}sum(n), sum(amount) FROM ({both}) figures"
            + (f" GROUP BY {grouped}" if by else ""))
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*parts[0][1], *parts[1][1]])
+        cursor.execute(sql, [p for _sql, params in parts for p in params])
         rows = cursor.fetchall()
     return {tuple(row[:-2]): (int(row[-2]), Decimal(str(row[-1] or 0)))
             for row in rows if row[-2]}
+
+
+def _sources(since: date, until: date, by: Sequence[str]) -> list[tuple[type[FigureFields], Q]]:
+    """Where the days from ``since`` to ``until`` are read: the whole months among them
+    from ``FigureMonth``, the days before and after from ``Figure`` (all of them when no
+    month is whole, or the read is by day), the deltas not yet folded for every day."""
+    every_day = Q(day__gte=since, day__lte=until)
+    first, last = whole_months(since, until)
+    if "day" in by or first is None or last is None:
+        return [(Figure, every_day), (FigureDelta, every_day)]
+    edges = Q(day__gte=since, day__lt=first) | Q(day__gt=last, day__lte=until)
+    months = Q(day__gte=first, day__lte=last.replace(day=1))
+    return [(Figure, edges), (FigureMonth, months), (FigureDelta, every_day)]
+
+
+def whole_months(since: date, until: date) -> tuple[date | None, date | None]:
+    """The first day of the first whole month from ``since`` to ``until`` and the last
+    day of the last one; (None, None) when no month lies wholly inside."""
+    first = since if since.day == 1 else (since.replace(day=28) + timedelta(days=4)).replace(day=1)
+    after = until + timedelta(days=1)
+    last = until if after.day == 1 else until.replace(day=1) - timedelta(days=1)
+    if first > last:
+        return None, None
+    return first, last
 
 
 def snapshot() -> dict[tuple[Any, ...], tuple[int, Decimal]]:

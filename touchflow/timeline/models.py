@@ -123,6 +123,23 @@ class Figure(FigureFields):
         return f"{self.metric} {self.day} store {self.store_id}: {self.n}"
 
 
+class FigureMonth(FigureFields):
+    """The same counts a month at a time (``day``: the month's first day), kept by the
+    same ``fold``: a period's whole months are read from here, its edges from ``Figure``
+    — a year is twelve rows a key rather than 365 (decision 0029)."""
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["store_id", "metric", "day", "staff_id", "k1", "k2", "k3", "k4"],
+                name="figure_month_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.day:%Y-%m} store {self.store_id}: {self.n}"
+
+
 class FigureDelta(FigureFields):
     """Counts written with the events they count, in the same transaction, not yet folded
     into ``Figure``: appended, never updated, so no two writers wait for each other."""
