@@ -1,8 +1,10 @@
-"""``python -m bench [import|visits|engine|hooks|adapters|delivery|replay|health|dashboard|all]``:
-run the benchmarks, print Markdown tables. ``all`` leaves out ``delivery`` (sends at a
-provider's real latency, issue 9; it takes its own options below), ``replay``,
+"""``python -m bench [import|visits|engine|hooks|adapters|delivery|replay|health|dashboard|
+rollups|all]``: run the benchmarks, print Markdown tables. ``all`` leaves out ``delivery``
+(sends at a provider's real latency, issue 9; it takes its own options below), ``replay``,
 ``health`` (the BG/NBD model's validation on the Online Retail year, issue 11) and
-``dashboard`` (the manager's views on 10M visits, issue 11: an hour to generate).
+``dashboard`` (the manager's views on 10M visits, issue 11: an hour to generate) and
+``rollups`` (the visit API's and dispatch's throughput with the figures kept and with
+them switched off, side by side, issue 11).
 
 Results are also written as JSON under var/bench/. Copy the tables into
 bench/RESULTS.md with the command, the date and the machine.
@@ -25,6 +27,7 @@ from bench import (
     health_bench,
     import_bench,
     replay_bench,
+    rollups_bench,
     visits_bench,
 )
 from bench.databases import VAR, machine_speed
@@ -34,7 +37,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("which", nargs="?", default="all",
                         choices=["all", "import", "visits", "engine", "hooks", "adapters",
-                                 "delivery", "replay", "health", "dashboard"])
+                                 "delivery", "replay", "health", "dashboard", "rollups"])
     parser.add_argument("--db", default="both", choices=["both", "sqlite", "postgres"])
     parser.add_argument("--workers", type=int, default=None,
                         help="gunicorn workers (visits, hooks; default 4); delivery: "
@@ -148,6 +151,13 @@ def main() -> None:
             print(f"## The dashboard at scale: {run.database} (issue 11)\n\n"
                   + dashboard_bench.report(run) + f"\n\nQueries and plans: {details}\n")
         out["dashboard"] = [dashboard_bench.as_json(r) for r in scaled]
+    if args.which == "rollups":
+        costs = [rollups_bench.bench_rollups(kind, args.customers or 600_000, args.window,
+                                             args.repeat, levels[0], args.workers or 4)
+                 for kind in kinds]
+        print("## What keeping the figures current costs (issue 11)\n\n"
+              + rollups_bench.report(costs) + "\n")
+        out["rollups"] = rollups_bench.as_json(costs)
     VAR.mkdir(parents=True, exist_ok=True)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     (VAR / f"results-{stamp}.json").write_text(json.dumps(out, indent=2))

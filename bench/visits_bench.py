@@ -60,13 +60,18 @@ def free_port() -> int:
 class Server:
     """``touchflow serve`` in its own process group, so stopping it stops every worker."""
 
-    def __init__(self, url: str, workers: int) -> None:
+    def __init__(self, url: str, workers: int, app: str = "") -> None:
+        """``app``: a WSGI application (``module:name``) for gunicorn, started as
+        ``touchflow serve`` starts it; none: ``touchflow serve`` itself."""
         self.port = free_port()
+        argv = [str(BIN / "touchflow"), "serve", "--no-migrate", "--no-worker",
+                "--port", str(self.port), "--workers", str(workers)]
+        if app:
+            from touchflow.cli.run import gunicorn_argv
+
+            argv = gunicorn_argv("127.0.0.1", self.port, workers, app)
         self.proc = subprocess.Popen(
-            [str(BIN / "touchflow"), "serve", "--no-migrate", "--no-worker",
-             "--port", str(self.port),
-             "--workers", str(workers)],
-            env=env_for(url), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            argv, env=env_for(url), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             start_new_session=True,
         )
 

@@ -30,13 +30,14 @@ def _bin(name: str) -> str:
     return shutil.which(name, path=os.path.dirname(sys.executable)) or name
 
 
-def _gunicorn_argv(host: str, port: int, workers: int) -> list[str]:
+def gunicorn_argv(host: str, port: int, workers: int,
+                  app: str = "touchflow.wsgi:application") -> list[str]:
     # Threaded workers keep client connections alive between requests (sync workers
     # close each one); under the GIL they measured no faster here, so sync is the default.
     threads = int(os.environ.get("TOUCHFLOW_WEB_THREADS", "1"))
     return [
         _bin("gunicorn"),
-        "touchflow.wsgi:application",
+        app,
         "--bind",
         f"{host}:{port}",
         "--workers",
@@ -101,7 +102,7 @@ def serve_forever(
     # A service manager (or `kill`) stops us with SIGTERM: treat it as Ctrl-C, so the
     # children are stopped too instead of holding the port as orphans.
     signal.signal(signal.SIGTERM, _interrupt)
-    children = [subprocess.Popen(_gunicorn_argv(host, port, workers), env=env)]
+    children = [subprocess.Popen(gunicorn_argv(host, port, workers), env=env)]
     if with_worker:
         children.append(subprocess.Popen([_bin("touchflow"), "worker"], env=env))
     try:
