@@ -113,6 +113,14 @@ def test_a_period_read_by_months_and_edge_days_equals_the_same_days_added_up(
                 old_n, old_amount = added.get(tuple(key), (0, Decimal(0)))
                 added[tuple(key)] = (old_n + n, old_amount + amount)
             assert by_month == added, (metric, since, until)
+            sets = [("store_id", "k1"), ("k1",), (), ("k2", "k1"), ("k1", "k2"),
+                    ("staff_id", "k4")]
+            together = figures.grouped(metric, stores=None, since=since, until=until,
+                                       sets=sets)
+            assert together == {one: figures.totals(metric, stores=None, since=since,
+                                                    until=until, by=one) for one in sets}
+            if (since, until) == (first, last) and metric != "visit":  # not vacuous
+                assert together[("k1",)] and together[("store_id", "k1")]
 
 
 @pytest.mark.parametrize(("since", "until", "whole"), [

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+from collections import Counter
 from collections.abc import Callable
 
 import pytest
@@ -144,3 +146,23 @@ def test_the_cold_panel_shows_the_last_daily_check_and_opens_its_list(
     cold = _table(login_client(boss).get("/dashboard/").content.decode(), "cold")  # type: ignore[arg-type]
     link = f'/cold/?store={warsaw.pk}&amp;segment=buyers">3</a>'  # type: ignore[attr-defined]
     assert link in cold and "Warsaw" in cold and "London" not in cold
+
+
+def test_each_metric_is_read_once_a_period_however_many_panels_use_it(
+    two_stores: dict[str, object], login_client: Callable[[Staff], Client]
+) -> None:
+    """Every grouping the panels need of a metric comes from one statement (decision
+    0029): the page's reads of the figures are at most one per metric and period, and one
+    per line drawn by day."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = login_client(two_stores["boss"])  # type: ignore[arg-type]
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/dashboard/").status_code == 200
+    reads = [q["sql"] for q in queries.captured_queries if "timeline_figure" in q["sql"]]
+    metrics = [re.search(r"""metric"? = '(\w+)'""", sql) for sql in reads]
+    counted = Counter(found.group(1) if found else "?" for found in metrics)
+    assert {"visit", "touch", "check_in", "purchase", "effort"} <= set(counted), counted
+    # This period and the one before for the headlines; the 20% rule's line by day.
+    assert "?" not in counted and max(counted.values()) == 2, counted

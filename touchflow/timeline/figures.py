@@ -76,6 +76,8 @@ Count = tuple[str, int, str, str, str, str, int, Decimal]
 # The columns of both tables, in the order ``record`` and ``fold`` write them.
 KEY_COLUMNS = ("day", "store_id", "staff_id", "metric", "k1", "k2", "k3", "k4")
 COLUMNS = (*KEY_COLUMNS, "n", "amount")
+# What a read gives: the grouped columns' values → (count, amount).
+Counts = dict[tuple[Any, ...], tuple[int, Decimal]]
 
 log = logging.getLogger(__name__)
 _ZERO = Decimal(0)
@@ -415,6 +417,19 @@ def totals(metric: str, *, stores: Iterable[int] | None, since: date, until: dat
     included) in ``stores`` (None: every store), grouped by the columns ``by`` (of
     ``KEY_COLUMNS``) — folded figures and the deltas not yet folded alike. ``staff`` and
     ``keys`` (k1="grey", …) narrow it."""
+    return grouped(metric, stores=stores, since=since, until=until, sets=[tuple(by)],
+                   staff=staff, **keys)[tuple(by)]
+
+
+def grouped(metric: str, *, stores: Iterable[int] | None, since: date, until: date,
+            sets: Sequence[tuple[str, ...]], staff: int | None = None,
+            **keys: str) -> dict[tuple[str, ...], Counts]:
+    """``totals`` grouped several ways in one statement, one read of the rows: each of
+    ``sets`` (tuples of ``KEY_COLUMNS``) → its counts, keyed in that tuple's order."""
+    wanted = list(dict.fromkeys(sets))
+    columns = list(dict.fromkeys(c for one in wanted for c in one))
+    if not set(columns) <= set(KEY_COLUMNS):
+        raise ValueError(f"by: only {', '.join(KEY_COLUMNS)}")
     where: dict[str, Any] = {"metric": metric, **keys}
     # Every store named, "none" (0) too, rather than no condition: the key index leads
     # with the store, so a read of all stores is a range per store, not a scan of the
@@ -423,31 +438,65 @@ def totals(metric: str, *, stores: Iterable[int] | None, since: date, until: dat
         if stores is None else list(stores)
     if staff is not None:
         where["staff_id"] = staff
-    if not set(by) <= set(KEY_COLUMNS):
-        raise ValueError(f"by: only {', '.join(KEY_COLUMNS)}")
     # One statement, so one snapshot: a fold committing between a read of the folded
     # figures and one of the deltas would count its deltas twice or not at all.
-    parts = [model.objects.filter(days, **where).order_by().values_list(*by, "n", "amount")
-             .query.sql_with_params() for model, days in _sources(since, until, by)]
-    both = " UNION ALL ".join(f"SELECT * FROM ({sql}) part{i}"
-                              for i, (sql, _p) in enumerate(parts))
-    grouped = ", ".join(by)
-    sql = (f"SELECT {grouped + ', ' if by else ''}sum(n), sum(amount) FROM ({both}) figures"
-           + (f" GROUP BY {grouped}" if by else ""))
+    parts = [model.objects.filter(days, **where).order_by()
+             .values_list(*columns, "n", "amount").query.sql_with_params()
+             for model, days in _sources(since, until, "day" in columns)]
+    rows_sql = " UNION ALL ".join(f"SELECT * FROM ({sql}) part{i}"
+                                  for i, (sql, _p) in enumerate(parts))
+    masks: dict[int, list[tuple[str, ...]]] = {}
+    for one in wanted:  # ("k1", "k2") and ("k2", "k1") are one grouping, keyed twice
+        masks.setdefault(sum(1 << (len(columns) - 1 - i) for i, c in enumerate(columns)
+                             if c not in one), []).append(one)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [p for _sql, params in parts for p in params])
+        cursor.execute(_grouping_sql(rows_sql, columns, list(masks), connection.vendor),
+                       [p for _sql, params in parts for p in params] * _uses(masks))
         rows = cursor.fetchall()
-    return {tuple(row[:-2]): (int(row[-2]), Decimal(str(row[-1] or 0)))
-            for row in rows if row[-2]}
+    result: dict[tuple[str, ...], Counts] = {one: {} for one in wanted}
+    for *values, mask, n, amount in rows:
+        if not n:
+            continue
+        total = (int(n), amount if isinstance(amount, Decimal) else Decimal(str(amount or 0)))
+        for one in masks[mask]:
+            result[one][tuple(values[columns.index(c)] for c in one)] = total
+    return result
 
 
-def _sources(since: date, until: date, by: Sequence[str]) -> list[tuple[type[FigureFields], Q]]:
+def _uses(masks: Mapping[int, list[tuple[str, ...]]]) -> int:
+    """How often the rows' statement (and its parameters) appears in the SQL: once on
+    PostgreSQL and for one grouping; once per grouping elsewhere."""
+    return 1 if connection.vendor == "postgresql" or len(masks) == 1 else len(masks)
+
+
+def _grouping_sql(rows_sql: str, columns: list[str], masks: list[int], vendor: str) -> str:
+    """The rows added up per grouping (``masks``: bit set = that column not grouped,
+    the first column the highest bit, as PostgreSQL's ``GROUPING`` gives it)."""
+    if not columns:
+        return f"SELECT 0, sum(n), sum(amount) FROM ({rows_sql}) figures"
+    names = ", ".join(columns)
+    if vendor == "postgresql" and len(masks) > 1:
+        sets = ", ".join("(" + ", ".join(c for i, c in enumerate(columns)
+                                         if not mask >> (len(columns) - 1 - i) & 1) + ")"
+                         for mask in masks)
+        return (f"SELECT {names}, GROUPING({names}), sum(n), sum(amount) "
+                f"FROM ({rows_sql}) figures GROUP BY GROUPING SETS ({sets})")
+    selects = []
+    for mask in masks:
+        kept = [c for i, c in enumerate(columns) if not mask >> (len(columns) - 1 - i) & 1]
+        picked = ", ".join(c if c in kept else "NULL" for c in columns)
+        selects.append(f"SELECT {picked}, {mask}, sum(n), sum(amount) FROM ({rows_sql}) "
+                       f"figures" + (f" GROUP BY {', '.join(kept)}" if kept else ""))
+    return " UNION ALL ".join(selects)
+
+
+def _sources(since: date, until: date, by_day: bool) -> list[tuple[type[FigureFields], Q]]:
     """Where the days from ``since`` to ``until`` are read: the whole months among them
     from ``FigureMonth``, the days before and after from ``Figure`` (all of them when no
     month is whole, or the read is by day), the deltas not yet folded for every day."""
     every_day = Q(day__gte=since, day__lte=until)
     first, last = whole_months(since, until)
-    if "day" in by or first is None or last is None:
+    if by_day or first is None or last is None:
         return [(Figure, every_day), (FigureDelta, every_day)]
     edges = Q(day__gte=since, day__lt=first) | Q(day__gt=last, day__lte=until)
     months = Q(day__gte=first, day__lte=last.replace(day=1))
