@@ -129,18 +129,22 @@ def _day(raw: str | None, field: str, problems: list[str]) -> date | None:
 def _panels(scope: Scope, filters: Filters, *, own_only: bool) -> list[Panel]:
     """Every panel for a manager; a salesperson's own figures only — what they did,
     not the store's messages, complaints or customers going cold."""
+    # Reversed once a page: a manager's page links a few thousand numbers.
+    visits, cold, customers = (reverse(f"web:{name}") for name in ("visits", "cold",
+                                                                    "customers"))
+
     def visits_href(**keys: Any) -> str:
         query = filters.query(**{k: v for k, v in keys.items() if v})
         if "seller" in query and query["seller"] == 0:
             query.pop("seller")
-        return f"{reverse('web:visits')}?{urlencode(query)}"
+        return f"{visits}?{urlencode(query)}"
 
     def cold_href(store: int, segment: str) -> str:
-        return f"{reverse('web:cold')}?{urlencode({'store': store, 'segment': segment})}"
+        return f"{cold}?{urlencode({'store': store, 'segment': segment})}"
 
     def chain_href(chain: str) -> str:
         query = {"chain": chain, "store": filters.store.pk if filters.store else ""}
-        return f"{reverse('web:customers')}?{urlencode({k: v for k, v in query.items() if v})}"
+        return f"{customers}?{urlencode({k: v for k, v in query.items() if v})}"
 
     language = get_language() or "en"
     shown = _stores_in(scope)
