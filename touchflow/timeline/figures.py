@@ -64,7 +64,6 @@ from touchflow.timeline.models import (
     EventKind,
     Figure,
     FigureDelta,
-    FigureFields,
     FigureMonth,
     TimelineEvent,
 )
@@ -490,7 +489,8 @@ def _grouping_sql(rows_sql: str, columns: list[str], masks: list[int], vendor: s
     return " UNION ALL ".join(selects)
 
 
-def _sources(since: date, until: date, by_day: bool) -> list[tuple[type[FigureFields], Q]]:
+def _sources(since: date, until: date,
+             by_day: bool) -> list[tuple[type[Figure | FigureMonth | FigureDelta], Q]]:
     """Where the days from ``since`` to ``until`` are read: the whole months among them
     from ``FigureMonth``, the days before and after from ``Figure`` (all of them when no
     month is whole, or the read is by day), the deltas not yet folded for every day."""
