@@ -38,6 +38,8 @@ class Filters:
     period: Period
     problems: list[str]
 
+    KEYS = ("store", "seller", "since", "until")  # in the order a link names them
+
     def query(self, **more: Any) -> dict[str, Any]:
         """The filters as URL parameters (with ``more``), blanks left out."""
         values = {"store": self.store.pk if self.store else "",
@@ -133,11 +135,15 @@ def _panels(scope: Scope, filters: Filters, *, own_only: bool) -> list[Panel]:
     visits, cold, customers = (reverse(f"web:{name}") for name in ("visits", "cold",
                                                                     "customers"))
 
+    # The page's filters encoded once, each where it stands; a number's own keys take
+    # a filter's place or follow (a few thousand links a page).
+    given = filters.query()
+    base = {k: urlencode({k: given[k]}) if k in given else "" for k in Filters.KEYS}
+
     def visits_href(**keys: Any) -> str:
-        query = filters.query(**{k: v for k, v in keys.items() if v})
-        if "seller" in query and query["seller"] == 0:
-            query.pop("seller")
-        return f"{visits}?{urlencode(query)}"
+        more = {k: urlencode({k: v}) for k, v in keys.items() if v}
+        parts = [more.pop(k, part) for k, part in base.items()] + list(more.values())
+        return f"{visits}?{'&'.join(p for p in parts if p)}"
 
     def cold_href(store: int, segment: str) -> str:
         return f"{cold}?{urlencode({'store': store, 'segment': segment})}"
