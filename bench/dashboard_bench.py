@@ -217,7 +217,8 @@ PHASES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
                  ("purchases", "visits")),
     "health": (("health_customerhealth", "health_storefit"), ("links", "purchases")),
     "timeline": (("timeline_timelineevent",), ("delivery", "customers")),
-    "figures": (("timeline_figure", "timeline_figuredelta", "timeline_figuremonth"),
+    "figures": (("timeline_figure", "timeline_figuredelta", "timeline_figureweek",
+                 "timeline_figuremonth"),
                 ("delivery", "customers")),
     "denorm": ((), ("links",)),
     "analyze": ((), ("timeline", "figures", "health", "denorm")),
@@ -231,7 +232,7 @@ BIG_TABLES = ("customers_customer", "customers_contactpoint", "customers_custome
               "visits_visit", "purchases_purchase", "flows_enrollment", "delivery_touch",
               "delivery_calltask", "aftercare_checkinanswer", "health_customerhealth",
               "timeline_timelineevent", "timeline_figure", "timeline_figuredelta",
-              "timeline_figuremonth")
+              "timeline_figureweek", "timeline_figuremonth")
 
 
 def log(message: str) -> None:
@@ -1441,8 +1442,8 @@ class Generator:
                                               amount)
             SELECT day, store_id, staff_id, metric, k1, k2, k3, k4, dn, moved_amount FROM moved""",
                  "unfolded deltas")
-        # The monthly figures from the daily ones, by the app's own command.
-        subprocess.run([str(BIN / "touchflow"), "figures", "months"], env=env_for(self.url),
+        # The weekly and monthly figures from the daily ones, by the app's own command.
+        subprocess.run([str(BIN / "touchflow"), "figures", "rollups"], env=env_for(self.url),
                        check=True, stdout=subprocess.DEVNULL, timeout=3600)
 
     def phase_denorm(self) -> None:

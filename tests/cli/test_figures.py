@@ -9,7 +9,7 @@ from touchflow.funnel.visits import log_visit
 from touchflow.integrations.actor import Actor
 from touchflow.stores.models import Staff, Store
 from touchflow.timeline import figures
-from touchflow.timeline.models import Figure, FigureDelta, FigureMonth
+from touchflow.timeline.models import Figure, FigureDelta, FigureMonth, FigureWeek
 
 
 def test_fold_then_rebuild_keep_the_same_counts(store: Store, salesperson: Staff) -> None:
@@ -28,13 +28,15 @@ def test_fold_then_rebuild_keep_the_same_counts(store: Store, salesperson: Staff
     assert figures.snapshot() == kept
 
 
-def test_months_adds_the_days_up_again(store: Store, salesperson: Staff) -> None:
+def test_rollups_add_the_days_up_again(store: Store, salesperson: Staff) -> None:
     log_visit(store=store, actor=Actor(source="counter", staff=salesperson), bought=False,
               contact_capture="refused", reason="just_looking")
     figures.fold()
-    FigureMonth.objects.update(n=99)  # a monthly figure gone wrong
-    made = CliRunner().invoke(build_app(), ["figures", "months"])
+    FigureMonth.objects.update(n=99)  # rollups gone wrong
+    FigureWeek.objects.all().delete()
+    made = CliRunner().invoke(build_app(), ["figures", "rollups"])
     assert made.exit_code == 0, made.output
-    assert made.output.startswith("Monthly figures made again in ")
-    month = FigureMonth.objects.get()
+    assert made.output.startswith("Weekly and monthly figures made again in ")
+    month, week = FigureMonth.objects.get(), FigureWeek.objects.get()
     assert (month.n, month.day.day, month.metric) == (1, 1, "visit")
+    assert (week.n, week.day.weekday(), week.metric) == (1, 0, "visit")

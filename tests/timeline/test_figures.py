@@ -65,24 +65,31 @@ def test_the_figures_kept_as_events_arrive_equal_a_recount_of_the_timeline(
     assert sum(n for key, (n, _) in kept.items() if key[3] == "visit") == 40
     assert figures.fold() > 0 and not FigureDelta.objects.exists()
     assert figures.snapshot() == kept  # folding moves counts, changes none
-    assert _months() == _months_of_the_days() != {}
+    for rollup in figures.ROLLUPS:
+        assert _held(rollup) == _days_added_up(rollup) != {}
     assert _recount() == kept
-    assert _months() == _months_of_the_days()
+    for rollup in figures.ROLLUPS:
+        assert _held(rollup) == _days_added_up(rollup)
 
 
-def _months() -> dict[tuple[Any, ...], tuple[int, Decimal]]:
+def _held(rollup: Any) -> dict[tuple[Any, ...], tuple[int, Decimal]]:
     return {tuple(key): (n, amount) for *key, n, amount in
-            FigureMonth.objects.values_list(*figures.KEY_COLUMNS, "n", "amount") if n}
+            rollup.objects.values_list(*figures.KEY_COLUMNS, "n", "amount") if n}
 
 
-def _months_of_the_days() -> dict[tuple[Any, ...], tuple[int, Decimal]]:
-    """The daily figures added up a month at a time, in Python: what ``FigureMonth`` holds."""
-    months: dict[tuple[Any, ...], tuple[int, Decimal]] = {}
+def _days_added_up(rollup: Any) -> dict[tuple[Any, ...], tuple[int, Decimal]]:
+    """The daily figures added up a week (from Monday) or a month at a time, in Python:
+    what the rollup holds."""
+    def start(day: date) -> date:
+        return (day.replace(day=1) if rollup is FigureMonth
+                else day - timedelta(days=day.weekday()))
+
+    added: dict[tuple[Any, ...], tuple[int, Decimal]] = {}
     for day, *key, n, amount in Figure.objects.values_list(*figures.KEY_COLUMNS, "n", "amount"):
-        month = (day.replace(day=1), *key)
-        old_n, old_amount = months.get(month, (0, Decimal(0)))
-        months[month] = (old_n + n, old_amount + amount)
-    return {key: value for key, value in months.items() if value[0]}
+        at = (start(day), *key)
+        old_n, old_amount = added.get(at, (0, Decimal(0)))
+        added[at] = (old_n + n, old_amount + amount)
+    return {key: value for key, value in added.items() if value[0]}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -121,6 +128,17 @@ def test_a_period_read_by_months_and_edge_days_equals_the_same_days_added_up(
                                                     until=until, by=one) for one in sets}
             if (since, until) == (first, last) and metric != "visit":  # not vacuous
                 assert together[("k1",)] and together[("store_id", "k1")]
+
+
+@pytest.mark.parametrize(("since", "until", "whole"), [
+    (date(2026, 11, 2), date(2026, 11, 29), (date(2026, 11, 2), date(2026, 11, 29))),
+    (date(2026, 11, 3), date(2026, 11, 30), (date(2026, 11, 9), date(2026, 11, 29))),
+    (date(2026, 11, 1), date(2026, 11, 8), (date(2026, 11, 2), date(2026, 11, 8))),
+    (date(2026, 11, 3), date(2026, 11, 8), (None, None)),
+    (date(2026, 11, 3), date(2026, 11, 3), (None, None)),
+])
+def test_whole_weeks_of_a_period(since: date, until: date, whole: tuple[Any, Any]) -> None:
+    assert figures.whole_weeks(since, until) == whole
 
 
 @pytest.mark.parametrize(("since", "until", "whole"), [

@@ -25,13 +25,14 @@ def rebuild() -> None:
                   f"{time.perf_counter() - started:.1f} s.")
 
 
-@app.command("months")
-def months() -> None:
-    """Add the daily figures up into the monthly ones again (a period's whole months are
-    read from those): after a repair of the daily figures by hand."""
+@app.command("rollups")
+def rollups() -> None:
+    """Add the daily figures up into the weekly and monthly ones again (a period's whole
+    weeks and months are read from those): after a repair of the daily figures by hand."""
     started = time.perf_counter()
-    figures.refill_months()
-    console.print(f"Monthly figures made again in {time.perf_counter() - started:.1f} s.")
+    figures.refill_rollups()
+    console.print(f"Weekly and monthly figures made again in "
+                  f"{time.perf_counter() - started:.1f} s.")
 
 
 @app.command("fold")

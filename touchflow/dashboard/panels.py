@@ -57,6 +57,9 @@ class Scope:
     period: Period
     read: dict[tuple[Any, ...], dict[tuple[str, ...], Counts]] = field(
         default_factory=dict, compare=False, hash=False, repr=False)
+    # What to read of each metric on its first ask (None: what the panels need, _READS).
+    reads: Mapping[str, tuple[tuple[str, ...], ...]] | None = field(
+        default=None, compare=False, hash=False, repr=False)
 
 
 @dataclass
@@ -101,7 +104,7 @@ class Panel:
 def _everyone(scope: Scope) -> Scope:
     """The same stores and period for every seller: what a chain or a manager did is
     nobody's own figure."""
-    return Scope(scope.stores, None, scope.period, scope.read)
+    return Scope(scope.stores, None, scope.period, scope.read, scope.reads)
 
 
 # What the panels read of each metric, grouped how (the columns a panel groups by and
@@ -121,6 +124,14 @@ _READS: dict[str, tuple[tuple[str, ...], ...]] = {
 }
 
 
+# What the headlines read of the period before: theirs only, not every panel's.
+_HEADLINE_READS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "visit": (("k1",), ("k2",), ()),
+    "touch": (("k4",),),
+    "check_in": (("k1",),),
+}
+
+
 def _count(scope: Scope, metric: str, by: Sequence[str], **keys: str) -> Counts:
     if "day" in by:
         return figures.totals(metric, stores=scope.stores, since=scope.period.since,
@@ -128,7 +139,7 @@ def _count(scope: Scope, metric: str, by: Sequence[str], **keys: str) -> Counts:
     grouping = tuple(sorted({*by, *keys}))
     read = scope.read.setdefault((metric, scope.stores, scope.staff, scope.period), {})
     if grouping not in read:
-        sets = [tuple(sorted(one)) for one in _READS.get(metric, ())]
+        sets = [tuple(sorted(one)) for one in (scope.reads or _READS).get(metric, ())]
         wanted = [grouping] + [one for one in sets if one not in read and one != grouping]
         read.update(figures.grouped(metric, stores=scope.stores, since=scope.period.since,
                                     until=scope.period.until, sets=wanted,
@@ -516,7 +527,8 @@ class Headline:
 def headlines(scope: Scope, *, own_only: bool = False) -> list[Headline]:
     """This period against the one before, in a handful of numbers (a salesperson's
     own: without the store's messages)."""
-    before = Scope(scope.stores, scope.staff, scope.period.previous(), scope.read)
+    before = Scope(scope.stores, scope.staff, scope.period.previous(), scope.read,
+                   _HEADLINE_READS)
 
     def headline(label: str, measure: Callable[[Scope], float | None], unit: str = ""
                  ) -> Headline:

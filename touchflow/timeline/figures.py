@@ -66,6 +66,7 @@ from touchflow.timeline.models import (
     Figure,
     FigureDelta,
     FigureMonth,
+    FigureWeek,
     TimelineEvent,
 )
 
@@ -303,38 +304,43 @@ def record_events(events: Sequence[TimelineEvent]) -> None:
 
 
 def fold() -> int:
-    """Move every committed delta into ``Figure`` and ``FigureMonth``; returns how many
-    deltas it moved. One statement on PostgreSQL (the deltas it deletes are exactly those
-    it adds, however writers commit meanwhile); on SQLite the first write holds the
-    database's one write lock, so the delete that follows sees the same rows."""
+    """Move every committed delta into ``Figure``, ``FigureWeek`` and ``FigureMonth``;
+    returns how many deltas it moved. One statement on PostgreSQL (the deltas it deletes
+    are exactly those it adds, however writers commit meanwhile); on SQLite the first
+    write holds the database's one write lock, so the delete that follows sees the same
+    rows."""
     delta = FigureDelta._meta.db_table
     vendor = connection.vendor
     with transaction.atomic(), connection.cursor() as cursor:
         if vendor == "postgresql":
-            cursor.execute(
-                f"WITH moved AS (DELETE FROM {delta} RETURNING *), "
-                f"counted AS ({_upsert(Figure, 'moved', vendor)} RETURNING 1), "
-                f"monthly AS ({_upsert(FigureMonth, 'moved', vendor)} RETURNING 1) "
-                "SELECT (SELECT count(*) FROM moved)"
-            )
+            upserts = ", ".join(f"{model._meta.model_name} AS "
+                                f"({_upsert(model, 'moved', vendor)} RETURNING 1)"
+                                for model in (Figure, *ROLLUPS))
+            cursor.execute(f"WITH moved AS (DELETE FROM {delta} RETURNING *), {upserts} "
+                           "SELECT (SELECT count(*) FROM moved)")
             return int(cursor.fetchone()[0])
         cursor.execute(f"SELECT max(id) FROM {delta}")
         last = cursor.fetchone()[0]
         if last is None:
             return 0
         source = f"(SELECT * FROM {delta} WHERE id <= {int(last)})"
-        cursor.execute(_upsert(Figure, source, vendor))
-        cursor.execute(_upsert(FigureMonth, source, vendor))
+        for model in (Figure, *ROLLUPS):
+            cursor.execute(_upsert(model, source, vendor))
         cursor.execute(f"DELETE FROM {delta} WHERE id <= %s", [last])
         return int(cursor.rowcount)
 
 
-def _upsert(model: type[Figure] | type[FigureMonth], source: str, vendor: str) -> str:
+Table = type[Figure] | type[FigureWeek] | type[FigureMonth] | type[FigureDelta]
+# The coarser figures a fold keeps beside the daily ones (decision 0029).
+ROLLUPS: tuple[type[FigureWeek] | type[FigureMonth], ...] = (FigureWeek, FigureMonth)
+
+
+def _upsert(model: Table, source: str, vendor: str) -> str:
     """Add the counts of ``source`` (a table or a subquery with the figure columns) into
-    ``model``'s rows, a month at a time for ``FigureMonth``."""
+    ``model``'s rows, a week or a month at a time for the rollups."""
     table = model._meta.db_table
     keys = ", ".join(KEY_COLUMNS)
-    day = month_of("day", vendor) if model is FigureMonth else "day"
+    day = _start_of(model, "day", vendor)
     picked = ", ".join(day if c == "day" else c for c in KEY_COLUMNS)
     return (
         f"INSERT INTO {table} ({keys}, n, amount) "
@@ -345,19 +351,25 @@ def _upsert(model: type[Figure] | type[FigureMonth], source: str, vendor: str) -
     )
 
 
-def month_of(column: str, vendor: str) -> str:
-    """SQL for the first day of ``column``'s month."""
-    if vendor == "postgresql":
-        return f"date_trunc('month', {column})::date"
-    return f"date({column}, 'start of month')"
+def _start_of(model: Table, column: str, vendor: str) -> str:
+    """SQL for the first day of ``column``'s week (a Monday) or month, by ``model``."""
+    postgres = vendor == "postgresql"
+    if model is FigureMonth:
+        return (f"date_trunc('month', {column})::date" if postgres
+                else f"date({column}, 'start of month')")
+    if model is FigureWeek:
+        return (f"date_trunc('week', {column})::date" if postgres
+                else f"date({column}, 'weekday 0', '-6 days')")
+    return column
 
 
-def refill_months() -> None:
-    """Add the daily figures up into the monthly ones again, from scratch (a rebuild; a
-    repair by hand, ``touchflow figures months``)."""
+def refill_rollups() -> None:
+    """Add the daily figures up into the weekly and monthly ones again, from scratch (a
+    rebuild; a repair by hand, ``touchflow figures rollups``)."""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {FigureMonth._meta.db_table}")
-        cursor.execute(_upsert(FigureMonth, Figure._meta.db_table, connection.vendor))
+        for model in ROLLUPS:
+            cursor.execute(f"DELETE FROM {model._meta.db_table}")
+            cursor.execute(_upsert(model, Figure._meta.db_table, connection.vendor))
 
 
 def rebuild(elsewhere: Iterable[Row] = (), chunk: int = 20_000) -> int:
@@ -376,7 +388,8 @@ def rebuild(elsewhere: Iterable[Row] = (), chunk: int = 20_000) -> int:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         FigureDelta.objects.all().delete()
         Figure.objects.all().delete()
-        FigureMonth.objects.all().delete()
+        for model in ROLLUPS:
+            model.objects.all().delete()
         totals: dict[tuple[Any, ...], list[Any]] = {}
         rows = TimelineEvent.objects.order_by().values_list(
             "kind", "at", "store_id", "staff_id", "data"
@@ -393,7 +406,7 @@ def rebuild(elsewhere: Iterable[Row] = (), chunk: int = 20_000) -> int:
             _merge(totals, tally(part, skip=frozenset()))
             read += len(part)
         _insert(Figure._meta.db_table, totals)
-        refill_months()
+        refill_rollups()
     return read
 
 
@@ -498,18 +511,43 @@ def _grouping_sql(rows_sql: str, columns: list[str], masks: list[int], vendor: s
     return f"WITH figures AS ({combined}) " + " UNION ALL ".join(selects)
 
 
-def _sources(since: date, until: date,
-             by_day: bool) -> list[tuple[type[Figure | FigureMonth | FigureDelta], Q]]:
+def _sources(since: date, until: date, by_day: bool) -> list[tuple[Table, Q]]:
     """Where the days from ``since`` to ``until`` are read: the whole months among them
-    from ``FigureMonth``, the days before and after from ``Figure`` (all of them when no
-    month is whole, or the read is by day), the deltas not yet folded for every day."""
+    from ``FigureMonth``, the whole weeks of what is left from ``FigureWeek``, the days
+    left over from ``Figure`` (every day when the read is by day), the deltas not yet
+    folded for every day."""
     every_day = Q(day__gte=since, day__lte=until)
-    first, last = whole_months(since, until)
-    if by_day or first is None or last is None:
+    if by_day:
         return [(Figure, every_day), (FigureDelta, every_day)]
-    edges = Q(day__gte=since, day__lt=first) | Q(day__gt=last, day__lte=until)
-    months = Q(day__gte=first, day__lte=last.replace(day=1))
-    return [(Figure, edges), (FigureMonth, months), (FigureDelta, every_day)]
+    parts: dict[Table, list[tuple[date, date]]] = {Figure: [], FigureWeek: [], FigureMonth: []}
+    first, last = whole_months(since, until)
+    edges = [(since, until)]
+    if first is not None and last is not None:
+        parts[FigureMonth].append((first, last))
+        edges = [(since, first - timedelta(days=1)), (last + timedelta(days=1), until)]
+    for start, end in edges:
+        monday, sunday = whole_weeks(start, end)
+        if monday is None or sunday is None:
+            parts[Figure].append((start, end))
+            continue
+        parts[FigureWeek].append((monday, sunday))
+        parts[Figure] += [(start, monday - timedelta(days=1)), (sunday + timedelta(days=1), end)]
+    # One part a span, not spans OR'ed: each is then one range of its table's key, read
+    # from the index alone. A rollup's row is dated its week's Monday or month's first day.
+    return [*((model, Q(day__gte=start, day__lte=end if model is Figure else end - timedelta(
+                  days=end.weekday() if model is FigureWeek else end.day - 1)))
+              for model, spans in parts.items() for start, end in spans if start <= end),
+            (FigureDelta, every_day)]
+
+
+def whole_weeks(since: date, until: date) -> tuple[date | None, date | None]:
+    """The first Monday from ``since`` to ``until`` that starts a whole week of it and
+    the last Sunday that ends one; (None, None) when no week lies wholly inside."""
+    monday = since + timedelta(days=-since.weekday() % 7)
+    sunday = until - timedelta(days=(until.weekday() + 1) % 7)
+    if monday > sunday:
+        return None, None
+    return monday, sunday
 
 
 def whole_months(since: date, until: date) -> tuple[date | None, date | None]:
