@@ -5,6 +5,7 @@ queries whatever the number of customers."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ from touchflow.delivery.models import CallTask, TaskState, Touch
 from touchflow.flows.actions import load_flow_text
 from touchflow.flows.models import Enrollment
 from touchflow.funnel.chains import set_status
-from touchflow.health import rules
+from touchflow.health import bgnbd, rules
 from touchflow.health.actions import refresh
 from touchflow.health.bgnbd import Params
 from touchflow.health.models import CustomerHealth, FitNote, StoreFit
@@ -249,10 +250,20 @@ def test_a_store_with_enough_history_gets_a_fit_and_p_alive_for_repeat_buyers(
     assert gone and all(h.cold for h in gone)
 
 
-def test_a_fit_that_fails_leaves_the_rhythm_alone_and_says_why(store: Store) -> None:
+def test_a_fit_that_fails_leaves_the_rhythm_alone_and_says_why(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Customers who keep their own steady pace and never leave: nothing tells the model
-    how customers leave, its optimiser gives up (``bgnbd.FitError``), so there is no
-    fit, and the rhythms judge alone."""
+    how customers leave. Whether the optimiser gives up on such data or stops at a
+    useless optimum depends on the machine's floating point (it gave up on one machine,
+    converged on another), so here the real optimiser is allowed a single iteration: it
+    gives up (``bgnbd.FitError``), there is no fit, and the rhythms judge alone."""
+    real = bgnbd.optimize.minimize
+
+    def gives_up(*args: Any, **kwargs: Any) -> Any:
+        return real(*args, **{**kwargs, "options": {"maxiter": 1}})
+
+    monkeypatch.setattr(bgnbd.optimize, "minimize", gives_up)
     rng = np.random.default_rng(4)
     histories = []
     for _ in range(160):
@@ -264,7 +275,7 @@ def test_a_fit_that_fails_leaves_the_rhythm_alone_and_says_why(store: Store) -> 
     fit = refresh(store, TODAY)
 
     assert (fit.note, fit.r, fit.a) == (FitNote.FIT_FAILED, None, None)
-    assert fit.detail == "the BG/NBD fit did not converge: ABNORMAL: "
+    assert fit.detail.startswith("the BG/NBD fit did not converge: ")
     assert not CustomerHealth.objects.filter(p_alive__isnull=False).exists()
     assert CustomerHealth.objects.filter(cold=True).exists()
 
