@@ -213,6 +213,32 @@ def summaries(customers: Iterable[Customer], stores: Stores) -> list[Summary]:
     return [Summary(c, names[c.pk], points[c.pk]) for c in customers]
 
 
+def summaries_at(pairs: Collection[tuple[Customer, int]]) -> dict[tuple[int, int], Summary]:
+    """Each customer as one store of their own sees them, for many (customer, store id)
+    pairs — a call task shows its customer to its store's staff: the name and contact
+    points that ``names_of`` and ``visible_points`` give for that store alone, keyed by
+    (customer id, store id), in three queries for any number of pairs."""
+    pairs = list(pairs)
+    by_pk = {c.pk: c for c, _store in pairs}
+    names: dict[tuple[int, int], str] = {}
+    links = CustomerStore.objects.filter(customer_id__in=list(by_pk),
+                                         store_id__in={s for _c, s in pairs})
+    for link in links.order_by("last_seen_at", "id"):
+        name = _link_name(by_pk[link.customer_id], link)
+        if name:
+            names[(link.customer_id, link.store_id)] = name  # as names_of: the latest wins
+    points: dict[int, list[ContactPoint]] = {pk: [] for pk in by_pk}
+    for point in ContactPoint.objects.filter(customer_id__in=list(by_pk)).order_by("kind", "id"):
+        points[point.customer_id].append(point)
+    recorded = point_links([p.pk for ps in points.values() for p in ps])
+    return {
+        (c.pk, store): Summary(c, names.get((c.pk, store), ""), [
+            p for p in points[c.pk]
+            if sees_point(p, frozenset({store}), recorded, c.home_store_id)])
+        for c, store in pairs
+    }
+
+
 @dataclass(frozen=True)
 class Plain:
     """A customer as an export row needs them, read as plain values: the name and
@@ -293,18 +319,51 @@ def visible_timeline(customer: Customer, stores: Stores) -> list[TimelineEvent]:
     a merge of a duplicate that was the viewer's own customer. Anything else without a
     store is shown to admins only.
     """
-    rows = TimelineEvent.objects.filter(customer=customer).select_related("store", "staff")
-    rows = rows.order_by("at", "id")
+    rows = _timeline_rows(customer, stores).order_by("at", "id")
     if stores is None:
         return list(rows)
-    rows = rows.filter(Q(store_id__in=stores) | Q(store__isnull=True))
+    return _shown_rows(customer, stores, list(rows))
+
+
+def _timeline_rows(customer: Customer, stores: Stores) -> QuerySet[TimelineEvent]:
+    """The customer's rows that may be shown to ``stores`` (their own and the store-less
+    ones, which ``_shown_rows`` sorts out)."""
+    rows = TimelineEvent.objects.filter(customer=customer).select_related("store", "staff")
+    if stores is None:
+        return rows
+    return rows.filter(Q(store_id__in=stores) | Q(store__isnull=True))
+
+
+def latest_timeline(customer: Customer, stores: Stores, limit: int,
+                    before: int | None = None) -> tuple[list[TimelineEvent], bool]:
+    """The latest ``limit`` of the rows ``visible_timeline`` gives — of those older than
+    the customer's row ``before`` (an id; one not of this customer's: the latest) —
+    oldest first, and whether older ones remain. Reads ``limit + 1`` rows at a time,
+    newest first, until that many are shown (store-less rows may not be)."""
+    rows = _timeline_rows(customer, stores).order_by("-at", "-id")
+    position = (TimelineEvent.objects.filter(customer=customer, pk=before)
+                .values_list("at", "id").first() if before is not None else None)
+    found: list[TimelineEvent] = []
+    while True:
+        older = rows if position is None else rows.filter(
+            Q(at__lt=position[0]) | Q(at=position[0], id__lt=position[1]))
+        chunk = list(older[: limit + 1])
+        found += chunk if stores is None else _shown_rows(customer, stores, chunk)
+        if len(found) > limit or len(chunk) <= limit:
+            break
+        position = (chunk[-1].at, chunk[-1].pk)
+    return found[:limit][::-1], len(found) > limit
+
+
+def _shown_rows(customer: Customer, stores: frozenset[int],
+                rows_list: list[TimelineEvent]) -> list[TimelineEvent]:
+    """Those of ``rows_list`` (``_timeline_rows``'s) that ``stores`` may see, in order."""
     facts = _facts(customer, stores)
     added = {(p.kind, p.value) for p in facts.points if p.pk in facts.first_recorded}
     # Rows written before consent rows carried their store (and the customer's own
     # requests, which carry none) are matched to the consent events the viewer sees.
     consents = {(e.contact_point.kind, e.contact_point.value, e.purpose, e.granted, e.at,
                  e.staff_id) for e in facts.events}
-    rows_list = list(rows)
     merged_homes = _merged_homes(rows_list)
 
     def shown(row: TimelineEvent) -> bool:

@@ -119,6 +119,9 @@ class Visit(models.Model):
         indexes = [
             models.Index(fields=["store", "occurred_at"]),
             models.Index(fields=["customer", "occurred_at"]),
+            # The visit list across stores: the newest first, read backwards (its order
+            # is occurred_at, id); the two above lead with a store or a customer.
+            models.Index(fields=["occurred_at", "id"], name="visit_recent"),
         ]
 
     def __str__(self) -> str:

@@ -18,10 +18,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.query import prefetch_related_objects
-from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -34,13 +32,15 @@ from touchflow.flows.models import Enrollment, EnrollmentState, Flow
 from touchflow.health.models import CustomerHealth, Segment
 from touchflow.stores.models import Staff, Store
 from touchflow.visits.classification import VisitClass
+from touchflow.web import paging
 from touchflow.web.errors import message
 
 PAGE_SIZE = 25
-# A page counts at most this many matches ("more than 1,000"), and sorts by name only
-# that many: counting or sorting a million links on every page view is what would make
-# the list slow (decision 0027, with the measurements). The CSV has every match.
-COUNT_CAP = 1_000
+# A page counts at most this many matches ("more than 1,000": ``paging.CappedPaginator``),
+# and sorts by name only that many: counting or sorting a million links on every page view
+# is what would make the list slow (decision 0027, with the measurements). The CSV has
+# every match.
+COUNT_CAP = paging.COUNT_CAP
 CSV_BATCH = 2000
 COLD_ANY = "any"
 COLD = (Segment.BUYERS.value, Segment.PROSPECTS.value, COLD_ANY)
@@ -180,7 +180,10 @@ def build(filters: Filters, stores: visibility.Stores) -> listing.Listing:
     chosen = filters.store.pk if filters.store else None
     scope = stores if chosen is None else frozenset({chosen})
     conditions: list[Any] = []
-    if filters.cold:
+    among = None
+    if filters.cold and _cold_first(filters):
+        among = _cold_rows(filters.cold, scope).values("customer_id")
+    elif filters.cold:
         conditions.append(_cold(filters.cold, scope))
     if filters.chain is not None:
         conditions.append(_in_chain(filters.chain, scope))
@@ -189,18 +192,33 @@ def build(filters: Filters, stores: visibility.Stores) -> listing.Listing:
     return listing.Listing(
         stores=stores, store=chosen, visit_class=filters.visit_class,
         seller=filters.seller.pk if filters.seller else None, tag=filters.tag,
-        sort=filters.sort, conditions=conditions,
+        sort=filters.sort, conditions=conditions, among=among,
     )
 
 
-def _cold(segment: str, scope: visibility.Stores) -> Exists:
-    """Going cold (decision 0024) at one of ``scope``'s stores, in ``segment``."""
-    rows = CustomerHealth.objects.filter(customer_id=OuterRef("customer_id"), cold=True)
+def _cold_first(filters: Filters) -> bool:
+    """Whether the list starts from the cold rows (index ``health_cold_list``) rather
+    than walking the links newest first, each probed for a later link and then for a
+    cold row: the newest customers are rarely cold, so that walk crosses most of them
+    (1M customers: 44k links for the buyers, 103k for the prospects, 160–380 ms) where
+    one segment's cold rows are read in 45–150 ms. Both segments' cold rows are a third
+    of the links (465k there, 180 ms a read, twice a page), more than the walk; other
+    orders start from their own index (bench/RESULTS.md)."""
+    return filters.cold != COLD_ANY and filters.sort == "newest"
+
+
+def _cold_rows(segment: str, scope: visibility.Stores) -> QuerySet[CustomerHealth]:
+    rows = CustomerHealth.objects.filter(cold=True)
     if segment != COLD_ANY:
         rows = rows.filter(segment=segment)
     if scope is not None:
         rows = rows.filter(store_id__in=scope)
-    return Exists(rows)
+    return rows
+
+
+def _cold(segment: str, scope: visibility.Stores) -> Exists:
+    """Going cold (decision 0024) at one of ``scope``'s stores, in ``segment``."""
+    return Exists(_cold_rows(segment, scope).filter(customer_id=OuterRef("customer_id")))
 
 
 def _in_chain(flow: Flow, scope: visibility.Stores) -> Exists:
@@ -211,30 +229,6 @@ def _in_chain(flow: Flow, scope: visibility.Stores) -> Exists:
     if scope is not None:
         rows = rows.filter(store_id__in=scope)
     return Exists(rows)
-
-
-class CappedPaginator(Paginator):  # type: ignore[type-arg]
-    """A paginator that counts at most ``COUNT_CAP`` rows, on the rows without their
-    order or joins."""
-
-    def __init__(self, rows: QuerySet[CustomerStore], matched: int | None = None) -> None:
-        super().__init__(rows, PAGE_SIZE)
-        self._rows = rows
-        if matched is not None:
-            self.__dict__["matched"] = matched
-
-    @cached_property
-    def matched(self) -> int:
-        """The matches, counted up to one more than the cap."""
-        return self._rows.order_by().values("pk")[: COUNT_CAP + 1].count()
-
-    @cached_property
-    def count(self) -> int:
-        return min(self.matched, COUNT_CAP)
-
-    @property
-    def capped(self) -> bool:
-        return self.matched > COUNT_CAP
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from touchflow.customers.models import (
     Customer,
     ReferralState,
 )
-from touchflow.customers.visibility import Stores, visible_timeline
+from touchflow.customers.visibility import Stores, latest_timeline
 from touchflow.delivery.models import CallResult
 from touchflow.flows import answers
 from touchflow.flows.models import Flow
@@ -46,10 +46,15 @@ from touchflow.timeline.events import (
     TouchData,
     VisitData,
 )
-from touchflow.timeline.models import EventKind
+from touchflow.timeline.models import EventKind, TimelineEvent
 from touchflow.visits.classification import VisitClass
 from touchflow.visits.models import Reason, VisitSource
 from touchflow.web import labels as words
+
+# A customer's page shows this many of the latest rows, then a link to the older ones: a
+# customer with thousands of rows took ~600 ms a page to put every one into words
+# (bench/RESULTS.md).
+PAGE_ROWS = 200
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,20 @@ class Row:
     store: str
     staff: str
     tone: str = ""  # a CSS hint: the visit class, or granted/withdrawn
+    pk: int = 0  # the timeline row's id: where "older" rows start
+
+
+@dataclass(frozen=True)
+class Page:
+    """Some of a customer's latest rows, oldest first."""
+
+    rows: list[Row]
+    has_older: bool
+
+    @property
+    def older_than(self) -> int | None:
+        """The id that the next, older page starts before (None: no older rows)."""
+        return self.rows[0].pk if self.has_older and self.rows else None
 
 
 def _choice(choices: type, value: object) -> str:
@@ -333,11 +352,16 @@ _RENDER: dict[EventKind, Callable[[Any, _Labels], tuple[str, str, str]]] = {
 }
 
 
-def rows(customer: Customer, language: str, stores: Stores = None) -> list[Row]:
-    """The customer's timeline as ``stores`` may see it (decision 0008; None: all of it),
-    oldest first, each row in words."""
-    labels = _Labels(language)
-    events = visible_timeline(customer, stores)
+def page(customer: Customer, language: str, stores: Stores = None,
+         before: int | None = None) -> Page:
+    """The latest ``PAGE_ROWS`` rows of the customer's timeline as ``stores`` may see it
+    (decision 0008; None: all of it) — those older than the row ``before`` (an id) when
+    given — oldest first, each in words, and whether there are older ones."""
+    events, has_older = latest_timeline(customer, stores, PAGE_ROWS, before)
+    return Page(_in_words(events, _Labels(language)), has_older)
+
+
+def _in_words(events: list[TimelineEvent], labels: _Labels) -> list[Row]:
     out = []
     for event in events:
         render = _RENDER.get(EventKind(event.kind)) if event.kind in EventKind.values else None
@@ -350,5 +374,6 @@ def rows(customer: Customer, language: str, stores: Stores = None) -> list[Row]:
             at=event.at, kind=event.kind, title=title, detail=detail, tone=tone,
             store=event.store.name if event.store else "",
             staff=(event.staff.get_full_name() or event.staff.username) if event.staff else "",
+            pk=event.pk,
         ))
     return out

@@ -27,10 +27,9 @@ from touchflow.health.models import Segment
 from touchflow.messaging.replies import reply, routes
 from touchflow.stores.models import Store
 from touchflow.visits.classification import VisitClass
-from touchflow.web import customer_listing
+from touchflow.web import customer_listing, paging, timeline
 from touchflow.web.errors import message
 from touchflow.web.staff import staff_of
-from touchflow.web.timeline import rows
 
 
 @login_required
@@ -57,13 +56,13 @@ def customer_list(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     wants_csv = request.GET.get("csv") == "1" or request.GET.get("format") == "csv"
     if wants_csv and not filters.problems:
         return _csv(links, stores, listed.scope)
-    paginator = customer_listing.CappedPaginator(links)
+    paginator = _paginator(links)
     if listed.sort == "name" and paginator.capped:
         # Sorting by name reads every match: only as many as a page counts.
         context["notice"] = customer_listing.too_many_to_sort()
         listed = replace(listed, sort="newest")
         links = listing.links(listed)
-        paginator = customer_listing.CappedPaginator(links, paginator.matched)
+        paginator = _paginator(links, paginator.matched)
     page = paginator.get_page(request.GET.get("page"))
     context.update(
         page=page, paginator=paginator,
@@ -72,6 +71,12 @@ def customer_list(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     )
     return render(request, "web/customers.html", context,
                   status=400 if filters.problems else 200)
+
+
+def _paginator(links: QuerySet[CustomerStore], matched: int | None = None
+               ) -> paging.CappedPaginator:
+    return paging.CappedPaginator(links, customer_listing.PAGE_SIZE,
+                                  customer_listing.COUNT_CAP, matched)
 
 
 def _cold_choices() -> list[tuple[str, str]]:
@@ -127,11 +132,17 @@ def _detail(request: HttpRequest, pk: int, reply_error: str = "", draft: str = "
     staff = staff_of(request)
     stores = visibility.stores_of_staff(staff)
     view = visibility.view_of(customer, stores)
+    before = _before(request.GET.get("before"))
+    shown = timeline.page(customer, get_language() or "en", stores, before)
     context = {
         "customer": customer,
         "view": view,
         "stores": Store.objects.filter(pk__in=view.store_ids).order_by("name"),
-        "rows": rows(customer, get_language() or "en", stores),
+        "rows": shown.rows,
+        # Plain links (no script): older rows, and back to the latest, the rest of the
+        # URL kept.
+        "older_query": None if shown.older_than is None else _query(request, shown.older_than),
+        "latest_query": None if before is None else _query(request, None),
         "routes": routes(customer, staff),
         # Relationship health, only of the viewer's stores (decision 0024).
         "health": standings(customer, stores, clock.now()),
@@ -139,3 +150,19 @@ def _detail(request: HttpRequest, pk: int, reply_error: str = "", draft: str = "
         "draft": draft,
     }
     return render(request, "web/customer.html", context, status=status)
+
+
+def _before(raw: str | None) -> int | None:
+    """The timeline row id of an "older" link; anything else shows the latest rows."""
+    if raw and raw.isascii() and raw.isdigit() and len(raw) <= 18:
+        return int(raw)
+    return None
+
+
+def _query(request: HttpRequest, before: int | None) -> str:
+    """This page's query with ``before`` set to the id given, or left out for None."""
+    query = request.GET.copy()
+    query.pop("before", None)
+    if before is not None:
+        query["before"] = str(before)
+    return str(query.urlencode())

@@ -142,11 +142,12 @@ def _due(tasks: QuerySet[CallTask], when: str, now: datetime) -> QuerySet[CallTa
 def _as_seen(tasks: list[CallTask]) -> None:
     """Each task shows the customer as its store knows them: the name that store
     recorded, and the phone only if that store recorded it (decision 0008); its times
-    on its store's clock."""
+    on its store's clock. One lookup for the page's tasks, whatever their number."""
+    seen = visibility.summaries_at([(task.customer, task.store_id) for task in tasks])
     for task in tasks:
-        store = frozenset({task.store_id})
-        task.shown_name = visibility.names_of([task.customer], store)[task.customer_id]  # type: ignore[attr-defined]
-        phones = {p.value for p in visibility.visible_points(task.customer, store)}
+        shown = seen[(task.customer_id, task.store_id)]
+        task.shown_name = shown.name  # type: ignore[attr-defined]
+        phones = {p.value for p in shown.points}
         task.shown_phone = task.phone if task.phone in phones else ""  # type: ignore[attr-defined]
         task.zone = localtime.zone(task.store.time_zone)  # type: ignore[attr-defined]
 
