@@ -122,6 +122,8 @@ class Visit(models.Model):
             # The visit list across stores: the newest first, read backwards (its order
             # is occurred_at, id); the two above lead with a store or a customer.
             models.Index(fields=["occurred_at", "id"], name="visit_recent"),
+            # A seller's visits over a period (the dashboard's drill-down to a seller).
+            models.Index(fields=["staff", "occurred_at"], name="visit_staff_recent"),
         ]
 
     def __str__(self) -> str:

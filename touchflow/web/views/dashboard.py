@@ -6,6 +6,7 @@ Every filter is in the URL, so a view can be shared."""
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -60,12 +61,14 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         filters.seller.pk if filters.seller else None,
         filters.period,
     )
-    built = _panels(scope, filters, own_only=not staff.is_manager)
+    made = _panels(scope, filters, own_only=not staff.is_manager)
     wanted = request.GET.get("csv")
     if wanted:
-        found = next((p for p in built if p.key == wanted), None)
+        # Built one by one up to the panel asked for: its CSV needs no other.
+        found = next((p for p in (make() for make in made) if p.key == wanted), None)
         if found is not None and not found.missing:
             return _csv(found, filters)
+    built = [make() for make in made]
     context = {
         "filters": filters, "stores": stores, "sellers": _sellers(staff, stores),
         "panels": built, "headlines": panels.headlines(scope, own_only=not staff.is_manager),
@@ -128,9 +131,11 @@ def _day(raw: str | None, field: str, problems: list[str]) -> date | None:
         return None
 
 
-def _panels(scope: Scope, filters: Filters, *, own_only: bool) -> list[Panel]:
-    """Every panel for a manager; a salesperson's own figures only — what they did,
-    not the store's messages, complaints or customers going cold."""
+def _panels(scope: Scope, filters: Filters, *,
+            own_only: bool) -> list[Callable[[], Panel]]:
+    """How to make every panel for a manager, in order; a salesperson's own figures
+    only — what they did, not the store's messages, complaints or customers going cold.
+    Made when called: a CSV needs one panel."""
     # Reversed once a page: a manager's page links a few thousand numbers.
     visits, cold, customers = (reverse(f"web:{name}") for name in ("visits", "cold",
                                                                     "customers"))
@@ -156,27 +161,27 @@ def _panels(scope: Scope, filters: Filters, *, own_only: bool) -> list[Panel]:
     shown = _stores_in(scope)
     targets = {s.pk: s.effort_target for s in shown}
     own = [
-        panels.visits_by_type(scope, visits_href),
-        panels.contact_capture(scope, visits_href),
-        panels.reasons(scope, visits_href, language[:2]),
-        panels.check_ins(scope),
-        panels.effort(scope, targets),
+        lambda: panels.visits_by_type(scope, visits_href),
+        lambda: panels.contact_capture(scope, visits_href),
+        lambda: panels.reasons(scope, visits_href, language[:2]),
+        lambda: panels.check_ins(scope),
+        lambda: panels.effort(scope, targets),
     ]
     if own_only:
         return own
     return [
-        panels.funnel(scope, visits_href),
+        lambda: panels.funnel(scope, visits_href),
         *own[:3],
-        panels.revenue(scope, [s.attribution_days for s in shown]),
-        panels.outcomes_by_chain(scope, chain_href),
-        panels.outcomes_by_channel(scope),
+        lambda: panels.revenue(scope, [s.attribution_days for s in shown]),
+        lambda: panels.outcomes_by_chain(scope, chain_href),
+        lambda: panels.outcomes_by_channel(scope),
         own[3],
-        panels.check_ins_by_store(scope, {s.pk: s.name for s in shown}),
-        panels.check_ins_by_category(scope, language[:2]),
-        panels.aftercare(scope),
-        panels.going_cold(scope.stores, cold_href),
+        lambda: panels.check_ins_by_store(scope, {s.pk: s.name for s in shown}),
+        lambda: panels.check_ins_by_category(scope, language[:2]),
+        lambda: panels.aftercare(scope),
+        lambda: panels.going_cold(scope.stores, cold_href),
         own[4],
-        panels.effort_by_week(scope, targets, {s.pk: s.name for s in shown}),
+        lambda: panels.effort_by_week(scope, targets, {s.pk: s.name for s in shown}),
     ]
 
 
