@@ -75,6 +75,8 @@ def main() -> None:
                           help="lag mode: touches fall due over time; due → provider latency")
     delivery.add_argument("--per-minute", type=int, default=1000, help="lag: touches due a minute")
     delivery.add_argument("--minutes", type=float, default=3.0, help="lag: minutes of touches")
+    parser.add_argument("--parts", default="dispatch,visits",
+                        help="rollups: which throughputs to compare (dispatch, visits)")
     dashboard = parser.add_argument_group("dashboard (issue 11)")
     dashboard.add_argument("--scale", type=float, default=None,
                            help="of 10M visits, 1M customers, 20M touches (default 1.0 on "
@@ -153,7 +155,8 @@ def main() -> None:
         out["dashboard"] = [dashboard_bench.as_json(r) for r in scaled]
     if args.which == "rollups":
         costs = [rollups_bench.bench_rollups(kind, args.customers or 600_000, args.window,
-                                             args.repeat, levels[0], args.workers or 4)
+                                             args.repeat, levels[0], args.workers or 4,
+                                             tuple(args.parts.split(",")))
                  for kind in kinds]
         print("## What keeping the figures current costs (issue 11)\n\n"
               + rollups_bench.report(costs) + "\n")

@@ -57,9 +57,19 @@ class RollupCost:
 
 
 def bench_rollups(kind: str, customers: int, seconds: float, repeat: int,
-                  connections: int, web_workers: int) -> RollupCost:
+                  connections: int, web_workers: int,
+                  parts: tuple[str, ...] = ("dispatch", "visits")) -> RollupCost:
     workers = 2 if kind == "postgres" else 1
     result = RollupCost(kind, customers, seconds, connections, web_workers)
+    if "dispatch" in parts:
+        _dispatch(result, kind, customers, seconds, repeat, workers)
+    if "visits" in parts:
+        _visits(result, kind, seconds, repeat, connections, web_workers)
+    return result
+
+
+def _dispatch(result: RollupCost, kind: str, customers: int, seconds: float, repeat: int,
+              workers: int) -> None:
     with fresh_database(kind, "touchflow_bench_rollups") as url:
         engine_bench.tool(url, "setup", customers)
         engine_bench.tool(url, "enroll")
@@ -68,23 +78,28 @@ def bench_rollups(kind: str, customers: int, seconds: float, repeat: int,
                 argv = engine_bench.WORKER if side == KEPT else WORKER_OFF
                 rate = engine_bench.measure(url, f"dispatch, {side}", argv, workers, seconds)
                 result.side("dispatch", side).per_second.append(rate.touches_per_s)
+
+
+def _visits(result: RollupCost, kind: str, seconds: float, repeat: int, connections: int,
+            web_workers: int) -> None:
     wrk = visits_bench.ensure_wrk()
     with fresh_database(kind, "touchflow_bench_rollups_visits") as url:
         token = json.loads(helper(url, "visit-setup"))["token"]
+        runs = 0
         for n in range(repeat):
             for side in (KEPT, OFF) if n % 2 == 0 else (OFF, KEPT):
+                runs += 1  # each run its own external ids: a repeated one is a replay
                 server = visits_bench.Server(url, web_workers, APPS[side])
                 try:
                     server.wait_ready()
-                    visits_bench.run_wrk(wrk, server.port, [token, "0"], 4, 3)  # warm-up
-                    raw = visits_bench.run_wrk(wrk, server.port, [token, str(n + 1)],
+                    visits_bench.run_wrk(wrk, server.port, [token, str(100 + runs)], 4, 3)
+                    raw = visits_bench.run_wrk(wrk, server.port, [token, str(runs)],
                                                connections, int(seconds))
                 finally:
                     server.stop()
                 load = visits_bench._result(kind, web_workers, connections, raw, 0)
                 result.side("visits", side).per_second.append(load.per_second)
                 result.side("visits", side).p99_ms.append(load.p99_ms)
-    return result
 
 
 def report(results: list[RollupCost]) -> str:
@@ -93,6 +108,8 @@ def report(results: list[RollupCost]) -> str:
     for r in results:
         for what, unit in (("dispatch", "touches"), ("visits", "visits")):
             kept, off = r.side(what, KEPT), r.side(what, OFF)
+            if not kept.per_second:
+                continue
             ratio = kept.median / max(off.median, 1e-9)
             lines.append(f"| {r.database} | {what} ({unit}) | {kept.median:,.0f} | "
                          f"{off.median:,.0f} | {ratio:.3f} | {100 * (1 - ratio):.1f} % | "
