@@ -168,7 +168,8 @@ class _VisitWrite:
             external_id=self.external_id or None,
             created_at=self.now,
         )
-        again = seen_before(visit)
+        # A return visit? A customer this visit made has no visit before it: not asked.
+        again = False if created and self.customer is None else seen_before(visit)
         if customer is not None:
             timeline.append(events.visit_row(visit, again=again))
         events.write_rows(timeline)
