@@ -1284,7 +1284,7 @@ class Generator:
     def figure_sources(self) -> dict[str, str]:
         """The events the figures count, one SQL each: (kind, at, store_id, staff_id, data,
         n, amount) with ``data`` holding what the app's timeline row (or, for visits, its
-        ``visit_counted``) would hold of the keys ``figures.counts_of`` reads, and
+        ``visit_written``) would hold of the keys ``figures.counts_of`` reads, and
         ``amount`` the figure's amount (the summed sale, minutes)."""
         now = self.plan.now_sql
         steps = self.steps_sql()

@@ -172,8 +172,7 @@ class _VisitWrite:
         again = False if created and self.customer is None else seen_before(visit)
         if customer is not None:
             timeline.append(events.visit_row(visit, again=again))
-        events.write_rows(timeline)
-        events.visit_counted(visit, self.store.time_zone, again=again)
+        events.visit_written(timeline, visit, self.store.time_zone, again=again)
         if customer is not None:
             # A sale first: it ends the chains that exit on purchase before the
             # visit's own chains begin.

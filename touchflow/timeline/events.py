@@ -307,13 +307,19 @@ def visit_row(visit: VisitRecord, *, again: bool = False) -> TimelineEvent:
     )
 
 
-def visit_counted(visit: VisitRecord, time_zone: str, *, again: bool = False) -> None:
-    """Count a visit in the figures — every visit, with a customer or without (a visit
-    without one has no timeline row; ``figures.COUNTED_ELSEWHERE``). ``time_zone``: the
-    store's, whose calendar the day is counted on; ``again``: a return visit."""
-    figures.record([(EventKind.VISIT, visit.occurred_at, visit.store_id, visit.staff_id,
-                     visit_data(visit, again))], skip=frozenset(),
-                   known={visit.store_id: time_zone})
+def visit_written(rows: Sequence[TimelineEvent], visit: VisitRecord, time_zone: str, *,
+                  again: bool = False) -> None:
+    """Insert a visit's unsaved timeline rows (``rows``, from the ``*_row`` builders; none
+    for a visit without a customer) and count them and the visit in the figures, in one
+    statement of counts — every visit is counted, with a customer or without, from the
+    visit itself (``figures.COUNTED_ELSEWHERE``). ``time_zone``: the store's, whose
+    calendar the day is counted on; ``again``: a return visit."""
+    TimelineEvent.objects.bulk_create(rows)
+    counted: list[figures.Row] = [(r.kind, r.at, r.store_id, r.staff_id, r.data) for r in rows
+                                  if r.kind not in figures.COUNTED_ELSEWHERE]
+    counted.append((EventKind.VISIT, visit.occurred_at, visit.store_id, visit.staff_id,
+                    visit_data(visit, again)))
+    figures.record(counted, skip=frozenset(), known={visit.store_id: time_zone})
 
 
 def purchase_data(purchase: PurchaseRecord, credit: tuple[str, str] = ("", "")) -> PurchaseData:

@@ -16,7 +16,7 @@ from touchflow.visits.models import Visit
 
 
 def figure_rows(chunk: int = 20_000) -> Iterator[Row]:
-    """Every visit as the figures count it (``timeline.events.visit_counted``): for a
+    """Every visit as the figures count it (``timeline.events.visit_written``): for a
     recount (``timeline.figures.rebuild``), visits without a customer included."""
     order = Window(RowNumber(), partition_by=[F("customer_id"), F("store_id")],
                    order_by=[F("occurred_at").asc(), F("id").asc()])
