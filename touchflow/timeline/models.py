@@ -108,16 +108,18 @@ class FigureFields(models.Model):
         abstract = True
 
 
+def _figure_key(name: str) -> models.UniqueConstraint:
+    """One row per store, metric, day, member of staff and keys: what a fold's upsert
+    adds into (``ON CONFLICT`` names these columns)."""
+    return models.UniqueConstraint(
+        fields=["store_id", "metric", "day", "staff_id", "k1", "k2", "k3", "k4"], name=name)
+
+
 class Figure(FigureFields):
     """The folded counts: one row per day, store, staff, metric and keys."""
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["store_id", "metric", "day", "staff_id", "k1", "k2", "k3", "k4"],
-                name="figure_key",
-            ),
-        ]
+        constraints = [_figure_key("figure_key")]
 
     def __str__(self) -> str:
         return f"{self.metric} {self.day} store {self.store_id}: {self.n}"
@@ -129,12 +131,7 @@ class FigureMonth(FigureFields):
     — a year is twelve rows a key rather than 365 (decision 0029)."""
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["store_id", "metric", "day", "staff_id", "k1", "k2", "k3", "k4"],
-                name="figure_month_key",
-            ),
-        ]
+        constraints = [_figure_key("figure_month_key")]
 
     def __str__(self) -> str:
         return f"{self.metric} {self.day:%Y-%m} store {self.store_id}: {self.n}"
@@ -146,12 +143,7 @@ class FigureWeek(FigureFields):
     stores' visits are 142k day rows, three weeks and seven days about 60k."""
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["store_id", "metric", "day", "staff_id", "k1", "k2", "k3", "k4"],
-                name="figure_week_key",
-            ),
-        ]
+        constraints = [_figure_key("figure_week_key")]
 
     def __str__(self) -> str:
         return f"{self.metric} week of {self.day} store {self.store_id}: {self.n}"
