@@ -10,6 +10,7 @@ from typing import Any
 
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.utils.functional import cached_property
 
 COUNT_CAP = 1_000
@@ -39,3 +40,14 @@ class CappedPaginator(Paginator):  # type: ignore[type-arg]
     @property
     def capped(self) -> bool:
         return self.matched > self.cap
+
+
+def query_with(request: HttpRequest, key: str, value: str | None) -> str:
+    """This page's query string with ``key`` set to ``value`` (None: left out), the
+    rest — a search, the filters — as it is: the links to other pages of a list."""
+    query = request.GET.copy()
+    if value is None:
+        query.pop(key, None)
+    else:
+        query[key] = value
+    return str(query.urlencode())

@@ -15,7 +15,7 @@ from touchflow.customers import visibility
 from touchflow.dashboard.panels import Cell, Panel
 from touchflow.delivery.actions import open_tasks_for
 from touchflow.stores.models import Staff
-from touchflow.web import labels
+from touchflow.web import labels, paging
 
 register = template.Library()
 
@@ -43,9 +43,7 @@ def overdue_escalation_count(user: object) -> int:
 def page_query(context: dict[str, Any], number: int) -> str:
     """This page's query string with ``page`` set to ``number`` (a search or filter
     stays as it is): the pager's links."""
-    query = context["request"].GET.copy()
-    query["page"] = str(number)
-    return str(query.urlencode())
+    return paging.query_with(context["request"], "page", str(number))
 
 
 @register.filter

@@ -141,8 +141,9 @@ def _detail(request: HttpRequest, pk: int, reply_error: str = "", draft: str = "
         "rows": shown.rows,
         # Plain links (no script): older rows, and back to the latest, the rest of the
         # URL kept.
-        "older_query": None if shown.older_than is None else _query(request, shown.older_than),
-        "latest_query": None if before is None else _query(request, None),
+        "older_query": None if shown.older_than is None
+        else paging.query_with(request, "before", str(shown.older_than)),
+        "latest_query": None if before is None else paging.query_with(request, "before", None),
         "routes": routes(customer, staff),
         # Relationship health, only of the viewer's stores (decision 0024).
         "health": standings(customer, stores, clock.now()),
@@ -158,11 +159,3 @@ def _before(raw: str | None) -> int | None:
         return int(raw)
     return None
 
-
-def _query(request: HttpRequest, before: int | None) -> str:
-    """This page's query with ``before`` set to the id given, or left out for None."""
-    query = request.GET.copy()
-    query.pop("before", None)
-    if before is not None:
-        query["before"] = str(before)
-    return str(query.urlencode())
