@@ -43,9 +43,10 @@ class Filters:
 
     def query(self, **more: Any) -> dict[str, Any]:
         """The filters as URL parameters (with ``more``), blanks left out."""
-        values = {"store": self.store.pk if self.store else "",
-                  "seller": self.seller.pk if self.seller else "",
-                  "since": self.period.since.isoformat(), "until": self.period.until.isoformat(),
+        values = {**dict(zip(self.KEYS, (self.store.pk if self.store else "",
+                                         self.seller.pk if self.seller else "",
+                                         self.period.since.isoformat(),
+                                         self.period.until.isoformat()), strict=True)),
                   **more}
         return {k: v for k, v in values.items() if v not in ("", None)}
 
