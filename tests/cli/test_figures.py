@@ -9,7 +9,7 @@ from touchflow.funnel.visits import log_visit
 from touchflow.integrations.actor import Actor
 from touchflow.stores.models import Staff, Store
 from touchflow.timeline import figures
-from touchflow.timeline.models import Figure, FigureDelta, FigureMonth, FigureWeek
+from touchflow.timeline.models import Figure, FigureDelta, FigureMonth, FigureWeek, FigureYear
 
 
 def test_fold_then_rebuild_keep_the_same_counts(store: Store, salesperson: Staff) -> None:
@@ -34,9 +34,12 @@ def test_rollups_add_the_days_up_again(store: Store, salesperson: Staff) -> None
     figures.fold()
     FigureMonth.objects.update(n=99)  # rollups gone wrong
     FigureWeek.objects.all().delete()
+    FigureYear.objects.update(n=0)
     made = CliRunner().invoke(build_app(), ["figures", "rollups"])
     assert made.exit_code == 0, made.output
-    assert made.output.startswith("Weekly and monthly figures made again in ")
-    month, week = FigureMonth.objects.get(), FigureWeek.objects.get()
+    assert made.output.startswith("Weekly, monthly and yearly figures made again in ")
+    month, week, year = (FigureMonth.objects.get(), FigureWeek.objects.get(),
+                         FigureYear.objects.get())
     assert (month.n, month.day.day, month.metric) == (1, 1, "visit")
     assert (week.n, week.day.weekday(), week.metric) == (1, 0, "visit")
+    assert (year.n, year.day.month, year.day.day) == (1, 1, 1)

@@ -18,7 +18,13 @@ from touchflow.funnel.visits import log_visit
 from touchflow.integrations.actor import Actor
 from touchflow.stores.models import Role, Staff, Store
 from touchflow.timeline import figures
-from touchflow.timeline.models import Figure, FigureDelta, FigureMonth, TimelineEvent
+from touchflow.timeline.models import (
+    Figure,
+    FigureDelta,
+    FigureMonth,
+    FigureYear,
+    TimelineEvent,
+)
 from touchflow.visits import queries as visits
 from touchflow.visits.models import Reason
 
@@ -81,7 +87,8 @@ def _days_added_up(rollup: Any) -> dict[tuple[Any, ...], tuple[int, Decimal]]:
     """The daily figures added up a week (from Monday) or a month at a time, in Python:
     what the rollup holds."""
     def start(day: date) -> date:
-        return (day.replace(day=1) if rollup is FigureMonth
+        return (day.replace(month=1, day=1) if rollup is FigureYear
+                else day.replace(day=1) if rollup is FigureMonth
                 else day - timedelta(days=day.weekday()))
 
     added: dict[tuple[Any, ...], tuple[int, Decimal]] = {}
@@ -93,11 +100,12 @@ def _days_added_up(rollup: Any) -> dict[tuple[Any, ...], tuple[int, Decimal]]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_period_read_by_months_and_edge_days_equals_the_same_days_added_up(
+def test_a_period_read_through_the_rollups_equals_the_same_days_added_up(
     tmp_path: Path
 ) -> None:
-    """Whole months come from ``FigureMonth``, the edges from ``Figure``, the deltas not
-    folded from theirs: any period gives what its days add up to."""
+    """Years, months and weeks come from their rollups, added or taken away, the rest
+    from ``Figure``, the deltas not folded from theirs: any period gives what its days
+    add up to."""
     history = _history(tmp_path / "history.csv.gz", invoices=160, customers=20, seed=7)
     replay.run(history, "fig-months", seed=7)
     figures.fold()
@@ -130,27 +138,42 @@ def test_a_period_read_by_months_and_edge_days_equals_the_same_days_added_up(
                 assert together[("k1",)] and together[("store_id", "k1")]
 
 
-@pytest.mark.parametrize(("since", "until", "whole"), [
-    (date(2026, 11, 2), date(2026, 11, 29), (date(2026, 11, 2), date(2026, 11, 29))),
-    (date(2026, 11, 3), date(2026, 11, 30), (date(2026, 11, 9), date(2026, 11, 29))),
-    (date(2026, 11, 1), date(2026, 11, 8), (date(2026, 11, 2), date(2026, 11, 8))),
-    (date(2026, 11, 3), date(2026, 11, 8), (None, None)),
-    (date(2026, 11, 3), date(2026, 11, 3), (None, None)),
+@pytest.mark.parametrize(("since", "until", "read"), [
+    # 28 days to a Monday: November less its first two days.
+    (date(2026, 11, 3), date(2026, 11, 30),
+     [("FigureMonth", "2026-11-01", "2026-11-30", 1), ("Figure", "2026-11-01", "2026-11-02", -1)]),
+    # A year to the end of November: 2026 less December, and December 2025.
+    (date(2025, 12, 1), date(2026, 11, 30),
+     [("FigureYear", "2026-01-01", "2026-12-31", 1), ("FigureMonth", "2025-12-01", "2025-12-31", 1),
+      ("FigureMonth", "2026-12-01", "2026-12-31", -1)]),
+    (date(2026, 11, 9), date(2026, 11, 15), [("FigureWeek", "2026-11-09", "2026-11-15", 1)]),
+    (date(2026, 11, 30), date(2026, 11, 30), [("Figure", "2026-11-30", "2026-11-30", 1)]),
 ])
-def test_whole_weeks_of_a_period(since: date, until: date, whole: tuple[Any, Any]) -> None:
-    assert figures.whole_weeks(since, until) == whole
+def test_a_period_is_read_from_the_fewest_rows(since: date, until: date,
+                                               read: list[tuple[Any, ...]]) -> None:
+    assert sorted((m.__name__, a.isoformat(), b.isoformat(), sign)
+                  for m, a, b, sign in figures.spans(since, until)) == sorted(read)
 
 
-@pytest.mark.parametrize(("since", "until", "whole"), [
-    (date(2026, 1, 1), date(2026, 12, 31), (date(2026, 1, 1), date(2026, 12, 31))),
-    (date(2025, 12, 2), date(2026, 11, 30), (date(2026, 1, 1), date(2026, 11, 30))),
-    (date(2026, 2, 1), date(2026, 2, 28), (date(2026, 2, 1), date(2026, 2, 28))),
-    (date(2026, 1, 31), date(2026, 3, 1), (date(2026, 2, 1), date(2026, 2, 28))),
-    (date(2026, 5, 6), date(2026, 6, 2), (None, None)),
-    (date(2026, 5, 1), date(2026, 5, 30), (None, None)),
-])
-def test_whole_months_of_a_period(since: date, until: date, whole: tuple[Any, Any]) -> None:
-    assert figures.whole_months(since, until) == whole
+def test_the_spans_of_any_period_add_up_to_its_days_once_each() -> None:
+    """Added and taken away, every day of the period counts once and no other day at
+    all — over random periods of a day to five years, and at the ends of a date."""
+    rng = random.Random(11)
+    periods = [(date.min, date.min + timedelta(days=40)), (date.max - timedelta(days=40), date.max)]
+    for _ in range(400):
+        since = date(2020, 1, 1) + timedelta(days=rng.randrange(2500))
+        periods.append((since, since + timedelta(days=rng.choice([0, 6, 27, 90, 364, 1800])
+                                                 + rng.randrange(40))))
+    for since, until in periods:
+        times: dict[date, int] = {}
+        for model, first, last, sign in figures.spans(since, until):
+            assert model is Figure or first == figures._unit_start(model, first)
+            for i in range((last - first).days + 1):
+                day = first + timedelta(days=i)
+                times[day] = times.get(day, 0) + sign
+        held = {day: n for day, n in times.items() if n}
+        assert held == {since + timedelta(days=i): 1 for i in range((until - since).days + 1)}, (
+            since, until)
 
 
 @pytest.mark.django_db(transaction=True)

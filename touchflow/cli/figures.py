@@ -27,11 +27,11 @@ def rebuild() -> None:
 
 @app.command("rollups")
 def rollups() -> None:
-    """Add the daily figures up into the weekly and monthly ones again (a period's whole
-    weeks and months are read from those): after a repair of the daily figures by hand."""
+    """Add the daily figures up into the weekly, monthly and yearly ones again (a period
+    is read from those where it can): after a repair of the daily figures by hand."""
     started = time.perf_counter()
     figures.refill_rollups()
-    console.print(f"Weekly and monthly figures made again in "
+    console.print(f"Weekly, monthly and yearly figures made again in "
                   f"{time.perf_counter() - started:.1f} s.")
 
 

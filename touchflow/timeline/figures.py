@@ -45,6 +45,7 @@ What each metric's keys hold (k1, k2, k3, k4; a missing key is ""):
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import zoneinfo
@@ -67,6 +68,7 @@ from touchflow.timeline.models import (
     FigureDelta,
     FigureMonth,
     FigureWeek,
+    FigureYear,
     TimelineEvent,
 )
 
@@ -304,7 +306,7 @@ def record_events(events: Sequence[TimelineEvent]) -> None:
 
 
 def fold() -> int:
-    """Move every committed delta into ``Figure``, ``FigureWeek`` and ``FigureMonth``;
+    """Move every committed delta into ``Figure`` and its rollups (``ROLLUPS``);
     returns how many deltas it moved. One statement on PostgreSQL (the deltas it deletes
     are exactly those it adds, however writers commit meanwhile); on SQLite the first
     write holds the database's one write lock, so the delete that follows sees the same
@@ -330,9 +332,10 @@ def fold() -> int:
         return int(cursor.rowcount)
 
 
-Table = type[Figure] | type[FigureWeek] | type[FigureMonth] | type[FigureDelta]
-# The coarser figures a fold keeps beside the daily ones (decision 0029).
-ROLLUPS: tuple[type[FigureWeek] | type[FigureMonth], ...] = (FigureWeek, FigureMonth)
+Table = type[Figure] | type[FigureWeek] | type[FigureMonth] | type[FigureYear] | type[FigureDelta]
+# The coarser figures a fold keeps beside the daily ones (decisions 0029, 0030).
+ROLLUPS: tuple[type[FigureWeek] | type[FigureMonth] | type[FigureYear], ...] = (
+    FigureWeek, FigureMonth, FigureYear)
 
 
 def _upsert(model: Table, source: str, vendor: str) -> str:
@@ -352,8 +355,12 @@ def _upsert(model: Table, source: str, vendor: str) -> str:
 
 
 def _start_of(model: Table, column: str, vendor: str) -> str:
-    """SQL for the first day of ``column``'s week (a Monday) or month, by ``model``."""
+    """SQL for the first day of ``column``'s week (a Monday), month or year, by
+    ``model``."""
     postgres = vendor == "postgresql"
+    if model is FigureYear:
+        return (f"date_trunc('year', {column})::date" if postgres
+                else f"date({column}, 'start of year')")
     if model is FigureMonth:
         return (f"date_trunc('month', {column})::date" if postgres
                 else f"date({column}, 'start of month')")
@@ -364,8 +371,8 @@ def _start_of(model: Table, column: str, vendor: str) -> str:
 
 
 def refill_rollups() -> None:
-    """Add the daily figures up into the weekly and monthly ones again, from scratch (a
-    rebuild; a repair by hand, ``touchflow figures rollups``)."""
+    """Add the daily figures up into the weekly, monthly and yearly ones again, from
+    scratch (a rebuild; a repair by hand, ``touchflow figures rollups``)."""
     with transaction.atomic(), connection.cursor() as cursor:
         for model in ROLLUPS:
             cursor.execute(f"DELETE FROM {model._meta.db_table}")
@@ -453,18 +460,18 @@ def grouped(metric: str, *, stores: Iterable[int] | None, since: date, until: da
         where["staff_id"] = staff
     # One statement, so one snapshot: a fold committing between a read of the folded
     # figures and one of the deltas would count its deltas twice or not at all.
-    parts = [model.objects.filter(days, **where).order_by()
-             .values_list(*columns, "n", "amount").query.sql_with_params()
-             for model, days in _sources(since, until, "day" in columns)]
-    rows_sql = " UNION ALL ".join(f"SELECT * FROM ({sql}) part{i}"
-                                  for i, (sql, _p) in enumerate(parts))
+    parts = [(model.objects.filter(days, **where).order_by()
+              .values_list(*columns, "n", "amount").query.sql_with_params(), sign)
+             for model, days, sign in _sources(since, until, "day" in columns)]
+    rows_sql = " UNION ALL ".join(f"SELECT {_picked(columns, sign)} FROM ({sql}) part{i}"
+                                  for i, ((sql, _p), sign) in enumerate(parts))
     masks: dict[int, list[tuple[str, ...]]] = {}
     for one in wanted:  # ("k1", "k2") and ("k2", "k1") are one grouping, keyed twice
         masks.setdefault(sum(1 << (len(columns) - 1 - i) for i, c in enumerate(columns)
                              if c not in one), []).append(one)
     with connection.cursor() as cursor:
         cursor.execute(_grouping_sql(rows_sql, columns, list(masks), connection.vendor),
-                       [p for _sql, params in parts for p in params])
+                       [p for (_sql, params), _sign in parts for p in params])
         rows = cursor.fetchall()
     result: dict[tuple[str, ...], Counts] = {one: {} for one in wanted}
     # Where each grouping's columns sit in a row, worked out once, not once a row.
@@ -480,6 +487,12 @@ def grouped(metric: str, *, stores: Iterable[int] | None, since: date, until: da
             key = () if pick is None else pick(row) if width > 1 else (pick(row),)
             into[key] = total
     return result
+
+
+def _picked(columns: list[str], sign: int) -> str:
+    """A part's columns, its counts taken away when ``sign`` is -1 (``spans``)."""
+    counts = ["n", "amount"] if sign > 0 else ["-n AS n", "-amount AS amount"]
+    return ", ".join([*columns, *counts])
 
 
 def _grouping_sql(rows_sql: str, columns: list[str], masks: list[int], vendor: str) -> str:
@@ -511,54 +524,101 @@ def _grouping_sql(rows_sql: str, columns: list[str], masks: list[int], vendor: s
     return f"WITH figures AS ({combined}) " + " UNION ALL ".join(selects)
 
 
-def _sources(since: date, until: date, by_day: bool) -> list[tuple[Table, Q]]:
-    """Where the days from ``since`` to ``until`` are read: the whole months among them
-    from ``FigureMonth``, the whole weeks of what is left from ``FigureWeek``, the days
-    left over from ``Figure`` (every day when the read is by day), the deltas not yet
-    folded for every day."""
+# The tables a period is read from, coarsest first, with what a unit of each costs to
+# read against a day: the rows a year, month or week holds for a store's keys, as many
+# as a day's times this (the bench's twenty stores at 10M visits, decision 0030).
+_LEVELS: tuple[tuple[Table, float], ...] = (
+    (FigureYear, 10.0), (FigureMonth, 6.0), (FigureWeek, 3.0), (Figure, 1.0))
+# A table, the first and last day read from it (whole units of it), added (1) or taken
+# away (-1).
+Span = tuple[Table, date, date, int]
+_DAY = timedelta(days=1)
+
+
+def _sources(since: date, until: date, by_day: bool) -> list[tuple[Table, Q, int]]:
+    """Where the days from ``since`` to ``until`` are read (``spans``), each span its
+    own part — one range of its table's key, read from the index alone — and the deltas
+    not yet folded for every day. A read by day reads the days."""
     every_day = Q(day__gte=since, day__lte=until)
     if by_day:
-        return [(Figure, every_day), (FigureDelta, every_day)]
-    parts: dict[Table, list[tuple[date, date]]] = {Figure: [], FigureWeek: [], FigureMonth: []}
-    first, last = whole_months(since, until)
-    edges = [(since, until)]
-    if first is not None and last is not None:
-        parts[FigureMonth].append((first, last))
-        edges = [(since, first - timedelta(days=1)), (last + timedelta(days=1), until)]
-    for start, end in edges:
-        monday, sunday = whole_weeks(start, end)
-        if monday is None or sunday is None:
-            parts[Figure].append((start, end))
-            continue
-        parts[FigureWeek].append((monday, sunday))
-        parts[Figure] += [(start, monday - timedelta(days=1)), (sunday + timedelta(days=1), end)]
-    # One part a span, not spans OR'ed: each is then one range of its table's key, read
-    # from the index alone. A rollup's row is dated its week's Monday or month's first day.
-    return [*((model, Q(day__gte=start, day__lte=end if model is Figure else end - timedelta(
-                  days=end.weekday() if model is FigureWeek else end.day - 1)))
-              for model, spans in parts.items() for start, end in spans if start <= end),
-            (FigureDelta, every_day)]
+        return [(Figure, every_day, 1), (FigureDelta, every_day, 1)]
+    # A rollup's row is dated its unit's first day: its week's Monday, month's 1st, …
+    return [*((model, Q(day__gte=first, day__lte=_unit_start(model, last)), sign)
+              for model, first, last, sign in spans(since, until)),
+            (FigureDelta, every_day, 1)]
 
 
-def whole_weeks(since: date, until: date) -> tuple[date | None, date | None]:
-    """The first Monday from ``since`` to ``until`` that starts a whole week of it and
-    the last Sunday that ends one; (None, None) when no week lies wholly inside."""
-    monday = since + timedelta(days=-since.weekday() % 7)
-    sunday = until - timedelta(days=(until.weekday() + 1) % 7)
-    if monday > sunday:
-        return None, None
-    return monday, sunday
+def spans(since: date, until: date) -> tuple[Span, ...]:
+    """The cheapest way to add up the days from ``since`` to ``until`` out of whole
+    years, months, weeks and days: a unit inside the period is added; a unit reaching
+    past it is added when taking the days outside away again costs less than reading
+    its inside (3–30 November: the month less its first two days, not three weeks and
+    seven days; December 2025 to November 2026: 2026 less December, and December
+    2025)."""
+    return _cover(since, until, 0)[1]
 
 
-def whole_months(since: date, until: date) -> tuple[date | None, date | None]:
-    """The first day of the first whole month from ``since`` to ``until`` and the last
-    day of the last one; (None, None) when no month lies wholly inside."""
-    first = since if since.day == 1 else (since.replace(day=28) + timedelta(days=4)).replace(day=1)
-    after = until + timedelta(days=1)
-    last = until if after.day == 1 else until.replace(day=1) - timedelta(days=1)
-    if first > last:
-        return None, None
-    return first, last
+@functools.lru_cache(maxsize=4096)
+def _cover(since: date, until: date, level: int) -> tuple[float, tuple[Span, ...]]:
+    """``spans`` from ``_LEVELS[level]`` down, and what they cost."""
+    if since > until:
+        return 0.0, ()
+    model, cost = _LEVELS[level]
+    if model is Figure:
+        return cost * ((until - since).days + 1), ((Figure, since, until, 1),)
+    best = _cover(since, until, level + 1)
+    try:
+        firsts = {_unit_start(model, since), _unit_end(model, since - _DAY) + _DAY}
+        lasts = {_unit_end(model, until), _unit_start(model, until + _DAY) - _DAY}
+    except OverflowError:  # the first or last day a date can be: no unit around it
+        return best
+    for first in firsts:
+        for last in lasts:
+            if first > last:
+                continue
+            before = (_cover(since, first - _DAY, level + 1) if first >= since
+                      else _negated(_cover(first, since - _DAY, level + 1)))
+            after = (_cover(last + _DAY, until, level + 1) if last <= until
+                     else _negated(_cover(until + _DAY, last, level + 1)))
+            total = cost * _units(model, first, last) + before[0] + after[0]
+            if total < best[0]:
+                best = (total, ((model, first, last, 1), *before[1], *after[1]))
+    return best
+
+
+def _negated(cover: tuple[float, tuple[Span, ...]]) -> tuple[float, tuple[Span, ...]]:
+    cost, parts = cover
+    return cost, tuple((model, first, last, -sign) for model, first, last, sign in parts)
+
+
+def _unit_start(model: Table, day: date) -> date:
+    """The first day of ``day``'s year, month or week (a Monday), by ``model``."""
+    if model is FigureYear:
+        return day.replace(month=1, day=1)
+    if model is FigureMonth:
+        return day.replace(day=1)
+    if model is FigureWeek:
+        return day - timedelta(days=day.weekday())
+    return day
+
+
+def _unit_end(model: Table, day: date) -> date:
+    if model is FigureYear:
+        return day.replace(month=12, day=31)
+    if model is FigureMonth:
+        return (day.replace(day=28) + timedelta(days=4)).replace(day=1) - _DAY
+    if model is FigureWeek:
+        return day + timedelta(days=6 - day.weekday())
+    return day
+
+
+def _units(model: Table, first: date, last: date) -> int:
+    """How many years, months, weeks or days run from ``first`` to ``last`` (whole)."""
+    if model is FigureYear:
+        return last.year - first.year + 1
+    if model is FigureMonth:
+        return (last.year - first.year) * 12 + last.month - first.month + 1
+    return ((last - first).days + 1) // (7 if model is FigureWeek else 1)
 
 
 def snapshot() -> dict[tuple[Any, ...], tuple[int, Decimal]]:

@@ -125,6 +125,18 @@ class Figure(FigureFields):
         return f"{self.metric} {self.day} store {self.store_id}: {self.n}"
 
 
+class FigureYear(FigureFields):
+    """The same counts a year at a time (``day``: January 1st), kept by the same
+    ``fold``: three years of a store are three rows a key, not thirty-six (decision
+    0030)."""
+
+    class Meta:
+        constraints = [_figure_key("figure_year_key")]
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.day:%Y} store {self.store_id}: {self.n}"
+
+
 class FigureMonth(FigureFields):
     """The same counts a month at a time (``day``: the month's first day), kept by the
     same ``fold``: a period's whole months are read from here, its edges from ``Figure``
