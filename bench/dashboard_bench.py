@@ -218,7 +218,7 @@ PHASES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "health": (("health_customerhealth", "health_storefit"), ("links", "purchases")),
     "timeline": (("timeline_timelineevent",), ("delivery", "customers")),
     "figures": (("timeline_figure", "timeline_figuredelta", "timeline_figureweek",
-                 "timeline_figuremonth"),
+                 "timeline_figuremonth", "timeline_figureyear"),
                 ("delivery", "customers")),
     "denorm": ((), ("links",)),
     "analyze": ((), ("timeline", "figures", "health", "denorm")),
@@ -232,7 +232,7 @@ BIG_TABLES = ("customers_customer", "customers_contactpoint", "customers_custome
               "visits_visit", "purchases_purchase", "flows_enrollment", "delivery_touch",
               "delivery_calltask", "aftercare_checkinanswer", "health_customerhealth",
               "timeline_timelineevent", "timeline_figure", "timeline_figuredelta",
-              "timeline_figureweek", "timeline_figuremonth")
+              "timeline_figureweek", "timeline_figuremonth", "timeline_figureyear")
 
 
 def log(message: str) -> None:

@@ -78,6 +78,11 @@ def test_the_figures_kept_as_events_arrive_equal_a_recount_of_the_timeline(
         assert _held(rollup) == _days_added_up(rollup)
 
 
+def _as_day(value: Any) -> date:
+    """A day as read back: a date, or its ISO text (SQLite, from an expression)."""
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
 def _held(rollup: Any) -> dict[tuple[Any, ...], tuple[int, Decimal]]:
     return {tuple(key): (n, amount) for *key, n, amount in
             rollup.objects.values_list(*figures.KEY_COLUMNS, "n", "amount") if n}
@@ -128,6 +133,15 @@ def test_a_period_read_through_the_rollups_equals_the_same_days_added_up(
                 old_n, old_amount = added.get(tuple(key), (0, Decimal(0)))
                 added[tuple(key)] = (old_n + n, old_amount + amount)
             assert by_month == added, (metric, since, until)
+            by_week = figures.totals(metric, stores=None, since=since, until=until,
+                                     by=[figures.WEEK, "store_id", "k1"])
+            weekly: dict[tuple[Any, ...], tuple[int, Decimal]] = {}
+            for (day, *key), (n, amount) in by_day.items():
+                at = (_as_day(day) - timedelta(days=_as_day(day).weekday()), *key)
+                old_n, old_amount = weekly.get(at, (0, Decimal(0)))
+                weekly[at] = (old_n + n, old_amount + amount)
+            assert {(_as_day(monday), *key): v for (monday, *key), v in by_week.items()} == {
+                k: v for k, v in weekly.items() if v[0]}, (metric, since, until)
             sets = [("store_id", "k1"), ("k1",), (), ("k2", "k1"), ("k1", "k2"),
                     ("staff_id", "k4")]
             together = figures.grouped(metric, stores=None, since=since, until=until,

@@ -133,7 +133,7 @@ _HEADLINE_READS: dict[str, tuple[tuple[str, ...], ...]] = {
 
 
 def _count(scope: Scope, metric: str, by: Sequence[str], **keys: str) -> Counts:
-    if "day" in by:
+    if "day" in by or figures.WEEK in by:
         return figures.totals(metric, stores=scope.stores, since=scope.period.since,
                               until=scope.period.until, by=by, staff=scope.staff, **keys)
     grouping = tuple(sorted({*by, *keys}))
@@ -442,8 +442,11 @@ def effort(scope: Scope, targets: Mapping[int, int]) -> Panel:
                   nothing=_("No calls logged and no replies written in this period."))
     sellers = _sellers({k: v for k, v in counts.items() if k[2]})
     names = _names(sellers)
+    by_seller: dict[int, dict[tuple[str, str], tuple[int, Decimal]]] = {}
+    for (seller, what, whom), value in counts.items():
+        by_seller.setdefault(seller, {})[(what, whom)] = value
     for seller in sellers:
-        mine = {(what, whom): v for (s, what, whom), v in counts.items() if s == seller}
+        mine = by_seller[seller]
         cells = [Cell(n, _number(n)) for what, whom, _l in EFFORT
                  for n in [mine.get((what, whom), (0, 0))[0]]]
         minutes = {whom: sum(float(a) for (_w, h), (_n, a) in mine.items() if h == whom)
@@ -461,8 +464,8 @@ def effort_by_week(scope: Scope, targets: Mapping[int, int], store_names: Mappin
                    ) -> Panel:
     """The share of calls and replies that went to buyers, per store and week (weeks
     from Monday; the first and last may be cut by the period)."""
-    counts = _count(scope, "effort", ["day", "store_id", "k2"])
-    stores = sorted({store for _d, store, whom in counts if whom},
+    counts = _count(scope, "effort", [figures.WEEK, "store_id", "k2"])
+    stores = sorted({store for _w, store, whom in counts if whom},
                     key=lambda s: store_names.get(s, ""))
     panel = Panel("effort_weeks", _("Share of effort on buyers, per store and week"), "line",
                   percent=True,
@@ -470,11 +473,10 @@ def effort_by_week(scope: Scope, targets: Mapping[int, int], store_names: Mappin
                   note=_target_note(targets),
                   nothing=_("No calls logged and no replies written in this period."))
     weeks: dict[date, dict[int, dict[str, int]]] = {}
-    for (day, store, whom), (n, _a) in counts.items():
+    for (monday, store, whom), (n, _a) in counts.items():
         if not whom:
             continue
-        week = _as_date(day) - timedelta(days=_as_date(day).weekday())
-        tally = weeks.setdefault(week, {}).setdefault(store, {})
+        tally = weeks.setdefault(_as_date(monday), {}).setdefault(store, {})
         tally[whom] = tally.get(whom, 0) + n
     for week in sorted(weeks):
         cells = [_percent(_share(t.get("buyer", 0), t.get("buyer", 0) + t.get("prospect", 0)))

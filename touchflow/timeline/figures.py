@@ -56,7 +56,8 @@ from operator import itemgetter
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import DateField, Q
+from django.db.models.expressions import RawSQL
 
 from touchflow.core import clock
 from touchflow.core.bulk import insert_many
@@ -435,7 +436,8 @@ def totals(metric: str, *, stores: Iterable[int] | None, since: date, until: dat
            **keys: str) -> dict[tuple[Any, ...], tuple[int, Decimal]]:
     """The ``metric``'s counts and amounts from ``since`` to ``until`` (local days, both
     included) in ``stores`` (None: every store), grouped by the columns ``by`` (of
-    ``KEY_COLUMNS``) — folded figures and the deltas not yet folded alike. ``staff`` and
+    ``KEY_COLUMNS``, or ``WEEK``: a week's Monday) — folded figures and the deltas not
+    yet folded alike. ``staff`` and
     ``keys`` (k1="grey", …) narrow it."""
     return grouped(metric, stores=stores, since=since, until=until, sets=[tuple(by)],
                    staff=staff, **keys)[tuple(by)]
@@ -448,8 +450,8 @@ def grouped(metric: str, *, stores: Iterable[int] | None, since: date, until: da
     ``sets`` (tuples of ``KEY_COLUMNS``) → its counts, keyed in that tuple's order."""
     wanted = list(dict.fromkeys(sets))
     columns = list(dict.fromkeys(c for one in wanted for c in one))
-    if not set(columns) <= set(KEY_COLUMNS):
-        raise ValueError(f"by: only {', '.join(KEY_COLUMNS)}")
+    if not set(columns) <= {*KEY_COLUMNS, WEEK}:
+        raise ValueError(f"by: only {', '.join(KEY_COLUMNS)} or {WEEK}")
     where: dict[str, Any] = {"metric": metric, **keys}
     # Every store named, "none" (0) too, rather than no condition: the key index leads
     # with the store, so a read of all stores is a range per store, not a scan of the
@@ -460,9 +462,11 @@ def grouped(metric: str, *, stores: Iterable[int] | None, since: date, until: da
         where["staff_id"] = staff
     # One statement, so one snapshot: a fold committing between a read of the folded
     # figures and one of the deltas would count its deltas twice or not at all.
+    finest = "day" if "day" in columns else WEEK if WEEK in columns else ""
     parts = [(model.objects.filter(days, **where).order_by()
+              .annotate(**({WEEK: _monday()} if WEEK in columns else {}))
               .values_list(*columns, "n", "amount").query.sql_with_params(), sign)
-             for model, days, sign in _sources(since, until, "day" in columns)]
+             for model, days, sign in _sources(since, until, finest)]
     rows_sql = " UNION ALL ".join(f"SELECT {_picked(columns, sign)} FROM ({sql}) part{i}"
                                   for i, ((sql, _p), sign) in enumerate(parts))
     masks: dict[int, list[tuple[str, ...]]] = {}
@@ -487,6 +491,12 @@ def grouped(metric: str, *, stores: Iterable[int] | None, since: date, until: da
             key = () if pick is None else pick(row) if width > 1 else (pick(row),)
             into[key] = total
     return result
+
+
+def _monday() -> RawSQL:
+    """A figure's day as its week's Monday: a date on every database (Django's
+    ``TruncWeek`` gives PostgreSQL a timestamp), as the fold writes ``FigureWeek``'s."""
+    return RawSQL(_start_of(FigureWeek, "day", connection.vendor), (), DateField())
 
 
 def _picked(columns: list[str], sign: int) -> str:
@@ -529,33 +539,38 @@ def _grouping_sql(rows_sql: str, columns: list[str], masks: list[int], vendor: s
 # as a day's times this (the bench's twenty stores at 10M visits, decision 0030).
 _LEVELS: tuple[tuple[Table, float], ...] = (
     (FigureYear, 10.0), (FigureMonth, 6.0), (FigureWeek, 3.0), (Figure, 1.0))
+_WEEKS = [model for model, _cost in _LEVELS].index(FigureWeek)
+# What a read groups by to have its counts a week at a time (the week's Monday).
+WEEK = "week"
 # A table, the first and last day read from it (whole units of it), added (1) or taken
 # away (-1).
 Span = tuple[Table, date, date, int]
 _DAY = timedelta(days=1)
 
 
-def _sources(since: date, until: date, by_day: bool) -> list[tuple[Table, Q, int]]:
+def _sources(since: date, until: date, finest: str = "") -> list[tuple[Table, Q, int]]:
     """Where the days from ``since`` to ``until`` are read (``spans``), each span its
     own part — one range of its table's key, read from the index alone — and the deltas
-    not yet folded for every day. A read by day reads the days."""
+    not yet folded for every day. A read by day (``finest``) reads the days; a read by
+    week, weeks and days (a week's days less those outside the period add up to its
+    days inside, all under its Monday)."""
     every_day = Q(day__gte=since, day__lte=until)
-    if by_day:
+    if finest == "day":
         return [(Figure, every_day, 1), (FigureDelta, every_day, 1)]
     # A rollup's row is dated its unit's first day: its week's Monday, month's 1st, …
     return [*((model, Q(day__gte=first, day__lte=_unit_start(model, last)), sign)
-              for model, first, last, sign in spans(since, until)),
+              for model, first, last, sign in spans(since, until, finest)),
             (FigureDelta, every_day, 1)]
 
 
-def spans(since: date, until: date) -> tuple[Span, ...]:
+def spans(since: date, until: date, finest: str = "") -> tuple[Span, ...]:
     """The cheapest way to add up the days from ``since`` to ``until`` out of whole
     years, months, weeks and days: a unit inside the period is added; a unit reaching
     past it is added when taking the days outside away again costs less than reading
     its inside (3–30 November: the month less its first two days, not three weeks and
     seven days; December 2025 to November 2026: 2026 less December, and December
-    2025)."""
-    return _cover(since, until, 0)[1]
+    2025). Read by week (``finest``), only weeks and days."""
+    return _cover(since, until, _WEEKS if finest == WEEK else 0)[1]
 
 
 @functools.lru_cache(maxsize=4096)

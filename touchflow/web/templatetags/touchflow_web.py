@@ -3,10 +3,10 @@ words, a dashboard panel's table rows."""
 
 from __future__ import annotations
 
+from html import escape as _escape  # Django's own, without its lazy-text wrapper
 from typing import Any
 
 from django import template
-from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from touchflow.aftercare import escalations
@@ -65,9 +65,9 @@ def panel_rows(panel: Panel) -> SafeString:
 
 
 def _cell(cell: Cell) -> str:
-    value = "" if cell.value is None else f' data-value="{escape(str(cell.value))}"'
+    value = "" if cell.value is None else f' data-value="{_escape(str(cell.value))}"'
     return f"<td{value}>{_linked(cell.href if cell.value else '', cell.text)}</td>"
 
 
 def _linked(href: str, text: str) -> str:
-    return f'<a href="{escape(href)}">{escape(text)}</a>' if href else str(escape(text))
+    return f'<a href="{_escape(href)}">{_escape(str(text))}</a>' if href else _escape(str(text))

@@ -146,8 +146,16 @@ def _panels(scope: Scope, filters: Filters, *,
     given = filters.query()
     base = {k: urlencode({k: given[k]}) if k in given else "" for k in Filters.KEYS}
 
+    encoded: dict[tuple[str, Any], str] = {}  # a seller's or a class's part, once
+
+    def part(key: str, value: Any) -> str:
+        found = encoded.get((key, value))
+        if found is None:
+            found = encoded[(key, value)] = urlencode({key: value})
+        return found
+
     def visits_href(**keys: Any) -> str:
-        more = {k: urlencode({k: v}) for k, v in keys.items() if v}
+        more = {k: part(k, v) for k, v in keys.items() if v}
         parts = [more.pop(k, part) for k, part in base.items()] + list(more.values())
         return f"{visits}?{'&'.join(p for p in parts if p)}"
 
