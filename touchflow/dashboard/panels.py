@@ -43,20 +43,34 @@ class Period:
         return Period(self.since - timedelta(days=self.days), self.since - timedelta(days=1))
 
 
+@dataclass
+class Reads:
+    """What a page has read so far, shared by all its scopes: the figures — (metric,
+    scope) → grouping → its counts: each metric is read once per scope, every grouping
+    its panels need in one statement (``_READS``; a page of twenty panels made fifty
+    reads of the same rows before) — the stores "every store" means, and the sellers'
+    names."""
+
+    figures: dict[tuple[Any, ...], dict[tuple[str, ...], Counts]] = field(default_factory=dict)
+    names: dict[int, str] = field(default_factory=dict)
+    every_store: list[int] | None = None
+
+    def stores(self, stores: frozenset[int] | None) -> Iterable[int]:
+        if stores is not None:
+            return stores
+        if self.every_store is None:
+            self.every_store = figures.every_store()
+        return self.every_store
+
+
 @dataclass(frozen=True)
 class Scope:
-    """What the viewer chose and may see: stores (None: all), a seller (None: all).
-
-    ``read``: the figures this page has read so far — (metric, scope) → grouping → its
-    counts: each metric is read once per scope, every grouping its panels need in one
-    statement (``_READS``; a page of twenty panels made fifty reads of the same rows
-    before)."""
+    """What the viewer chose and may see: stores (None: all), a seller (None: all)."""
 
     stores: frozenset[int] | None
     staff: int | None
     period: Period
-    read: dict[tuple[Any, ...], dict[tuple[str, ...], Counts]] = field(
-        default_factory=dict, compare=False, hash=False, repr=False)
+    read: Reads = field(default_factory=Reads, compare=False, hash=False, repr=False)
     # What to read of each metric on its first ask (None: what the panels need, _READS).
     reads: Mapping[str, tuple[tuple[str, ...], ...]] | None = field(
         default=None, compare=False, hash=False, repr=False)
@@ -134,14 +148,16 @@ _HEADLINE_READS: dict[str, tuple[tuple[str, ...], ...]] = {
 
 def _count(scope: Scope, metric: str, by: Sequence[str], **keys: str) -> Counts:
     if "day" in by or figures.WEEK in by:
-        return figures.totals(metric, stores=scope.stores, since=scope.period.since,
-                              until=scope.period.until, by=by, staff=scope.staff, **keys)
+        return figures.totals(metric, stores=scope.read.stores(scope.stores),
+                              since=scope.period.since, until=scope.period.until, by=by,
+                              staff=scope.staff, **keys)
     grouping = tuple(sorted({*by, *keys}))
-    read = scope.read.setdefault((metric, scope.stores, scope.staff, scope.period), {})
+    read = scope.read.figures.setdefault((metric, scope.stores, scope.staff, scope.period), {})
     if grouping not in read:
         sets = [tuple(sorted(one)) for one in (scope.reads or _READS).get(metric, ())]
         wanted = [grouping] + [one for one in sets if one not in read and one != grouping]
-        read.update(figures.grouped(metric, stores=scope.stores, since=scope.period.since,
+        read.update(figures.grouped(metric, stores=scope.read.stores(scope.stores),
+                                    since=scope.period.since,
                                     until=scope.period.until, sets=wanted,
                                     staff=scope.staff))
     if not keys and list(by) == list(grouping):
@@ -157,10 +173,13 @@ def _count(scope: Scope, metric: str, by: Sequence[str], **keys: str) -> Counts:
     return {k: (n, amount) for k, (n, amount) in result.items()}
 
 
-def _names(staff_ids: Iterable[int]) -> dict[int, str]:
-    rows = Staff.objects.filter(pk__in=[s for s in staff_ids if s]).values_list(
-        "pk", "first_name", "last_name", "username")
-    return {pk: f"{first} {last}".strip() or user for pk, first, last, user in rows}
+def _names(scope: Scope, staff_ids: Iterable[int]) -> dict[int, str]:
+    """The sellers' names, each read once a page (four panels name the same sellers)."""
+    known = scope.read.names
+    rows = Staff.objects.filter(pk__in=[s for s in staff_ids if s and s not in known]
+                                ).values_list("pk", "first_name", "last_name", "username")
+    known.update({pk: f"{first} {last}".strip() or user for pk, first, last, user in rows})
+    return known
 
 
 def _sellers(counts: dict[tuple[Any, ...], tuple[int, Decimal]]) -> list[int]:
@@ -180,7 +199,7 @@ def visits_by_type(scope: Scope, href: Href) -> Panel:
     counts = _count(scope, "visit", ["staff_id", "k1"])
     classes = list(VisitClass)
     sellers = _sellers(counts)
-    names = _names(sellers)
+    names = _names(scope, sellers)
     panel = Panel("visits", _("Visits by type, per seller"), "bar", stacked=True,
                   columns=[Column(str(c.label), muted=c == VisitClass.GREY) for c in classes],
                   note=_("Grey: the seller did not ask for contacts."))
@@ -194,7 +213,7 @@ def visits_by_type(scope: Scope, href: Href) -> Panel:
 def contact_capture(scope: Scope, href: Href) -> Panel:
     counts = _count(scope, "visit", ["staff_id", "k2"])
     sellers = _sellers(counts)
-    names = _names(sellers)
+    names = _names(scope, sellers)
     captures = list(ContactCapture)
     panel = Panel("capture", _("Contacts asked for and taken, per seller"), "hbar",
                   stacked=True, percent=True,
@@ -217,7 +236,7 @@ def reasons(scope: Scope, href: Href, language: str) -> Panel:
     listed = list(Reason.objects.order_by("kind", "position", "code"))
     used = [r for r in listed if any(code == r.code for _s, code in counts)]
     sellers = _sellers({k: v for k, v in counts.items() if k[1]})
-    names = _names(sellers)
+    names = _names(scope, sellers)
     columns = [Column(f"{r.label(language)} ({_kind(r.kind)})") for r in used]
     panel = Panel("reasons", _("Why people left without buying, per seller"), "hbar",
                   stacked=True, columns=columns,
@@ -355,7 +374,7 @@ MOODS = ((HAPPY, gettext_lazy("Happy")), (NEUTRAL, gettext_lazy("Neither")),
 def check_ins(scope: Scope) -> Panel:
     counts = _count(scope, "check_in", ["staff_id", "k1"])
     sellers = _sellers(counts)
-    names = _names(sellers)
+    names = _names(scope, sellers)
     panel = Panel("check_ins", _("Answers to check-ins, per seller"), "hbar", stacked=True,
                   columns=[Column(str(label), muted=mood == NEUTRAL) for mood, label in MOODS],
                   note=_("The seller who served the customer; an answer changed later "
@@ -441,7 +460,7 @@ def effort(scope: Scope, targets: Mapping[int, int]) -> Panel:
                   note=_target_note(targets),
                   nothing=_("No calls logged and no replies written in this period."))
     sellers = _sellers({k: v for k, v in counts.items() if k[2]})
-    names = _names(sellers)
+    names = _names(scope, sellers)
     by_seller: dict[int, dict[tuple[str, str], tuple[int, Decimal]]] = {}
     for (seller, what, whom), value in counts.items():
         by_seller.setdefault(seller, {})[(what, whom)] = value

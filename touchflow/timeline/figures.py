@@ -56,8 +56,6 @@ from operator import itemgetter
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import DateField, Q
-from django.db.models.expressions import RawSQL
 
 from touchflow.core import clock
 from touchflow.core.bulk import insert_many
@@ -452,30 +450,14 @@ def grouped(metric: str, *, stores: Iterable[int] | None, since: date, until: da
     columns = list(dict.fromkeys(c for one in wanted for c in one))
     if not set(columns) <= {*KEY_COLUMNS, WEEK}:
         raise ValueError(f"by: only {', '.join(KEY_COLUMNS)} or {WEEK}")
-    where: dict[str, Any] = {"metric": metric, **keys}
-    # Every store named, "none" (0) too, rather than no condition: the key index leads
-    # with the store, so a read of all stores is a range per store, not a scan of the
-    # whole table (at 10M figure rows: 50 ms against 880 ms, bench/RESULTS.md).
-    where["store_id__in"] = [0, *Store.objects.values_list("pk", flat=True)] \
-        if stores is None else list(stores)
-    if staff is not None:
-        where["staff_id"] = staff
-    # One statement, so one snapshot: a fold committing between a read of the folded
-    # figures and one of the deltas would count its deltas twice or not at all.
-    finest = "day" if "day" in columns else WEEK if WEEK in columns else ""
-    parts = [(model.objects.filter(days, **where).order_by()
-              .annotate(**({WEEK: _monday()} if WEEK in columns else {}))
-              .values_list(*columns, "n", "amount").query.sql_with_params(), sign)
-             for model, days, sign in _sources(since, until, finest)]
-    rows_sql = " UNION ALL ".join(f"SELECT {_picked(columns, sign)} FROM ({sql}) part{i}"
-                                  for i, ((sql, _p), sign) in enumerate(parts))
+    rows_sql, params = _rows_sql(metric, stores, since, until, columns, staff, keys)
     masks: dict[int, list[tuple[str, ...]]] = {}
     for one in wanted:  # ("k1", "k2") and ("k2", "k1") are one grouping, keyed twice
         masks.setdefault(sum(1 << (len(columns) - 1 - i) for i, c in enumerate(columns)
                              if c not in one), []).append(one)
     with connection.cursor() as cursor:
         cursor.execute(_grouping_sql(rows_sql, columns, list(masks), connection.vendor),
-                       [p for (_sql, params), _sign in parts for p in params])
+                       params)
         rows = cursor.fetchall()
     result: dict[tuple[str, ...], Counts] = {one: {} for one in wanted}
     # Where each grouping's columns sit in a row, worked out once, not once a row.
@@ -493,16 +475,43 @@ def grouped(metric: str, *, stores: Iterable[int] | None, since: date, until: da
     return result
 
 
-def _monday() -> RawSQL:
-    """A figure's day as its week's Monday: a date on every database (Django's
-    ``TruncWeek`` gives PostgreSQL a timestamp), as the fold writes ``FigureWeek``'s."""
-    return RawSQL(_start_of(FigureWeek, "day", connection.vendor), (), DateField())
+_KEYS = frozenset({"k1", "k2", "k3", "k4"})
 
 
-def _picked(columns: list[str], sign: int) -> str:
-    """A part's columns, its counts taken away when ``sign`` is -1 (``spans``)."""
-    counts = ["n", "amount"] if sign > 0 else ["-n AS n", "-amount AS amount"]
-    return ", ".join([*columns, *counts])
+def every_store() -> list[int]:
+    """What a read of every store names: each store, and "none" (0), rather than no
+    condition — the key index leads with the store, so a read of all stores is a range
+    per store, not a scan of the whole table (at 10M figure rows: 50 ms against 880 ms,
+    bench/RESULTS.md). A page reading many figures asks once (``dashboard.panels``)."""
+    return [0, *Store.objects.values_list("pk", flat=True)]
+
+
+def _rows_sql(metric: str, stores: Iterable[int] | None, since: date, until: date,
+              columns: list[str], staff: int | None, keys: Mapping[str, str]
+              ) -> tuple[str, list[Any]]:
+    """The rows a read adds up: one ``UNION ALL`` part per span of ``_sources``, its
+    counts negated where the span is taken away. One statement, so one snapshot: a fold
+    committing between a read of the folded figures and one of the deltas would count
+    its deltas twice or not at all. Written out rather than built by the ORM: a page
+    makes ~80 parts, and compiling them took a third of its Python."""
+    if not set(keys) <= _KEYS:
+        raise ValueError(f"keys: only {', '.join(sorted(_KEYS))}")
+    ids = every_store() if stores is None else list(stores)
+    narrow = {"metric": metric, **({"staff_id": staff} if staff is not None else {}), **keys}
+    where = " AND ".join([*(f"{column} = %s" for column in narrow),
+                          f"store_id IN ({', '.join(['%s'] * len(ids))})" if ids else "false",
+                          "day >= %s", "day <= %s"])
+    picked = ", ".join(f"{_start_of(FigureWeek, 'day', connection.vendor)} AS {WEEK}"
+                       if c == WEEK else c for c in columns)
+    finest = "day" if "day" in columns else WEEK if WEEK in columns else ""
+    parts, params = [], []
+    for model, first, last, sign in _sources(since, until, finest):
+        counts = "n, amount" if sign > 0 else "-n AS n, -amount AS amount"
+        parts.append(f"SELECT {picked}{', ' if picked else ''}{counts} "
+                     f"FROM {model._meta.db_table} WHERE {where}")
+        params += [*narrow.values(), *ids, *map(connection.ops.adapt_datefield_value,
+                                                (first, last))]
+    return " UNION ALL ".join(parts), params
 
 
 def _grouping_sql(rows_sql: str, columns: list[str], masks: list[int], vendor: str) -> str:
@@ -548,19 +557,19 @@ Span = tuple[Table, date, date, int]
 _DAY = timedelta(days=1)
 
 
-def _sources(since: date, until: date, finest: str = "") -> list[tuple[Table, Q, int]]:
+def _sources(since: date, until: date, finest: str = "") -> list[Span]:
     """Where the days from ``since`` to ``until`` are read (``spans``), each span its
     own part — one range of its table's key, read from the index alone — and the deltas
-    not yet folded for every day. A read by day (``finest``) reads the days; a read by
-    week, weeks and days (a week's days less those outside the period add up to its
-    days inside, all under its Monday)."""
-    every_day = Q(day__gte=since, day__lte=until)
+    not yet folded for every day, as the first and last value of each table's ``day``
+    (a rollup's row is dated its unit's first day: its week's Monday, month's 1st, …).
+    A read by day (``finest``) reads the days; a read by week, weeks and days (a week's
+    days less those outside the period add up to its days inside, all under its
+    Monday)."""
     if finest == "day":
-        return [(Figure, every_day, 1), (FigureDelta, every_day, 1)]
-    # A rollup's row is dated its unit's first day: its week's Monday, month's 1st, …
-    return [*((model, Q(day__gte=first, day__lte=_unit_start(model, last)), sign)
+        return [(Figure, since, until, 1), (FigureDelta, since, until, 1)]
+    return [*((model, first, _unit_start(model, last), sign)
               for model, first, last, sign in spans(since, until, finest)),
-            (FigureDelta, every_day, 1)]
+            (FigureDelta, since, until, 1)]
 
 
 def spans(since: date, until: date, finest: str = "") -> tuple[Span, ...]:
