@@ -501,14 +501,15 @@ def _rows_sql(metric: str, stores: Iterable[int] | None, since: date, until: dat
     where = " AND ".join([*(f"{column} = %s" for column in narrow),
                           f"store_id IN ({', '.join(['%s'] * len(ids))})" if ids else "false",
                           "day >= %s", "day <= %s"])
-    picked = ", ".join(f"{_start_of(FigureWeek, 'day', connection.vendor)} AS {WEEK}"
-                       if c == WEEK else c for c in columns)
     finest = "day" if "day" in columns else WEEK if WEEK in columns else ""
     parts, params = [], []
     for model, first, last, sign in _sources(since, until, finest):
-        counts = "n, amount" if sign > 0 else "-n AS n, -amount AS amount"
-        parts.append(f"SELECT {picked}{', ' if picked else ''}{counts} "
-                     f"FROM {model._meta.db_table} WHERE {where}")
+        # A weekly row is dated its Monday already; a day is turned into its Monday.
+        monday = "day" if model is FigureWeek else _start_of(FigureWeek, "day", connection.vendor)
+        counts = ["n", "amount"] if sign > 0 else ["-n AS n", "-amount AS amount"]
+        picked = ", ".join([*(f"{monday} AS {WEEK}" if c == WEEK else c for c in columns),
+                            *counts])
+        parts.append(f"SELECT {picked} FROM {model._meta.db_table} WHERE {where}")
         params += [*narrow.values(), *ids, *map(connection.ops.adapt_datefield_value,
                                                 (first, last))]
     return " UNION ALL ".join(parts), params
