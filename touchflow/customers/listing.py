@@ -83,7 +83,7 @@ def links(listing: Listing) -> QuerySet[CustomerStore]:
         rows = rows.filter(tagged(listing.tag, listing.stores))
     for condition in listing.conditions:
         rows = rows.filter(condition)
-    along = ("customer__home_store", "store", "last_visit_staff")
+    along = ALONG
     if listing.among is not None:
         rows = rows.filter(InCustomers(F("customer_id"), Subquery(listing.among.order_by())))
         # The planner cannot size a set read first (it takes it for ten rows): joined, it
@@ -91,6 +91,16 @@ def links(listing: Listing) -> QuerySet[CustomerStore]:
         # customers. The page's rows are read along after it instead (four queries).
         return rows.prefetch_related(*along).order_by(*_order(listing))
     return rows.select_related(*along).order_by(*_order(listing))
+
+
+# What a page shows of a link besides the link: read along with it.
+ALONG = ("customer__home_store", "store", "last_visit_staff")
+
+
+def by_pk(pks: Sequence[int]) -> QuerySet[CustomerStore]:
+    """The links ``pks`` with what a page shows of them: a page of a list whose matches
+    were read first as ids (``web.paging.CappedPaginator``)."""
+    return CustomerStore.objects.filter(pk__in=pks).select_related(*ALONG)
 
 
 def latest_links(scope: Stores) -> QuerySet[CustomerStore]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
@@ -56,13 +57,14 @@ def customer_list(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     wants_csv = request.GET.get("csv") == "1" or request.GET.get("format") == "csv"
     if wants_csv and not filters.problems:
         return _csv(links, stores, listed.scope)
-    paginator = _paginator(links)
+    fetch = customer_listing.fetch_by_ids(filters)
+    paginator = _paginator(links, fetch=fetch)
     if listed.sort == "name" and paginator.capped:
         # Sorting by name reads every match: only as many as a page counts.
         context["notice"] = customer_listing.too_many_to_sort()
         listed = replace(listed, sort="newest")
         links = listing.links(listed)
-        paginator = _paginator(links, paginator.matched)
+        paginator = _paginator(links, paginator.matched, fetch)
     page = paginator.get_page(request.GET.get("page"))
     context.update(
         page=page, paginator=paginator,
@@ -73,10 +75,11 @@ def customer_list(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
                   status=400 if filters.problems else 200)
 
 
-def _paginator(links: QuerySet[CustomerStore], matched: int | None = None
+def _paginator(links: QuerySet[CustomerStore], matched: int | None = None,
+               fetch: Callable[[list[Any]], Iterable[Any]] | None = None
                ) -> paging.CappedPaginator:
     return paging.CappedPaginator(links, customer_listing.PAGE_SIZE,
-                                  customer_listing.COUNT_CAP, matched)
+                                  customer_listing.COUNT_CAP, matched, fetch=fetch)
 
 
 def _cold_choices() -> list[tuple[str, str]]:
