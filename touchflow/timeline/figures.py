@@ -548,7 +548,7 @@ def _grouping_sql(rows_sql: str, columns: list[str], masks: list[int], vendor: s
 # read against a day: the rows a year, month or week holds for a store's keys, as many
 # as a day's times this (the bench's twenty stores at 10M visits, decision 0030).
 _LEVELS: tuple[tuple[Table, float], ...] = (
-    (FigureYear, 10.0), (FigureMonth, 6.0), (FigureWeek, 3.0), (Figure, 1.0))
+    (FigureYear, 3.0), (FigureMonth, 2.6), (FigureWeek, 2.0), (Figure, 1.0))
 _WEEKS = [model for model, _cost in _LEVELS].index(FigureWeek)
 # What a read groups by to have its counts a week at a time (the week's Monday).
 WEEK = "week"
