@@ -435,8 +435,7 @@ def totals(metric: str, *, stores: Iterable[int] | None, since: date, until: dat
     """The ``metric``'s counts and amounts from ``since`` to ``until`` (local days, both
     included) in ``stores`` (None: every store), grouped by the columns ``by`` (of
     ``KEY_COLUMNS``, or ``WEEK``: a week's Monday) — folded figures and the deltas not
-    yet folded alike. ``staff`` and
-    ``keys`` (k1="grey", …) narrow it."""
+    yet folded alike. ``staff`` and ``keys`` (k1="grey", …) narrow it."""
     return grouped(metric, stores=stores, since=since, until=until, sets=[tuple(by)],
                    staff=staff, **keys)[tuple(by)]
 
@@ -593,8 +592,10 @@ def _cover(since: date, until: date, level: int) -> tuple[float, tuple[Span, ...
         return cost * ((until - since).days + 1), ((Figure, since, until, 1),)
     best = _cover(since, until, level + 1)
     try:
-        firsts = {_unit_start(model, since), _unit_end(model, since - _DAY) + _DAY}
-        lasts = {_unit_end(model, until), _unit_start(model, until + _DAY) - _DAY}
+        # In this order, not as sets: a set of dates iterates in an order that changes
+        # with the process's hash seed, and a tie would then be broken differently.
+        firsts = dict.fromkeys([_unit_start(model, since), _unit_end(model, since - _DAY) + _DAY])
+        lasts = dict.fromkeys([_unit_end(model, until), _unit_start(model, until + _DAY) - _DAY])
     except OverflowError:  # the first or last day a date can be: no unit around it
         return best
     for first in firsts:
