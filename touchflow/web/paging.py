@@ -22,9 +22,10 @@ class CappedPaginator(Paginator):  # type: ignore[type-arg]
     rows without their order or joins; ``matched``, when known, spares the count.
 
     With ``fetch`` (ids → their rows), the matches are read once, as the ids of the
-    first ``cap`` + 1 in order, and a page's rows by their ids: for a list whose every
-    match must be found before the first can be ordered (a search for a common name),
-    one such read instead of two — the count and the page."""
+    first ``cap`` + 1 in order, and a page's rows by their ids: one read instead of a
+    count and a page, for a list walked in its order whose count would be planned as a
+    join of a whole set (the customers in a chain; ``customer_listing.fetch_by_ids``
+    says which lists)."""
 
     def __init__(self, rows: QuerySet[Any], per_page: int, cap: int | None = None,
                  matched: int | None = None,
