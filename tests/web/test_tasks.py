@@ -90,15 +90,15 @@ def test_logging_a_call_closes_the_task_and_writes_the_timeline(
     client = login_client(salesperson)
 
     response = client.post(f"/tasks/{task.pk}/done/",
-                           {"result": "call_back", "note": "  After 18:00, please. "})
+                           {"result": "reached", "note": "  After 18:00, please. "})
     assert response.status_code == 302
     assert response["Location"] == "/tasks/"
     task.refresh_from_db()
     assert (task.state, task.result, task.note, task.done_by, task.done_at) == (
-        "done", "call_back", "After 18:00, please.", salesperson, web_clock.now())
+        "done", "reached", "After 18:00, please.", salesperson, web_clock.now())
     row = TimelineEvent.objects.filter(customer=anna, data__outcome="call_logged").get()
     assert (row.kind, row.staff, row.at) == ("touch", salesperson, web_clock.now())
-    assert row.data["result"] == "call_back"
+    assert row.data["result"] == "reached"
     assert ConsentEvent.objects.count() == consents_before  # no consent change
 
     html = client.get("/tasks/").content.decode()
@@ -107,13 +107,46 @@ def test_logging_a_call_closes_the_task_and_writes_the_timeline(
     # A second submit of the same form finds no open task.
     assert client.post(f"/tasks/{task.pk}/done/", {"result": "reached"}).status_code == 404
     task.refresh_from_db()
-    assert task.result == "call_back"
+    assert task.result == "reached"
 
     page = login_client(manager).get(f"/customers/{anna.pk}/").content.decode()
     assert "<strong>Call task created</strong>" in page
     assert "<strong>Call logged</strong>" in page
-    assert "Asked to call back later · Follow-up &lt;b&gt;after&lt;/b&gt; a visit › ring · " \
+    assert "Talked to the customer · Follow-up &lt;b&gt;after&lt;/b&gt; a visit › ring · " \
         "After 18:00, please." in page
+
+
+def test_a_call_whose_customer_asked_to_be_called_back_stays_open_a_day_later(
+    login_client: Callable[[Staff], Client], salesperson: Staff, manager: Staff,
+    looker: Callable[..., Customer], web_clock: Clock, dispatch: Callable[[], None],
+) -> None:
+    """"Asked to call back later" is logged as a call (its minutes count as effort), and
+    the task is not closed: it falls due again a day later, as "call back later" would
+    move it — nobody loses the call the customer asked for."""
+    anna = looker()
+    _calls_due(web_clock, dispatch)
+    task = CallTask.objects.get()
+    client = login_client(salesperson)
+    response = client.post(f"/tasks/{task.pk}/done/",
+                           {"result": "call_back", "minutes": "3", "note": " After 18:00. "})
+    assert response.status_code == 302
+    task.refresh_from_db()
+    tomorrow = web_clock.now() + timedelta(days=1)
+    assert (task.state, task.result, task.due_at, task.note, task.done_at) == (
+        "open", "", tomorrow, "After 18:00.", None)
+    logged = TimelineEvent.objects.get(customer=anna, data__outcome="call_logged")
+    assert (logged.data["result"], logged.data["minutes"], logged.staff) == (
+        "call_back", 3, salesperson)
+    moved = TimelineEvent.objects.get(customer=anna, data__outcome="call_later")
+    assert moved.data["due_at"] == tomorrow.isoformat()
+    assert _shown(client.get("/tasks/").content.decode()) == []
+    assert _shown(client.get("/tasks/", {"when": "later"}).content.decode()) == [task.pk]
+    web_clock.advance(days=1)
+    assert _shown(client.get("/tasks/").content.decode()) == [task.pk]
+    page = login_client(manager).get(f"/customers/{anna.pk}/").content.decode()
+    assert "Asked to call back later · 3 minutes · Follow-up &lt;b&gt;after&lt;/b&gt; a visit" \
+        " › ring · After 18:00." in page
+    assert "<strong>Call moved to later</strong>" in page
 
 
 def test_a_result_must_be_chosen(

@@ -66,6 +66,8 @@ def dead_letters_for(staff: Staff) -> QuerySet[Touch]:
 # may move one: a longer call or a later date is a typo, not a plan.
 MINUTES_MAX = 600
 LATER_MAX = timedelta(days=60)
+# When a call whose customer asked to be called back later falls due again.
+CALL_BACK_AFTER = timedelta(days=1)
 
 
 def check_minutes(minutes: int | None) -> int | None:
@@ -86,7 +88,10 @@ def complete_call_task(
     """Log how the call went: the task is done (``done_at``, ``done_by``, and the
     ``minutes`` it took when given) and the customer's timeline says so. "Does not want
     calls" also withdraws contact consent on the phone that was called, recorded as a
-    staff edit on the customer's request.
+    staff edit on the customer's request. "Asked to call back later" is logged the same
+    way, but the task stays open and falls due a day later (``CALL_BACK_AFTER``), as
+    "call back later" would move it: the customer asked for another call, so nobody
+    may lose it (a time of their choosing: ``reschedule_call_task``).
 
     Raises InvalidInput for an unknown result, a note with control characters or over
     ``core.text.NOTE``, minutes that are not a whole number in 1..``MINUTES_MAX``, or a
@@ -101,6 +106,12 @@ def complete_call_task(
     now = clock.now()
     with transaction.atomic():
         locked = _locked_open(task)
+        touch = _touch_of(locked)
+        events.call_logged(touch, staff.pk, now, result, note.strip(), minutes=minutes,
+                           bought=has_bought(locked.customer_id, locked.store_id))
+        if result == CallResult.CALL_BACK:
+            _move(locked, touch, staff, now, now + CALL_BACK_AFTER, note)
+            return locked
         locked.state = TaskState.DONE
         locked.result = result
         locked.note = note.strip()
@@ -108,9 +119,6 @@ def complete_call_task(
         locked.done_at = now
         locked.done_by = staff
         locked.save(update_fields=["state", "result", "note", "minutes", "done_at", "done_by"])
-        touch = _touch_of(locked)
-        events.call_logged(touch, staff.pk, now, result, locked.note, minutes=minutes,
-                           bought=has_bought(locked.customer_id, locked.store_id))
         if result == CallResult.DECLINED:
             _withdraw_phone_consent(locked, staff, now)
     return locked
@@ -135,14 +143,20 @@ def reschedule_call_task(task: CallTask, staff: Staff, when: datetime, note: str
         raise InvalidInput("when", f"At most {LATER_MAX.days} days ahead.", "too_far")
     with transaction.atomic():
         locked = _locked_open(task)
-        locked.due_at = when
-        fields = ["due_at"]
-        if note.strip():
-            locked.note = note.strip()
-            fields.append("note")
-        locked.save(update_fields=fields)
-        events.call_rescheduled(_touch_of(locked), staff.pk, now, when, note.strip())
+        _move(locked, _touch_of(locked), staff, now, when, note)
     return locked
+
+
+def _move(task: CallTask, touch: Touch, staff: Staff, now: datetime, when: datetime,
+          note: str) -> None:
+    """The open, locked ``task`` falls due at ``when``; a note given replaces its note."""
+    task.due_at = when
+    fields = ["due_at"]
+    if note.strip():
+        task.note = note.strip()
+        fields.append("note")
+    task.save(update_fields=fields)
+    events.call_rescheduled(touch, staff.pk, now, when, note.strip())
 
 
 def _locked_open(task: CallTask) -> CallTask:
