@@ -1,8 +1,9 @@
 """The one writer that cancels call tasks.
 
 A call task ends three ways: a person logs the call (``actions.complete_call_task``;
-a customer who asked to be called back later keeps it open, a day on), or the call must not be made any more because the customer left the chain it belongs
-to (bought, opted out) or asked to be erased. Both of the last go through here, so a
+a customer who asked to be called back later keeps it open, a day on), or the call
+must not be made any more because the customer left the chain it belongs to (bought,
+opted out) or asked to be erased. Both of the last go through here, so a
 cancelled task always looks the same (state and ``done_at``) whoever cancelled it.
 
 Called by ``delivery.enrollments`` when a passage ends and by ``privacy.erase``; the
