@@ -83,14 +83,13 @@ def links(listing: Listing) -> QuerySet[CustomerStore]:
         rows = rows.filter(tagged(listing.tag, listing.stores))
     for condition in listing.conditions:
         rows = rows.filter(condition)
-    along = ALONG
     if listing.among is not None:
         rows = rows.filter(InCustomers(F("customer_id"), Subquery(listing.among.order_by())))
         # The planner cannot size a set read first (it takes it for ten rows): joined, it
         # plans a page as a handful of rows to sort and reads every match, seconds at 1M
         # customers. The page's rows are read along after it instead (four queries).
-        return rows.prefetch_related(*along).order_by(*_order(listing))
-    return rows.select_related(*along).order_by(*_order(listing))
+        return rows.prefetch_related(*ALONG).order_by(*_order(listing))
+    return rows.select_related(*ALONG).order_by(*_order(listing))
 
 
 # What a page shows of a link besides the link: read along with it.

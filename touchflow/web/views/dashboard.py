@@ -143,10 +143,7 @@ def _panels(scope: Scope, filters: Filters, *,
 
     # The page's filters encoded once, each where it stands; a number's own keys take
     # a filter's place or follow (a few thousand links a page).
-    given = filters.query()
-    base = {k: urlencode({k: given[k]}) if k in given else "" for k in Filters.KEYS}
-
-    encoded: dict[tuple[str, Any], str] = {}  # a seller's or a class's part, once
+    encoded: dict[tuple[str, Any], str] = {}  # each filter's, seller's or class's part, once
 
     def part(key: str, value: Any) -> str:
         found = encoded.get((key, value))
@@ -154,9 +151,12 @@ def _panels(scope: Scope, filters: Filters, *,
             found = encoded[(key, value)] = urlencode({key: value})
         return found
 
+    given = filters.query()
+    base = {k: part(k, given[k]) if k in given else "" for k in Filters.KEYS}
+
     def visits_href(**keys: Any) -> str:
         more = {k: part(k, v) for k, v in keys.items() if v}
-        parts = [more.pop(k, part) for k, part in base.items()] + list(more.values())
+        parts = [more.pop(k, kept) for k, kept in base.items()] + list(more.values())
         return f"{visits}?{'&'.join(p for p in parts if p)}"
 
     def cold_href(store: int, segment: str) -> str:
