@@ -1,0 +1,174 @@
+"""The lexicons: one YAML file per language in ``lexicons/``, and a business's own.
+
+A file has ``categories`` (each: ``why``, ``suggestion``, ``phrases``; a phrase is a
+string or a mapping with ``phrase`` and optionally its own ``why``, ``suggestion``,
+``gap`` and ``negatable``), ``negations`` (words that cancel a negatable phrase just
+before it: "no rush"), ``allow`` (phrases within which nothing is flagged: "if
+you're in a hurry"), ``acronyms`` (capitals that are not shouting: SMS, PLN) and ``expansions``
+(contractions read as their words). A business's files (``TOUCHFLOW_TONE_LEXICONS``:
+folders, separated like PATH, each with ``en.yaml``, ``ru.yaml`` and/or ``pl.yaml``)
+are merged in: their phrases, allowed phrases, acronyms and negations are added, their
+``why``/``suggestion`` replace the built-in ones. See docs/decisions/0031-tone-check.md.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from touchflow.guardrails.categories import CATEGORIES, LANGUAGES
+from touchflow.guardrails.patterns import Element, PatternError, parse
+
+BUILT_IN = Path(__file__).with_name("lexicons")
+ENV = "TOUCHFLOW_TONE_LEXICONS"
+# Negatable by default: a negation before these is the honest opposite ("no rush").
+_NEGATABLE = frozenset({"urgency", "scarcity", "obligation", "fear"})
+_KEYS = frozenset({"categories", "negations", "allow", "acronyms", "expansions"})
+_ENTRY_KEYS = frozenset({"phrase", "why", "suggestion", "gap", "negatable"})
+
+
+class LexiconError(ValueError):
+    """A lexicon file that cannot be used; the message names the file."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    category: str
+    phrase: str
+    elements: tuple[Element, ...]
+    why: str
+    suggestion: str
+    negatable: bool
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    language: str
+    entries: tuple[Entry, ...]
+    starts: Mapping[str, tuple[int, ...]]  # a lemma or form → entries that may start there
+    anywhere: tuple[int, ...]  # entries whose first word is a prefix or a number
+    allow: tuple[tuple[Element, ...], ...]
+    negations: frozenset[str]
+    acronyms: frozenset[str]
+    expansions: Mapping[str, tuple[str, ...]]
+    advice: Mapping[str, tuple[str, str]]  # category → (why, suggestion)
+
+
+def extra_dirs() -> tuple[Path, ...]:
+    """The business's lexicon folders named by ``TOUCHFLOW_TONE_LEXICONS``."""
+    return tuple(Path(p) for p in os.environ.get(ENV, "").split(os.pathsep) if p)
+
+
+@lru_cache(maxsize=32)
+def load(language: str, extra: tuple[Path, ...] = ()) -> Lexicon:
+    """The built-in lexicon of ``language`` with the business's files merged in (cached:
+    a changed file is read by the next process)."""
+    if language not in LANGUAGES:
+        raise LexiconError(f"unknown language {language!r}; expected one of: "
+                           f"{', '.join(LANGUAGES)}")
+    raw = _read(BUILT_IN / f"{language}.yaml")
+    for folder in extra:
+        path = folder / f"{language}.yaml"
+        if path.is_file():
+            extra_raw = _read(path)
+            try:
+                _build(language, extra_raw)  # every entry readable, so an error names its file
+            except LexiconError as exc:
+                raise LexiconError(f"{path}: {exc}") from exc
+            _merge(raw, extra_raw)
+    return _build(language, raw)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise LexiconError(f"{path}: {exc}") from exc
+    if not isinstance(data, dict) or not set(data) <= _KEYS:
+        raise LexiconError(f"{path}: expected a mapping with keys {', '.join(sorted(_KEYS))}")
+    for name, category in (data.get("categories") or {}).items():
+        if name not in CATEGORIES:
+            raise LexiconError(f"{path}: unknown category {name!r}; expected one of: "
+                               f"{', '.join(CATEGORIES)}")
+        if not isinstance(category, dict):
+            raise LexiconError(f"{path}: category {name!r} must be a mapping")
+    return data
+
+
+def _merge(into: dict[str, Any], extra: dict[str, Any]) -> None:
+    for key in ("negations", "allow", "acronyms"):
+        into[key] = [*(into.get(key) or []), *(extra.get(key) or [])]
+    into["expansions"] = {**(into.get("expansions") or {}), **(extra.get("expansions") or {})}
+    categories = into.setdefault("categories", {})
+    for name, category in (extra.get("categories") or {}).items():
+        mine = categories.setdefault(name, {})
+        for key in ("why", "suggestion", "gap"):
+            if key in category:
+                mine[key] = category[key]
+        mine["phrases"] = [*(mine.get("phrases") or []), *(category.get("phrases") or [])]
+
+
+def _build(language: str, raw: dict[str, Any]) -> Lexicon:
+    expansions = {str(k).lower(): tuple(str(v).split())
+                  for k, v in (raw.get("expansions") or {}).items()}
+    categories = raw.get("categories") or {}
+    advice = {name: (str(c.get("why", "")), str(c.get("suggestion", "")))
+              for name, c in categories.items()}
+    entries = tuple(
+        _entry(name, item, category, language, expansions)
+        for name, category in categories.items()
+        for item in category.get("phrases") or []
+    )
+    starts: dict[str, list[int]] = {}
+    anywhere = []
+    for index, entry in enumerate(entries):
+        keys = entry.elements[0].keys
+        if not keys:
+            anywhere.append(index)
+        for key in keys:
+            starts.setdefault(key, []).append(index)
+    return Lexicon(
+        language=language,
+        entries=entries,
+        starts={key: tuple(found) for key, found in starts.items()},
+        anywhere=tuple(anywhere),
+        allow=tuple(_parse(str(p), language, 1, expansions) for p in raw.get("allow") or []),
+        negations=frozenset(str(w).lower() for w in raw.get("negations") or []),
+        acronyms=frozenset(str(w).upper() for w in raw.get("acronyms") or []),
+        expansions=expansions,
+        advice=advice,
+    )
+
+
+def _entry(
+    name: str, item: Any, category: dict[str, Any], language: str,
+    expansions: Mapping[str, tuple[str, ...]],
+) -> Entry:
+    spec = item if isinstance(item, dict) else {"phrase": item}
+    if not set(spec) <= _ENTRY_KEYS or "phrase" not in spec:
+        raise LexiconError(f"{language}: {name}: an entry needs 'phrase' and may have "
+                           f"{', '.join(sorted(_ENTRY_KEYS - {'phrase'}))}: {item!r}")
+    gap = int(spec.get("gap", category.get("gap", 1)))
+    return Entry(
+        category=name,
+        phrase=str(spec["phrase"]),
+        elements=_parse(str(spec["phrase"]), language, gap, expansions),
+        why=str(spec.get("why", category.get("why", ""))),
+        suggestion=str(spec.get("suggestion", category.get("suggestion", ""))),
+        negatable=bool(spec.get("negatable", name in _NEGATABLE)),
+    )
+
+
+def _parse(
+    phrase: str, language: str, gap: int, expansions: Mapping[str, tuple[str, ...]]
+) -> tuple[Element, ...]:
+    try:
+        return parse(phrase, language, gap, expansions)
+    except PatternError as exc:
+        raise LexiconError(f"{language}: {exc}") from exc

@@ -1,0 +1,59 @@
+"""Words of a text with their places, sentences and lemmas.
+
+A lemma comes from ``simplemma`` (its dictionaries ship in the package: nothing is
+downloaded), so "виноваты", "виноват" and "виновата" all read "виноватый" and a
+lexicon entry written in one form finds the others.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+import simplemma
+
+# A word: letters and digits, with inner apostrophes ("don't", "you're").
+# A sentence ends at . ! ? ; … followed by a space or the end, or at a line break.
+_PIECES = re.compile(r"(?P<word>[^\W_]+(?:['’][^\W_]+)*)|(?P<stop>[.!?;…]+(?=\s|$)|\n)")
+
+
+@dataclass(frozen=True)
+class Token:
+    surface: str  # lower case, apostrophes as '
+    lemma: str
+    start: int  # offsets of the word in the original text
+    end: int
+    sentence: int
+
+    @property
+    def is_number(self) -> bool:
+        return self.surface.isdigit()
+
+
+@lru_cache(maxsize=200_000)
+def lemma(word: str, language: str) -> str:
+    """The dictionary form of one lower-case word (the word itself if unknown)."""
+    return simplemma.lemmatize(word, lang=language).lower()
+
+
+def normal(word: str) -> str:
+    return word.lower().replace("’", "'")
+
+
+def tokenize(
+    text: str, language: str, expansions: Mapping[str, tuple[str, ...]]
+) -> list[Token]:
+    """The words of ``text``; a contraction the lexicon expands ("don't" → "do not")
+    becomes several tokens sharing the contraction's place."""
+    tokens: list[Token] = []
+    sentence = 0
+    for piece in _PIECES.finditer(text):
+        if piece.lastgroup == "stop":
+            sentence += 1
+            continue
+        word = normal(piece.group())
+        for part in expansions.get(word, (word,)):
+            tokens.append(Token(part, lemma(part, language), piece.start(), piece.end(), sentence))
+    return tokens
