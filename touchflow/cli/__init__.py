@@ -42,6 +42,7 @@ def build_app() -> typer.Typer:
             replay,
             run,
             tokens,
+            tone,
             worker,
         )
 
@@ -51,6 +52,7 @@ def build_app() -> typer.Typer:
         app.add_typer(channels.app, name="channels")
         app.add_typer(privacy.app, name="privacy")
         app.add_typer(figures.app, name="figures")
+        app.add_typer(tone.app, name="tone")
         run.register(app)
         worker.register(app)
         doctor.register(app)
