@@ -41,7 +41,7 @@ FOUND = [
     ("ru", "Мы лучше вас знаем, что вам нужно.", "superiority", "Мы лучше вас знаем",
      ("Мы", "лучше", "знаем")),
     ("ru", "Спешите, акция до пятницы.", "urgency", "Спешите", ("Спешите",)),
-    ("ru", "Осталось всего 3 дивана.", "scarcity", "Осталось всего", ("Осталось", "всего")),
+    ("ru", "Осталось всего 3 дивана.", "scarcity", "Осталось всего 3", ("Осталось", "3")),
     ("ru", "Вы нас подвели.", "guilt", "Вы нас подвели", ("Вы", "нас", "подвели")),
     ("ru", "Вы пожалеете, если пропустите.", "fear", "пожалеете", ("пожалеете",)),
     ("ru", "Запись ЗАВТРА.", "shouting", "ЗАВТРА", ("ЗАВТРА",)),
@@ -57,7 +57,7 @@ FOUND = [
      ("Proszę", "się", "uspokoić")),
     ("pl", "Wiemy lepiej niż Pan.", "superiority", "Wiemy lepiej", ("Wiemy", "lepiej")),
     ("pl", "Pospiesz się, promocja trwa.", "urgency", "Pospiesz", ("Pospiesz",)),
-    ("pl", "Zostały tylko 3 sofy.", "scarcity", "Zostały tylko", ("Zostały", "tylko")),
+    ("pl", "Zostały tylko 3 sofy.", "scarcity", "Zostały tylko 3", ("Zostały", "3")),
     ("pl", "Zawiodła nas Pani.", "guilt", "Zawiodła nas", ("Zawiodła", "nas")),
     ("pl", "Pożałuje Pan, jeśli pominie przegląd.", "fear", "Pożałuje", ("Pożałuje",)),
     ("pl", "Wizyta JUTRO.", "shouting", "JUTRO", ("JUTRO",)),
@@ -173,6 +173,34 @@ def test_a_contraction_is_one_word_found() -> None:
     (flag,) = check(text, "en")
     assert (flag.category, flag.words, text[flag.start:flag.end]) == (
         "urgency", ("Don't", "miss"), "Don't miss")
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "stretch"),
+    [
+        ("en", "Only three left!", "Only three left"),
+        ("ru", "Осталось две штуки.", "Осталось две штуки"),
+        ("pl", "Zostało pięć sztuk.", "Zostało pięć sztuk"),
+    ],
+)
+def test_a_number_word_is_a_number(language: str, text: str, stretch: str) -> None:
+    (flag,) = check(text, language)
+    assert (flag.category, text[flag.start:flag.end]) == ("scarcity", stretch)
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "stretch"),
+    [
+        ("en", 'It was Tuesday, not "Monday".', 'not "'),
+        ("ru", "Это кресло, а не «стул».", "а не «"),
+        ("pl", "To fotel, a nie „krzesło”.", "a nie „"),
+    ],
+)
+def test_a_quoted_word_set_against_another_is_nitpicking(
+    language: str, text: str, stretch: str
+) -> None:
+    (flag,) = check(text, language)
+    assert (flag.category, text[flag.start:flag.end]) == ("nitpicking", stretch)
 
 
 def test_a_negation_inside_a_phrase_stops_it() -> None:

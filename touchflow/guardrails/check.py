@@ -21,7 +21,7 @@ def check(text: str, language: str, extra: tuple[Path, ...] | None = None) -> li
     (default: ``TOUCHFLOW_TONE_LEXICONS``). Raises ``LexiconError`` for an unknown
     language or an unreadable lexicon."""
     lexicon = load(language, extra_dirs() if extra is None else extra)
-    tokens = tokenize(text, language, lexicon.expansions)
+    tokens = tokenize(text, language, lexicon.expansions, lexicon.numbers)
     allowed = _allowed_spans(tokens, lexicon)
     found = [*_phrases(text, tokens, lexicon), *shouting(text, tokens, lexicon)]
     kept = [flag for flag in found if not _inside(flag, allowed)]

@@ -4,8 +4,9 @@ A file has ``categories`` (each: ``why``, ``suggestion``, ``phrases``; a phrase 
 string or a mapping with ``phrase`` and optionally its own ``why``, ``suggestion``,
 ``gap`` and ``negatable``), ``negations`` (words that cancel a negatable phrase just
 before it: "no rush"), ``allow`` (phrases within which nothing is flagged: "if
-you're in a hurry"), ``acronyms`` (capitals that are not shouting: SMS, PLN) and ``expansions``
-(contractions read as their words). A business's files (``TOUCHFLOW_TONE_LEXICONS``:
+you're in a hurry"), ``acronyms`` (capitals that are not shouting: SMS, PLN),
+``expansions`` (contractions read as their words) and ``numbers`` (number words that
+"<n>" finds). A business's files (``TOUCHFLOW_TONE_LEXICONS``:
 folders, separated like PATH, each with ``en.yaml``, ``ru.yaml`` and/or ``pl.yaml``)
 are merged in: their phrases, allowed phrases, acronyms and negations are added, their
 ``why``/``suggestion`` replace the built-in ones. See docs/decisions/0031-tone-check.md.
@@ -24,12 +25,13 @@ import yaml
 
 from touchflow.guardrails.categories import CATEGORIES, LANGUAGES
 from touchflow.guardrails.patterns import Element, PatternError, parse
+from touchflow.guardrails.tokens import lemma
 
 BUILT_IN = Path(__file__).with_name("lexicons")
 ENV = "TOUCHFLOW_TONE_LEXICONS"
 # Negatable by default: a negation before these is the honest opposite ("no rush").
 _NEGATABLE = frozenset({"urgency", "scarcity", "obligation", "fear"})
-_KEYS = frozenset({"categories", "negations", "allow", "acronyms", "expansions"})
+_KEYS = frozenset({"categories", "negations", "allow", "acronyms", "expansions", "numbers"})
 _ENTRY_KEYS = frozenset({"phrase", "why", "suggestion", "gap", "negatable"})
 
 
@@ -56,6 +58,7 @@ class Lexicon:
     allow: tuple[tuple[Element, ...], ...]
     negations: frozenset[str]
     acronyms: frozenset[str]
+    numbers: frozenset[str]  # number words, lemmas: "<n>" finds them as it finds digits
     expansions: Mapping[str, tuple[str, ...]]
     advice: Mapping[str, tuple[str, str]]  # category → (why, suggestion)
 
@@ -102,7 +105,7 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 def _merge(into: dict[str, Any], extra: dict[str, Any]) -> None:
-    for key in ("negations", "allow", "acronyms"):
+    for key in ("negations", "allow", "acronyms", "numbers"):
         into[key] = [*(into.get(key) or []), *(extra.get(key) or [])]
     into["expansions"] = {**(into.get("expansions") or {}), **(extra.get("expansions") or {})}
     categories = into.setdefault("categories", {})
@@ -141,6 +144,7 @@ def _build(language: str, raw: dict[str, Any]) -> Lexicon:
         allow=tuple(_parse(str(p), language, 1, expansions) for p in raw.get("allow") or []),
         negations=frozenset(str(w).lower() for w in raw.get("negations") or []),
         acronyms=frozenset(str(w).upper() for w in raw.get("acronyms") or []),
+        numbers=frozenset(lemma(str(w).lower(), language) for w in raw.get("numbers") or []),
         expansions=expansions,
         advice=advice,
     )

@@ -6,7 +6,8 @@ A phrase is words separated by spaces; each word of a phrase may be:
 - ``=word`` — only this form ("=musisz": "you must", not "we must");
 - ``stem*`` — any word beginning so ("винова*"); ``*end`` — any word ending so
   ("обязательно *те": an imperative);
-- ``<n>`` — a number;
+- ``<n>`` — a number, in digits or a number word of the lexicon's ``numbers``;
+- ``<q>`` — a quotation mark ('not <q>' finds 'not "couch"');
 - ``a|b|=c`` — any of these;
 - ``...`` — up to three other words may stand here.
 
@@ -19,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from touchflow.guardrails.tokens import Token, lemma, normal
+from touchflow.guardrails.tokens import QUOTE, Token, lemma, normal
 
 WIDE_GAP = 3
 
@@ -88,6 +89,8 @@ def _element(word: str, language: str, gap_before: int) -> Element:
     for option in normal(word).split("|"):
         if option == "<n>":
             number = True
+        elif option == QUOTE:
+            surfaces.add(QUOTE)
         elif option.endswith("*") and len(option) > 2:
             prefixes.append(option[:-1])
         elif option.startswith("*") and len(option) > 2:

@@ -16,7 +16,11 @@ import simplemma
 
 # A word: letters and digits, with inner apostrophes ("don't", "you're").
 # A sentence ends at . ! ? ; … followed by a space or the end, or at a line break.
-_PIECES = re.compile(r"(?P<word>[^\W_]+(?:['’][^\W_]+)*)|(?P<stop>[.!?;…]+(?=\s|$)|\n)")
+# A quotation mark is a token of its own, "<q>": 'not "couch"', "а не «диван»".
+_PIECES = re.compile(
+    r"(?P<word>[^\W_]+(?:['’][^\W_]+)*)|(?P<stop>[.!?;…]+(?=\s|$)|\n)|(?P<quote>[«»\"„“”])"
+)
+QUOTE = "<q>"
 
 
 @dataclass(frozen=True)
@@ -26,10 +30,7 @@ class Token:
     start: int  # offsets of the word in the original text
     end: int
     sentence: int
-
-    @property
-    def is_number(self) -> bool:
-        return self.surface.isdigit()
+    is_number: bool = False  # digits, or a number word of the lexicon ("three", "три")
 
 
 @lru_cache(maxsize=200_000)
@@ -43,7 +44,8 @@ def normal(word: str) -> str:
 
 
 def tokenize(
-    text: str, language: str, expansions: Mapping[str, tuple[str, ...]]
+    text: str, language: str, expansions: Mapping[str, tuple[str, ...]],
+    numbers: frozenset[str] = frozenset(),
 ) -> list[Token]:
     """The words of ``text``; a contraction the lexicon expands ("don't" → "do not")
     becomes several tokens sharing the contraction's place."""
@@ -53,7 +55,12 @@ def tokenize(
         if piece.lastgroup == "stop":
             sentence += 1
             continue
+        if piece.lastgroup == "quote":
+            tokens.append(Token(QUOTE, QUOTE, piece.start(), piece.end(), sentence))
+            continue
         word = normal(piece.group())
         for part in expansions.get(word, (word,)):
-            tokens.append(Token(part, lemma(part, language), piece.start(), piece.end(), sentence))
+            base = lemma(part, language)
+            number = part.isdigit() or part in numbers or base in numbers
+            tokens.append(Token(part, base, piece.start(), piece.end(), sentence, number))
     return tokens
