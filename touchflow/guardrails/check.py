@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from touchflow.guardrails.flags import Flag
 from touchflow.guardrails.lexicon import Entry, Lexicon, extra_dirs, load
 from touchflow.guardrails.patterns import match
+from touchflow.guardrails.rules import Rule, apply, occurrences
 from touchflow.guardrails.shouting import shouting
 from touchflow.guardrails.tokens import Token, tokenize
 
@@ -23,9 +24,18 @@ def check(text: str, language: str, extra: tuple[Path, ...] | None = None) -> li
     lexicon = load(language, extra_dirs() if extra is None else extra)
     tokens = tokenize(text, language, lexicon.expansions, lexicon.numbers)
     allowed = _allowed_spans(tokens, lexicon)
-    found = [*_phrases(text, tokens, lexicon), *shouting(text, tokens, lexicon)]
-    kept = [flag for flag in found if not _inside(flag, allowed)]
-    return _distinct(sorted(kept, key=lambda f: (f.start, -f.end, f.category, -len(f.words))))
+    # A phrase's stretch is the formula itself; a rule's spans the words it combined,
+    # so where both find a category the phrase's flag is the one kept.
+    phrases = _distinct(_sorted(_phrases(text, tokens, lexicon), allowed))
+    ruled = _distinct(_sorted(_rules(text, tokens, lexicon), allowed))
+    shouted = _sorted(shouting(text, tokens, lexicon), allowed)
+    kept = phrases + [f for f in ruled if not _overlaps(f, phrases)]
+    return _sorted(kept + shouted, [])
+
+
+def _sorted(flags: Iterable[Flag], allowed: list[tuple[int, int]]) -> list[Flag]:
+    kept = [flag for flag in flags if not _inside(flag, allowed)]
+    return sorted(kept, key=lambda f: (f.start, -f.end, f.category, -len(f.words)))
 
 
 def _phrases(text: str, tokens: list[Token], lexicon: Lexicon) -> Iterator[Flag]:
@@ -41,6 +51,18 @@ def _phrases(text: str, tokens: list[Token], lexicon: Lexicon) -> Iterator[Flag]
                 found = match(entry.elements, tokens, first)
             if found is not None:
                 yield _flag(text, entry, [tokens[at] for at in found])
+
+
+def _rules(text: str, tokens: list[Token], lexicon: Lexicon) -> Iterator[Flag]:
+    found = occurrences(tokens, lexicon.classes)
+    is_negation = _IsNegation(lexicon.negations)
+
+    def negated(first: int) -> bool:
+        return _negated(tokens, first, is_negation)
+
+    for rule in lexicon.rules:
+        for words in apply(rule, found, tokens, negated):
+            yield _flag(text, rule, [tokens[at] for at in words])
 
 
 def _candidates(token: Token, lexicon: Lexicon) -> list[int]:
@@ -79,7 +101,7 @@ def _inside(flag: Flag, spans: list[tuple[int, int]]) -> bool:
     return any(start <= flag.start and flag.end <= end for start, end in spans)
 
 
-def _flag(text: str, entry: Entry, words: list[Token]) -> Flag:
+def _flag(text: str, entry: Entry | Rule, words: list[Token]) -> Flag:
     # A contraction's parts share one place: "don't" is one word found, not "do", "not".
     places = dict.fromkeys((w.start, w.end) for w in words)
     return Flag(
@@ -97,7 +119,12 @@ def _distinct(flags: list[Flag]) -> list[Flag]:
     the longest stretch and the most words) hides those of its category it overlaps."""
     kept: list[Flag] = []
     for flag in flags:
-        if not any(k.category == flag.category and k.start < flag.end and flag.start < k.end
-                   for k in kept):
+        if not _overlaps(flag, kept):
             kept.append(flag)
     return kept
+
+
+def _overlaps(flag: Flag, kept: list[Flag]) -> bool:
+    """Whether a flag of the same category shares part of ``flag``'s stretch."""
+    return any(k.category == flag.category and k.start < flag.end and flag.start < k.end
+               for k in kept)

@@ -5,15 +5,18 @@ string or a mapping with ``phrase`` and optionally its own ``why``, ``suggestion
 ``gap`` and ``negatable``), ``negations`` (words that cancel a negatable phrase just
 before it: "no rush"), ``allow`` (phrases within which nothing is flagged: "if
 you're in a hurry"), ``acronyms`` (capitals that are not shouting: SMS, PLN),
-``expansions`` (contractions read as their words) and ``numbers`` (number words that
-"<n>" finds). A business's files (``TOUCHFLOW_TONE_LEXICONS``:
-folders, separated like PATH, each with ``en.yaml``, ``ru.yaml`` and/or ``pl.yaml``)
-are merged in: their phrases, allowed phrases, acronyms and negations are added, their
-``why``/``suggestion`` replace the built-in ones. See docs/decisions/0031-tone-check.md.
+``expansions`` (contractions read as their words), ``numbers`` (number words that
+"<n>" finds) and ``classes`` (named lists of words and short phrases that a category's
+``rules`` combine: ``@neglect @you``; see ``rules.py``). A business's files
+(``TOUCHFLOW_TONE_LEXICONS``: folders, separated like PATH, each with ``en.yaml``,
+``ru.yaml`` and/or ``pl.yaml``) are merged in: their phrases, allowed phrases, acronyms,
+negations, class words and rules are added, their ``why``/``suggestion`` replace the
+built-in ones. See docs/decisions/0031-tone-check.md.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,13 +28,15 @@ import yaml
 
 from touchflow.guardrails.categories import CATEGORIES, LANGUAGES
 from touchflow.guardrails.patterns import Element, PatternError, parse
+from touchflow.guardrails.rules import WINDOW, Classes, Phrase, Rule
 from touchflow.guardrails.tokens import lemma
 
 BUILT_IN = Path(__file__).with_name("lexicons")
 ENV = "TOUCHFLOW_TONE_LEXICONS"
 # Negatable by default: a negation before these is the honest opposite ("no rush").
 _NEGATABLE = frozenset({"urgency", "scarcity", "obligation", "fear"})
-_KEYS = frozenset({"categories", "negations", "allow", "acronyms", "expansions", "numbers"})
+_KEYS = frozenset(
+    {"categories", "negations", "allow", "acronyms", "expansions", "numbers", "classes"})
 _ENTRY_KEYS = frozenset({"phrase", "why", "suggestion", "gap", "negatable"})
 
 
@@ -61,6 +66,8 @@ class Lexicon:
     numbers: frozenset[str]  # number words, lemmas: "<n>" finds them as it finds digits
     expansions: Mapping[str, tuple[str, ...]]
     advice: Mapping[str, tuple[str, str]]  # category → (why, suggestion)
+    classes: Classes = Classes({}, ())
+    rules: tuple[Rule, ...] = ()
 
 
 def extra_dirs() -> tuple[Path, ...]:
@@ -79,12 +86,13 @@ def load(language: str, extra: tuple[Path, ...] = ()) -> Lexicon:
     for folder in extra:
         path = folder / f"{language}.yaml"
         if path.is_file():
-            extra_raw = _read(path)
+            merged = copy.deepcopy(raw)
+            _merge(merged, _read(path))
             try:
-                _build(language, extra_raw)  # every entry readable, so an error names its file
+                _build(language, merged)  # every entry readable, so an error names its file
             except LexiconError as exc:
                 raise LexiconError(f"{path}: {exc}") from exc
-            _merge(raw, extra_raw)
+            raw = merged
     return _build(language, raw)
 
 
@@ -107,6 +115,9 @@ def _read(path: Path) -> dict[str, Any]:
 def _merge(into: dict[str, Any], extra: dict[str, Any]) -> None:
     for key in ("negations", "allow", "acronyms", "numbers"):
         into[key] = [*(into.get(key) or []), *(extra.get(key) or [])]
+    into["classes"] = {**(into.get("classes") or {})}
+    for name, words in (extra.get("classes") or {}).items():
+        into["classes"][name] = [*(into["classes"].get(name) or []), *(words or [])]
     into["expansions"] = {**(into.get("expansions") or {}), **(extra.get("expansions") or {})}
     categories = into.setdefault("categories", {})
     for name, category in (extra.get("categories") or {}).items():
@@ -114,7 +125,8 @@ def _merge(into: dict[str, Any], extra: dict[str, Any]) -> None:
         for key in ("why", "suggestion", "gap"):
             if key in category:
                 mine[key] = category[key]
-        mine["phrases"] = [*(mine.get("phrases") or []), *(category.get("phrases") or [])]
+        for key in ("phrases", "rules"):
+            mine[key] = [*(mine.get(key) or []), *(category.get(key) or [])]
 
 
 def _build(language: str, raw: dict[str, Any]) -> Lexicon:
@@ -136,6 +148,13 @@ def _build(language: str, raw: dict[str, Any]) -> Lexicon:
             anywhere.append(index)
         for key in keys:
             starts.setdefault(key, []).append(index)
+    classes = {str(name): tuple(_parse(str(p), language, 0, expansions) for p in words or [])
+               for name, words in (raw.get("classes") or {}).items()}
+    rules = tuple(
+        _rule(name, str(text), category, language, expansions, classes)
+        for name, category in categories.items()
+        for text in category.get("rules") or []
+    )
     return Lexicon(
         language=language,
         entries=entries,
@@ -147,6 +166,8 @@ def _build(language: str, raw: dict[str, Any]) -> Lexicon:
         numbers=frozenset(lemma(str(w).lower(), language) for w in raw.get("numbers") or []),
         expansions=expansions,
         advice=advice,
+        classes=Classes.of(classes),
+        rules=rules,
     )
 
 
@@ -176,3 +197,38 @@ def _parse(
         return parse(phrase, language, gap, expansions)
     except PatternError as exc:
         raise LexiconError(f"{language}: {exc}") from exc
+
+
+def _rule(
+    name: str, text: str, category: dict[str, Any], language: str,
+    expansions: Mapping[str, tuple[str, ...]], classes: dict[str, tuple[Phrase, ...]],
+) -> Rule:
+    """A rule's items read; a word written in the rule becomes a class of one (added to
+    ``classes``)."""
+    needs: list[str] = []
+    unless: list[str] = []
+    window = WINDOW
+    for item in text.split():
+        if item.startswith("~") and item[1:].isdigit():
+            window = int(item[1:])
+            continue
+        into = unless if item.startswith("!") else needs
+        into.append(_class(item.lstrip("!"), language, expansions, classes))
+    if not needs:
+        raise LexiconError(f"{language}: {name}: rule {text!r} needs at least one item")
+    why, suggestion = str(category.get("why", "")), str(category.get("suggestion", ""))
+    return Rule(name, text, tuple(needs), tuple(unless), window, why, suggestion,
+                name in _NEGATABLE)
+
+
+def _class(
+    item: str, language: str, expansions: Mapping[str, tuple[str, ...]],
+    classes: dict[str, tuple[Phrase, ...]],
+) -> str:
+    if item.startswith("@"):
+        if item[1:] not in classes:
+            raise LexiconError(f"{language}: unknown class {item!r}")
+        return item[1:]
+    if item not in classes:
+        classes[item] = (_parse(item.lstrip("^"), language, 1, expansions),)
+    return item

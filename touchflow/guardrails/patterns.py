@@ -17,12 +17,14 @@ Between two words of a phrase one other word may stand unless the entry says ``g
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from touchflow.guardrails.tokens import QUOTE, Token, lemma, normal
 
 WIDE_GAP = 3
+_HYPHEN = re.compile(r"(?<=\w)-(?=\w)")
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,8 @@ def parse(
 def _expanded(words: list[str], expansions: Mapping[str, tuple[str, ...]]) -> list[str]:
     out: list[str] = []
     for word in words:
-        out.extend(expansions.get(normal(word), (word,)))
+        for part in _HYPHEN.split(word):  # the text's words split there too: "tick-tock"
+            out.extend(expansions.get(normal(part), (part,)))
     return out
 
 
