@@ -124,6 +124,7 @@ class Dispatcher:
         self._pending: list[Due] = []
         self._outcomes: list[Outcome] = []
         self._known = Known()
+        self._shared = context.Shared(monotonic=monotonic)
         self.judge = Judge(self.channels, self._known)
         self._flights = InFlight(concurrency, per_route)
         self._renewed = monotonic()
@@ -220,7 +221,7 @@ class Dispatcher:
             ids = queries.claim(now, self.owner, now + self.lease, limit)
         self._renewed = self.monotonic()  # the lease runs from here
         if ids:
-            loaded = context.load(ids)
+            loaded = context.load(ids, self._shared)
             self._known.add(loaded)
             self._pending.extend(loaded.touches)
         return len(ids)

@@ -32,9 +32,17 @@ def _text_timestamps() -> bool:
     return connections[DEFAULT_DB_ALIAS].vendor == "sqlite"
 
 
-def _iso(value: datetime | None) -> str | None:
-    """A timestamp inside a JSON parameter (PostgreSQL reads the offset back)."""
-    return None if value is None else value.isoformat()
+def _iso(value: datetime | None, seen: dict[datetime, str] | None = None) -> str | None:
+    """A timestamp inside a JSON parameter (PostgreSQL reads the offset back). ``seen``:
+    the texts already made for a statement (most of a set's touches share a moment)."""
+    if value is None:
+        return None
+    if seen is None:
+        return value.isoformat()
+    text = seen.get(value)
+    if text is None:
+        text = seen[value] = value.isoformat()
+    return text
 
 
 def _one_of(column: str, ids: Collection[int]) -> tuple[str, list[Any]]:
@@ -107,6 +115,24 @@ def sends_of(customer_ids: Collection[int], since: datetime) -> list[tuple[Any, 
         f"OR (state = 'queued' AND in_flight_at IS NOT NULL)) AND {where}",
         [_dt(since), *params], (2, 3),
     )
+
+
+def last_purchases(customer_ids: Collection[int]) -> list[tuple[Any, ...]]:
+    """(customer_id, the time of their last purchase) of these customers who bought."""
+    where, params = _one_of("customer_id", customer_ids)
+    rows = _read(f"SELECT customer_id, max(occurred_at) FROM purchases_purchase WHERE {where} "
+                 "GROUP BY customer_id", params, (1,))
+    # SQLite gives an aggregate of timestamps back as the text it stores.
+    return [(c, _aware(datetime.fromisoformat(at)) if isinstance(at, str) else at)
+            for c, at in rows]
+
+
+def flow_stamps(flow_ids: Collection[int]) -> list[tuple[Any, ...]]:
+    """(id, status, version, updated_at) of these chains: whether what a worker holds
+    of them is still what they are (every change of a chain moves its ``updated_at``)."""
+    where, params = _one_of("id", flow_ids)
+    return _read(f"SELECT id, status, version, updated_at FROM flows_flow WHERE {where}",
+                 params, (3,))
 
 
 def commercial_held(customer_ids: Collection[int]) -> list[int]:
@@ -315,10 +341,11 @@ def record(updates: Sequence[TouchUpdate], owner: str) -> set[int]:
             # The batch as one JSON parameter that PostgreSQL unpacks itself: psycopg
             # then escapes one string, not a placeholder or array element per value
             # (each of which costs Python time on every round).
+            seen: dict[datetime, str] = {}
             rows = json.dumps([
-                [u.id, u.state, _iso(u.due_at), u.channel, u.attempts, u.last_error[:2000],
-                 u.reason, _iso(u.finished_at), u.provider_message_id[:200],
-                 u.failed_channels[:100]]
+                [u.id, u.state, _iso(u.due_at, seen), u.channel, u.attempts,
+                 u.last_error[:2000], u.reason, _iso(u.finished_at, seen),
+                 u.provider_message_id[:200], u.failed_channels[:100]]
                 for u in updates
             ])
             fields = ", ".join(
@@ -382,9 +409,10 @@ def insert_touches(touches: Sequence[NewTouch], created_at: datetime) -> None:
                "lease_owner, reason, provider_message_id, receipt, failed_channels")
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            seen: dict[datetime, str] = {}
             rows = json.dumps([
                 [t.enrollment_id, t.step_id, t.customer_id, t.store_id, t.commercial,
-                 _iso(t.due_at), _iso(t.expires_at), t.idempotency_key]
+                 _iso(t.due_at, seen), _iso(t.expires_at, seen), t.idempotency_key]
                 for t in touches
             ])
             cursor.execute(
