@@ -184,3 +184,33 @@ def test_tokens_are_short_signed_and_older_links_still_work() -> None:
             read_unsubscribe_token(forged)
     older = signing.dumps({"c": 7, "ch": "email"}, salt=UNSUBSCRIBE_SALT, compress=True)
     assert read_unsubscribe_token(older) == (7, "email")
+
+
+def test_links_signed_with_hmac_before_the_switch_to_blake2b_still_open() -> None:
+    """Links are signed with keyed BLAKE2b now; those already sent (HMAC-SHA256 under
+    the same derived key, cut to 22 characters) keep working — signed here
+    independently of the code, as they were."""
+    import base64
+    import hashlib
+    import hmac
+
+    from django.conf import settings
+    from django.core import signing
+
+    from touchflow.delivery.render import (
+        RATING_SALT,
+        UNSUBSCRIBE_SALT,
+        read_rating_token,
+        read_unsubscribe_link,
+    )
+
+    def hmac_signed(signed: str, salt: str) -> str:
+        key = hashlib.sha256(f"{salt}:{settings.SECRET_KEY}".encode()).digest()
+        mac = hmac.new(key, signed.encode(), "sha256").digest()
+        return f"{signed}.{base64.urlsafe_b64encode(mac).decode()[:22]}"
+
+    assert unsubscribe_token(42, "sms", 3) != hmac_signed("42.sms.3", UNSUBSCRIBE_SALT)
+    assert read_unsubscribe_link(hmac_signed("42.sms.3", UNSUBSCRIBE_SALT)) == (42, "sms", 3)
+    assert read_rating_token(hmac_signed("77", RATING_SALT)) == 77
+    with pytest.raises(signing.BadSignature):  # each salt its own key, old scheme too
+        read_rating_token(hmac_signed("77", UNSUBSCRIBE_SALT))

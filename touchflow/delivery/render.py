@@ -48,8 +48,23 @@ def _key(secret: str, salt: str = UNSUBSCRIBE_SALT) -> bytes:
 
 
 def _mac(signed: str, salt: str = UNSUBSCRIBE_SALT) -> str:
-    digest = hmac.digest(_key(settings.SECRET_KEY, salt), signed.encode(), "sha256")  # one C call
+    """BLAKE2b in its keyed mode (RFC 7693: a MAC by itself, no HMAC construction
+    around it): 128 bits, a third of HMAC-SHA256's time in every message's links."""
+    digest = hashlib.blake2b(signed.encode(), key=_key(settings.SECRET_KEY, salt),
+                             digest_size=16).digest()
     return base64.urlsafe_b64encode(digest).decode()[:22]
+
+
+def _older_mac(signed: str, salt: str) -> str:
+    """How links were signed until 2026-12 (HMAC-SHA256, cut to the same 22 characters):
+    links already sent still open."""
+    digest = hmac.digest(_key(settings.SECRET_KEY, salt), signed.encode(), "sha256")
+    return base64.urlsafe_b64encode(digest).decode()[:22]
+
+
+def _signed_by_us(mac: str, signed: str, salt: str = UNSUBSCRIBE_SALT) -> bool:
+    return hmac.compare_digest(mac, _mac(signed, salt)) or hmac.compare_digest(
+        mac, _older_mac(signed, salt))
 
 
 def unsubscribe_token(customer_id: int, channel: str, store_id: int | None = None) -> str:
@@ -63,7 +78,7 @@ def read_unsubscribe_link(token: str) -> tuple[int, str, int | None]:
     match = _TOKEN.match(token)
     if match is not None:
         signed = token.rpartition(".")[0]
-        if hmac.compare_digest(match[4], _mac(signed)):
+        if _signed_by_us(match[4], signed):
             return int(match[1]), match[2], int(match[3]) if match[3] else None
         raise signing.BadSignature("unsubscribe link signature does not match")
     data = signing.loads(token, salt=UNSUBSCRIBE_SALT)
@@ -106,7 +121,7 @@ def read_review_token(token: str) -> int:
 
 def _read_touch_token(token: str, salt: str) -> int:
     match = _TOUCH_TOKEN.match(token)
-    if match is None or not hmac.compare_digest(match[2], _mac(match[1], salt)):
+    if match is None or not _signed_by_us(match[2], match[1], salt):
         raise signing.BadSignature("link signature does not match")
     return int(match[1])
 
