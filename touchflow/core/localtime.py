@@ -65,6 +65,10 @@ def reached(day: date, clock_time: time, tz: zoneinfo.ZoneInfo) -> list[datetime
     return [low + timedelta(minutes=hi)]
 
 
+# The two questions below are pure, and a worker asks each hundreds of times a step with
+# the same arguments (every touch of a group judged at one moment; every next touch of a
+# step scheduled from that moment): asked once, the answer is remembered.
+@lru_cache(maxsize=4096)
 def next_allowed(
     moment: datetime,
     tz_name: str,
@@ -91,6 +95,7 @@ def next_allowed(
     return min(candidates)
 
 
+@lru_cache(maxsize=4096)
 def next_clock_time(moment: datetime, tz_name: str, clock_time: time) -> datetime:
     """The first instant at or after ``moment`` when the customer's clock reaches
     ``clock_time`` (``reached``: on the night a change jumps over it, the jump)."""
