@@ -4,7 +4,10 @@
 ``bench/tone/heldout/`` was written after tuning, scored once, and then read (the
 lexicons were broadened after its misses); ``bench/tone/heldout2/`` was written after
 that and never tuned against. ``bench/tone/dev/`` holds the phrases written while the
-clause rules were written (``touchflow/guardrails/rules.py``) and tuned on. For each set,
+clause rules were written (``touchflow/guardrails/rules.py``) and tuned on; held-out 2 was
+read (not tuned on) while they were written, so it is labelled "read"; ``heldout3/`` was
+written and committed before the rules, never read against them, and scored once at
+the end. For each set,
 language and category: recall (share of the category's phrases flagged at all, and
 flagged with their own category), precision (of the phrases flagged with a category,
 the share labelled so), and the share of polite phrases flagged (false positives).
@@ -31,7 +34,8 @@ SETS = {
     "development": HERE,
     "rules dev": HERE / "dev",
     "held-out 1 (seen)": HERE / "heldout",
-    "held-out 2": HERE / "heldout2",
+    "held-out 2 (read)": HERE / "heldout2",
+    "held-out 3": HERE / "heldout3",
 }
 POLITE = "polite"
 # The targets: flagged share of win–lose and pushy phrases, of polite ones.

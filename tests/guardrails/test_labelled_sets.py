@@ -19,7 +19,8 @@ def test_the_development_set_meets_the_targets(language: str) -> None:
 
 
 # (the set's folder under bench/tone/, phrases at least, polite phrases at least)
-SIZES = [("", 150, 50), ("heldout", 60, 20), ("heldout2", 60, 20)]
+SIZES = [("", 150, 50), ("dev", 60, 20), ("heldout", 60, 20), ("heldout2", 60, 20),
+         ("heldout3", 60, 20)]
 
 
 @pytest.mark.parametrize(("folder", "phrases", "polite"), SIZES)
