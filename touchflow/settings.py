@@ -193,6 +193,9 @@ TOUCHFLOW_PUBLIC_URL = os.environ.get("TOUCHFLOW_PUBLIC_URL", "http://127.0.0.1:
 # Tokens and the list of active chains are re-read by each process at most this often;
 # a revoked token or a paused chain takes effect in other processes within this time.
 TOUCHFLOW_CACHE_SECONDS = float(os.environ.get("TOUCHFLOW_CACHE_SECONDS", "10"))
+# The longest a warming chain (customers who did not buy) may run, in days: a longer one
+# is flagged before it can be activated (flows.checks). Seed 000: no one is chased.
+TOUCHFLOW_WARMING_MAX_DAYS = int(os.environ.get("TOUCHFLOW_WARMING_MAX_DAYS", "45"))
 # Encrypts provider credentials at rest (touchflow/messaging/crypto.py). Comma-separated,
 # newest first; empty derives one from SECRET_KEY (trials only: `check --deploy` warns,
 # and `touchflow serve` refuses it while the secret key is the trial one).

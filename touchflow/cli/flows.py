@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import typer
+from django.conf import settings
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from touchflow import guardrails
 from touchflow.core.errors import InvalidInput
+from touchflow.flows import checks
 from touchflow.flows.actions import export_flow, load_flow_dir, read_flow_file
 from touchflow.flows.models import Flow
 from touchflow.flows.spec import FlowFileError, FlowSpec
@@ -43,27 +43,22 @@ def validate(files: list[Path] = typer.Argument(..., help="Chain files to check.
             err.print(f"[red]{path}: {exc.strerror}[/red]")
         else:
             console.print(f"{path}: ok — {spec.slug}, {len(spec.steps)} steps")
-            for warning in tone_warnings(spec):
+            for warning in chain_warnings(spec):
                 err.print(f"[yellow]{escape(f'{path}: warning: {warning}')}[/yellow]",
                           highlight=False, soft_wrap=True)
     raise typer.Exit(1 if bad else 0)
 
 
-# A template's tags, blanked before the tone check: "{{ store.name }}" is no word of the text.
-_TAGS = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
-
-
-def tone_warnings(spec: FlowSpec) -> Iterator[str]:
-    """Win–lose or pushy wording in each step's texts (issue 12): warnings only, a chain
-    that says "hurry" is still a valid file."""
-    for step in spec.steps:
-        for language, message in step.messages.items():
-            parts = {"subject": message.subject, "script" if step.is_call else "text": message.text}
-            for part, source in parts.items():
-                blanked = _TAGS.sub(lambda tag: " " * len(tag.group()), source)
-                for flag in guardrails.check(blanked, language):
-                    yield (f"step {step.key!r}, {language} {part}: {flag.category} "
-                           f"«{' '.join(flag.words)}» — {flag.suggestion}")
+def chain_warnings(spec: FlowSpec) -> Iterator[str]:
+    """Win–lose or pushy wording in each step's texts and a chain that sells too much,
+    sells first or runs too long (issue 12): warnings only, a chain that says "hurry" is
+    still a valid file."""
+    for warning in checks.warnings(spec, warming_days=settings.TOUCHFLOW_WARMING_MAX_DAYS):
+        if warning.check == "tone":
+            yield (f"step {warning.step!r}, {warning.language} {warning.part}: "
+                   f"{warning.category} «{' '.join(warning.words)}» — {warning.suggestion}")
+        else:
+            yield f"step {warning.step!r}: {warning.message}" if warning.step else warning.message
 
 
 @app.command("load")

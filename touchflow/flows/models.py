@@ -5,7 +5,11 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
+
+# Texts by language: none given (a row written before there were any, too).
+_NO_TEXTS = models.Value({}, models.JSONField())
 
 
 class FlowStatus(models.TextChoices):
@@ -27,6 +31,10 @@ class Flow(models.Model):
     visit_classes = models.JSONField(default=list)
     categories = models.JSONField(default=list)
     exit_on = models.JSONField(default=list)
+    # The name and description by language as the chain gives them ({"pl": …}; "" for
+    # one text in every language); ``name`` and ``description`` hold the default.
+    names = models.JSONField(default=dict, blank=True, db_default=_NO_TEXTS)
+    descriptions = models.JSONField(default=dict, blank=True, db_default=_NO_TEXTS)
     source_path = models.CharField(max_length=500, blank=True)
     source_text = models.TextField(blank=True)
     source_sha256 = models.CharField(max_length=64, blank=True)
@@ -40,7 +48,21 @@ class Flow(models.Model):
         verbose_name_plural = _("chains")
 
     def __str__(self) -> str:
-        return self.name
+        return self.title
+
+    @property
+    def title(self) -> str:
+        """The name in the language of the page being made."""
+        return _in_language(self.names, self.name)
+
+    @property
+    def about(self) -> str:
+        return _in_language(self.descriptions, self.description)
+
+
+def _in_language(texts: dict[str, str], default: str) -> str:
+    language = (get_language() or "en")[:2]
+    return texts.get(language) or texts.get("") or default
 
 
 class FlowStep(models.Model):
@@ -62,6 +84,8 @@ class FlowStep(models.Model):
     assignee = models.CharField(max_length=8, default="seller")
     # A check-in's answers (``flows.answers``: "scale", "yes_no"); "" asks nothing.
     answers = models.CharField(max_length=8, blank=True, default="", db_default="")
+    # The step's title by language ("" for one title in every language); none: its key.
+    titles = models.JSONField(default=dict, blank=True, db_default=_NO_TEXTS)
     # A step removed from the file stays (touches refer to it) but is never scheduled.
     retired = models.BooleanField(default=False)
 
@@ -71,6 +95,12 @@ class FlowStep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.flow_id}/{self.key}"
+
+    @property
+    def title(self) -> str:
+        """The title in the page's language, else English, else any, else the key."""
+        fallback = self.titles.get("en") or next(iter(self.titles.values()), "")
+        return _in_language(self.titles, fallback or self.key)
 
 
 class EnrollmentState(models.TextChoices):
@@ -145,3 +175,51 @@ class Enrollment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} in {self.flow_id} ({self.state})"
+
+
+class FlowVersion(models.Model):
+    """One saved text of a chain: every save in the editor and every file loaded that
+    changed it. The chain runs the version it was last activated at (``Flow.version``);
+    a later one is a draft until activated."""
+
+    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    text = models.TextField()
+    sha256 = models.CharField(max_length=64)
+    # "editor", or the file it was loaded from.
+    source = models.CharField(max_length=500)
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["flow", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["flow", "number"], name="flow_version_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.flow_id} v{self.number}"
+
+
+class FlowActivation(models.Model):
+    """A chain activated at a version, by whom, and the warnings they acknowledged
+    (the tone and chain checks open at that moment): the chain's history."""
+
+    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="activations")
+    version = models.ForeignKey(FlowVersion, on_delete=models.CASCADE, related_name="+")
+    at = models.DateTimeField()
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+",
+    )
+    # [{"check": "tone", "where": "step 'offer', pl", "message": "…"}, …]
+    acknowledged = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["flow", "-at"]
+
+    def __str__(self) -> str:
+        return f"{self.flow_id} v{self.version_id} at {self.at:%Y-%m-%d %H:%M}"

@@ -88,6 +88,8 @@ class StepSpec:
     messages: dict[str, Message]
     assignee: str
     answers: str = ""  # a check-in's: flows.answers.SCALE or YES_NO; "" asks nothing
+    # The step's title by language ("" key: one title for every language).
+    titles: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_call(self) -> bool:
@@ -105,6 +107,10 @@ class FlowSpec:
     steps: tuple[StepSpec, ...]
     description: str = ""
     status: str | None = None
+    # The name and description by language, as the file gives them: ``name`` is the
+    # English one (else the first); a plain text is one name for every language.
+    names: dict[str, str] = field(default_factory=dict)
+    descriptions: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -164,6 +170,26 @@ class _Checker:
             return default
         return value.strip()
 
+    def translations(self, data: yaml_lines.LineDict, key: str, required: bool) -> dict[str, str]:
+        """A text that is either one for every language or given per language
+        (``name: {en: …, pl: …}``): {language: text}, or {"": text} for the former."""
+        value = data.get(key)
+        if not isinstance(value, yaml_lines.LineDict):
+            text = self.text(data, key, required)
+            return {"": text} if text else {}
+        found = {}
+        for language, text in value.items():
+            if language not in LANGUAGES:
+                self.fail(value.line_of(language), f"{key!r}: unknown language {language!r}; "
+                          f"expected one of: {', '.join(LANGUAGES)}")
+            elif not isinstance(text, str) or not text.strip():
+                self.fail(value.line_of(language), f"'{key}.{language}' must be non-empty text")
+            else:
+                found[language] = text.strip()
+        if not found and required:
+            self.fail(data.line_of(key), f"{key!r} needs a text in at least one language")
+        return found
+
     def duration(self, data: yaml_lines.LineDict, key: str, default: str) -> timedelta:
         raw = data.get(key, default)
         try:
@@ -221,6 +247,7 @@ FLOW_KEYS = ("slug", "name", "description", "status", "audience", "exit_on", "st
 AUDIENCE_KEYS = ("trigger", "visit_class", "categories")
 STEP_KEYS = (
     "key",
+    "title",
     "kind",
     "after",
     "from",
@@ -258,8 +285,8 @@ def parse_flow(text: str, source: str = "<chain>") -> FlowSpec:
             root.line_of("slug"), f"'slug': {slug!r} must be lower-case letters, digits, - or _"
         )
     check.chain = slug
-    name = check.text(root, "name", required=True)
-    description = check.text(root, "description", required=False)
+    names = check.translations(root, "name", required=True)
+    descriptions = check.translations(root, "description", required=False)
     status = root.get("status")
     if status is not None and status not in ("active", "paused", "draft"):
         check.fail(root.line_of("status"), "'status' must be active, paused or draft")
@@ -287,8 +314,10 @@ def parse_flow(text: str, source: str = "<chain>") -> FlowSpec:
         raise FlowFileError(source, check.problems)
     return FlowSpec(
         slug=slug,
-        name=name,
-        description=description,
+        name=default_text(names),
+        description=default_text(descriptions),
+        names=names,
+        descriptions=descriptions,
         status=status,
         triggers=triggers,
         visit_classes=visit_classes,
@@ -296,6 +325,11 @@ def parse_flow(text: str, source: str = "<chain>") -> FlowSpec:
         exit_on=exit_on,
         steps=tuple(steps),
     )
+
+
+def default_text(texts: dict[str, str]) -> str:
+    """The text shown where no language is asked for: English, else the first given."""
+    return texts.get("en") or texts.get("") or next(iter(texts.values()), "")
 
 
 def _no_review_gating(check: _Checker, root: yaml_lines.LineDict, triggers: tuple[str, ...],
@@ -344,6 +378,7 @@ def _step(check: _Checker, data: yaml_lines.LineDict, index: int) -> StepSpec | 
     check.unknown_keys(data, STEP_KEYS, f"step {index}")
     key = check.text(data, "key", required=True, default=f"step-{index}")
     check.step = key
+    titles = check.translations(data, "title", required=False)
     if not _SLUG.match(key):
         check.fail(
             data.line_of("key"), f"'key': {key!r} must be lower-case letters, digits, - or _"
@@ -398,6 +433,7 @@ def _step(check: _Checker, data: yaml_lines.LineDict, index: int) -> StepSpec | 
         messages=messages,
         assignee=assignee if assignee in ASSIGNEES else "seller",
         answers=answers,
+        titles=titles,
     )
 
 
