@@ -10,6 +10,7 @@ from tests.web.conftest import Clock
 from touchflow.customers.models import Customer
 from touchflow.delivery.models import Touch
 from touchflow.flows.models import Flow
+from touchflow.funnel.chains import open_warnings
 from touchflow.stores.models import Role, Staff, Store
 
 
@@ -106,6 +107,17 @@ def test_pause_and_activate_change_the_status(
     assert "The chain is paused: nothing is sent from it." in html
     assert 'value="active"' in html
 
+    # Never activated through the checks (loaded from a file): activating goes through
+    # the page where each warning is acknowledged; once done, a pause is lifted at once.
+    response = client.post("/chains/follow-up/status/", {"status": "active"})
+    assert response["Location"] == "/chains/follow-up/versions/1/activate/"
+    follow_up.refresh_from_db()
+    assert follow_up.status == "paused"
+    keys = [w.key for w in open_warnings(follow_up.versions.get(number=1))]
+    client.post("/chains/follow-up/versions/1/activate/", {"acknowledged": keys})
+    follow_up.refresh_from_db()
+    assert follow_up.status == "active"
+    client.post("/chains/follow-up/status/", {"status": "paused"})
     client.post("/chains/follow-up/status/", {"status": "active"})
     follow_up.refresh_from_db()
     assert follow_up.status == "active"

@@ -52,6 +52,9 @@ class ChannelTraits:
     # Quick-reply buttons show under a message (a check-in's answers); without them a
     # check-in links its one-tap rating page instead.
     buttons: bool = False
+    # The longest text the provider takes in one message, in characters (None: no limit
+    # that a message of a chain would meet; SMS is counted in segments instead).
+    max_text: int | None = None
 
     def reaches(self, value: str, network: str) -> bool:
         """Whether the channel's own bot can write to this contact point."""
@@ -72,16 +75,17 @@ def _viber_user(_value: str, network: str) -> bool:
 ALL: tuple[ChannelTraits, ...] = (
     ChannelTraits(
         "telegram", _("Telegram"), contact="telegram", address="chat",
-        opened_chat=_telegram_chat, qr_optin=True, buttons=True,
+        opened_chat=_telegram_chat, qr_optin=True, buttons=True, max_text=4096,
     ),
     ChannelTraits(
         "viber", _("Viber"), contact="viber", address="chat", network=VIBER_BOT,
         opened_chat=_viber_user, qr_optin=True, typed_optin_code=True, buttons=True,
+        max_text=7000,
     ),
     ChannelTraits(
         "whatsapp", _("WhatsApp"), contact="whatsapp", address="phone",
         reply_window=timedelta(hours=24), qr_optin=True, typed_optin_code=True,
-        buttons=True,
+        buttons=True, max_text=4096,
     ),
     ChannelTraits("sms", _("SMS"), contact="phone", address="phone", typed_optin_code=True),
     ChannelTraits("email", _("E-mail"), contact="email", address="email"),

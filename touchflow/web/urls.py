@@ -4,6 +4,7 @@ from django.urls import path
 
 from touchflow.web.views import (
     auth,
+    chain_editor,
     chains,
     cold,
     counter,
@@ -37,6 +38,14 @@ urlpatterns = [
     path("customers/<int:pk>/export.json", privacy.export_json, name="customer-export-json"),
     path("chains/", chains.chain_list, name="chains"),
     path("chains/sms-size/", chains.chain_sms_size, name="chain-sms-size"),
+    path("chains/new/", chain_editor.chain_new, name="chain-new"),
+    path("chains/preview/", chain_editor.chain_preview, name="chain-preview"),
+    path("chains/import/", chain_editor.chain_import, name="chain-import"),
+    path("chains/<slug:slug>/edit/", chain_editor.chain_edit, name="chain-edit"),
+    path("chains/<slug:slug>/versions/", chain_editor.chain_versions, name="chain-versions"),
+    path("chains/<slug:slug>/versions/<int:number>/activate/", chain_editor.chain_activate,
+         name="chain-activate"),
+    path("chains/<slug:slug>/export.yaml", chain_editor.chain_export, name="chain-export"),
     path("chains/<slug:slug>/", chains.chain_detail, name="chain"),
     path("chains/<slug:slug>/status/", chains.chain_status, name="chain-status"),
     path("tasks/", tasks.task_list, name="tasks"),

@@ -1,6 +1,6 @@
 """Chains: the list with their numbers, one chain's steps, and switching it on or off.
 
-The chain files are the source of truth; this page shows what was loaded from them.
+A chain is changed in the editor (``chain_editor``) or in its file: both are its text.
 """
 
 from __future__ import annotations
@@ -20,7 +20,14 @@ from touchflow.core import clock
 from touchflow.core.errors import InvalidInput
 from touchflow.delivery.models import Touch, TouchState
 from touchflow.delivery.render import Renderer
-from touchflow.flows.models import Enrollment, EnrollmentState, Flow, FlowStatus, FlowStep
+from touchflow.flows.models import (
+    Enrollment,
+    EnrollmentState,
+    Flow,
+    FlowActivation,
+    FlowStatus,
+    FlowStep,
+)
 from touchflow.flows.templates import SAMPLE_CONTEXT
 from touchflow.funnel.chains import set_status
 from touchflow.messaging.segments import SmsSize, measure
@@ -144,10 +151,13 @@ def _flow_or_404(slug: str) -> Flow:
 def chain_detail(request: HttpRequest, slug: str) -> HttpResponse:
     flow = _flow_or_404(slug)
     live = [s for s in flow.steps.order_by("position") if not s.retired]
+    latest = flow.versions.first()
     context = {
         "flow": flow,
         "steps": [_step_view(s, n) for n, s in enumerate(live, start=1)],
         "exit_on": ", ".join(labels.reason(r) for r in flow.exit_on),
+        # A version saved after the one running, waiting to be activated.
+        "draft": latest if latest is not None and latest.number > flow.version else None,
     }
     return render(request, "web/chain.html", context)
 
@@ -161,6 +171,11 @@ def chain_status(request: HttpRequest, slug: str) -> HttpResponse:
     if status not in (FlowStatus.ACTIVE, FlowStatus.PAUSED):
         messages.error(request, _("Choose Activate or Pause."))
         return redirect("web:chain", slug=flow.slug)
+    if status == FlowStatus.ACTIVE and not FlowActivation.objects.filter(
+            flow=flow, version__number=flow.version).exists():
+        # Never activated through the checks (a file loaded, a new chain): activation is
+        # where each open warning is acknowledged.
+        return redirect("web:chain-activate", slug=flow.slug, number=flow.version)
     try:
         set_status(flow, status)
     except InvalidInput:
