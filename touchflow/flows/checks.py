@@ -133,18 +133,15 @@ def _cadence(spec: FlowSpec, caps: Sequence[Caps]) -> Iterator[Warning]:
     many = _most_within([t for _s, t in sent], strict.period)
     offers = _most_within([t for s, t in sent if s.commercial], strict.period)
     days = strict.period.days
+    period = ngettext("%(days)d day", "%(days)d days", days) % {"days": days}
     if many > strict.messages:
-        yield Warning("caps", "", "", ngettext(
-            "%(n)d messages fall within %(days)d day, more than the cap of %(cap)d: the "
-            "rest wait until the cap allows them.",
-            "%(n)d messages fall within %(days)d days, more than the cap of %(cap)d: the "
-            "rest wait until the cap allows them.", days,
-        ) % {"n": many, "days": days, "cap": strict.messages})
+        yield Warning("caps", "", "", _(
+            "Messages within %(period)s: %(n)d, more than the cap of %(cap)d; the rest wait "
+            "until the cap allows them.") % {"n": many, "period": period, "cap": strict.messages})
     if offers > strict.commercial:
-        yield Warning("caps", "", "", ngettext(
-            "%(n)d offers fall within %(days)d day, more than the cap of %(cap)d.",
-            "%(n)d offers fall within %(days)d days, more than the cap of %(cap)d.", days,
-        ) % {"n": offers, "days": days, "cap": strict.commercial})
+        yield Warning("caps", "", "", _(
+            "Offers within %(period)s: %(n)d, more than the cap of %(cap)d."
+        ) % {"n": offers, "period": period, "cap": strict.commercial})
 
 
 def _too_long(spec: FlowSpec, limit_days: int) -> Iterator[Warning]:
