@@ -105,3 +105,37 @@ def test_a_reply_with_a_nul_byte_is_refused_before_it_is_sent(
     assert "This text contains control characters" in answer.content.decode()
     assert fake.texts() == []
     assert not TimelineEvent.objects.filter(kind="message_out").exists()
+
+
+def test_a_pushy_reply_is_held_with_kinder_wording_and_may_be_sent_anyway(
+    client: Client, salesperson: Staff, type3_visit: Callable[..., Visit],
+    telegram: tuple[MiniTelegram, ChannelAccount],  # noqa: F811
+) -> None:
+    """Issue 12: the tone check reads a reply before it goes; the staff member edits it
+    or sends it anyway, and the timeline notes what was found."""
+    fake, _account = telegram
+    visit = type3_visit()
+    chat_of(visit)
+    client.force_login(salesperson)
+    pushy = "LAST CHANCE!!! You must decide today, or it's gone."
+    held = client.post(f"/customers/{visit.customer_id}/reply",
+                       {"channel": "telegram", "text": pushy})
+    assert held.status_code == 200 and fake.texts() == []
+    flags = held.context["tone_flags"]
+    assert "shouting" in {f.category for f in flags}
+    page = held.content.decode()
+    assert "Not sent yet" in page and 'name="send_anyway"' in page
+    assert pushy.replace("'", "&#x27;") in page  # the draft is kept
+
+    client.post(f"/customers/{visit.customer_id}/reply",
+                {"channel": "telegram", "text": "Thank you for asking. It's here whenever "
+                 "you'd like to see it."})
+    client.post(f"/customers/{visit.customer_id}/reply",
+                {"channel": "telegram", "text": pushy, "send_anyway": "1"})
+    assert [text for _chat, text in fake.texts()] == [
+        "Thank you for asking. It's here whenever you'd like to see it.", pushy]
+    rows = list(TimelineEvent.objects.filter(kind="message_out").order_by("id"))
+    assert "tone_flags" not in rows[0].data
+    assert rows[1].data["tone_flags"] == sorted({f.category for f in flags})
+    page = client.get(f"/customers/{visit.customer_id}/").content.decode()
+    assert page.count("sent despite the tone check") == 1

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from django.db.models import F, Q
 
+from touchflow import guardrails
 from touchflow.core import channels, clock
 from touchflow.core.errors import InvalidInput
 from touchflow.core.text import check_text
@@ -68,15 +69,32 @@ def routes(customer: Customer, staff: Staff) -> list[Route]:
     return found
 
 
-def reply(customer: Customer, staff: Staff, channel: str, text: str) -> TimelineEvent:
+class ToneFlagged(InvalidInput):
+    """The tone check found win–lose or pushy wording in a reply: shown to the staff
+    member, who edits it or sends it anyway (``send_anyway``)."""
+
+    def __init__(self, flags: list[guardrails.Flag]) -> None:
+        self.flags = flags
+        super().__init__("text", "The tone check found wording to look at again.",
+                         "tone_flagged")
+
+
+def reply(customer: Customer, staff: Staff, channel: str, text: str,
+          send_anyway: bool = False) -> TimelineEvent:
     """Send ``text`` now; the timeline row records it. Raises InvalidInput naming the
-    field when the reply cannot go (no route, empty text, the provider refused)."""
+    field when the reply cannot go (no route, empty text, the provider refused), and
+    ToneFlagged when the tone check (in the customer's language) finds win–lose or
+    pushy wording, unless ``send_anyway``: then it goes, and its row says what was
+    found."""
     text = text.strip()
     if not text:
         raise InvalidInput("text", "Write the reply first.", "required")
     if len(text) > MAX_REPLY:
         raise InvalidInput("text", f"A reply is at most {MAX_REPLY} characters.", "too_long")
     check_text("text", text, MAX_REPLY)  # control characters (NUL breaks PostgreSQL)
+    flags = guardrails.check(text, _language(customer))
+    if flags and not send_anyway:
+        raise ToneFlagged(flags)
     route = next((r for r in routes(customer, staff) if r.channel == channel), None)
     if route is None:
         raise InvalidInput(
@@ -91,4 +109,11 @@ def reply(customer: Customer, staff: Staff, channel: str, text: str) -> Timeline
         customer.pk, clock.now(), store_id=store_id, staff_id=staff.pk,
         channel=channel, text=text, to=route.point.value, provider_id=result.provider_id,
         bought=has_bought(customer.pk, store_id),
+        tone_flags=sorted({f.category for f in flags}) or None,
     )
+
+
+def _language(customer: Customer) -> str:
+    """The language the reply is read in: the customer's (English when unknown)."""
+    language = (customer.language or "en")[:2]
+    return language if language in guardrails.LANGUAGES else "en"

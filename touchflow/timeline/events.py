@@ -121,6 +121,8 @@ class MessageOutData(TypedDict, total=False):
     provider_id: str
     notice: int
     bought: bool  # a staff reply: the customer had bought at the store (the 20% rule)
+    # A staff reply sent although the tone check flagged it: the categories it found.
+    tone_flags: list[str]
 
 
 class BounceData(TypedDict):
@@ -562,15 +564,17 @@ def message_received(
 
 def reply_sent(
     customer_id: int, at: datetime, *, store_id: int, staff_id: int, channel: str, text: str,
-    to: str, provider_id: str, bought: bool,
+    to: str, provider_id: str, bought: bool, tone_flags: list[str] | None = None,
 ) -> TimelineEvent:
     """A staff member answered from the customer's page, and the provider took it
-    (``bought``: the customer had bought at the store, for the 20% rule)."""
-    return _write(
-        customer_id, EventKind.MESSAGE_OUT, at, store_id=store_id, staff_id=staff_id,
-        data=MessageOutData(channel=channel, text=text, to=to, provider_id=provider_id,
-                            bought=bought),
-    )
+    (``bought``: the customer had bought at the store, for the 20% rule; ``tone_flags``:
+    what the tone check found, when they chose to send it anyway)."""
+    data = MessageOutData(channel=channel, text=text, to=to, provider_id=provider_id,
+                          bought=bought)
+    if tone_flags:
+        data["tone_flags"] = tone_flags
+    return _write(customer_id, EventKind.MESSAGE_OUT, at, store_id=store_id,
+                  staff_id=staff_id, data=data)
 
 
 def receipt(

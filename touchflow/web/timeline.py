@@ -257,8 +257,10 @@ def _message_in(data: MessageInData, labels: _Labels) -> tuple[str, str, str]:
 
 
 def _message_out(data: MessageOutData, labels: _Labels) -> tuple[str, str, str]:
-    return _("Answered") + f" ({words.channel(str(data.get('channel', '')))})", str(
-        data.get("text", "")), "answer"
+    title = _("Answered") + f" ({words.channel(str(data.get('channel', '')))})"
+    if data.get("tone_flags"):
+        title += " · " + _("sent despite the tone check")
+    return title, str(data.get("text", "")), "answer"
 
 
 def _bounce(data: BounceData, labels: _Labels) -> tuple[str, str, str]:

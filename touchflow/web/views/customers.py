@@ -23,9 +23,10 @@ from touchflow.customers import listing, visibility
 from touchflow.customers.actions import resolve, visible_customers
 from touchflow.customers.models import Customer, CustomerStore
 from touchflow.flows.models import Flow
+from touchflow.guardrails import Flag
 from touchflow.health.card import standings
 from touchflow.health.models import Segment
-from touchflow.messaging.replies import reply, routes
+from touchflow.messaging.replies import ToneFlagged, reply, routes
 from touchflow.stores.models import Store
 from touchflow.visits.classification import VisitClass
 from touchflow.web import customer_listing, paging, timeline
@@ -115,14 +116,18 @@ def customer_reply(request: HttpRequest, pk: int) -> HttpResponse:
     channel = request.POST.get("channel", "")
     text = request.POST.get("text", "")
     try:
-        reply(customer, staff, channel, text)
+        reply(customer, staff, channel, text, send_anyway=bool(request.POST.get("send_anyway")))
+    except ToneFlagged as exc:
+        # Not sent yet: the wording is shown with kinder ones; they edit, or send anyway.
+        return _detail(request, pk, draft=text, tone_flags=exc.flags, channel=channel)
     except InvalidInput as exc:
         return _detail(request, pk, reply_error=message(exc), draft=text, status=400)
     return redirect(reverse("web:customer", args=[pk]) + "#timeline")
 
 
 def _detail(request: HttpRequest, pk: int, reply_error: str = "", draft: str = "",
-            status: int = 200) -> HttpResponse:
+            status: int = 200, tone_flags: list[Flag] | None = None,
+            channel: str = "") -> HttpResponse:
     visible = visible_customers(staff_of(request))
     customer = visible.filter(pk=pk).select_related("home_store").first()
     if customer is None:
@@ -152,6 +157,8 @@ def _detail(request: HttpRequest, pk: int, reply_error: str = "", draft: str = "
         "health": standings(customer, stores, clock.now()),
         "reply_error": reply_error,
         "draft": draft,
+        "tone_flags": tone_flags or [],
+        "reply_channel": channel,
     }
     return render(request, "web/customer.html", context, status=status)
 
