@@ -121,6 +121,8 @@ def chain_preview(request: HttpRequest) -> HttpResponse:
     source = next(texts, "")[:5000]
     listed = [v for k, v in sorted(posted.items()) if _CHANNEL.search(k) and v in channels.NAMES]
     context: dict[str, Any] = {"language": language, "flags": [], "limits": []}
+    if not source.strip():
+        return HttpResponse("")  # nothing typed in this language: nothing to show
     try:
         rendered = Renderer().render(
             {language: {"text": source}}, language, language,
