@@ -36,6 +36,10 @@ SETS = {
     "held-out 1 (seen)": HERE / "heldout",
     "held-out 2 (read)": HERE / "heldout2",
     "held-out 3": HERE / "heldout3",
+    # Written by two other writers for training the model (bench/tone_train.py): scored
+    # here in-sample; their out-of-writer scores are the training script's.
+    "writer A (trained on)": HERE / "train" / "writer-a",
+    "writer B (trained on)": HERE / "train" / "writer-b",
 }
 POLITE = "polite"
 # The issue's targets: flagged share of win–lose and pushy phrases, of polite ones.
@@ -133,10 +137,19 @@ def timing(texts: list[str], language: str, repeat: int) -> list[float]:
 
 
 def first_load(language: str) -> float:
-    """Seconds the first check in a process takes (the lemma dictionary read)."""
+    """Seconds the first check in a process takes (the lemma dictionary and the
+    model's weights read)."""
     started = time.perf_counter()
     check("hello", language)
     return time.perf_counter() - started
+
+
+def rss_mb() -> float:
+    """This process's resident memory, MB (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def _pct(value: float) -> str:
@@ -189,7 +202,11 @@ def main() -> None:
     parser.add_argument("--mistakes", action="store_true", help="list every miss")
     args = parser.parse_args()
     print(f"# tone check {datetime.datetime.now(datetime.UTC).isoformat(timespec='seconds')}\n")
-    loads = {language: first_load(language) for language in LANGUAGES}
+    memory = {"(nothing loaded)": rss_mb()}
+    loads = {}
+    for language in LANGUAGES:
+        loads[language] = first_load(language)
+        memory[f"after {language}"] = rss_mb()
     scores = {name: {language: score(read_set(folder / f"{language}.tsv"), language)
                      for language in LANGUAGES}
               for name, folder in SETS.items()}
@@ -198,6 +215,7 @@ def main() -> None:
         print(f"## {name} set, per category\n\n" + category_report(by_language) + "\n")
         if args.mistakes:
             print(mistakes(by_language) + "\n")
+    print("Resident memory: " + ", ".join(f"{k} {v:.0f} MB" for k, v in memory.items()) + "\n")
     print("| lang | first check (dictionary load) | median a message | p99 | max | messages |")
     print("|---|---|---|---|---|---|")
     for language in LANGUAGES:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+from touchflow.guardrails import model
 from touchflow.guardrails.flags import Flag
 from touchflow.guardrails.lexicon import Entry, Lexicon, extra_dirs, load
+from touchflow.guardrails.model import Model, Reading
 from touchflow.guardrails.patterns import match
 from touchflow.guardrails.rules import Rule, apply, occurrences
 from touchflow.guardrails.shouting import shouting
@@ -21,16 +24,69 @@ def check(text: str, language: str, extra: tuple[Path, ...] | None = None) -> li
     one flag per category and stretch. ``extra``: the business's lexicon folders
     (default: ``TOUCHFLOW_TONE_LEXICONS``). Raises ``LexiconError`` for an unknown
     language or an unreadable lexicon."""
+    return combine(evidence(text, language, extra), model.load(language))
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the lexicon found in a text, before the model is consulted."""
+
+    text: str
+    tokens: list[Token]
+    lexicon: Lexicon
+    allowed: list[tuple[int, int]]
+    phrases: list[Flag]
+    ruled: list[Flag]
+    shouted: list[Flag]
+
+
+def evidence(text: str, language: str, extra: tuple[Path, ...] | None = None) -> Evidence:
+    """The phrases, clause rules and shouting found in ``text``."""
     lexicon = load(language, extra_dirs() if extra is None else extra)
     tokens = tokenize(text, language, lexicon.expansions, lexicon.numbers)
     allowed = _allowed_spans(tokens, lexicon)
-    # A phrase's stretch is the formula itself; a rule's spans the words it combined,
-    # so where both find a category the phrase's flag is the one kept.
-    phrases = _distinct(_sorted(_phrases(text, tokens, lexicon), allowed))
-    ruled = _distinct(_sorted(_rules(text, tokens, lexicon), allowed))
-    shouted = _sorted(shouting(text, tokens, lexicon), allowed)
-    kept = phrases + [f for f in ruled if not _overlaps(f, phrases)]
-    return _sorted(kept + shouted, [])
+    return Evidence(
+        text, tokens, lexicon, allowed,
+        phrases=_distinct(_sorted(_phrases(text, tokens, lexicon), allowed)),
+        ruled=_distinct(_sorted(_rules(text, tokens, lexicon), allowed)),
+        shouted=_sorted(shouting(text, tokens, lexicon), allowed),
+    )
+
+
+def combine(found: Evidence, tone: Model | None) -> list[Flag]:
+    """The flags of ``found`` and of the model's reading of the text.
+
+    A phrase's stretch is the formula itself; a rule's spans the words it combined, so
+    where both find a category the phrase's flag is the one kept. The model reads the
+    text as a whole: where it finds it clearly polite (below ``rule_veto``) a clause
+    rule's flag is dropped, and below ``phrase_veto`` a phrase's too — a word of a
+    rule or a phrase in a polite sentence ("drop us a line", "ships today") is where
+    the lexicon's false alarms come from. Shouting is not the model's to judge. The
+    model flags a text the lexicon left alone when its probability reaches
+    ``threshold``. All three are chosen in training (``bench/tone_train.py``)."""
+    if tone is None:
+        return _sorted(_merged(found.phrases, found.ruled) + found.shouted, [])
+    assessed = tone.assess(found.text, found.tokens)
+    p = assessed.probability if assessed is not None else 0.0
+    kept = _merged(found.phrases if p >= tone.phrase_veto else [],
+                   found.ruled if p >= tone.rule_veto else [])
+    if assessed is not None and p >= tone.threshold and not kept:
+        flag = _read_flag(found, tone.explain(assessed))
+        if not _inside(flag, found.allowed):
+            kept.append(flag)
+    return _sorted(kept + found.shouted, [])
+
+
+def _merged(phrases: list[Flag], ruled: list[Flag]) -> list[Flag]:
+    return phrases + [f for f in ruled if not _overlaps(f, phrases)]
+
+
+def _read_flag(found: Evidence, reading: Reading) -> Flag:
+    why, suggestion = found.lexicon.advice.get(reading.category, ("", ""))
+    places = dict.fromkeys((w.start, w.end) for w in reading.words)
+    return Flag(category=reading.category, start=reading.start, end=reading.end,
+                words=tuple(found.text[start:end] for start, end in places),
+                why=why, suggestion=suggestion)
 
 
 def _sorted(flags: Iterable[Flag], allowed: list[tuple[int, int]]) -> list[Flag]:
