@@ -7,10 +7,10 @@ give the same bytes: fixed data order, deterministic optimiser (L-BFGS on the fu
 batch, no sampling), one BLAS thread, a fixed zip date. ``--check`` rebuilds and
 compares with the shipped files instead of writing them.
 
-How the thresholds are chosen: out-of-set probabilities (each set predicted by a model
-trained on the others), then the smallest model threshold, and the lowest rule veto,
-that keep the polite phrases flagged (lexicon or model) within ``POLITE_BUDGET``, most
-bad phrases flagged first.
+How the cuts (model threshold, rule veto, phrase veto) are chosen: out-of-set
+probabilities of the sets of the writers the lexicon was not written from (``FRESH``;
+each set predicted by a model trained without it), then the cuts that flag the most
+bad phrases with the polite ones flagged (lexicon or model) within ``POLITE_BUDGET``.
 
 ``--evaluate``: the generalisation estimate. Each *writer* is left out in turn (all
 their sets), the whole procedure above (min-count pruning, fits, threshold choice) runs
