@@ -109,7 +109,7 @@ def test_flows_validate_warns_per_step_and_language_and_still_passes(tmp_path: P
     assert result.exit_code == 0
     assert f"{path}: ok — pushy, 1 steps" in result.stdout.replace("\n", "")
     assert result.stderr.splitlines() == [
-        f"{path}: warning: 1 of 1 messages sell: more than a third. Customers who hear mostly "
+        f"{path}: warning: 1 of 1 steps sell: more than a third. Customers who hear mostly "
         "offers stop reading; make most of the chain helpful.",
         f"{path}: warning: step 'offer': The chain opens with an offer. Start with something "
         "helpful: an offer before any help reads as a sales push.",

@@ -201,6 +201,7 @@ def test_the_chain_checks() -> None:
     assert checks.shape(spec, warming_days=3) == []  # 1h + 2d: two days and an hour
     too_long = checks.shape(spec, warming_days=2)
     assert [w.check for w in too_long] == ["too_long"] and "runs for 3 days" in too_long[0].message
-    not_warming = parse_flow(WARMING.replace("{trigger: visit, visit_class: [type3]}",
-                                             "{trigger: purchase}"))
-    assert checks.shape(not_warming, warming_days=1) == []
+    for audience in ("{trigger: purchase}", "{trigger: [purchase, visit], visit_class: [type1]}",
+                     "{trigger: visit, visit_class: [type1, type2]}"):
+        buyers = parse_flow(WARMING.replace("{trigger: visit, visit_class: [type3]}", audience))
+        assert checks.shape(buyers, warming_days=1) == [], audience

@@ -87,9 +87,19 @@ def tone(spec: FlowSpec) -> Iterator[Warning]:
 def shape(spec: FlowSpec, caps: Sequence[Caps] = (),
           warming_days: int | None = None) -> list[Warning]:
     found = [*_selling(spec), *_cadence(spec, caps)]
-    if warming_days is not None and "visit" in spec.triggers:
+    if warming_days is not None and warming(spec):
         found += _too_long(spec, warming_days)
     return found
+
+
+# Visits that ended without a purchase (``visits.classification``): whom a chain warms.
+NOT_BOUGHT = ("type3", "type4", "grey")
+
+
+def warming(spec: FlowSpec) -> bool:
+    """A chain for people who came and did not buy (not for buyers too)."""
+    return ("visit" in spec.triggers and "purchase" not in spec.triggers
+            and any(c in NOT_BOUGHT for c in spec.visit_classes))
 
 
 def _messages(spec: FlowSpec) -> list[StepSpec]:
@@ -97,13 +107,15 @@ def _messages(spec: FlowSpec) -> list[StepSpec]:
 
 
 def _selling(spec: FlowSpec) -> Iterator[Warning]:
-    messages = _messages(spec)
-    selling = [s for s in messages if s.commercial]
-    if messages and len(selling) / len(messages) > COMMERCIAL_SHARE:
+    """More than a third of the steps sell (a call counts: a person asking how it is
+    going is the most helpful touch of all), or the first message does."""
+    steps, messages = spec.steps, _messages(spec)
+    selling = [s for s in steps if s.commercial]
+    if steps and len(selling) / len(steps) > COMMERCIAL_SHARE:
         yield Warning("commercial_share", "", "", _(
-            "%(selling)d of %(all)d messages sell: more than a third. Customers who "
+            "%(selling)d of %(all)d steps sell: more than a third. Customers who "
             "hear mostly offers stop reading; make most of the chain helpful."
-        ) % {"selling": len(selling), "all": len(messages)})
+        ) % {"selling": len(selling), "all": len(steps)})
     if messages and messages[0].commercial:
         yield Warning("offer_first", messages[0].key, "", _(
             "The chain opens with an offer. Start with something helpful: an offer "
