@@ -200,7 +200,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.tone", description=__doc__)
     parser.add_argument("--repeat", type=int, default=20, help="timed passes over each set")
     parser.add_argument("--mistakes", action="store_true", help="list every miss")
+    parser.add_argument("--blind", action="store_true",
+                        help="score only bench/tone/blind/ and print only its totals "
+                             "(never its phrases: see its README)")
     args = parser.parse_args()
+    if args.blind:
+        blind = {language: score(read_set(HERE / "blind" / f"{language}.tsv"), language)
+                 for language in LANGUAGES}
+        print(report({"blind": blind}) + "\n\n" + category_report(blind))
+        return
     print(f"# tone check {datetime.datetime.now(datetime.UTC).isoformat(timespec='seconds')}\n")
     memory = {"(nothing loaded)": rss_mb()}
     loads = {}
