@@ -29,6 +29,8 @@ from touchflow.flows.spec import LANGUAGES, FlowFileError, FlowSpec, StepSpec, p
 from touchflow.flows.writer import flow_yaml
 
 LISTS = ("trigger", "visit_class", "exit_on")
+# More steps than any chain has (a posted count is not trusted beyond it).
+MAX_STEPS = 200
 _STEP_FIELDS = ("key", "kind", "after", "from", "at", "expires", "when_capped", "assignee",
                 "answers")
 
@@ -90,7 +92,7 @@ def _step_values(p: str, step: StepSpec) -> dict[str, Any]:
 
 def from_post(post: Any) -> Form:
     """The form as posted (a QueryDict): lists read as lists."""
-    steps = max(1, min(_int(post.get("steps"), 1), 40))
+    steps = max(1, min(_int(post.get("steps"), 1), MAX_STEPS))
     values = {k: (post.getlist(k) if k in LISTS else post.get(k, "")) for k in post}
     for i in range(steps):
         values[f"s{i}.commercial"] = bool(post.get(f"s{i}.commercial"))
