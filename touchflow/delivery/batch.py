@@ -94,8 +94,8 @@ class Shared:
             self.staff.update(Staff.objects.in_bulk(missing))
 
 
-def load(ids: list[int], shared: Shared | None = None) -> Batch:
-    touches, steps = _read_touches(ids, shared or Shared())
+def load(ids: list[int], shared: Shared) -> Batch:
+    touches, steps = _read_touches(ids, shared)
     stores = {t.store_id: t.store for t in touches}
     policies = {sid: store_policy(s) for sid, s in stores.items()}
     purchase_exit = {t.customer_id for t in touches if "purchase" in t.enrollment.flow.exit_on}

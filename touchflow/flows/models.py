@@ -8,6 +8,8 @@ from django.db.models import Q
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from touchflow.flows.spec import default_text
+
 # Texts by language: none given (a row written before there were any, too).
 _NO_TEXTS = models.Value({}, models.JSONField())
 
@@ -99,8 +101,7 @@ class FlowStep(models.Model):
     @property
     def title(self) -> str:
         """The title in the page's language, else English, else any, else the key."""
-        fallback = self.titles.get("en") or next(iter(self.titles.values()), "")
-        return _in_language(self.titles, fallback or self.key)
+        return _in_language(self.titles, default_text(self.titles) or self.key)
 
 
 class EnrollmentState(models.TextChoices):
