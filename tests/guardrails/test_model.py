@@ -1,5 +1,5 @@
 """The tone model (decision 0031, fourth round): shipped as data, read once a process,
-flags what the lexicon misses, leaves polite traps alone, rebuilds byte for byte."""
+flags what the lexicon misses, leaves polite traps alone, rebuilds to the same weights."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bench.tone import HERE, read_set, score
@@ -76,7 +77,47 @@ def test_a_weights_file_for_other_features_is_refused(
         read(path)
 
 
+def test_a_rebuild_differs_by_training_not_by_a_cpus_rounding() -> None:
+    from dataclasses import replace
+
+    from bench.tone_train import difference
+
+    shipped = load("en")
+    assert shipped is not None
+    nudged = shipped.binary.copy()
+    nudged[7] = np.nextafter(nudged[7], np.float32(10))  # another CPU's last bit
+    assert difference(replace(shipped, binary=nudged), shipped) is None
+    nudged[7] += 1e-3
+    assert difference(replace(shipped, binary=nudged), shipped) == "weights by up to 0.001"
+    assert "cuts" in difference(replace(shipped, threshold=shipped.threshold + 0.01), shipped)
+    assert "buckets" in difference(replace(shipped, keys=shipped.keys[1:]), shipped)
+
+
 def test_the_script_rebuilds_the_shipped_weights() -> None:
     done = subprocess.run([sys.executable, "-m", "bench.tone_train", "--check", "--lang", "en"],
                           capture_output=True, text=True, timeout=300, check=False)
     assert (done.returncode, done.stdout.split()[:2]) == (0, ["en:", "same"]), done.stderr
+
+
+_MEMORY_PROBE = """
+import resource, sys
+from touchflow.guardrails import check
+def rss():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS"))
+check("Thank you for coming in.", "en")
+before = rss()
+for language, text in (("ru", "Вы сами виноваты."), ("pl", "To Pani wina."), ("en", "Your fault.")):
+    check(text, language)
+print((rss() - before) // 1024)
+"""
+
+
+def test_the_three_languages_dictionaries_fit_a_small_server() -> None:
+    """A web or worker process that checks texts in all three languages: simplemma's
+    dictionaries read in its low-memory form hold ~90 MB more, not ~650 MB (the plain
+    dict of every Polish form alone is ~500 MB)."""
+    done = subprocess.run([sys.executable, "-c", _MEMORY_PROBE], capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) <= 200, f"{done.stdout.strip()} MB for the ru and pl dictionaries"
