@@ -121,3 +121,23 @@ def test_the_three_languages_dictionaries_fit_a_small_server() -> None:
                           text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) <= 200, f"{done.stdout.strip()} MB for the ru and pl dictionaries"
+
+
+_WARM_PROBE = """
+import threading
+import touchflow.wsgi
+from simplemma.strategies.dictionaries import LOW_MEMORY_DICTIONARY_FACTORY as dictionaries
+from touchflow.guardrails import model
+[warming] = [t for t in threading.enumerate() if t.name == "tone-warm-up"]
+warming.join(120)
+print(model.load.cache_info().currsize, dictionaries._get_dictionary.cache_info().currsize)
+"""
+
+
+def test_the_web_process_reads_the_tone_data_when_it_starts() -> None:
+    """A staff member's first reply or preview does not wait for the dictionaries:
+    gunicorn's application module starts a thread that reads every language's."""
+    done = subprocess.run([sys.executable, "-c", _WARM_PROBE], capture_output=True,
+                          text=True, timeout=180, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["3", "3"]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from touchflow.guardrails import model
+from touchflow.guardrails.categories import LANGUAGES
 from touchflow.guardrails.flags import Flag
 from touchflow.guardrails.lexicon import Entry, Lexicon, extra_dirs, load
 from touchflow.guardrails.model import Model, Reading
@@ -25,6 +26,14 @@ def check(text: str, language: str, extra: tuple[Path, ...] | None = None) -> li
     (default: ``TOUCHFLOW_TONE_LEXICONS``). Raises ``LexiconError`` for an unknown
     language or an unreadable lexicon."""
     return combine(evidence(text, language, extra), model.load(language))
+
+
+def warm(languages: tuple[str, ...] = LANGUAGES) -> None:
+    """Read each language's lexicon, model and lemma dictionary now (~4 s for all
+    three, ~95 MB), so a staff member's first reply or preview does not wait for it:
+    the web process calls this on a thread when it starts (``touchflow.wsgi``)."""
+    for language in languages:
+        check("Thank you.", language)
 
 
 @dataclass(frozen=True)
