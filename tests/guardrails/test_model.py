@@ -141,3 +141,25 @@ def test_the_web_process_reads_the_tone_data_when_it_starts() -> None:
                           text=True, timeout=180, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["3", "3"]
+
+
+@pytest.mark.parametrize("language", ["pl", "ru"])
+def test_the_model_never_calls_a_text_shouting(language: str) -> None:
+    """Capitals and marks are the lexicon's to find: the model reads lower case. An
+    English reply to a Polish customer was once flagged "shouting" over "Yes"."""
+    for text in ("Thank you for asking. It's here whenever you'd like to see it.",
+                 "Yes, two left.", "Sure, we can hold it until Friday."):
+        assert "shouting" not in {f.category for f in check(text, language)}
+    (flag,) = check("Запись ЗАВТРА.", language)  # one flag: the capitals, not the sentence too
+    assert (flag.category, flag.words) == ("shouting", ("ЗАВТРА",))
+    # A model whose softmax leans to "shouting" names the next category instead.
+    from dataclasses import replace
+
+    shipped = load(language)
+    assert shipped is not None
+    bias = shipped.category_bias.copy()
+    bias[list(shipped.categories).index("shouting")] = 1e6
+    leaning = replace(shipped, category_bias=bias)
+    text = "Yes, two left."
+    assessed = leaning.assess(text, evidence(text, language).tokens)
+    assert assessed is not None and leaning.explain(assessed).category != "shouting"

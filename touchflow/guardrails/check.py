@@ -71,7 +71,8 @@ def combine(found: Evidence, tone: Model | None) -> list[Flag]:
     rule's flag is dropped, and below ``phrase_veto`` a phrase's too — a word of a
     rule or a phrase in a polite sentence ("drop us a line", "ships today") is where
     the lexicon's false alarms come from. Shouting is not the model's to judge. The
-    model flags a text the lexicon left alone when its probability reaches
+    model flags a text the lexicon left alone (shouting included: a flag over the
+    sentence that only shouts would say the same twice) when its probability reaches
     ``threshold``. All three are chosen in training (``bench/tone_train.py``)."""
     if tone is None:
         return _sorted(_merged(found.phrases, found.ruled) + found.shouted, [])
@@ -79,7 +80,7 @@ def combine(found: Evidence, tone: Model | None) -> list[Flag]:
     p = assessed.probability if assessed is not None else 0.0
     kept = _merged(found.phrases if p >= tone.phrase_veto else [],
                    found.ruled if p >= tone.rule_veto else [])
-    if assessed is not None and p >= tone.threshold and not kept:
+    if assessed is not None and p >= tone.threshold and not kept and not found.shouted:
         flag = _read_flag(found, tone.explain(assessed))
         if not _inside(flag, found.allowed):
             kept.append(flag)

@@ -100,6 +100,9 @@ class Model:
         the score and its most telling words."""
         at, rows = self._rows(found.keys)
         scores = found.values[at] @ self.category[rows] + self.category_bias
+        # Shouting is capitals and marks, which the model never sees (it reads the text
+        # in lower case): the lexicon's alone to find, never the model's category.
+        scores[list(self.categories).index("shouting")] = -np.inf
         sentence = self._driving_sentence(found.stretch)
         return Reading(found.probability, self.categories[int(np.argmax(scores))],
                        sentence[0].start, sentence[-1].end, self._telling(sentence))
