@@ -163,3 +163,19 @@ def test_the_model_never_calls_a_text_shouting(language: str) -> None:
     text = "Yes, two left."
     assessed = leaning.assess(text, evidence(text, language).tokens)
     assert assessed is not None and leaning.explain(assessed).category != "shouting"
+
+
+@pytest.mark.parametrize(("language", "own"), [
+    ("pl", "Dziękujemy za pytanie, sofa czeka na Panią."),
+    ("ru", "Спасибо, что спросили: диван ждёт вас."),
+])
+def test_a_text_in_another_language_is_not_the_models_to_flag(language: str, own: str) -> None:
+    """An English reply to a Polish or Russian customer: the model knows almost none of
+    its words, so its probability says nothing and it does not flag alone."""
+    model = load(language)
+    assert model is not None
+    english = "Yes, two left. Thank you for asking, it's here whenever you'd like to see it."
+    for text, known in ((english, False), (own, True)):
+        assessed = model.assess(text, evidence(text, language).tokens)
+        assert assessed is not None and model.knows(assessed) is known
+    assert check(english, language) == []

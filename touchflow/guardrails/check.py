@@ -73,14 +73,17 @@ def combine(found: Evidence, tone: Model | None) -> list[Flag]:
     the lexicon's false alarms come from. Shouting is not the model's to judge. The
     model flags a text the lexicon left alone (shouting included: a flag over the
     sentence that only shouts would say the same twice) when its probability reaches
-    ``threshold``. All three are chosen in training (``bench/tone_train.py``)."""
+    ``threshold`` and the text reads as the model's language (``Model.knows``: an
+    English reply to a Polish customer is not the Polish model's to judge). The three
+    cuts are chosen in training (``bench/tone_train.py``)."""
     if tone is None:
         return _sorted(_merged(found.phrases, found.ruled) + found.shouted, [])
     assessed = tone.assess(found.text, found.tokens)
     p = assessed.probability if assessed is not None else 0.0
     kept = _merged(found.phrases if p >= tone.phrase_veto else [],
                    found.ruled if p >= tone.rule_veto else [])
-    if assessed is not None and p >= tone.threshold and not kept and not found.shouted:
+    if (assessed is not None and p >= tone.threshold and not kept and not found.shouted
+            and tone.knows(assessed)):
         flag = _read_flag(found, tone.explain(assessed))
         if not _inside(flag, found.allowed):
             kept.append(flag)
