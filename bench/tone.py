@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import math
 import statistics
 import time
 from collections import Counter
@@ -40,11 +41,10 @@ SETS = {
     # here in-sample; their out-of-writer scores are the training script's.
     "writer A (trained on)": HERE / "train" / "writer-a",
     "writer B (trained on)": HERE / "train" / "writer-b",
-    # Written 2026-12-01 by three more hands that saw no other set; not yet trained on
-    # (bench/RESULTS.md: a retrain on them was measured and not shipped).
-    "writer C (unseen)": HERE / "train" / "writer-c",
-    "writer D (unseen)": HERE / "train" / "writer-d",
-    "writer E (unseen)": HERE / "train" / "writer-e",
+    "writer C (trained on)": HERE / "train" / "writer-c",
+    "writer D (trained on)": HERE / "train" / "writer-d",
+    "writer E (trained on)": HERE / "train" / "writer-e",
+    "chain texts (trained on)": HERE / "train" / "chains",
 }
 POLITE = "polite"
 # The issue's targets: flagged share of win–lose and pushy phrases, of polite ones.
@@ -90,7 +90,9 @@ class Score:
 
     @property
     def meets_targets(self) -> bool:
-        return self.recall >= TARGET_RECALL and self.polite_flagged <= TARGET_POLITE
+        """Both targets; a set of polite phrases only (chain texts) is held to the second."""
+        recall_met = self.recall >= TARGET_RECALL or math.isnan(self.recall)
+        return recall_met and self.polite_flagged <= TARGET_POLITE
 
 
 def _share(part: int, whole: int) -> float:
