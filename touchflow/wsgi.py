@@ -20,7 +20,7 @@ application = get_wsgi_application()
 def _warm() -> None:
     from touchflow.guardrails.check import warm
 
-    warm(tuple(code for code, _name in settings.LANGUAGES))
+    warm(code for code, _name in settings.LANGUAGES)
 
 
 threading.Thread(target=_warm, name="tone-warm-up", daemon=True).start()

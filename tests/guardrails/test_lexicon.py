@@ -100,3 +100,24 @@ def test_no_built_in_entry_is_cut_short_by_a_yaml_comment(language: str) -> None
     text = (BUILT_IN / f"{language}.yaml").read_text(encoding="utf-8")
     phrases = [line for line in text.splitlines() if line.strip().startswith("- ")]
     assert [p for p in phrases if " #" in p] == []
+
+
+def test_warming_up_passes_over_what_it_cannot_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The web process warms the check for the deployment's languages on a thread: a
+    language the check does not read is passed over, a business lexicon that cannot be
+    read is logged (and refused again, with its line, where a text is checked)."""
+    from touchflow.guardrails.check import warm
+
+    (tmp_path / "pl.yaml").write_text("categories: [oops\n", encoding="utf-8")
+    monkeypatch.setenv(ENV, str(tmp_path))
+    load.cache_clear()
+    try:
+        warm(["de", "pl"])
+        assert "could not be read" in caplog.text and "'pl'" in caplog.text
+        assert "'de'" not in caplog.text
+        with pytest.raises(LexiconError, match="pl.yaml"):
+            check("Dziękujemy.", "pl")
+    finally:
+        load.cache_clear()

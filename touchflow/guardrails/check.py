@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,12 +10,14 @@ from pathlib import Path
 from touchflow.guardrails import model
 from touchflow.guardrails.categories import LANGUAGES
 from touchflow.guardrails.flags import Flag
-from touchflow.guardrails.lexicon import Entry, Lexicon, extra_dirs, load
+from touchflow.guardrails.lexicon import Entry, Lexicon, LexiconError, extra_dirs, load
 from touchflow.guardrails.model import Model, Reading
 from touchflow.guardrails.patterns import match
 from touchflow.guardrails.rules import Rule, apply, occurrences
 from touchflow.guardrails.shouting import shouting
 from touchflow.guardrails.tokens import Token, tokenize
+
+log = logging.getLogger(__name__)
 
 # How many words before a negatable phrase a negation cancels it ("no need to hurry").
 _NEGATION_REACH = 3
@@ -28,12 +31,17 @@ def check(text: str, language: str, extra: tuple[Path, ...] | None = None) -> li
     return combine(evidence(text, language, extra), model.load(language))
 
 
-def warm(languages: tuple[str, ...] = LANGUAGES) -> None:
+def warm(languages: Iterable[str] = LANGUAGES) -> None:
     """Read each language's lexicon, model and lemma dictionary now (~4 s for all
     three, ~95 MB), so a staff member's first reply or preview does not wait for it:
-    the web process calls this on a thread when it starts (``touchflow.wsgi``)."""
-    for language in languages:
-        check("Thank you.", language)
+    the web process calls this on a thread when it starts (``touchflow.wsgi``).
+    Languages the check does not read are passed over; a lexicon that cannot be read
+    is logged here and refused again, with its file and line, where it is used."""
+    for language in (code for code in languages if code in LANGUAGES):
+        try:
+            check("Thank you.", language)
+        except LexiconError:
+            log.exception("the tone check's data for %r could not be read", language)
 
 
 @dataclass(frozen=True)
