@@ -44,6 +44,8 @@ SETS = {
     "writer C (trained on)": HERE / "train" / "writer-c",
     "writer D (trained on)": HERE / "train" / "writer-d",
     "writer E (trained on)": HERE / "train" / "writer-e",
+    "writer F (trained on)": HERE / "train" / "writer-f",
+    "writer G (trained on)": HERE / "train" / "writer-g",
     "chain texts (trained on)": HERE / "train" / "chains",
 }
 POLITE = "polite"

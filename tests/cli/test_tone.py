@@ -73,12 +73,12 @@ def test_a_file_that_is_not_utf8_is_named(tmp_path: Path) -> None:
 
 def test_the_business_lexicon_is_merged(tmp_path: Path) -> None:
     (tmp_path / "en.yaml").write_text(
-        "categories:\n  guilt:\n    phrases: [you will thank us later]\n", encoding="utf-8")
+        "categories:\n  last_word:\n    phrases: [per my last message]\n", encoding="utf-8")
     args = ["tone", "check", "--lang", "en"]
-    text = "You'll thank us later.\n"
+    text = "Per my last message, the sofa ships on Monday.\n"
     assert _lines(runner.invoke(build_app(), args, input=text).stdout)[0]["flags"] == []
     result = runner.invoke(build_app(), [*args, "--lexicon", str(tmp_path)], input=text)
-    assert [f["category"] for f in _lines(result.stdout)[0]["flags"]] == ["guilt"]  # type: ignore[union-attr, index]
+    assert [f["category"] for f in _lines(result.stdout)[0]["flags"]] == ["last_word"]  # type: ignore[union-attr, index]
 
 
 CHAIN = """\

@@ -14,9 +14,11 @@ acronyms: [IKEA]
 allow:
   - last chance cafe
 categories:
+  last_word:
+    phrases:
+      - per my last message
   guilt:
     phrases:
-      - you will thank us later
       - phrase: our feelings
         suggestion: Say how glad you'd be to see them.
   urgency:
@@ -31,11 +33,11 @@ def own(tmp_path: Path) -> Path:
 
 
 def test_the_business_phrases_are_added(own: Path) -> None:
-    text = "Buy the lamp, you'll thank us later."
+    text = "Per my last message, the sofa ships on Monday."
     assert check(text, "en", extra=()) == []
     (flag,) = check(text, "en", extra=(own,))
-    assert (flag.category, text[flag.start:flag.end]) == ("guilt", "you'll thank us later")
-    assert flag.why.startswith("Making the customer feel guilty")  # the category's, kept
+    assert (flag.category, text[flag.start:flag.end]) == ("last_word", "Per my last message")
+    assert flag.why.startswith("Closing the conversation")  # the category's, kept
 
 
 def test_an_entry_may_carry_its_own_suggestion(own: Path) -> None:
@@ -56,10 +58,11 @@ def test_its_acronyms_and_allowed_phrases_are_not_flagged(own: Path) -> None:
 
 
 def test_the_environment_names_the_folders(own: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = "Per my last message, the sofa ships on Monday."
     monkeypatch.setenv(ENV, str(own))
-    assert [f.category for f in check("You'll thank us later.", "en")] == ["guilt"]
+    assert [f.category for f in check(text, "en")] == ["last_word"]
     monkeypatch.delenv(ENV)
-    assert check("You'll thank us later.", "en") == []
+    assert check(text, "en") == []
 
 
 def test_a_folder_without_the_language_changes_nothing(own: Path) -> None:

@@ -82,11 +82,12 @@ def combine(found: Evidence, tone: Model | None) -> list[Flag]:
     model flags a text the lexicon left alone (shouting included: a flag over the
     sentence that only shouts would say the same twice) when its probability reaches
     ``threshold`` and the text reads as the model's language (``Model.knows``: an
-    English reply to a Polish customer is not the Polish model's to judge). The three
-    cuts are chosen in training (``bench/tone_train.py``)."""
+    English reply to a Polish customer is not the Polish model's to judge). The model
+    does not read allowed phrases (``unallowed``). The three cuts are chosen in
+    training (``bench/tone_train.py``)."""
     if tone is None:
         return _sorted(_merged(found.phrases, found.ruled) + found.shouted, [])
-    assessed = tone.assess(found.text, found.tokens)
+    assessed = tone.assess(*unallowed(found))
     p = assessed.probability if assessed is not None else 0.0
     kept = _merged(found.phrases if p >= tone.phrase_veto else [],
                    found.ruled if p >= tone.rule_veto else [])
@@ -96,6 +97,20 @@ def combine(found: Evidence, tone: Model | None) -> list[Flag]:
         if not _inside(flag, found.allowed):
             kept.append(flag)
     return _sorted(kept + found.shouted, [])
+
+
+def unallowed(found: Evidence) -> tuple[str, list[Token]]:
+    """The text and words the model reads: those of an allowed phrase ("Last Chance
+    Cafe", a business's own name for a thing) blanked out — the lexicon's word that
+    they are fine holds for the model too. Offsets are kept."""
+    if not found.allowed:
+        return found.text, found.tokens
+    text = list(found.text)
+    for start, end in found.allowed:
+        text[start:end] = " " * (end - start)
+    tokens = [t for t in found.tokens
+              if not any(start <= t.start and t.end <= end for start, end in found.allowed)]
+    return "".join(text), tokens
 
 
 def _merged(phrases: list[Flag], ruled: list[Flag]) -> list[Flag]:
