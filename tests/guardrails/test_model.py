@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bench.tone import HERE, read_set, score
+from bench.tone_train import difference
 from touchflow.guardrails import CATEGORIES, LANGUAGES, check, features
 from touchflow.guardrails.check import combine, evidence
 from touchflow.guardrails.model import BUILT_IN, ModelError, load, read, save
@@ -78,10 +80,6 @@ def test_a_weights_file_for_other_features_is_refused(
 
 
 def test_a_rebuild_differs_by_training_not_by_a_cpus_rounding() -> None:
-    from dataclasses import replace
-
-    from bench.tone_train import difference
-
     shipped = load("en")
     assert shipped is not None
     nudged = shipped.binary.copy()
@@ -100,7 +98,6 @@ def test_the_script_rebuilds_the_shipped_weights() -> None:
 
 
 _MEMORY_PROBE = """
-import resource, sys
 from touchflow.guardrails import check
 def rss():
     with open("/proc/self/status") as status:
@@ -153,8 +150,6 @@ def test_the_model_never_calls_a_text_shouting(language: str) -> None:
     (flag,) = check("Запись ЗАВТРА.", language)  # one flag: the capitals, not the sentence too
     assert (flag.category, flag.words) == ("shouting", ("ЗАВТРА",))
     # A model whose softmax leans to "shouting" names the next category instead.
-    from dataclasses import replace
-
     shipped = load(language)
     assert shipped is not None
     bias = shipped.category_bias.copy()
