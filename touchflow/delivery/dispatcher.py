@@ -200,7 +200,8 @@ class Dispatcher:
         try:
             queries.release([t.pk for t in pending], self.owner)
             done = self._flights.drain(self.grace, self.monotonic)
-            outcomes = self._outcomes + [self._answer(f, r) for f, r in done]
+            now = self.now()
+            outcomes = self._outcomes + [self._answer(f, r, now) for f, r in done]
             self._outcomes = []
             with transaction.atomic():
                 written = self._write(outcomes)
@@ -231,7 +232,12 @@ class Dispatcher:
         commits, not queries, are what a busy database makes a worker wait for) write
         them and let the next group go."""
         wait = self._turn_in(self.tick) if len(self._flights) else 0.0
-        self._outcomes.extend(self._answer(f, r) for f, r in self._flights.finished(wait))
+        answers = self._flights.finished(wait)
+        if answers:
+            # One moment for the answers taken in together: when the worker took them
+            # (the timeline's rows and the figures they count then share it).
+            now = self.now()
+            self._outcomes.extend(self._answer(f, r, now) for f, r in answers)
         outcomes, self._outcomes = self._outcomes, []
         group, rest = self._next_group(self._flights.room())
         if not outcomes and not group:
@@ -435,9 +441,8 @@ class Dispatcher:
 
     # -- answers --------------------------------------------------------------------------
 
-    def _answer(self, flight: Flight, result: SendResult) -> Outcome:
+    def _answer(self, flight: Flight, result: SendResult, now: datetime) -> Outcome:
         touch, route = flight.touch, flight.route
-        now = self.now()
         if not result.ok and result.retry_after:
             # The account is slowed for every worker where it has a shared rate limit
             # (every provider account has one), for this worker's sends in any case.
