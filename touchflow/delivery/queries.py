@@ -14,6 +14,8 @@ from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 
+from touchflow.timeline.events import touch_insert_sql
+
 TABLE = "delivery_touch"
 CUSTOMER_TABLE = "customers_customer"
 
@@ -385,6 +387,70 @@ def record(updates: Sequence[TouchUpdate], owner: str) -> set[int]:
         return {row[0] for row in cursor.fetchall()}
 
 
+# What the timeline says of an outcome, besides the touch's own columns: at, outcome,
+# error, chain, step (``timeline.events.touch_data``).
+TouchEvent = tuple[datetime, str, str, str, str]
+# The next step's touch an outcome queues: step id, commercial, due, expires.
+Follow = tuple[int, bool, datetime, datetime]
+_NO_EVENT = (None, None, None, None, None)
+_NO_FOLLOW = (None, None, None, None)
+_EXTRA_TYPES = ("timestamptz", "text", "text", "text", "text",
+                "bigint", "boolean", "timestamptz", "timestamptz")
+_EXTRA = ("at", "outcome", "error", "flow", "step",
+          "next_step", "next_commercial", "next_due", "next_expires")
+
+
+def record_all(
+    updates: Sequence[TouchUpdate],
+    events: Sequence[TouchEvent | None],
+    follows: Sequence[Follow | None],
+    owner: str,
+    created_at: datetime,
+) -> set[int]:
+    """``record`` on PostgreSQL, and in the same statement each written outcome's
+    timeline row (``events[i]``, built by ``timeline.events.touch_insert_sql``) and its
+    next step's touch (``follows[i]``, due when the caller's rule says; a new
+    idempotency key, made by the database). Only touches ``owner`` still holds get
+    either: the rows come from the UPDATE's answer, as the Python path's did from
+    ``record``'s. Returns the ids written."""
+    if not updates:
+        return set()
+    seen: dict[datetime, str] = {}
+    rows = json.dumps([
+        [u.id, u.state, _iso(u.due_at, seen), u.channel, u.attempts, u.last_error[:2000],
+         u.reason, _iso(u.finished_at, seen), u.provider_message_id[:200],
+         u.failed_channels[:100],
+         *((_iso(e[0], seen), e[1], e[2], e[3], e[4]) if e is not None else _NO_EVENT),
+         *((f[0], f[1], _iso(f[2], seen), _iso(f[3], seen)) if f is not None
+           else _NO_FOLLOW)]
+        for u, e, f in zip(updates, events, follows, strict=True)
+    ])
+    names = (*_COLUMNS, *_EXTRA)
+    fields = ", ".join(f"(v->>{i})::{t}" for i, t in enumerate((*_PG_TYPES, *_EXTRA_TYPES)))
+    sets = ", ".join(f"{c} = v.{c}" for c in _COLUMNS[1:])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH v ({', '.join(names)}) AS (SELECT {fields} "
+            "FROM jsonb_array_elements(%s::jsonb) AS v), "
+            f"written AS (UPDATE {TABLE} AS t SET {sets}, lease_owner = '', "
+            "lease_until = NULL, in_flight_at = NULL FROM v "
+            "WHERE t.id = v.id AND t.lease_owner = %s AND t.state = 'queued' "
+            "RETURNING t.id, t.customer_id, t.store_id, t.enrollment_id), "
+            f"events AS ({touch_insert_sql()} FROM (SELECT w.customer_id, w.store_id, v.at, "
+            "w.id AS touch, v.flow, v.step, v.channel, v.outcome, v.attempts AS attempt, "
+            "v.reason, v.error FROM written AS w JOIN v ON v.id = w.id "
+            "WHERE v.outcome IS NOT NULL) AS o), "
+            f"follows AS (INSERT INTO {TABLE} ({_NEW_COLUMNS}) SELECT w.enrollment_id, "
+            "v.next_step, w.customer_id, w.store_id, v.next_commercial, v.next_due, "
+            "v.next_expires, replace(gen_random_uuid()::text, '-', ''), %s, "
+            f"{_NEW_FIXED} FROM written AS w JOIN v ON v.id = w.id "
+            "WHERE v.next_step IS NOT NULL ON CONFLICT DO NOTHING) "
+            "SELECT id FROM written",
+            [rows, owner, created_at],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
 @dataclass(slots=True)  # made per touch: a frozen one costs 3.5 times as much to make
 class NewTouch:
     enrollment_id: int
@@ -397,16 +463,22 @@ class NewTouch:
     idempotency_key: str
 
 
+# A queued touch's columns, and the values of those after created_at every new one has.
+_NEW_COLUMNS = (
+    "enrollment_id, step_id, customer_id, store_id, commercial, due_at, expires_at, "
+    "idempotency_key, created_at, round, state, channel, attempts, last_error, "
+    "lease_owner, reason, provider_message_id, receipt, failed_channels"
+)
+_NEW_FIXED = "0, 'queued', '', 0, '', '', '', '', '', ''"
+
+
 def insert_touches(touches: Sequence[NewTouch], created_at: datetime) -> None:
     """Queue the next steps' touches in one statement. A touch redone after a lost lease
     may schedule the same next step twice: the unique (enrollment, step, round) key
     keeps one."""
     if not touches:
         return
-    fixed = "0, 'queued', '', 0, '', '', '', '', '', ''"
-    columns = ("enrollment_id, step_id, customer_id, store_id, commercial, due_at, expires_at, "
-               "idempotency_key, created_at, round, state, channel, attempts, last_error, "
-               "lease_owner, reason, provider_message_id, receipt, failed_channels")
+    fixed, columns = _NEW_FIXED, _NEW_COLUMNS
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             seen: dict[datetime, str] = {}

@@ -9,7 +9,7 @@ change themselves. Reasons are codes, not prose: pages translate them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -20,11 +20,11 @@ from touchflow.delivery.due import Due
 from touchflow.delivery.models import Attempt, AttemptOutcome, CallTask, Touch, TouchState
 from touchflow.delivery.queries import TouchUpdate
 from touchflow.delivery.retry import RetryPolicy
-from touchflow.timeline.events import touch_data
-from touchflow.timeline.models import EventKind
 
-# A touch's timeline row as plain values, in TOUCH_ROW_COLUMNS order.
-TimelineRow = tuple[int, str, datetime, int, Mapping[str, Any]]
+# What a touch's timeline row says besides the touch's own values: when, the outcome
+# (its label: sent, retry, dead, …) and the error. The recording stage writes the row
+# (``timeline.events``), or has the database write it with the outcome.
+TimelineNote = tuple[datetime, str, str]
 
 
 class Reason(StrEnum):
@@ -48,7 +48,7 @@ class Outcome:
     touch: Due
     update: TouchUpdate
     attempt: Attempt | None = None
-    timeline: TimelineRow | None = None
+    timeline: TimelineNote | None = None
     task: CallTask | None = None
     advance: bool = False
     # The enrollment ends for this reason, for what happened at ``exit_at``.
@@ -67,9 +67,8 @@ def _update(touch: Due, **changes: Any) -> TouchUpdate:
     )
 
 
-def _timeline(touch: Due, at: datetime, outcome: str, error: str = "") -> TimelineRow:
-    data = touch_data(touch, outcome, touch.enrollment.flow.slug, touch.step.key, error)
-    return (touch.customer_id, EventKind.TOUCH, at, touch.store_id, data)
+def _timeline(touch: Due, at: datetime, outcome: str, error: str = "") -> TimelineNote:
+    return (at, outcome, error)
 
 
 def park(touch: Due) -> Outcome:

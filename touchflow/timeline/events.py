@@ -416,6 +416,37 @@ def insert_touch_rows(rows: Sequence[Sequence[Any]]) -> None:
     figures.record((kind, at, store, None, data) for _, kind, at, store, data in rows)
 
 
+def touch_insert_sql() -> str:
+    """The start of a PostgreSQL statement writing a ``touch`` row per outcome, its
+    ``TouchData`` (``touch_data``'s keys) built by the database — for the dispatcher's
+    outcomes, written in the statement that records them (``delivery.queries.record_all``),
+    which appends its ``FROM`` clause naming a relation ``o`` with the columns
+    customer_id, store_id, at, touch, flow, step, channel, outcome, attempt, reason and
+    error. Count what it wrote with ``touch_rows_written``."""
+    return (
+        f"INSERT INTO {TimelineEvent._meta.db_table} (customer_id, kind, at, store_id, data) "
+        f"SELECT o.customer_id, '{EventKind.TOUCH.value}', o.at, o.store_id, "
+        "jsonb_build_object('touch', o.touch, 'flow', o.flow, 'step', o.step, "
+        "'channel', o.channel, 'outcome', o.outcome, 'attempt', o.attempt, "
+        "'reason', o.reason, 'error', left(o.error, 300)) "
+    )
+
+
+# A kind of touch row ``touch_insert_sql`` wrote: store id, at, chain, step, channel and
+# outcome — what its figures count.
+TouchRowKind = tuple[int, datetime, str, str, str, str]
+
+
+def touch_rows_written(kinds: Mapping[TouchRowKind, int]) -> None:
+    """Count in the figures the touch rows ``touch_insert_sql`` wrote (the database built
+    them; the figures need only how many of each kind)."""
+    figures.record_repeated(
+        ((EventKind.TOUCH, at, store_id, None,
+          {"flow": flow, "step": step, "channel": channel, "outcome": outcome}), n)
+        for (store_id, at, flow, step, channel, outcome), n in kinds.items()
+    )
+
+
 def left_flow_row(enrollment: EnrollmentRecord) -> TimelineEvent:
     """An unsaved row for an enrollment that ended: left early, or completed the chain."""
     assert enrollment.ended_at is not None

@@ -290,8 +290,19 @@ def record(rows: Iterable[Row], skip: frozenset[str] = COUNTED_ELSEWHERE,
 def record_times(row: Row, times: int) -> None:
     """Count ``times`` rows like ``row`` at once (a segment's enrolments: the database
     wrote them by the thousand, one count row is all the figures need)."""
-    totals = {key: [n * times, amount * times] for key, (n, amount) in tally([row]).items()}
-    if totals and times:
+    record_repeated([(row, times)])
+
+
+def record_repeated(rows: Iterable[tuple[Row, int]]) -> None:
+    """Count each row as many times as it is paired with, in one statement: rows the
+    database wrote itself, the same counts for many of them (a dispatcher step's
+    touch rows: one kind of row per chain, step, channel and outcome)."""
+    totals: dict[tuple[Any, ...], list[Any]] = {}
+    for row, times in rows:
+        if times:
+            for key, (n, amount) in tally([row]).items():
+                _add(totals, key, n * times, amount * times)
+    if totals:
         _insert(FigureDelta._meta.db_table, totals)
 
 
