@@ -253,3 +253,28 @@ def test_an_unknown_language_is_refused_by_name() -> None:
 
 def test_an_empty_text_has_no_flags() -> None:
     assert [check("", lang) for lang in LANGUAGES] == [[], [], []]
+
+
+@pytest.mark.parametrize(("language", "text"), [
+    ("en", "After a peel, use SPF 30 or higher."),  # a short word no dictionary knows
+    ("en", "Your RMA number is RMA-20931."),
+    ("pl", "Kabel HDMI jest w zestawie."),
+    ("ru", "Следующая замена ремня ГРМ через 90 000 км."),
+    ("en", "Use the code SPRING at checkout."),  # a code to type
+    ("pl", "Podaj kod rabatowy ZIMA przy kasie."),
+    ("ru", "Промокод ЛЕТО действует до конца месяца."),
+    ("pl", "Napisz „MSG”, a przełączymy kanał."),  # a word in quotation marks
+])
+def test_acronyms_and_codes_in_capitals_are_not_shouting(language: str, text: str) -> None:
+    assert _of(check(text, language), "shouting") == []
+
+
+@pytest.mark.parametrize(("language", "text", "words"), [
+    ("en", "Come in NOW.", ("NOW",)),  # short, but a word of the language
+    ("pl", "Tylko DZIŚ.", ("DZIŚ",)),  # not in the dictionary, but in the lexicon
+    ("pl", "Promocja NATYCHMIAST.", ("NATYCHMIAST",)),  # long: a word whatever it is
+    ("en", "Use the code NOW, it ends TODAY.", ("TODAY",)),
+])
+def test_short_words_of_the_language_still_shout(language: str, text: str,
+                                                 words: tuple[str, ...]) -> None:
+    assert tuple(w for f in _of(check(text, language), "shouting") for w in f.words) == words

@@ -10,7 +10,7 @@ from touchflow.guardrails import LexiconError, check
 from touchflow.guardrails.lexicon import BUILT_IN, ENV, load
 
 OWN = """\
-acronyms: [IKEA]
+acronyms: [DECATHLON]
 allow:
   - last chance cafe
 categories:
@@ -52,7 +52,7 @@ def test_the_business_reasons_replace_the_built_in_ones(own: Path) -> None:
 
 
 def test_its_acronyms_and_allowed_phrases_are_not_flagged(own: Path) -> None:
-    text = "Lunch at the Last Chance Cafe, next to IKEA."
+    text = "Lunch at the Last Chance Cafe, next to DECATHLON."
     assert {f.category for f in check(text, "en", extra=())} == {"shouting", "urgency"}
     assert check(text, "en", extra=(own,)) == []
 

@@ -4,7 +4,8 @@ A file has ``categories`` (each: ``why``, ``suggestion``, ``phrases``; a phrase 
 string or a mapping with ``phrase`` and optionally its own ``why``, ``suggestion``,
 ``gap`` and ``negatable``), ``negations`` (words that cancel a negatable phrase just
 before it: "no rush"), ``allow`` (phrases within which nothing is flagged: "if
-you're in a hurry"), ``acronyms`` (capitals that are not shouting: SMS, PLN),
+you're in a hurry"), ``acronyms`` (capitals that are not shouting: SMS, PLN), ``codes`` (words after
+which a word in capitals is a code to type: "code SPRING"),
 ``expansions`` (contractions read as their words), ``numbers`` (number words that
 "<n>" finds) and ``classes`` (named lists of words and short phrases that a category's
 ``rules`` combine: ``@neglect @you``; see ``rules.py``). A business's files
@@ -36,7 +37,8 @@ ENV = "TOUCHFLOW_TONE_LEXICONS"
 # Negatable by default: a negation before these is the honest opposite ("no rush").
 _NEGATABLE = frozenset({"urgency", "scarcity", "obligation", "fear"})
 _KEYS = frozenset(
-    {"categories", "negations", "allow", "acronyms", "expansions", "numbers", "classes"})
+    {"categories", "negations", "allow", "acronyms", "codes", "expansions", "numbers",
+     "classes"})
 _ENTRY_KEYS = frozenset({"phrase", "why", "suggestion", "gap", "negatable"})
 
 
@@ -63,6 +65,8 @@ class Lexicon:
     allow: tuple[tuple[Element, ...], ...]
     negations: frozenset[str]
     acronyms: frozenset[str]
+    codes: frozenset[str]  # lemmas of words after which capitals are a code ("kod ZIMA")
+    vocabulary: frozenset[str]  # every word the lexicon's phrases and classes name
     numbers: frozenset[str]  # number words, lemmas: "<n>" finds them as it finds digits
     expansions: Mapping[str, tuple[str, ...]]
     advice: Mapping[str, tuple[str, str]]  # category → (why, suggestion)
@@ -113,7 +117,7 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 def _merge(into: dict[str, Any], extra: dict[str, Any]) -> None:
-    for key in ("negations", "allow", "acronyms", "numbers"):
+    for key in ("negations", "allow", "acronyms", "codes", "numbers"):
         into[key] = [*(into.get(key) or []), *(extra.get(key) or [])]
     into["classes"] = {**(into.get("classes") or {})}
     for name, words in (extra.get("classes") or {}).items():
@@ -163,12 +167,20 @@ def _build(language: str, raw: dict[str, Any]) -> Lexicon:
         allow=tuple(_parse(str(p), language, 1, expansions) for p in raw.get("allow") or []),
         negations=frozenset(str(w).lower() for w in raw.get("negations") or []),
         acronyms=frozenset(str(w).upper() for w in raw.get("acronyms") or []),
+        codes=frozenset(lemma(str(w).lower(), language) for w in raw.get("codes") or []),
+        vocabulary=frozenset(
+            word for elements in [*(e.elements for e in entries), *_phrases(classes)]
+            for element in elements for word in element.lemmas | element.surfaces),
         numbers=frozenset(lemma(str(w).lower(), language) for w in raw.get("numbers") or []),
         expansions=expansions,
         advice=advice,
         classes=Classes.of(classes),
         rules=rules,
     )
+
+
+def _phrases(classes: Mapping[str, tuple[Phrase, ...]]) -> list[Phrase]:
+    return [phrase for options in classes.values() for phrase in options]
 
 
 def _entry(

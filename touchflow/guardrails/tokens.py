@@ -45,6 +45,12 @@ def lemma(word: str, language: str) -> str:
     return simplemma.lemmatize(word, lang=language, low_memory=True).lower()
 
 
+@lru_cache(maxsize=50_000)
+def known(word: str, language: str) -> bool:
+    """Whether one lower-case word is in the language's dictionary."""
+    return simplemma.is_known(word, lang=language, low_memory=True)
+
+
 def normal(word: str) -> str:
     return word.lower().replace("’", "'")
 
