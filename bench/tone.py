@@ -26,6 +26,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from touchflow.flows.checks import blanked
 from touchflow.guardrails import CATEGORIES, LANGUAGES, check
 
 HERE = Path(__file__).with_name("tone")
@@ -102,7 +103,8 @@ def _share(part: int, whole: int) -> float:
 
 
 def read_set(path: Path) -> list[Phrase]:
-    """The phrases of one file: ``label<TAB>text`` a line, ``#`` comments."""
+    """The phrases of one file: ``label<TAB>text`` a line, ``#`` comments; template
+    tags blanked, as the chain check reads a step's text (``flows.checks.blanked``)."""
     phrases = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip() or line.startswith("#"):
@@ -111,7 +113,7 @@ def read_set(path: Path) -> list[Phrase]:
         if not sep or (label not in CATEGORIES and label != POLITE):
             raise ValueError(f"{path}:{number}: expected 'label<TAB>text', label one of "
                              f"{', '.join((*CATEGORIES, POLITE))}")
-        phrases.append(Phrase(label, text))
+        phrases.append(Phrase(label, blanked(text)))
     return phrases
 
 
