@@ -6,7 +6,7 @@ Claiming and recording are set-shaped: one statement for a whole batch.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -47,12 +47,24 @@ def _iso(value: datetime | None, seen: dict[datetime, str] | None = None) -> str
     return text
 
 
+def _ints(values: Iterable[int]) -> str:
+    """An array of integers as PostgreSQL's text for it ("{1,2,3}", made in one join:
+    psycopg would dump and check each element in Python)."""
+    return "{" + ",".join(map(str, values)) + "}"
+
+
+def _texts(values: Iterable[str]) -> str:
+    """An array of texts as PostgreSQL's text for it, each element quoted."""
+    return "{" + ",".join(
+        '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
+
+
 def _one_of(column: str, ids: Collection[int]) -> tuple[str, list[Any]]:
     """``column`` in ``ids``: on PostgreSQL one array parameter written as its text
     ("{1,2,3}", made in one join: psycopg would dump and check each element); on SQLite
     a placeholder each."""
     if connection.vendor == "postgresql":
-        return f"{column} = ANY(%s::bigint[])", ["{" + ",".join(map(str, ids)) + "}"]
+        return f"{column} = ANY(%s::bigint[])", [_ints(ids)]
     if not ids:
         return "1 = 0", []
     return f"{column} IN ({', '.join(['%s'] * len(ids))})", list(ids)
@@ -197,7 +209,7 @@ def lock_customers(customer_ids: Sequence[int]) -> None:
         cursor.execute(
             "SELECT pg_advisory_xact_lock(%s, k) FROM (SELECT DISTINCT "
             "(c %% 2147483647)::int AS k FROM unnest(%s::bigint[]) AS c ORDER BY 1) AS ids",
-            [CUSTOMER_LOCKS, list(set(customer_ids))],
+            [CUSTOMER_LOCKS, _ints(set(customer_ids))],
         )
         cursor.fetchall()
 
@@ -223,8 +235,8 @@ def mark_in_flight(
                 f"UPDATE {TABLE} AS t SET in_flight_at = %s, lease_until = %s, channel = v.ch "
                 "FROM unnest(%s::bigint[], %s::text[]) AS v(id, ch) "
                 "WHERE t.id = v.id AND t.lease_owner = %s AND t.state = 'queued' RETURNING t.id",
-                [_dt(at), _dt(lease_until), [i for i, _c in sends], [c for _i, c in sends],
-                 owner],
+                [_dt(at), _dt(lease_until), _ints([i for i, _c in sends]),
+                 _texts([c for _i, c in sends]), owner],
             )
             return {row[0] for row in cursor.fetchall()}
         mine = held([i for i, _c in sends], owner)
