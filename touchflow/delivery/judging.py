@@ -33,6 +33,7 @@ from touchflow.delivery.policies import (
     judge,
 )
 from touchflow.delivery.render import (
+    Rendered,
     Renderer,
     message_context,
     rating_url,
@@ -174,29 +175,55 @@ class Judge:
         route = channel_route(self.channels[verdict.channel], message)
         return Flight(touch, route, message)
 
-    def _context(self, touch: Due, channel: str) -> dict[str, object]:
-        """What the touch's templates see: the one definition validation also uses."""
+    @staticmethod
+    def _seller_name(touch: Due) -> str:
         seller = touch.enrollment.staff
-        seller_name = (seller.get_full_name() or seller.username) if seller else ""
+        return (seller.get_full_name() or seller.username) if seller else ""
+
+    @staticmethod
+    def _links(touch: Due, channel: str) -> tuple[str, str, str, str, str]:
+        """The touch's own values of its message: unsubscribe and rating links, referral
+        code and link, review link (``message_context``'s last five)."""
         kind = touch.step.kind
         code = (referrals.code_of(touch.customer.pk, touch.store_id)
                 if kind == "referral_request" else None)
-        return message_context(
-            touch.customer.name, touch.store.name, seller_name,
+        return (
             unsubscribe_url(touch.customer.pk, channel, touch.store_id),
             rating_url(touch.pk) if touch.step.answers else "",
-            referral_code=code.code if code else "",
-            referral_url=referrals.link(code) if code else "",
-            review_url=review_url(touch.pk) if kind == "review_request" else "",
+            code.code if code else "",
+            referrals.link(code) if code else "",
+            review_url(touch.pk) if kind == "review_request" else "",
         )
 
-    def _message(self, touch: Due, route: Send) -> OutgoingMessage:
-        context_ = self._context(touch, route.channel)
-        asks = touch.step.answers
-        rendered = self.renderer.render(
-            touch.step.messages, touch.customer.language, touch.store.language, context_,
-            route.channel, asks,
+    def _context(self, touch: Due, channel: str) -> dict[str, object]:
+        """What the touch's templates see: the one definition validation also uses."""
+        unsubscribe, rating, code, referral, review = self._links(touch, channel)
+        return message_context(
+            touch.customer.name, touch.store.name, self._seller_name(touch), unsubscribe,
+            rating, referral_code=code, referral_url=referral, review_url=review,
         )
+
+    def _render(self, touch: Due, channel: str) -> tuple[Rendered, str]:
+        """The touch's message and its unsubscribe link. A plain template is filled in
+        from its store's and seller's ``Form`` (made once for all their customers);
+        any other is rendered with the whole context."""
+        step = touch.step
+        customer = touch.customer
+        lang = self.renderer.pick_language(step.messages, customer.language,
+                                           touch.store.language)
+        form = self.renderer.form(step.messages[lang], touch.store.name,
+                                  self._seller_name(touch))
+        if form is None:
+            context_ = self._context(touch, channel)
+            rendered = self.renderer.render(step.messages, customer.language,
+                                            touch.store.language, context_, channel,
+                                            step.answers)
+            return rendered, str(context_["unsubscribe_url"])
+        links = self._links(touch, channel)
+        return form.render(lang, customer.name, links, channel, step.answers), links[0]
+
+    def _message(self, touch: Due, route: Send) -> OutgoingMessage:
+        rendered, unsubscribe = self._render(touch, route.channel)
         return OutgoingMessage(
             touch_id=touch.pk,
             idempotency_key=touch.idempotency_key,
@@ -206,8 +233,8 @@ class Judge:
             subject=rendered.subject,
             language=rendered.language,
             store_id=touch.store_id,
-            unsubscribe_url=str(context_["unsubscribe_url"]),
-            quick_replies=(answers.labels(asks, rendered.language)
+            unsubscribe_url=unsubscribe,
+            quick_replies=(answers.labels(touch.step.answers, rendered.language)
                            if channels.get(route.channel).buttons else ()),
         )
 

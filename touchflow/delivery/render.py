@@ -149,11 +149,96 @@ class Rendered:
     language: str
 
 
+# What a message's ``Form`` leaves open, one value a customer (``Form.fill``'s order):
+# the variables ``message_context`` and ``with_greeting`` give per customer and touch.
+SLOTS = ("customer.name", "customer.first_name", "greeting", "unsubscribe_url",
+         "rating_url", "referral_code", "referral_url", "review_url")
+_SLOT = {name: i for i, name in enumerate(SLOTS)}
+# Forms kept by one renderer at most (stores × sellers × steps × languages).
+MAX_FORMS = 10_000
+
+
+@dataclass(slots=True)
+class Form:
+    """A plain message (``PlainTemplate``) with what every customer of a store and seller
+    shares already in place — the store's and the seller's names, the text between the
+    variables — as a format string whose fields are ``SLOTS``: a group's messages are
+    made by one ``str.format`` each instead of a context and a render each."""
+
+    text: str
+    subject: str | None
+    greets: bool
+
+    def render(self, language: str, customer_name: str, links: tuple[str, str, str, str, str],
+               channel: str, asks: str = "") -> Rendered:
+        """What ``Renderer.render`` makes of the message in ``language`` with
+        ``message_context(customer_name, <the form's store and seller>, *links)``:
+        ``links`` are the unsubscribe and rating links, the referral code and link and
+        the review link."""
+        first = first_name(customer_name)
+        values = (customer_name, first, greeting(language, first) if self.greets else "",
+                  *links)
+        subject = self.subject.format(*values) if self.subject is not None else ""
+        return finish(self.text.format(*values).strip(), subject, language, channel, asks,
+                      links[1], links[0])
+
+
+def _form_of(plain: PlainTemplate | None, fixed: dict[str, Any]) -> str | None:
+    """``plain`` as a format string, ``fixed``'s values put in; None where rendering it
+    would not be a plain join (a variable that is not a text, or unknown: the renderer
+    leaves those to Jinja, and so does the form)."""
+    if plain is None:
+        return None
+    out: list[str] = []
+    for part in plain.parts:
+        if isinstance(part, str):
+            out.append(part.replace("{", "{{").replace("}", "}}"))
+            continue
+        name, attribute = part
+        dotted = name if attribute is None else f"{name}.{attribute}"
+        slot = _SLOT.get(dotted)
+        if slot is not None:
+            out.append(f"{{{slot}}}")
+            continue
+        value = fixed.get(name)
+        if attribute is not None:
+            value = value.get(attribute) if type(value) is dict else None
+        if type(value) is not str:
+            return None
+        out.append(value.replace("{", "{{").replace("}", "}}"))
+    return "".join(out)
+
+
 class Renderer:
     """Compiles each template source once and reuses it for every customer."""
 
     def __init__(self) -> None:
         self._compiled: dict[str, tuple[PlainTemplate | None, Template]] = {}
+        self._forms: dict[tuple[str, str, str, str], Form | None] = {}
+
+    def form(
+        self, source: dict[str, str], store_name: str, seller_name: str
+    ) -> Form | None:
+        """The message ``source`` (one language's text and subject) for a store's and a
+        seller's customers, or None: it is not plain, and ``render`` makes it."""
+        key = (source["text"], source.get("subject") or "", store_name, seller_name)
+        if key in self._forms:
+            return self._forms[key]
+        if len(self._forms) >= MAX_FORMS:
+            self._forms.clear()
+        fixed = {k: v for k, v in message_context("", store_name, seller_name, "").items()
+                 if k in ("store", "seller")}
+        try:
+            text = _form_of(self._template(key[0])[0], fixed)
+            subject = _form_of(self._template(key[1])[0], fixed) if key[1] else None
+        except Exception:  # noqa: BLE001 - ``render`` reports it, in the author's words
+            text = subject = None
+        found = None
+        if text is not None and (subject is not None or not key[1]):
+            found = Form(text, subject, any(f"{{{_SLOT['greeting']}}}" in t
+                                            for t in (text, subject or "")))
+        self._forms[key] = found
+        return found
 
     def _template(self, source: str) -> tuple[PlainTemplate | None, Template]:
         found = self._compiled.get(source)
@@ -199,11 +284,18 @@ class Renderer:
         context = with_greeting(context, lang)
         text = self._render(source["text"], context).strip()
         subject = self._render(source["subject"], context) if source.get("subject") else ""
-        text = _with_answers(text, asks, lang, str(context.get("rating_url", "")), channel)
-        url = context.get("unsubscribe_url", "")
-        if url and url not in text:
-            # The template did not place the link (``core.stop_texts``). SMS carries the
-            # STOP word instead: a link costs a segment, and STOP works on every phone.
-            footer = sms_stop_line(lang) if channel == "sms" else link_footer(lang, url)
-            text = f"{text}\n\n{footer}"
-        return Rendered(subject=subject, text=text, language=lang)
+        return finish(text, subject, lang, channel, asks, str(context.get("rating_url", "")),
+                      context.get("unsubscribe_url", ""))
+
+
+def finish(text: str, subject: str, lang: str, channel: str, asks: str, rating_url: str,
+           url: str) -> Rendered:
+    """A rendered text made a message: how to answer a check-in where no buttons show
+    (``_with_answers``), and the unsubscribe footer where the template has no link."""
+    text = _with_answers(text, asks, lang, rating_url, channel)
+    if url and url not in text:
+        # The template did not place the link (``core.stop_texts``). SMS carries the
+        # STOP word instead: a link costs a segment, and STOP works on every phone.
+        footer = sms_stop_line(lang) if channel == "sms" else link_footer(lang, url)
+        text = f"{text}\n\n{footer}"
+    return Rendered(subject=subject, text=text, language=lang)
