@@ -63,6 +63,8 @@ WRITERS: dict[str, tuple[str, ...]] = {
     "writer-e": ("train/writer-e",),  # everyday shops, short messages
     "writer-f": ("train/writer-f",),  # building materials, showrooms, installers
     "writer-g": ("train/writer-g",),  # fashion, gaming, cosmetics; informal chat
+    "writer-h": ("train/writer-h",),  # pharmacies, opticians, clinics, vets
+    "writer-i": ("train/writer-i",),  # car dealers, operators, furniture, travel
     # The shipped example chains' texts, all polite: real messages, longer than a
     # phrase, and staff call scripts (imperatives to the staff, not the customer).
     "examples": ("train/examples",),
@@ -71,11 +73,12 @@ WRITERS: dict[str, tuple[str, ...]] = {
     "chains": ("train/chains",),
 }
 MIN_COUNT = 2  # a bucket seen in fewer training phrases gets no weight
-STRENGTH = 0.3  # L2 penalty (on a loss summed over phrases, classes balanced)
-POLITE_BUDGET = 0.08  # polite phrases flagged, out of set; the target is 10%
+STRENGTH = 0.15  # L2 penalty (on a loss summed over phrases, classes balanced)
+POLITE_BUDGET = 0.07  # polite phrases flagged, out of set; the target is 10%
 # Writers the lexicon was not written from: its false alarms on them are like a new
 # writer's, so the cuts are chosen on their sets.
-FRESH = ("writer-a", "writer-b", "writer-c", "writer-d", "writer-e", "writer-f", "writer-g")
+FRESH = ("writer-a", "writer-b", "writer-c", "writer-d", "writer-e", "writer-f", "writer-g",
+         "writer-h", "writer-i")
 OUT = tone_model.BUILT_IN
 
 Floats = npt.NDArray[np.float64]
@@ -333,6 +336,39 @@ def evaluate(data: Sequence[Item], language: str) -> list[Fold]:
     return folds
 
 
+def quick(data: Sequence[Item], language: str) -> list[tuple[str, float, float]]:
+    """Leave-one-writer-out in minutes rather than half an hour: each outside writer's
+    set (and the chain texts) predicted by one model trained without it, then for each
+    writer the cuts chosen on the other outside writers' predictions, as ``choose``
+    does in training; (writer, bad flagged, polite flagged). What it leaves out: the
+    left-out writer's phrases still count in the other sets' models and in the
+    min-count pruning, so it reads a point or so kinder than ``evaluate``."""
+    scored = (*FRESH, "chains")
+    names = [name for writer in scored for name in WRITERS[writer]]
+    probability = dict(zip(
+        [(i.set, i.text) for name in names for i in data if i.set == name],
+        out_of_set(data, language, names), strict=True))
+    phrases = list({(i.set, i.text): i for i in data if i.writer in scored}.values())
+    result = []
+    for writer in scored:
+        others = [i for i in phrases if i.writer in FRESH and i.writer != writer]
+        cuts = choose(others, [probability[i.set, i.text] for i in others])
+        test = [i for i in phrases if i.writer == writer]
+        flagged = [_flagged(i, probability[i.set, i.text], cuts) for i in test]
+        bad = [f for f, i in zip(flagged, test, strict=True) if i.bad]
+        polite = [f for f, i in zip(flagged, test, strict=True) if not i.bad]
+        result.append((writer, float(np.mean(bad)) if bad else float("nan"),
+                       float(np.mean(polite)) if polite else float("nan")))
+    return result
+
+
+def _flagged(item: Item, p: float, cuts: Cuts) -> bool:
+    """Whether ``combine`` flags the phrase at these cuts (as ``choose`` counts it)."""
+    found = item.found
+    return bool(found.shouted or (found.phrases and p >= cuts.phrase_veto)
+                or (found.ruled and p >= cuts.rule_veto) or p >= cuts.threshold)
+
+
 def _pct(value: float) -> str:
     return "–" if value != value else f"{100 * value:.0f}%"
 
@@ -416,6 +452,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="only this language (repeatable)")
     parser.add_argument("--evaluate", action="store_true",
                         help="leave-one-writer-out scores (slow: a model per fold)")
+    parser.add_argument("--quick", action="store_true",
+                        help="leave-one-writer-out, one fit a set (minutes, not half an hour)")
     parser.add_argument("--mistakes", action="store_true", help="list each fold's misses")
     parser.add_argument("--check", action="store_true",
                         help="rebuild and compare with the shipped weights; write nothing")
@@ -425,6 +463,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         data = items(language)
         if args.evaluate:
             print(report(language, evaluate(data, language), args.mistakes) + "\n", flush=True)
+        if args.quick:
+            found = quick(data, language)
+            print(f"{language}: " + ", ".join(f"{w} {_pct(b)} / {_pct(p)}" for w, b, p in found)
+                  + f"; mean of the outside writers {_pct(np.nanmean([b for _w, b, _p in found]))}"
+                  f" / {_pct(float(np.mean([p for w, _b, p in found if w in FRESH])))}",
+                  flush=True)
         if args.check:
             with tempfile.TemporaryDirectory() as folder:
                 fresh = tone_model.read(build(language, Path(folder), data))
@@ -433,7 +477,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                        else "nothing shipped")
             print(f"{language}: same" if differs is None else f"{language}: DIFFERENT: {differs}")
             status |= differs is not None
-        elif not args.evaluate:
+        elif not (args.evaluate or args.quick):
             path = build(language, OUT, data)
             final = tone_model.read(path)
             print(f"{language}: {len(data)} phrases, {len(final.keys)} weights, cuts "

@@ -84,10 +84,11 @@ def test_each_category_is_found_with_its_words_and_place(
 
 
 # Found by the lexicon, dropped by the model (its probability below the phrase veto;
-# decision 0031, fifth round): the polite sets say "акция до пятницы" as an honest end
-# date (p 0.31 against a Russian veto of 0.40). A known miss, asserted as it is, so a
-# retrain that changes it is noticed.
-MODEL_VETOED = {("ru", "Спешите, акция до пятницы.")}
+# decision 0031, fifth and sixth rounds): the polite sets say "акция до пятницы" as an
+# honest end date (p 0.15 against a Russian veto of 0.45), and "по вашей вине" reads
+# 0.43 since the retrain on writers H and I. Known misses, asserted as they are, so a
+# retrain that changes them is noticed.
+MODEL_VETOED = {("ru", "Спешите, акция до пятницы."), ("ru", "Поломка произошла по вашей вине.")}
 
 
 def test_every_category_in_every_language_is_covered_above() -> None:
@@ -180,7 +181,6 @@ def test_polite_texts_are_left_alone(language: str, text: str) -> None:
 # those of an order, "you … have to"; out of set about 1 polite phrase in 10 is flagged).
 # Asserted as they are, so a retrained model that stops flagging them is noticed.
 MODEL_FALSE_ALARMS = {
-    ("en", "You don't have to reply."): "ignorance",
     ("ru", "Мы обязательно перезвоним вам завтра."): "guilt",
 }
 

@@ -32,9 +32,16 @@ def own(tmp_path: Path) -> Path:
     return tmp_path
 
 
+# Without the business's phrase the model reads this sentence alone and, since the
+# retrain on writers H and I (p 0.71 against a cut of 0.68), flags it as urgency
+# ("my last … sofa"): what the business's file changes is the last_word flag.
+def _categories(text: str, extra: tuple[Path, ...] | None = None) -> list[str]:
+    return [f.category for f in check(text, "en", extra=extra)]
+
+
 def test_the_business_phrases_are_added(own: Path) -> None:
     text = "Per my last message, the sofa ships on Monday."
-    assert check(text, "en", extra=()) == []
+    assert "last_word" not in _categories(text, extra=())
     (flag,) = check(text, "en", extra=(own,))
     assert (flag.category, text[flag.start:flag.end]) == ("last_word", "Per my last message")
     assert flag.why.startswith("Closing the conversation")  # the category's, kept
@@ -60,9 +67,9 @@ def test_its_acronyms_and_allowed_phrases_are_not_flagged(own: Path) -> None:
 def test_the_environment_names_the_folders(own: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     text = "Per my last message, the sofa ships on Monday."
     monkeypatch.setenv(ENV, str(own))
-    assert [f.category for f in check(text, "en")] == ["last_word"]
+    assert _categories(text) == ["last_word"]
     monkeypatch.delenv(ENV)
-    assert check(text, "en") == []
+    assert "last_word" not in _categories(text)
 
 
 def test_a_folder_without_the_language_changes_nothing(own: Path) -> None:
