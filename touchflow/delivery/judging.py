@@ -33,12 +33,10 @@ from touchflow.delivery.policies import (
     judge,
 )
 from touchflow.delivery.render import (
+    Links,
     Rendered,
     Renderer,
     message_context,
-    rating_url,
-    review_url,
-    unsubscribe_url,
 )
 from touchflow.delivery.sending import Flight
 from touchflow.delivery.transitions import Outcome, Reason
@@ -73,10 +71,13 @@ class Judge:
         self.known = known
         self.renderer = Renderer()
         self._serving: dict[int, list[str]] = {}
+        self._links = Links()
 
     def new_group(self) -> None:
-        """A store's new account is seen from the next group on."""
+        """A store's new account is seen from the next group on, and so are the links'
+        settings (read once a group, not per message)."""
         self._serving = {}
+        self._links = Links()
 
     def can_fall_back(self, touch: Due, now: datetime) -> bool:
         """Whether another of the step's channels could carry the touch once this one
@@ -180,24 +181,24 @@ class Judge:
         seller = touch.enrollment.staff
         return (seller.get_full_name() or seller.username) if seller else ""
 
-    @staticmethod
-    def _links(touch: Due, channel: str) -> tuple[str, str, str, str, str]:
+    def _links_of(self, touch: Due, channel: str) -> tuple[str, str, str, str, str]:
         """The touch's own values of its message: unsubscribe and rating links, referral
         code and link, review link (``message_context``'s last five)."""
         kind = touch.step.kind
+        links = self._links
         code = (referrals.code_of(touch.customer.pk, touch.store_id)
                 if kind == "referral_request" else None)
         return (
-            unsubscribe_url(touch.customer.pk, channel, touch.store_id),
-            rating_url(touch.pk) if touch.step.answers else "",
+            links.unsubscribe(touch.customer.pk, channel, touch.store_id),
+            links.rating(touch.pk) if touch.step.answers else "",
             code.code if code else "",
             referrals.link(code) if code else "",
-            review_url(touch.pk) if kind == "review_request" else "",
+            links.review(touch.pk) if kind == "review_request" else "",
         )
 
     def _context(self, touch: Due, channel: str) -> dict[str, object]:
         """What the touch's templates see: the one definition validation also uses."""
-        unsubscribe, rating, code, referral, review = self._links(touch, channel)
+        unsubscribe, rating, code, referral, review = self._links_of(touch, channel)
         return message_context(
             touch.customer.name, touch.store.name, self._seller_name(touch), unsubscribe,
             rating, referral_code=code, referral_url=referral, review_url=review,
@@ -219,7 +220,7 @@ class Judge:
                                             touch.store.language, context_, channel,
                                             step.answers)
             return rendered, str(context_["unsubscribe_url"])
-        links = self._links(touch, channel)
+        links = self._links_of(touch, channel)
         return form.render(lang, customer.name, links, channel, step.answers), links[0]
 
     def _message(self, touch: Due, route: Send) -> OutgoingMessage:

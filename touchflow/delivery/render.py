@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import re
@@ -47,12 +48,27 @@ def _key(secret: str, salt: str = UNSUBSCRIBE_SALT) -> bytes:
     return hashlib.sha256(f"{salt}:{secret}".encode()).digest()
 
 
+@lru_cache(maxsize=8)
+def _keyed(secret: str, salt: str) -> Any:
+    """BLAKE2b keyed with the salt's key, its key block already taken in: each MAC is a
+    copy of it (keying costs one compression of its own, more than a short token)."""
+    return hashlib.blake2b(key=_key(secret, salt), digest_size=16)
+
+
+# Base64's URL-safe alphabet, as ``base64.urlsafe_b64encode`` makes it.
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def _mac_with(keyed: Any, signed: str) -> str:
+    mac = keyed.copy()
+    mac.update(signed.encode())
+    return binascii.b2a_base64(mac.digest(), newline=False)[:22].translate(_URLSAFE).decode()
+
+
 def _mac(signed: str, salt: str = UNSUBSCRIBE_SALT) -> str:
     """BLAKE2b in its keyed mode (RFC 7693: a MAC by itself, no HMAC construction
     around it): 128 bits, a third of HMAC-SHA256's time in every message's links."""
-    digest = hashlib.blake2b(signed.encode(), key=_key(settings.SECRET_KEY, salt),
-                             digest_size=16).digest()
-    return base64.urlsafe_b64encode(digest).decode()[:22]
+    return _mac_with(_keyed(settings.SECRET_KEY, salt), signed)
 
 
 def _older_mac(signed: str, salt: str) -> str:
@@ -91,16 +107,45 @@ def read_unsubscribe_token(token: str) -> tuple[int, str]:
     return customer_id, channel
 
 
+class Links:
+    """The links of a message, with the settings they are made from (the public URL,
+    the secret) read once: by a worker once a group rather than twice a message (a read
+    of Django's settings costs more than the link's MAC)."""
+
+    __slots__ = ("base", "_unsubscribe", "_rating", "_review")
+
+    def __init__(self) -> None:
+        secret = settings.SECRET_KEY
+        self.base = settings.TOUCHFLOW_PUBLIC_URL
+        self._unsubscribe = _keyed(secret, UNSUBSCRIBE_SALT)
+        self._rating = _keyed(secret, RATING_SALT)
+        self._review = _keyed(secret, REVIEW_SALT)
+
+    def unsubscribe(self, customer_id: int, channel: str, store_id: int | None = None) -> str:
+        """The link; with ``store_id`` (the store whose message carries it),
+        unsubscribing ends that store's chains only (``funnel.optout``), without it
+        every chain."""
+        signed = f"{customer_id}.{channel}" + (f".{store_id}" if store_id is not None else "")
+        return f"{self.base}/u/{signed}.{_mac_with(self._unsubscribe, signed)}"
+
+    def rating(self, touch_id: int) -> str:
+        """The one-tap rating page of a check-in touch (no sign-in: the link is the key)."""
+        return f"{self.base}/r/{touch_id}.{_mac_with(self._rating, str(touch_id))}"
+
+    def review(self, touch_id: int) -> str:
+        """A review request's link: ``/go/…`` counts the click and goes to the store's
+        review page (signed under its own salt: a rating token opens no review link)."""
+        return f"{self.base}/go/{touch_id}.{_mac_with(self._review, str(touch_id))}"
+
+
 def unsubscribe_url(customer_id: int, channel: str, store_id: int | None = None) -> str:
-    """The link; with ``store_id`` (the store whose message carries it), unsubscribing
-    ends that store's chains only (``funnel.optout``), without it every chain."""
-    token = unsubscribe_token(customer_id, channel, store_id)
-    return f"{settings.TOUCHFLOW_PUBLIC_URL}/u/{token}"
+    """``Links.unsubscribe`` with the settings as they are now."""
+    return Links().unsubscribe(customer_id, channel, store_id)
 
 
 def rating_url(touch_id: int) -> str:
-    """The one-tap rating page of a check-in touch (no sign-in: the link is the key)."""
-    return f"{settings.TOUCHFLOW_PUBLIC_URL}/r/{touch_id}.{_mac(str(touch_id), RATING_SALT)}"
+    """``Links.rating`` with the settings as they are now."""
+    return Links().rating(touch_id)
 
 
 def read_rating_token(token: str) -> int:
@@ -109,9 +154,8 @@ def read_rating_token(token: str) -> int:
 
 
 def review_url(touch_id: int) -> str:
-    """A review request's link: ``/go/…`` counts the click and goes to the store's review
-    page (signed under its own salt: a rating token opens no review link)."""
-    return f"{settings.TOUCHFLOW_PUBLIC_URL}/go/{touch_id}.{_mac(str(touch_id), REVIEW_SALT)}"
+    """``Links.review`` with the settings as they are now."""
+    return Links().review(touch_id)
 
 
 def read_review_token(token: str) -> int:
