@@ -37,7 +37,7 @@ import hashlib  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 from collections import Counter  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
+from collections.abc import Iterable, Sequence  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -369,6 +369,10 @@ def _flagged(item: Item, p: float, cuts: Cuts) -> bool:
                 or (found.ruled and p >= cuts.rule_veto) or p >= cuts.threshold)
 
 
+def _mean(values: Iterable[float]) -> str:
+    return f"{100 * float(np.nanmean(list(values))):.1f}%"
+
+
 def _pct(value: float) -> str:
     return "–" if value != value else f"{100 * value:.0f}%"
 
@@ -466,8 +470,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.quick:
             found = quick(data, language)
             print(f"{language}: " + ", ".join(f"{w} {_pct(b)} / {_pct(p)}" for w, b, p in found)
-                  + f"; mean of the outside writers {_pct(np.nanmean([b for _w, b, _p in found]))}"
-                  f" / {_pct(float(np.mean([p for w, _b, p in found if w in FRESH])))}",
+                  + f"; mean of the outside writers {_mean(b for _w, b, _p in found)} / "
+                  f"{_mean(p for w, _b, p in found if w in FRESH)}",
                   flush=True)
         if args.check:
             with tempfile.TemporaryDirectory() as folder:
