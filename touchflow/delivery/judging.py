@@ -9,7 +9,7 @@ verdict itself is the pure ``policies.judge``; this module feeds it and carries 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -71,6 +71,8 @@ class Judge:
         self.known = known
         self.renderer = Renderer()
         self._serving: dict[int, list[str]] = {}
+        # Each store's ``accepts`` (made once per store, not per touch).
+        self._accepting: dict[int, Callable[[str, Contact], bool]] = {}
         self._links = Links()
 
     def new_group(self) -> None:
@@ -122,10 +124,14 @@ class Judge:
         return transitions.task(touch, now, self._call_task(touch, contacts, now))
 
     def _verdict(
-        self, touch: Due, contacts: Iterable[Contact], recent: Recent, now: datetime,
+        self, touch: Due, contacts: Sequence[Contact], recent: Recent, now: datetime,
         failed: tuple[str, ...] | None = None, held: bool = False,
     ) -> Verdict:
         step = touch.step
+        store_id = touch.store_id
+        accepting = self._accepting.get(store_id)
+        if accepting is None:
+            accepting = self._accepting[store_id] = partial(self._accepts, store_id)
         return judge(
             now=now,
             kind=step.kind,
@@ -135,13 +141,13 @@ class Judge:
             window_start=step.window_start,
             window_end=step.window_end,
             preferences=step.channels,
-            contacts=tuple(contacts),
-            available=self._available(touch.store_id),
+            contacts=contacts,
+            available=self._available(store_id),
             commercial=touch.commercial,
             when_capped=step.when_capped,
             recent=recent,
             failed=touch.failed() if failed is None else failed,
-            accepts=partial(self._accepts, touch.store_id),
+            accepts=accepting,
             held=held,
         )
 

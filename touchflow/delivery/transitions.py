@@ -43,7 +43,7 @@ class Reason(StrEnum):
     TEMPLATE = "template"
 
 
-@dataclass
+@dataclass(slots=True)  # made per touch
 class Outcome:
     touch: Due
     update: TouchUpdate
@@ -59,6 +59,11 @@ class Outcome:
 def _update(touch: Due, **changes: Any) -> TouchUpdate:
     for name, value in changes.items():
         setattr(touch, name, value)
+    return _written(touch)
+
+
+def _written(touch: Due) -> TouchUpdate:
+    """The touch's columns as the recording stage writes them."""
     return TouchUpdate(
         id=touch.pk, state=touch.state, due_at=touch.due_at, channel=touch.channel,
         attempts=touch.attempts, last_error=touch.last_error, reason=touch.reason,
@@ -108,11 +113,14 @@ def task(touch: Due, now: datetime, call: CallTask) -> Outcome:
 def sent(touch: Due, now: datetime, provider_id: str) -> Outcome:
     # The touch row records the success (attempts, channel, finished_at) and the
     # timeline shows it: Attempt rows are kept for failed attempts.
-    update = _update(
-        touch, state=TouchState.SENT, attempts=touch.attempts + 1, finished_at=now,
-        last_error="", reason="", provider_message_id=provider_id,
-    )
-    return Outcome(touch, update, timeline=_timeline(touch, now, "sent"), advance=True)
+    # Set one by one rather than through ``_update``'s keywords: every message sent
+    # passes here.
+    touch.state = TouchState.SENT
+    touch.attempts += 1
+    touch.finished_at = now
+    touch.last_error = touch.reason = ""
+    touch.provider_message_id = provider_id
+    return Outcome(touch, _written(touch), None, (now, "sent", ""), None, True)
 
 
 def _failure(
