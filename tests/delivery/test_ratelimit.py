@@ -334,6 +334,16 @@ def test_a_deployment_wide_http_channel_takes_its_rate_from_the_url() -> None:
     assert (smtp.rate, smtp.honours_keys) == (None, False)
 
 
+def test_a_channel_that_is_one_account_has_one_route_made_once() -> None:
+    channel = registry.build("sms", "http://127.0.0.1:9/sms?rate=30")
+    other = registry.build("sms", "http://127.0.0.1:9/sms?rate=5")
+    second = OutgoingMessage(touch_id=2, idempotency_key="k2", channel="sms",
+                             address="+48501", text="hello", store_id=8)
+    first = base.route(channel, MESSAGE)
+    assert base.route(channel, second) is first
+    assert (base.route(other, MESSAGE).rate, first.rate) == (5.0, 30.0)
+
+
 @pytest.mark.parametrize("value", ["0", "-3", "fast", "nan", "inf"])
 def test_a_bad_rate_in_the_url_names_the_field(value: str) -> None:
     with pytest.raises(ValueError, match="TOUCHFLOW_CHANNELS: rate"):

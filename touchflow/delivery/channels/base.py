@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -103,7 +105,11 @@ def route(channel: Channel, message: OutgoingMessage) -> Route:
     if own is not None:
         found: Route = own(message)
         return found
-    return Route(
+    try:
+        return _ONE_ACCOUNT[channel]
+    except (KeyError, TypeError):  # not routed yet; or unhashable, routed every time
+        pass
+    found = Route(
         key=f"channel:{channel.name}",
         send=lambda m: channel.send([m])[0],
         rate=getattr(channel, "rate", None),
@@ -111,6 +117,15 @@ def route(channel: Channel, message: OutgoingMessage) -> Route:
         inline=bool(getattr(channel, "inline", False)),
         provider=type(channel).__name__.removesuffix("Channel").lower(),
     )
+    with contextlib.suppress(TypeError):
+        _ONE_ACCOUNT[channel] = found
+    return found
+
+
+# The route of each channel that is one account whatever the message, made the first
+# time it is asked for (its traits are set when it is configured, before any send):
+# made per message it cost a frozen dataclass, a closure and four attribute reads.
+_ONE_ACCOUNT: weakref.WeakKeyDictionary[Any, Route] = weakref.WeakKeyDictionary()
 
 
 def serves(channel: Channel, store_id: int) -> bool:
