@@ -12,6 +12,7 @@ from tests.conftest import assert_no_stranded_enrollments
 from tests.delivery.conftest import Clock
 from tests.servers import Sink, SmtpInbox, silent_server
 from touchflow.customers.actions import record_consent
+from touchflow.delivery import dispatcher as dispatcher_module
 from touchflow.delivery import queries
 from touchflow.delivery.dispatcher import Dispatcher
 from touchflow.delivery.models import Attempt, Touch
@@ -479,3 +480,33 @@ def test_a_paused_chain_holds_its_touches_until_it_is_active_again(
     dispatcher.drain()
     assert only_touch(step__key="thank-you").state == "sent"
     assert_no_stranded_enrollments()
+
+
+def test_the_worker_naps_only_after_a_claim_that_found_nothing_due(
+    type3_visit: Callable[..., Visit],
+    make_dispatcher: Callable[..., Dispatcher],
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A step that lets the last claimed touches go, with no room to claim more before
+    it, is followed by the next claim, not by the idle nap: the nap cost the null-channel
+    bench a quarter of its time (issue 9). Six due touches, claims of four, two in flight:
+    the old loop napped with two still due."""
+    for n in range(6):
+        type3_visit(phone=f"501 234 {500 + n}", name=f"Anna {n}")
+    clock.advance(hours=3)
+    due_at_naps: list[int] = []
+
+    class Naps:
+        monotonic = staticmethod(dispatcher_module.walltime.monotonic)
+
+        @staticmethod
+        def sleep(seconds: float) -> None:
+            due = Touch.objects.filter(state="queued", due_at__lte=clock.now())
+            due_at_naps.append(due.count())
+
+    monkeypatch.setattr(dispatcher_module, "walltime", Naps)
+    dispatcher = make_dispatcher(channels="sms=null:", batch_size=4, concurrency=2, per_route=2)
+    dispatcher.run_forever(idle_sleep=1.0, stop=lambda: bool(due_at_naps))
+    assert due_at_naps == [0]
+    assert Touch.objects.filter(state="sent").count() == 6

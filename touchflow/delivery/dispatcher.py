@@ -177,10 +177,13 @@ class Dispatcher:
                 chores()
                 next_chores = self.monotonic() + idle_sleep
             try:
-                claimed = 0
+                # Only a claim that came back empty says nothing is due: a step that
+                # let the last pending touches go without claiming (no room left for
+                # more then) is followed at once by the next claim, not by a nap.
+                nothing_due = False
                 if len(self._pending) < self._flights.room():
                     want = self.batch_size - len(self._pending) - len(self._flights)
-                    claimed = self._claim(want) if want > 0 else 0
+                    nothing_due = want > 0 and self._claim(want) == 0
                 self._step(stats)
             except Exception:  # noqa: BLE001 - a worker survives a bad step and retries
                 log.exception("dispatch step failed")
@@ -190,7 +193,7 @@ class Dispatcher:
             if stats.waiting:
                 log.warning(readiness.waiting_summary(stats.waiting, stats.missing))
                 stats = RoundStats()
-            if not claimed and not self._pending and not len(self._flights):
+            if nothing_due and not self._pending and not len(self._flights):
                 walltime.sleep(idle_sleep)
         self.stop()
 
