@@ -65,6 +65,8 @@ WRITERS: dict[str, tuple[str, ...]] = {
     "writer-g": ("train/writer-g",),  # fashion, gaming, cosmetics; informal chat
     "writer-h": ("train/writer-h",),  # pharmacies, opticians, clinics, vets
     "writer-i": ("train/writer-i",),  # car dealers, operators, furniture, travel
+    "writer-j": ("train/writer-j",),  # repairs, hardware, locksmith; blunt chat replies
+    "writer-k": ("train/writer-k",),  # boutiques, galleries, studios; polite condescension
     # The shipped example chains' texts, all polite: real messages, longer than a
     # phrase, and staff call scripts (imperatives to the staff, not the customer).
     "examples": ("train/examples",),
@@ -78,7 +80,7 @@ POLITE_BUDGET = 0.07  # polite phrases flagged, out of set; the target is 10%
 # Writers the lexicon was not written from: its false alarms on them are like a new
 # writer's, so the cuts are chosen on their sets.
 FRESH = ("writer-a", "writer-b", "writer-c", "writer-d", "writer-e", "writer-f", "writer-g",
-         "writer-h", "writer-i")
+         "writer-h", "writer-i", "writer-j", "writer-k")
 OUT = tone_model.BUILT_IN
 
 Floats = npt.NDArray[np.float64]

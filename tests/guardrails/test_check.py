@@ -181,6 +181,7 @@ def test_polite_texts_are_left_alone(language: str, text: str) -> None:
 # those of an order, "you … have to"; out of set about 1 polite phrase in 10 is flagged).
 # Asserted as they are, so a retrained model that stops flagging them is noticed.
 MODEL_FALSE_ALARMS = {
+    ("en", "You don't have to reply."): "fear",  # left alone by the sixth round's first model
     ("ru", "Мы обязательно перезвоним вам завтра."): "guilt",
 }
 
