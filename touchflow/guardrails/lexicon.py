@@ -4,13 +4,13 @@ A file has ``categories`` (each: ``why``, ``suggestion``, ``phrases``; a phrase 
 string or a mapping with ``phrase`` and optionally its own ``why``, ``suggestion``,
 ``gap`` and ``negatable``), ``negations`` (words that cancel a negatable phrase just
 before it: "no rush"), ``allow`` (phrases within which nothing is flagged: "if
-you're in a hurry"), ``acronyms`` (capitals that are not shouting: SMS, PLN), ``codes`` (words after
-which a word in capitals is a code to type: "code SPRING"),
+you're in a hurry"), ``acronyms`` (capitals that are not shouting: SMS, PLN),
+``codes`` (words after which a word in capitals is a code to type: "code SPRING"),
 ``expansions`` (contractions read as their words), ``numbers`` (number words that
 "<n>" finds) and ``classes`` (named lists of words and short phrases that a category's
 ``rules`` combine: ``@neglect @you``; see ``rules.py``). A business's files
 (``TOUCHFLOW_TONE_LEXICONS``: folders, separated like PATH, each with ``en.yaml``,
-``ru.yaml`` and/or ``pl.yaml``) are merged in: their phrases, allowed phrases, acronyms,
+``ru.yaml`` and/or ``pl.yaml``) are merged in: their phrases, allowed phrases, acronyms, codes,
 negations, class words and rules are added, their ``why``/``suggestion`` replace the
 built-in ones. See docs/decisions/0031-tone-check.md.
 """
