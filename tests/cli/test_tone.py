@@ -76,7 +76,10 @@ def test_the_business_lexicon_is_merged(tmp_path: Path) -> None:
         "categories:\n  last_word:\n    phrases: [per my last message]\n", encoding="utf-8")
     args = ["tone", "check", "--lang", "en"]
     text = "Per my last message, the sofa ships on Monday.\n"
-    assert _lines(runner.invoke(build_app(), args, input=text).stdout)[0]["flags"] == []
+    # Without the business's phrase the model reads "my last … sofa" as urgency
+    # (tests/guardrails/test_lexicon.py): what the file changes is the last_word flag.
+    alone = _lines(runner.invoke(build_app(), args, input=text).stdout)[0]["flags"]
+    assert "last_word" not in [f["category"] for f in alone]  # type: ignore[union-attr, index]
     result = runner.invoke(build_app(), [*args, "--lexicon", str(tmp_path)], input=text)
     assert [f["category"] for f in _lines(result.stdout)[0]["flags"]] == ["last_word"]  # type: ignore[union-attr, index]
 
