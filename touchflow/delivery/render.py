@@ -84,8 +84,8 @@ def _signed_by_us(mac: str, signed: str, salt: str = UNSUBSCRIBE_SALT) -> bool:
 
 
 def unsubscribe_token(customer_id: int, channel: str, store_id: int | None = None) -> str:
-    signed = f"{customer_id}.{channel}" + (f".{store_id}" if store_id is not None else "")
-    return f"{signed}.{_mac(signed)}"
+    """``Links.unsubscribe_token`` with the settings as they are now."""
+    return Links().unsubscribe_token(customer_id, channel, store_id)
 
 
 def read_unsubscribe_link(token: str) -> tuple[int, str, int | None]:
@@ -125,8 +125,13 @@ class Links:
         """The link; with ``store_id`` (the store whose message carries it),
         unsubscribing ends that store's chains only (``funnel.optout``), without it
         every chain."""
+        return f"{self.base}/u/{self.unsubscribe_token(customer_id, channel, store_id)}"
+
+    def unsubscribe_token(self, customer_id: int, channel: str,
+                          store_id: int | None = None) -> str:
+        """The part of the link after ``/u/``: what it names, and its MAC."""
         signed = f"{customer_id}.{channel}" + (f".{store_id}" if store_id is not None else "")
-        return f"{self.base}/u/{signed}.{_mac_with(self._unsubscribe, signed)}"
+        return f"{signed}.{_mac_with(self._unsubscribe, signed)}"
 
     def rating(self, touch_id: int) -> str:
         """The one-tap rating page of a check-in touch (no sign-in: the link is the key)."""
