@@ -334,6 +334,25 @@ def held(ids: Sequence[int], owner: str) -> set[int]:
         return {row[0] for row in cursor.fetchall()}
 
 
+def _values(u: TouchUpdate, seen: dict[datetime, str] | None = None) -> list[Any]:
+    """An outcome's ``_COLUMNS``, each text cut to its column's size; times as ISO text
+    for PostgreSQL's JSON (``seen``: those already made), or as SQLite's parameters."""
+    due, finished = ((_iso(u.due_at, seen), _iso(u.finished_at, seen)) if seen is not None
+                     else (_dt(u.due_at), _dt(u.finished_at)))
+    return [u.id, u.state, due, u.channel, u.attempts, u.last_error[:2000], u.reason,
+            finished, u.provider_message_id[:200], u.failed_channels[:100]]
+
+
+def _owned_update(returning: str) -> str:
+    """PostgreSQL: write the outcomes of a relation ``v`` (``_COLUMNS``) to the touches
+    ``owner`` (the statement's parameter after ``v``'s) still holds and that are still
+    queued, hand them back, and return ``returning`` of each written."""
+    sets = ", ".join(f"{c} = v.{c}" for c in _COLUMNS[1:])
+    return (f"UPDATE {TABLE} AS t SET {sets}, lease_owner = '', lease_until = NULL, "
+            "in_flight_at = NULL FROM v WHERE t.id = v.id AND t.lease_owner = %s "
+            f"AND t.state = 'queued' RETURNING {returning}")
+
+
 def record(updates: Sequence[TouchUpdate], owner: str) -> set[int]:
     """Write outcomes for touches ``owner`` still holds; returns the ids written.
 
@@ -356,21 +375,13 @@ def record(updates: Sequence[TouchUpdate], owner: str) -> set[int]:
             # then escapes one string, not a placeholder or array element per value
             # (each of which costs Python time on every round).
             seen: dict[datetime, str] = {}
-            rows = json.dumps([
-                [u.id, u.state, _iso(u.due_at, seen), u.channel, u.attempts,
-                 u.last_error[:2000], u.reason, _iso(u.finished_at, seen),
-                 u.provider_message_id[:200], u.failed_channels[:100]]
-                for u in updates
-            ])
+            rows = json.dumps([_values(u, seen) for u in updates])
             fields = ", ".join(
                 f"(v->>{i})::{t}" for i, t in enumerate(_PG_TYPES)
             )
             cursor.execute(
-                f"UPDATE {TABLE} AS t SET {sets}, lease_owner = '', lease_until = NULL, "
-                "in_flight_at = NULL "
-                f"FROM (SELECT {fields} FROM jsonb_array_elements(%s::jsonb) AS v) "
-                f"AS v({', '.join(_COLUMNS)}) WHERE t.id = v.id AND t.lease_owner = %s "
-                "AND t.state = 'queued' RETURNING t.id",
+                f"WITH v ({', '.join(_COLUMNS)}) AS (SELECT {fields} "
+                f"FROM jsonb_array_elements(%s::jsonb) AS v) {_owned_update('t.id')}",
                 [rows, owner],
             )
         else:
@@ -382,9 +393,7 @@ def record(updates: Sequence[TouchUpdate], owner: str) -> set[int]:
             params: list[Any] = []
             for u in updates:
                 if u.id in mine:
-                    params.extend((u.id, u.state, _dt(u.due_at), u.channel, u.attempts,
-                                   u.last_error[:2000], u.reason, _dt(u.finished_at),
-                                   u.provider_message_id[:200], u.failed_channels[:100]))
+                    params.extend(_values(u))
             if not params:
                 return set()
             row = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
@@ -429,9 +438,7 @@ def record_all(
         return set()
     seen: dict[datetime, str] = {}
     rows = json.dumps([
-        [u.id, u.state, _iso(u.due_at, seen), u.channel, u.attempts, u.last_error[:2000],
-         u.reason, _iso(u.finished_at, seen), u.provider_message_id[:200],
-         u.failed_channels[:100],
+        [*_values(u, seen),
          *((_iso(e[0], seen), e[1], e[2], e[3], e[4]) if e is not None else _NO_EVENT),
          *((f[0], f[1], _iso(f[2], seen), _iso(f[3], seen)) if f is not None
            else _NO_FOLLOW)]
@@ -439,15 +446,11 @@ def record_all(
     ])
     names = (*_COLUMNS, *_EXTRA)
     fields = ", ".join(f"(v->>{i})::{t}" for i, t in enumerate((*_PG_TYPES, *_EXTRA_TYPES)))
-    sets = ", ".join(f"{c} = v.{c}" for c in _COLUMNS[1:])
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH v ({', '.join(names)}) AS (SELECT {fields} "
             "FROM jsonb_array_elements(%s::jsonb) AS v), "
-            f"written AS (UPDATE {TABLE} AS t SET {sets}, lease_owner = '', "
-            "lease_until = NULL, in_flight_at = NULL FROM v "
-            "WHERE t.id = v.id AND t.lease_owner = %s AND t.state = 'queued' "
-            "RETURNING t.id, t.customer_id, t.store_id, t.enrollment_id), "
+            f"written AS ({_owned_update('t.id, t.customer_id, t.store_id, t.enrollment_id')}), "
             f"events AS ({touch_insert_sql()} FROM (SELECT w.customer_id, w.store_id, v.at, "
             "w.id AS touch, v.flow, v.step, v.channel, v.outcome, v.attempts AS attempt, "
             "v.reason, v.error FROM written AS w JOIN v ON v.id = w.id "
