@@ -72,10 +72,6 @@ def _written(touch: Due) -> TouchUpdate:
     )
 
 
-def _timeline(touch: Due, at: datetime, outcome: str, error: str = "") -> TimelineNote:
-    return (at, outcome, error)
-
-
 def park(touch: Due) -> Outcome:
     """The chain is paused: the touch waits, out of the queue, until it resumes."""
     return Outcome(touch, _update(touch, state=TouchState.PAUSED, reason=Reason.FLOW_PAUSED))
@@ -91,7 +87,7 @@ def drop(touch: Due, now: datetime, state: str, reason: str) -> Outcome:
     return Outcome(
         touch,
         _update(touch, state=state, reason=reason, finished_at=now),
-        timeline=_timeline(touch, now, state),
+        timeline=(now, state, ""),
         advance=state != TouchState.CANCELLED,
     )
 
@@ -106,7 +102,7 @@ def left_on_purchase(touch: Due, now: datetime, purchased_at: datetime) -> Outco
 def task(touch: Due, now: datetime, call: CallTask) -> Outcome:
     update = _update(touch, state=TouchState.TASK, channel="call", finished_at=now, reason="")
     return Outcome(
-        touch, update, task=call, timeline=_timeline(touch, now, "task"), advance=True
+        touch, update, task=call, timeline=(now, "task", ""), advance=True
     )
 
 
@@ -134,7 +130,7 @@ def _failure(
     )
     final = update.state != TouchState.QUEUED
     return Outcome(
-        touch, update, attempt=attempt, timeline=_timeline(touch, now, label, error),
+        touch, update, attempt=attempt, timeline=(now, label, error),
         advance=final,
     )
 
