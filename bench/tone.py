@@ -47,6 +47,10 @@ SETS = {
     "writer E (trained on)": HERE / "train" / "writer-e",
     "writer F (trained on)": HERE / "train" / "writer-f",
     "writer G (trained on)": HERE / "train" / "writer-g",
+    "writer H (trained on)": HERE / "train" / "writer-h",
+    "writer I (trained on)": HERE / "train" / "writer-i",
+    "writer J (trained on)": HERE / "train" / "writer-j",
+    "writer K (trained on)": HERE / "train" / "writer-k",
     "chain texts (trained on)": HERE / "train" / "chains",
 }
 POLITE = "polite"
