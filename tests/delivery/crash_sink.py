@@ -38,14 +38,13 @@ class CrashSink:
         """The recipient of every delivered message, in order of arrival."""
         return [r.to for r in list(self.provider.records) if r.delivered]
 
-    def unanswered(self, timeout: float, besides: set[str]) -> int:
-        """Messages (keys, those in ``besides`` left out) with a request whose answer the
-        sender cannot have read in time: it had gone when the answer was ready, or the
-        answer was ready ``timeout`` or more after the request arrived (a hang; on a
-        loaded machine, a slow answer too)."""
-        return len({r.key for r in list(self.provider.records)
-                    if (r.status == 0 or r.answered - r.at >= timeout)
-                    and r.key not in besides})
+    def unanswered(self, timeout: float) -> set[str]:
+        """Keys of messages with a request whose answer the sender cannot have read in
+        time: it had gone when the answer was ready, or the answer was ready ``timeout``
+        or more after the request arrived (a hang; on a loaded machine, a slow answer
+        too)."""
+        return {r.key for r in list(self.provider.records)
+                if r.status == 0 or r.answered - r.at >= timeout}
 
     @property
     def requests(self) -> int:
