@@ -254,10 +254,9 @@ def _check(sink: CrashSink, run: Run, label: str, *, keys_honoured: bool,
         # whose answer the sender cannot have read in time (the hangs; on a loaded
         # machine, answers slowed past the timeout) — as the provider saw it, not as the
         # worker recorded it.
-        late = sink.unanswered(timeout) - held_keys
-        assert uncertain <= held_keys | late, len(uncertain - held_keys - late)
-        assert len(uncertain) <= len(run.held) + len(late), (
-            len(uncertain), len(run.held), len(late))
+        unexplained = uncertain - held_keys - sink.unanswered(timeout)
+        assert not unexplained, (
+            f"{len(unexplained)} uncertain, neither in flight at a kill nor answered late")
     return states
 
 
